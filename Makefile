@@ -1,0 +1,57 @@
+# Modelsmith: every set-up step lives here, so a new user and CI type the same two commands.
+#   make synth   create the environment, synthesize every stack of the default environment into cdk.out
+#   make test    create the environment, run the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+CHECKOV_VENV := .venv-checkov
+ENV ?= dev
+PYTEST_ARGS ?=
+
+# Node 22 from npm (node_modules/.bin) runs jsii and the CDK CLI; the CLI is pinned to 2.x in package.json.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+# pip's notes about package mirrors a machine may list but lack; pip's own exit status still counts (pipefail).
+QUIET_PIP := { grep -v '^WARNING: Location' || true; }
+export CHECKOV_BIN := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
+
+.PHONY: help setup synth test test-fast clean
+
+help:
+	@echo "make synth [ENV=dev|prod]   set up, then synthesize every stack into cdk.out and print a summary"
+	@echo "make test                   set up, then run the whole test suite (slow model tests included)"
+	@echo "make test-fast              the suite without tests marked slow"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt 2>&1 | $(QUIET_PIP)
+	$(VENV)/bin/python -m pip check >/dev/null
+	touch $@
+
+# checkov pins an old boto3, so it lives in a virtual environment of its own and runs as a command.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt 2>&1 | $(QUIET_PIP)
+	$(CHECKOV_VENV)/bin/checkov --version >/dev/null
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
+
+synth: setup
+	$(VENV)/bin/python -m modelsmith.synth_summary --env $(ENV)
+
+test: setup
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+clean:
+	rm -rf cdk.out $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache

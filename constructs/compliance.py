@@ -1,0 +1,59 @@
+"""One way to record a deliberate departure from a compliance rule, beside the resource it concerns.
+
+``acknowledge(construct, {rule_id: reason, ...})`` routes each rule to the tool that checks it:
+
+- cdk-nag rules (``AwsSolutions-*``, ``HIPAA.Security-*``) become ``Validations.of(construct).acknowledge``;
+- checkov checks (``CKV_*``, ``CKV2_*``) become ``checkov: skip`` entries in the resource's template metadata;
+- cfn-lint rules (``W1234``, ``E1234``, ``I1234``) become ``cfn-lint: config: ignore_checks`` metadata.
+
+Every acknowledgment carries its own reason; an empty or placeholder reason is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from aws_cdk import Acknowledgment, CfnResource, Validations
+from constructs import IConstruct
+
+_NAG = re.compile(r"^(AwsSolutions|HIPAA\.Security)-[A-Za-z0-9]+(\[.+\])?$")
+_CHECKOV = re.compile(r"^CKV2?_AWS_\d+$")
+_CFN_LINT = re.compile(r"^[EWI]\d{4}$")
+_MIN_REASON_LENGTH = 20
+
+
+def acknowledge(construct: IConstruct, rules: Mapping[str, str]) -> None:
+    """Acknowledge ``rules`` (rule ID -> reason) on ``construct``.
+
+    For checkov and cfn-lint the metadata goes on ``construct`` itself when it is a ``CfnResource``,
+    otherwise on its default child (the L1 resource of an L2 construct).
+    """
+    for rule_id, reason in rules.items():
+        if len(reason.strip()) < _MIN_REASON_LENGTH:
+            raise ValueError(f"acknowledgment of {rule_id} on {construct.node.path}: give a specific reason")
+        if _NAG.match(rule_id):
+            pack = rule_id.split("-", 1)[0]  # the ID the validation report prints: "<pack>::<rule>"
+            Validations.of(construct).acknowledge(Acknowledgment(id=f"{pack}::{rule_id}", reason=reason))
+        elif _CHECKOV.match(rule_id):
+            resource = _cfn_resource(construct, rule_id)
+            checkov = dict(resource.get_metadata("checkov") or {})
+            checkov["skip"] = [*checkov.get("skip", []), {"id": rule_id, "comment": reason}]
+            resource.add_metadata("checkov", checkov)
+        elif _CFN_LINT.match(rule_id):
+            # cfn-lint metadata has no place for a reason; it stays in the code beside this call.
+            resource = _cfn_resource(construct, rule_id)
+            cfn_lint = dict(resource.get_metadata("cfn-lint") or {})
+            config = dict(cfn_lint.get("config", {}))
+            config["ignore_checks"] = [*config.get("ignore_checks", []), rule_id]
+            resource.add_metadata("cfn-lint", {**cfn_lint, "config": config})
+        else:
+            raise ValueError(f"acknowledgment on {construct.node.path}: unknown rule ID format {rule_id!r}")
+
+
+def _cfn_resource(construct: IConstruct, rule_id: str) -> CfnResource:
+    resource = construct if isinstance(construct, CfnResource) else construct.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise ValueError(f"{rule_id} on {construct.node.path}: no CloudFormation resource to attach it to")
+    return resource
+

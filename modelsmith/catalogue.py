@@ -1,0 +1,84 @@
+"""Facts about AWS offerings that configuration is checked against.
+
+Kept in one module so that a new region, model or instance family is a one-line change with a test,
+never a string scattered through stacks. Sources are the AWS documentation pages named beside each table.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+# Commercial regions where every service the foundation uses (KMS, S3, SNS, SSM, Secrets Manager) exists.
+# https://docs.aws.amazon.com/general/latest/gr/rande.html
+AWS_REGIONS: frozenset[str] = frozenset(
+    {
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+        "ca-central-1", "ca-west-1", "sa-east-1", "mx-central-1",
+        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2",
+        "eu-north-1", "eu-south-1", "eu-south-2",
+        "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+        "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ap-northeast-1", "ap-northeast-2",
+        "ap-northeast-3", "ap-east-1", "me-south-1", "me-central-1", "il-central-1", "af-south-1",
+    }
+)  # fmt: skip
+
+# Bedrock model customization (fine-tuning) of Meta Llama 3.x: model ID -> regions that offer it.
+# https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-supported.html
+BEDROCK_LLAMA_FINE_TUNING_REGIONS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "meta.llama3-1-8b-instruct-v1:0": frozenset({"us-west-2"}),
+        "meta.llama3-1-70b-instruct-v1:0": frozenset({"us-west-2"}),
+        "meta.llama3-2-1b-instruct-v1:0": frozenset({"us-west-2"}),
+        "meta.llama3-2-3b-instruct-v1:0": frozenset({"us-west-2"}),
+        "meta.llama3-2-11b-instruct-v1:0": frozenset({"us-west-2"}),
+        "meta.llama3-2-90b-instruct-v1:0": frozenset({"us-west-2"}),
+    }
+)
+
+# Output dimension of the retrieval base models we know; an unknown model is accepted with the
+# dimension the operator states. Values are from each model's card (hidden size of the pooled output).
+EMBEDDING_DIMENSIONS: Mapping[str, int] = MappingProxyType(
+    {
+        "BAAI/bge-small-en-v1.5": 384,
+        "BAAI/bge-base-en-v1.5": 768,
+        "BAAI/bge-large-en-v1.5": 1024,
+        "BAAI/bge-m3": 1024,
+        "sentence-transformers/all-MiniLM-L6-v2": 384,
+        "sentence-transformers/all-MiniLM-L12-v2": 384,
+        "sentence-transformers/all-mpnet-base-v2": 768,
+        "sentence-transformers/multi-qa-mpnet-base-dot-v1": 768,
+        "intfloat/e5-small-v2": 384,
+        "intfloat/e5-base-v2": 768,
+        "intfloat/e5-large-v2": 1024,
+        "thenlper/gte-small": 384,
+        "thenlper/gte-base": 768,
+        "thenlper/gte-large": 1024,
+        "nomic-ai/nomic-embed-text-v1.5": 768,
+    }
+)
+
+# EC2 families with NVIDIA GPUs that LoRA/QLoRA of Llama-class models can use (CUDA + bf16 or fp16).
+# https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html
+EC2_NVIDIA_GPU_FAMILIES: frozenset[str] = frozenset(
+    {"g4dn", "g5", "g6", "g6e", "gr6", "p4d", "p4de", "p5", "p5e", "p5en"}
+)
+
+# SageMaker instance families with NVIDIA GPUs, and the CPU families acceptable for real-time endpoints.
+SAGEMAKER_GPU_FAMILIES: frozenset[str] = frozenset(
+    {"g4dn", "g5", "g6", "g6e", "p3", "p4d", "p4de", "p5"}
+)
+SAGEMAKER_CPU_FAMILIES: frozenset[str] = frozenset({"c5", "c6i", "c7i", "m5", "m6i", "m7i", "r5", "r6i"})
+
+# CloudWatch Logs accepts only these retention periods (days).
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+
+# gp3 limits: https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html#gp3-ebs-volume-type
+GP3_MIN_IOPS, GP3_MAX_IOPS = 3000, 16000
+GP3_MIN_THROUGHPUT_MIBPS, GP3_MAX_THROUGHPUT_MIBPS = 125, 1000
+GP3_MAX_IOPS_PER_GIB = 500
+GP3_MAX_THROUGHPUT_PER_IOPS = 0.25

@@ -1,0 +1,331 @@
+"""Typed, validated, immutable configuration of one Modelsmith environment.
+
+The environments are described in one place, the ``environments`` context key of ``cdk.json``; ``app.py``
+picks one (``-c env=prod``), turns it into an :class:`EnvironmentConfig` with :func:`load_config` and
+passes it to the stacks as a prop. Nothing else reads context or the process environment.
+
+Every problem is reported at once, each on its own line naming the key, the bad value and what is
+allowed, for example::
+
+    environment 'prod': training_instance.instance_type = 't3.large': not an NVIDIA GPU instance; allowed families: g4dn, g5, g6, ...
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from modelsmith import catalogue
+
+ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
+_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+_EC2_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9-]*?)\.(?P<size>[0-9]*x?large|metal[-0-9a-z]*|medium|small|micro|nano)$")
+_SAGEMAKER_INSTANCE_TYPE = re.compile(r"^ml\.(?P<family>[a-z][a-z0-9-]*?)\.(?P<size>[0-9]*x?large|medium)$")
+_TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot work; ``problems`` holds one readable line per bad key."""
+
+    def __init__(self, environment: str, problems: list[str]) -> None:
+        self.environment = environment
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"invalid Modelsmith configuration for environment '{environment}':\n{lines}")
+
+
+class _Section(BaseModel):
+    """Base of every config section: immutable, strict types, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class NetworkConfig(_Section):
+    """Where the GPU instance and the functions run.
+
+    ``vpc_id``: an existing VPC to use instead of creating one (default: create one).
+    ``max_azs``: availability zones of a created VPC (default 2).
+    ``internet_egress``: a NAT gateway for the Hugging Face Hub and pip (default true).
+    """
+
+    vpc_id: str | None = None
+    max_azs: int = Field(default=2, ge=1, le=3)
+    internet_egress: bool = True
+
+    @field_validator("vpc_id")
+    @classmethod
+    def _vpc_id_format(cls, value: str | None) -> str | None:
+        if value is not None and not _VPC_ID_PATTERN.match(value):
+            raise ValueError("not a VPC ID; expected vpc- followed by 8 or 17 hexadecimal digits")
+        return value
+
+
+class TrainingInstanceConfig(_Section):
+    """The GPU instance for LoRA/QLoRA and its checkpoint volume (EBS gp3).
+
+    Defaults: ``g6.2xlarge``, a 500 GiB volume at 3000 IOPS and 250 MiB/s, stopped after 60 idle minutes.
+    """
+
+    instance_type: str = "g6.2xlarge"
+    checkpoint_volume_gib: int = Field(default=500, ge=50, le=16384)
+    checkpoint_volume_iops: int = Field(default=3000, ge=catalogue.GP3_MIN_IOPS, le=catalogue.GP3_MAX_IOPS)
+    checkpoint_volume_throughput_mibps: int = Field(
+        default=250, ge=catalogue.GP3_MIN_THROUGHPUT_MIBPS, le=catalogue.GP3_MAX_THROUGHPUT_MIBPS
+    )
+    idle_stop_minutes: int = Field(default=60, ge=15, le=1440)
+
+    @field_validator("instance_type")
+    @classmethod
+    def _gpu_instance(cls, value: str) -> str:
+        match = _EC2_INSTANCE_TYPE.match(value)
+        if not match:
+            raise ValueError("not an EC2 instance type (expected family.size, e.g. g6.2xlarge)")
+        if match["family"] not in catalogue.EC2_NVIDIA_GPU_FAMILIES:
+            allowed = ", ".join(sorted(catalogue.EC2_NVIDIA_GPU_FAMILIES))
+            raise ValueError(f"not an NVIDIA GPU instance; allowed families: {allowed}")
+        return value
+
+    @model_validator(mode="after")
+    def _gp3_ratios(self) -> TrainingInstanceConfig:
+        max_iops = self.checkpoint_volume_gib * catalogue.GP3_MAX_IOPS_PER_GIB
+        if self.checkpoint_volume_iops > max_iops:
+            raise _KeyedError(
+                "checkpoint_volume_iops",
+                self.checkpoint_volume_iops,
+                f"gp3 allows at most {catalogue.GP3_MAX_IOPS_PER_GIB} IOPS per GiB, "
+                f"so at most {max_iops} for {self.checkpoint_volume_gib} GiB",
+            )
+        max_throughput = int(self.checkpoint_volume_iops * catalogue.GP3_MAX_THROUGHPUT_PER_IOPS)
+        if self.checkpoint_volume_throughput_mibps > max_throughput:
+            raise _KeyedError(
+                "checkpoint_volume_throughput_mibps",
+                self.checkpoint_volume_throughput_mibps,
+                f"gp3 allows at most 0.25 MiB/s per provisioned IOPS, "
+                f"so at most {max_throughput} at {self.checkpoint_volume_iops} IOPS",
+            )
+        return self
+
+
+class RetrievalPipelineConfig(_Section):
+    """Defaults of the retrieval fine-tuning pipeline (an execution input may override the model).
+
+    Defaults: ``BAAI/bge-base-en-v1.5`` (768-d), training on ``ml.g5.xlarge``, endpoint on ``ml.g5.xlarge``.
+    """
+
+    base_model_id: str = "BAAI/bge-base-en-v1.5"
+    embedding_dimension: int = Field(default=768, ge=32, le=8192)
+    training_instance_type: str = "ml.g5.xlarge"
+    endpoint_instance_type: str = "ml.g5.xlarge"
+
+    @field_validator("training_instance_type")
+    @classmethod
+    def _training_instance(cls, value: str) -> str:
+        family = _sagemaker_family(value)
+        allowed = catalogue.SAGEMAKER_GPU_FAMILIES | catalogue.SAGEMAKER_CPU_FAMILIES
+        if family not in allowed:
+            raise ValueError(f"not a SageMaker training instance family; allowed: {', '.join(sorted(allowed))}")
+        return value
+
+    @field_validator("endpoint_instance_type")
+    @classmethod
+    def _endpoint_instance(cls, value: str) -> str:
+        if value == "serverless":
+            return value
+        family = _sagemaker_family(value)
+        allowed = catalogue.SAGEMAKER_GPU_FAMILIES | catalogue.SAGEMAKER_CPU_FAMILIES
+        if family not in allowed:
+            raise ValueError(
+                f"not a SageMaker endpoint instance family; allowed: 'serverless' or {', '.join(sorted(allowed))}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _dimension_matches_model(self) -> RetrievalPipelineConfig:
+        known = catalogue.EMBEDDING_DIMENSIONS.get(self.base_model_id)
+        if known is not None and known != self.embedding_dimension:
+            raise _KeyedError(
+                "embedding_dimension",
+                self.embedding_dimension,
+                f"{self.base_model_id} produces {known}-dimensional embeddings; set {known}",
+            )
+        return self
+
+
+class LlmCustomizationConfig(_Section):
+    """Bedrock model customization of Llama 3.x.
+
+    ``enabled`` (default true) and ``base_model_id`` (default ``meta.llama3-1-8b-instruct-v1:0``); the
+    environment's region must offer fine-tuning of that model.
+    """
+
+    enabled: bool = True
+    base_model_id: str = "meta.llama3-1-8b-instruct-v1:0"
+
+    @field_validator("base_model_id")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value not in catalogue.BEDROCK_LLAMA_FINE_TUNING_REGIONS:
+            allowed = ", ".join(sorted(catalogue.BEDROCK_LLAMA_FINE_TUNING_REGIONS))
+            raise ValueError(f"Bedrock cannot fine-tune this model; allowed: {allowed}")
+        return value
+
+
+class EnvironmentConfig(_Section):
+    """One deployment environment (``dev``, ``prod``, ...).
+
+    Required: ``region`` (where it is deployed; checked against what Bedrock and EC2 offer there) and
+    ``retain_stateful_resources`` (true keeps keys, buckets and secrets on stack deletion and turns on
+    termination protection; false lets ``cdk destroy`` remove them, objects included).
+    Optional, with defaults: ``log_retention_days`` (365), ``noncurrent_version_expiration_days`` (90),
+    ``abort_incomplete_multipart_upload_days`` (7), ``notification_emails`` (none), ``tags`` (none), and the
+    sections ``network``, ``training_instance``, ``retrieval_pipeline``, ``llm_customization``.
+    """
+
+    name: str
+    region: str
+    retain_stateful_resources: bool
+    log_retention_days: int = 365
+    noncurrent_version_expiration_days: int = Field(default=90, ge=1, le=3650)
+    abort_incomplete_multipart_upload_days: int = Field(default=7, ge=1, le=30)
+    notification_emails: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    network: NetworkConfig = NetworkConfig()
+    training_instance: TrainingInstanceConfig = TrainingInstanceConfig()
+    retrieval_pipeline: RetrievalPipelineConfig = RetrievalPipelineConfig()
+    llm_customization: LlmCustomizationConfig = LlmCustomizationConfig()
+
+    @field_validator("name")
+    @classmethod
+    def _name_format(cls, value: str) -> str:
+        if not ENV_NAME_PATTERN.match(value):
+            raise ValueError("must be 2-16 lowercase letters, digits or hyphens, starting with a letter")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in catalogue.AWS_REGIONS:
+            close = difflib.get_close_matches(value, sorted(catalogue.AWS_REGIONS), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ValueError(f"not an AWS commercial region{hint}")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_allowed(cls, value: int) -> int:
+        if value not in catalogue.LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"CloudWatch Logs accepts only {', '.join(map(str, catalogue.LOG_RETENTION_DAYS))}"
+            )
+        return value
+
+    @field_validator("notification_emails", mode="before")
+    @classmethod
+    def _emails(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            value = tuple(value)
+        if isinstance(value, tuple):
+            bad = [item for item in value if not isinstance(item, str) or not _EMAIL_PATTERN.match(item)]
+            if bad:
+                raise ValueError(f"not e-mail addresses: {bad!r}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [key for key in value if not _TAG_KEY.match(key) or key.lower().startswith("aws:")]
+        if bad:
+            raise ValueError(f"invalid tag keys {bad!r}: 1-128 letters, digits, spaces or _.:/=+@-, not aws:")
+        return value
+
+    @model_validator(mode="after")
+    def _region_offers_customization(self) -> EnvironmentConfig:
+        customization = self.llm_customization
+        if customization.enabled:
+            regions = catalogue.BEDROCK_LLAMA_FINE_TUNING_REGIONS[customization.base_model_id]
+            if self.region not in regions:
+                raise _KeyedError(
+                    "region",
+                    self.region,
+                    f"Bedrock fine-tuning of {customization.base_model_id} (llm_customization.enabled) is "
+                    f"offered only in {', '.join(sorted(regions))}; deploy there or set "
+                    "llm_customization.enabled to false",
+                )
+        return self
+
+    def parameter_prefix(self) -> str:
+        """The root of this environment's SSM parameter tree, ``/modelsmith/<env>``."""
+        return f"/modelsmith/{self.name}"
+
+
+class _KeyedError(ValueError):
+    """A cross-field problem that belongs to one key; keeps the key's name in the message."""
+
+    def __init__(self, key: str, value: Any, reason: str) -> None:
+        self.key, self.value, self.reason = key, value, reason
+        super().__init__(f"{key} = {value!r}: {reason}")
+
+
+def _sagemaker_family(value: str) -> str:
+    match = _SAGEMAKER_INSTANCE_TYPE.match(value)
+    if not match:
+        raise ValueError("not a SageMaker instance type (expected ml.family.size, e.g. ml.g5.xlarge)")
+    return match["family"]
+
+
+def load_config(environments: Any, env_name: Any) -> EnvironmentConfig:
+    """Build the config of ``env_name`` from the ``environments`` mapping of ``cdk.json``.
+
+    Raises :class:`ConfigError` listing every problem: unknown environment, wrong type, missing or unknown
+    key (with the closest known key), values the services cannot accept.
+    """
+    if not isinstance(environments, Mapping) or not environments:
+        raise ConfigError(str(env_name), ["environments: missing or empty; define them in cdk.json context"])
+    if not isinstance(env_name, str) or env_name not in environments:
+        defined = ", ".join(sorted(environments))
+        raise ConfigError(str(env_name), [f"env = {env_name!r}: unknown environment; defined: {defined}"])
+    raw = environments[env_name]
+    if not isinstance(raw, Mapping):
+        raise ConfigError(env_name, [f"environments.{env_name}: expected an object, got {type(raw).__name__}"])
+    if "name" in raw:
+        raise ConfigError(env_name, [f"environments.{env_name}.name: not settable; the name is the key '{env_name}'"])
+    try:
+        return EnvironmentConfig.model_validate({"name": env_name, **raw})
+    except ValidationError as error:
+        raise ConfigError(env_name, [_describe(error_item) for error_item in error.errors()]) from None
+
+
+def _describe(item: Mapping[str, Any]) -> str:
+    """One readable line for one pydantic error: key path, bad value, what is allowed."""
+    path = [str(part) for part in item["loc"]]
+    context_error = (item.get("ctx") or {}).get("error")
+    if isinstance(context_error, _KeyedError):
+        return ".".join([*path, context_error.key]) + f" = {context_error.value!r}: {context_error.reason}"
+    key = ".".join(path)
+    value = item.get("input")
+    kind = item["type"]
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    if kind == "extra_forbidden":
+        known = _known_keys(path[:-1])
+        close = difflib.get_close_matches(path[-1], known, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return f"{key}: unknown key; {hint}known keys: {', '.join(known)}"
+    message = item["msg"].removeprefix("Value error, ")
+    return f"{key} = {value!r}: {message}"
+
+
+def _known_keys(path: list[str]) -> list[str]:
+    model: type[BaseModel] = EnvironmentConfig
+    for part in path:
+        annotation = model.model_fields[part].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(name for name in model.model_fields if name != "name")
+
+

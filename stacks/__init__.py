@@ -1,0 +1,1 @@
+"""Deployment units. Each stack composes constructs from ``constructs/``; none holds business logic."""

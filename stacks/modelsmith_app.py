@@ -1,0 +1,49 @@
+"""Wires the stacks of one environment into an app and turns on the compliance checks.
+
+``app.py`` calls :func:`add_stacks` and :func:`add_compliance_checks` with the config it loaded; the tests
+call the same functions, so what they check is what ``cdk synth`` produces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import App, Stack, Tags, Validations
+from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
+
+from modelsmith.config import EnvironmentConfig
+from stacks.foundation_stack import FoundationStack
+
+
+@dataclass(frozen=True)
+class ModelsmithStacks:
+    """The stacks of one environment, for tests and for wiring stacks that depend on each other."""
+
+    foundation: FoundationStack
+
+    def all(self) -> list[Stack]:
+        return [self.foundation]
+
+
+def stack_id(config: EnvironmentConfig, component: str) -> str:
+    """``Modelsmith-<env>-<Component>``: the stack's construct ID and CloudFormation name."""
+    return f"Modelsmith-{config.name}-{component}"
+
+
+def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
+    """Add every stack of ``config``'s environment to ``app``, tagged for cost allocation."""
+    foundation = FoundationStack(app, stack_id(config, "Foundation"), config=config)
+    stacks = ModelsmithStacks(foundation=foundation)
+
+    Tags.of(app).add("project", "modelsmith")
+    Tags.of(app).add("environment", config.name)
+    for key, value in config.tags.items():
+        Tags.of(app).add(key, value)
+    for stack in stacks.all():
+        Tags.of(stack).add("component", stack.node.id.rsplit("-", 1)[-1].lower())
+    return stacks
+
+
+def add_compliance_checks(app: App) -> None:
+    """cdk-nag's AWS Solutions and HIPAA Security packs; any unacknowledged finding fails synth."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), HIPAASecurityChecks(app))
