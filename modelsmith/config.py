@@ -71,7 +71,7 @@ class TrainingInstanceConfig(_Section):
     """
 
     instance_type: str = "g6.2xlarge"
-    checkpoint_volume_gib: int = Field(default=500, ge=50, le=16384)
+    checkpoint_volume_gib: int = Field(default=500, ge=20, le=16384)
     checkpoint_volume_iops: int = Field(default=3000, ge=catalogue.GP3_MIN_IOPS, le=catalogue.GP3_MAX_IOPS)
     checkpoint_volume_throughput_mibps: int = Field(
         default=250, ge=catalogue.GP3_MIN_THROUGHPUT_MIBPS, le=catalogue.GP3_MAX_THROUGHPUT_MIBPS
