@@ -42,7 +42,25 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed
+# Lambda runtime dependencies, vendored at set-up (never at synth, which must work offline): for each
+# lambda_src/<function>/requirements.txt, Linux x86-64 wheels for the Lambda runtime's Python go to
+# build/lambda-deps/<function>/python, which constructs/python_function.py ships as the function's layer.
+LAMBDA_PYTHON := 3.14
+LAMBDA_REQUIREMENTS := $(wildcard lambda_src/*/requirements.txt)
+LAMBDA_DEPS := $(patsubst lambda_src/%/requirements.txt,build/lambda-deps/%/.installed,$(LAMBDA_REQUIREMENTS))
+
+build/lambda-deps/%/.installed: lambda_src/%/requirements.txt $(VENV)/.installed
+	rm -rf $(@D) && mkdir -p $(@D)/python
+	if grep -qvE '^\s*(#|$$)' $<; then \
+	  $(VENV)/bin/python -m pip install --quiet --no-compile --target $(@D)/python \
+	    --platform manylinux2014_x86_64 --implementation cp --python-version $(LAMBDA_PYTHON) \
+	    --only-binary=:all: -r $< 2>&1 | $(QUIET_PIP); \
+	fi
+	# The Lambda runtime provides boto3 and botocore; shipping another copy only bloats the layer.
+	rm -rf $(@D)/python/boto3* $(@D)/python/botocore* $(@D)/python/s3transfer*
+	touch $@
+
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed $(LAMBDA_DEPS)
 
 synth: setup
 	$(VENV)/bin/python -m modelsmith.synth_summary --env $(ENV)
@@ -54,4 +72,4 @@ test-fast: setup
 	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 clean:
-	rm -rf cdk.out $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache
+	rm -rf cdk.out build $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Mapping
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import IConstruct
 
 _NAG = re.compile(r"^(AwsSolutions|HIPAA\.Security)-[A-Za-z0-9]+(\[.+\])?$")
@@ -57,3 +57,34 @@ def _cfn_resource(construct: IConstruct, rule_id: str) -> CfnResource:
         raise ValueError(f"{rule_id} on {construct.node.path}: no CloudFormation resource to attach it to")
     return resource
 
+
+
+def acknowledge_cdk_provider(scope: IConstruct, provider_id: str, purpose: str) -> None:
+    """Acknowledge the findings on one of CDK's own singleton custom-resource providers in ``scope``'s stack.
+
+    CDK creates such a provider (a role and a Node.js function) once per stack for features like bucket
+    auto-deletion; its code and role are CDK's, invoked only by CloudFormation during deployments.
+    ``purpose`` names the feature, for the reasons. Safe to call once per construct that uses the provider.
+    """
+    provider = Stack.of(scope).node.try_find_child(provider_id)
+    if provider is None:
+        raise ValueError(f"{provider_id} not found in {Stack.of(scope).node.path}; acknowledge after creating its user")
+    handler = provider.node.try_find_child("Handler")
+    if handler is None or handler.get_metadata("checkov") is not None:  # type: ignore[attr-defined]
+        return
+    role = provider.node.find_child("Role")
+    prefix = f"{purpose}: "
+    acknowledge(role, {
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]":
+            prefix + "CDK attaches the basic execution policy to its provider role.",
+    })  # fmt: skip
+    acknowledge(handler, {
+        "HIPAA.Security-LambdaConcurrency": prefix + "runs only during CloudFormation deployments.",
+        "HIPAA.Security-LambdaDLQ": prefix + "invoked synchronously by CloudFormation.",
+        "HIPAA.Security-LambdaInsideVPC": prefix + "calls only AWS APIs; no private resource to reach.",
+        "CKV_AWS_115": prefix + "runs only during CloudFormation deployments; nothing to reserve.",
+        "CKV_AWS_116": prefix + "invoked synchronously by CloudFormation; no DLQ applies.",
+        "CKV_AWS_117": prefix + "calls only AWS APIs; no private resource to reach.",
+        "CKV_AWS_173": prefix + "its environment holds no secrets.",
+        "W3005": prefix + "CDK writes both DependsOn and GetAtt on its own role.",
+    })  # fmt: skip

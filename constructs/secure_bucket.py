@@ -17,12 +17,12 @@ Always: versioning, Block Public Access, bucket-owner-enforced ownership, a TLS-
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from constructs.compliance import acknowledge
+from constructs.compliance import acknowledge, acknowledge_cdk_provider
 
 _AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
 
@@ -98,28 +98,5 @@ class SecureBucket(Construct):
                 ),
             })  # fmt: skip
         if not retain:
-            self._acknowledge_auto_delete_provider()
-
-    def _acknowledge_auto_delete_provider(self) -> None:
-        """The auto-delete provider is CDK's own singleton function, created once per stack by the bucket."""
-        provider = Stack.of(self).node.try_find_child(_AUTO_DELETE_PROVIDER_ID)
-        if provider is None:
-            return
-        reason_prefix = "CDK's auto-delete-objects provider, dev only (retain_stateful_resources=false): "
-        for child in provider.node.children:
-            if child.node.id == "Role":
-                acknowledge(child, {
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]":
-                        reason_prefix + "CDK attaches the basic execution policy to its provider role.",
-                })  # fmt: skip
-            elif child.node.id == "Handler" and child.get_metadata("checkov") is None:
-                acknowledge(child, {
-                    "HIPAA.Security-LambdaConcurrency": reason_prefix + "runs only on stack deletion.",
-                    "HIPAA.Security-LambdaDLQ": reason_prefix + "invoked synchronously by CloudFormation.",
-                    "HIPAA.Security-LambdaInsideVPC": reason_prefix + "calls only the S3 API of its own bucket.",
-                    "CKV_AWS_115": reason_prefix + "runs only on stack deletion; no concurrency to reserve.",
-                    "CKV_AWS_116": reason_prefix + "invoked synchronously by CloudFormation; no DLQ applies.",
-                    "CKV_AWS_117": reason_prefix + "calls only the S3 API of its own bucket; no VPC needed.",
-                    "CKV_AWS_173": reason_prefix + "its environment holds no secrets.",
-                    "W3005": reason_prefix + "CDK writes both DependsOn and GetAtt on its own role.",
-                })  # fmt: skip
+            acknowledge_cdk_provider(self, _AUTO_DELETE_PROVIDER_ID,
+                                     "CDK's auto-delete-objects provider, dev only (retain_stateful_resources=false)")

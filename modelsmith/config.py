@@ -23,6 +23,7 @@ from modelsmith import catalogue
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+_SUBNET_ID_PATTERN = re.compile(r"^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 _EC2_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9-]*?)\.(?P<size>[0-9]*x?large|metal[-0-9a-z]*|medium|small|micro|nano)$")
 _SAGEMAKER_INSTANCE_TYPE = re.compile(r"^ml\.(?P<family>[a-z][a-z0-9-]*?)\.(?P<size>[0-9]*x?large|medium)$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")
@@ -47,14 +48,24 @@ class _Section(BaseModel):
 class NetworkConfig(_Section):
     """Where the GPU instance and the functions run.
 
-    ``vpc_id``: an existing VPC to use instead of creating one (default: create one).
+    ``vpc_id``: an existing VPC to use instead of creating one (default: create one). With it,
+    ``private_subnet_ids`` and their ``availability_zones`` (same order) are required, and the VPC must already
+    have the endpoints the README lists (an existing VPC is imported as it is; nothing is added to it).
     ``max_azs``: availability zones of a created VPC (default 2).
-    ``internet_egress``: a NAT gateway for the Hugging Face Hub and pip (default true).
+    ``internet_egress``: a NAT gateway for the Hugging Face Hub and pip (default true). Without it the
+    created subnets are isolated and reach AWS only through VPC endpoints.
     """
 
     vpc_id: str | None = None
+    private_subnet_ids: tuple[str, ...] = ()
+    availability_zones: tuple[str, ...] = ()
     max_azs: int = Field(default=2, ge=1, le=3)
     internet_egress: bool = True
+
+    @field_validator("private_subnet_ids", "availability_zones", mode="before")
+    @classmethod
+    def _lists_are_tuples(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
 
     @field_validator("vpc_id")
     @classmethod
@@ -62,6 +73,30 @@ class NetworkConfig(_Section):
         if value is not None and not _VPC_ID_PATTERN.match(value):
             raise ValueError("not a VPC ID; expected vpc- followed by 8 or 17 hexadecimal digits")
         return value
+
+    @field_validator("private_subnet_ids")
+    @classmethod
+    def _subnet_id_format(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [item for item in value if not _SUBNET_ID_PATTERN.match(item)]
+        if bad:
+            raise ValueError(f"not subnet IDs: {bad!r}; expected subnet- followed by 8 or 17 hexadecimal digits")
+        return value
+
+    @model_validator(mode="after")
+    def _existing_vpc_is_complete(self) -> NetworkConfig:
+        if self.vpc_id is None:
+            if self.private_subnet_ids or self.availability_zones:
+                raise _KeyedError("vpc_id", None, "private_subnet_ids and availability_zones need a vpc_id")
+            return self
+        if not self.private_subnet_ids:
+            raise _KeyedError("private_subnet_ids", self.private_subnet_ids, f"required with vpc_id {self.vpc_id}")
+        if len(self.availability_zones) != len(self.private_subnet_ids):
+            raise _KeyedError(
+                "availability_zones",
+                self.availability_zones,
+                f"give one zone per private subnet ({len(self.private_subnet_ids)}), in the same order",
+            )
+        return self
 
 
 class TrainingInstanceConfig(_Section):

@@ -13,6 +13,7 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
+from stacks.network_stack import NetworkStack
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,10 @@ class ModelsmithStacks:
     """The stacks of one environment, for tests and for wiring stacks that depend on each other."""
 
     foundation: FoundationStack
+    network: NetworkStack
 
     def all(self) -> list[Stack]:
-        return [self.foundation]
+        return [self.foundation, self.network]
 
 
 def stack_id(config: EnvironmentConfig, component: str) -> str:
@@ -33,7 +35,8 @@ def stack_id(config: EnvironmentConfig, component: str) -> str:
 def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
     """Add every stack of ``config``'s environment to ``app``, tagged for cost allocation."""
     foundation = FoundationStack(app, stack_id(config, "Foundation"), config=config)
-    stacks = ModelsmithStacks(foundation=foundation)
+    network = NetworkStack(app, stack_id(config, "Network"), config=config, encryption_key=foundation.key)
+    stacks = ModelsmithStacks(foundation=foundation, network=network)
 
     Tags.of(app).add("project", "modelsmith")
     Tags.of(app).add("environment", config.name)

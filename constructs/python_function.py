@@ -1,0 +1,146 @@
+"""A Python Lambda function from ``lambda_src/<source>/`` with Modelsmith's defaults; the one way to add one.
+
+Props:
+    source (str): folder under ``lambda_src/`` holding ``handler.py`` (``lambda_handler``) and its plain modules.
+        Its ``requirements.txt`` is vendored by ``make setup`` into ``build/lambda-deps/<source>/python`` and
+        shipped as the function's layer (synthesis stays offline). Required.
+    description (str): what the function does. Required.
+    encryption_key (kms.IKey): encrypts the log group and the environment variables. Required.
+    log_retention (logs.RetentionDays): log group retention. Required.
+    environment (Mapping[str, str]): environment variables. Default none.
+    timeout (Duration): default 30 seconds. memory_size (int): default 256 MB.
+    reserved_concurrent_executions (int): default 5; bounds cost and protects downstream APIs.
+    retain_logs (bool): keep the log group on stack deletion. Default false.
+
+Always: the current Python runtime, x86-64, active X-Ray tracing, a log group of its own, and a role with no
+managed policy (logs limited to its own log group). Callers grant everything else on ``function.role``.
+Invoked synchronously (by Step Functions or Bedrock), so no DLQ; outside a VPC unless a later prop adds one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from constructs.compliance import acknowledge
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_SOURCE_ROOT = REPO_ROOT / "lambda_src"
+LAMBDA_DEPS_ROOT = REPO_ROOT / "build" / "lambda-deps"
+RUNTIME = lambda_.Runtime.PYTHON_3_14  # keep in step with LAMBDA_PYTHON in the Makefile
+
+
+def has_requirements(source: str) -> bool:
+    requirements = LAMBDA_SOURCE_ROOT / source / "requirements.txt"
+    if not requirements.exists():
+        return False
+    lines = (line.strip() for line in requirements.read_text().splitlines())
+    return any(line and not line.startswith("#") for line in lines)
+
+
+class PythonFunction(Construct):
+    """See the module docstring. ``self.function`` is the function, ``self.role`` its role."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source: str,
+        description: str,
+        encryption_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        environment: Mapping[str, str] | None = None,
+        timeout: Duration = Duration.seconds(30),
+        memory_size: int = 256,
+        reserved_concurrent_executions: int = 5,
+        retain_logs: bool = False,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        source_dir = LAMBDA_SOURCE_ROOT / source
+        if not (source_dir / "handler.py").exists():
+            raise ValueError(f"source = {source!r}: {source_dir} has no handler.py")
+
+        layers = []
+        if has_requirements(source):
+            deps_dir = LAMBDA_DEPS_ROOT / source
+            if not (deps_dir / ".installed").exists():
+                raise ValueError(
+                    f"source = {source!r}: its requirements are not vendored in {deps_dir}; run `make setup`"
+                )
+            layers.append(
+                lambda_.LayerVersion(
+                    self,
+                    "Dependencies",
+                    code=lambda_.Code.from_asset(str(deps_dir), exclude=[".installed"]),
+                    compatible_runtimes=[RUNTIME],
+                    compatible_architectures=[lambda_.Architecture.X86_64],
+                    description=f"Third-party dependencies of lambda_src/{source}",
+                )
+            )
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            encryption_key=encryption_key,
+            retention=log_retention,
+            removal_policy=RemovalPolicy.RETAIN if retain_logs else RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"lambda_src/{source}: {description}"[:1000],
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler="handler.lambda_handler",
+            code=lambda_.Code.from_asset(
+                str(source_dir), exclude=["requirements.txt", "__pycache__", "*.pyc", "tests"]
+            ),
+            layers=layers,
+            description=description,
+            environment={"POWERTOOLS_SERVICE_NAME": source, "POWERTOOLS_LOG_LEVEL": "INFO", **(environment or {})},
+            environment_encryption=encryption_key,
+            timeout=timeout,
+            memory_size=memory_size,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=self.role,
+            log_group=self.log_group,
+        )
+        encryption_key.grant_decrypt(self.role)
+
+        self._acknowledge_standard_findings()
+
+    def _acknowledge_standard_findings(self) -> None:
+        log_group = self.log_group.node.default_child
+        log_group_id = log_group.stack.get_logical_id(log_group)  # type: ignore[union-attr]
+        acknowledge(self.role.node.find_child("DefaultPolicy"), {
+            "AwsSolutions-IAM5[Resource::*]":
+                "X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+            f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:log-stream:*]":
+                "Log stream names are chosen at run time, always inside this function's own log group.",
+        })  # fmt: skip
+        acknowledge(self.function, {
+            "HIPAA.Security-LambdaDLQ": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
+            "HIPAA.Security-LambdaInsideVPC": "Calls only AWS APIs over TLS with IAM auth; no private resource to reach.",
+            "CKV_AWS_116": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
+            "CKV_AWS_117": "Calls only AWS APIs over TLS with IAM auth; no private resource to reach.",
+        })  # fmt: skip

@@ -1,0 +1,28 @@
+"""First state of every workflow: check the execution input against the workflow's JSON Schema.
+
+Event: ``{"input": <execution input>, "schema": <JSON Schema>}`` (the state machine passes its own schema,
+kept in ``statemachines/schemas/``). Returns the input with defaults filled in, or raises
+``InputValidationError`` whose message names every bad field; the state machine fails with that message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from input_validation import InputValidationError, validate
+
+logger = Logger()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return validate(event["input"], event["schema"])
+    except InputValidationError as error:
+        logger.warning("execution input rejected", extra={"problems": error.problems})
+        raise

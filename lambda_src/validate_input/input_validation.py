@@ -1,0 +1,78 @@
+"""Check a workflow's execution input against its JSON Schema and describe every problem by field.
+
+Plain module (no Lambda imports): the state machines' first state, the command line and tests use it alike.
+Each problem is one line that starts with the field's dotted path, e.g.::
+
+    run_id: 'my run' does not match ^[A-Za-z0-9][A-Za-z0-9-]{0,79}$
+    dataset_s3_uri: required field is missing
+    publish_to_hub.repo_id: required field is missing (because publish_to_hub.enabled is true)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+
+class InputValidationError(ValueError):
+    """The execution input is invalid; ``problems`` lists one line per bad field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid execution input: " + "; ".join(problems))
+
+
+def describe_problems(document: Any, schema: Mapping[str, Any]) -> list[str]:
+    """Every problem of ``document`` against ``schema``, one line each, sorted by field."""
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    return sorted({_describe(error) for error in _leaves(validator.iter_errors(document))})
+
+
+def validate(document: Any, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``document`` with the schema's top-level defaults filled in, or raise InputValidationError."""
+    problems = describe_problems(document, schema)
+    if problems:
+        raise InputValidationError(problems)
+    defaults = {key: spec["default"] for key, spec in schema.get("properties", {}).items() if "default" in spec}
+    return {**defaults, **document}
+
+
+def _leaves(errors: Iterable[ValidationError]) -> Iterable[ValidationError]:
+    """The most specific errors: inside anyOf/oneOf/if-then, report what the branch needed."""
+    for error in errors:
+        if error.context:
+            yield from _leaves(error.context)
+        else:
+            yield error
+
+
+def _path(error: ValidationError, extra: str | None = None) -> str:
+    parts = [str(part) for part in error.absolute_path]
+    if extra:
+        parts.append(extra)
+    return ".".join(parts) or "(input)"
+
+
+def _describe(error: ValidationError) -> str:
+    validator, value = error.validator, error.instance
+    if validator == "required":
+        missing = [name for name in error.validator_value if name not in (value or {})]
+        return "; ".join(f"{_path(error, name)}: required field is missing" for name in missing)
+    if validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extras = sorted(set(value) - set(allowed))
+        return "; ".join(f"{_path(error, name)}: unknown field; allowed: {', '.join(allowed)}" for name in extras)
+    if validator == "pattern":
+        return f"{_path(error)}: {value!r} does not match {error.validator_value}"
+    if validator == "enum":
+        return f"{_path(error)}: {value!r} is not one of {', '.join(map(repr, error.validator_value))}"
+    if validator == "type":
+        return f"{_path(error)}: {value!r} is not of type {error.validator_value}"
+    if validator in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:
+        return f"{_path(error)}: {value!r} is out of range ({validator} {error.validator_value})"
+    if validator in {"minLength", "maxLength", "minItems", "maxItems"}:
+        return f"{_path(error)}: {value!r} violates {validator} {error.validator_value}"
+    return f"{_path(error)}: {error.message}"
