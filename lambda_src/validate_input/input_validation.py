@@ -32,12 +32,21 @@ def describe_problems(document: Any, schema: Mapping[str, Any]) -> list[str]:
 
 
 def validate(document: Any, schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``document`` with the schema's top-level defaults filled in, or raise InputValidationError."""
+    """Return ``document`` with the schema's defaults filled in (nested objects too), or raise."""
     problems = describe_problems(document, schema)
     if problems:
         raise InputValidationError(problems)
-    defaults = {key: spec["default"] for key, spec in schema.get("properties", {}).items() if "default" in spec}
-    return {**defaults, **document}
+    return _with_defaults(document, schema)
+
+
+def _with_defaults(document: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    filled = dict(document)
+    for key, spec in schema.get("properties", {}).items():
+        if key not in filled and "default" in spec:
+            filled[key] = spec["default"]
+        elif isinstance(filled.get(key), dict) and spec.get("type") == "object":
+            filled[key] = _with_defaults(filled[key], spec)
+    return filled
 
 
 def _leaves(errors: Iterable[ValidationError]) -> Iterable[ValidationError]:

@@ -1,0 +1,133 @@
+"""TrainingInstance: the GPU instance, its checkpoint volume, image repository, SSM documents, idle stop,
+and the LoRA training workflow that drives them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
+from constructs.gpu_training_instance import GpuTrainingInstance
+from constructs.idle_stop import IdleStop
+from constructs.log_retention import retention_days
+from constructs.parameter_tree import ParameterTree, parameter_name
+from constructs.python_function import PythonFunction
+from constructs.training_documents import TrainingDocuments
+from constructs.training_image_repository import TrainingImageRepository
+from modelsmith.config import EnvironmentConfig
+from stacks.foundation_stack import FoundationStack
+from statemachines.lora_training import LoraTrainingResources, build_definition
+
+
+class TrainingInstanceStack(Stack):
+    """Props: config, foundation (FoundationStack), vpc and workload_subnets (from NetworkStack).
+
+    ``poll_interval`` (default 30 s) sets how often the workflow checks the instance and its commands; tests
+    shorten it. Exposes ``instance``, ``state_machine``, ``documents``, ``repository``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        foundation: FoundationStack,
+        vpc: ec2.IVpc,
+        workload_subnets: ec2.SubnetSelection,
+        poll_interval: Duration = Duration.seconds(30),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, description=f"Modelsmith {config.name}: GPU training instance and LoRA workflow", **kwargs)
+        retain = config.retain_stateful_resources
+        key = foundation.key
+        log_retention = retention_days(config.log_retention_days)
+        prefix = f"Modelsmith-{config.name}"
+
+        # Buckets by name from the parameter tree, resolved at deploy time: no cross-stack export, and ARNs that
+        # cdk-nag acknowledgments can name. The Foundation stack (which publishes them) deploys first.
+        self.add_dependency(foundation)
+        data_bucket, artifacts_bucket = (
+            s3.Bucket.from_bucket_name(self, construct, ssm.StringParameter.value_for_string_parameter(
+                self, parameter_name(config.name, "s3", key)))
+            for construct, key in (("DataBucket", "data-bucket"), ("ArtifactsBucket", "artifacts-bucket"))
+        )  # fmt: skip
+        self.repository = TrainingImageRepository(self, "TrainingImage", encryption_key=key, retain=retain).repository
+        gpu = GpuTrainingInstance(
+            self,
+            "GpuInstance",
+            vpc=vpc,
+            subnets=workload_subnets,
+            config=config.training_instance,
+            encryption_key=key,
+            data_bucket=data_bucket,
+            artifacts_bucket=artifacts_bucket,
+            hugging_face_token=foundation.secrets["hugging-face-token"],
+            image_repository=self.repository,
+            log_retention=log_retention,
+            retain_volume=retain,
+        )
+        self.instance = gpu.instance
+        self.documents = TrainingDocuments(self, "Documents", name_prefix=prefix).names
+        IdleStop(self, "IdleStop", instance=gpu.instance, idle_minutes=config.training_instance.idle_stop_minutes,
+                 topic=foundation.notifications_topic)  # fmt: skip
+
+        validator = PythonFunction(
+            self, "ValidateInput", source="validate_input", description="Checks LoRA workflow input against its schema",
+            encryption_key=key, log_retention=log_retention,
+        )  # fmt: skip
+        workflow_logs = logs.LogGroup(self, "WorkflowLogs", encryption_key=key, retention=log_retention,
+                                      removal_policy=RemovalPolicy.DESTROY)  # fmt: skip
+        instance_arn = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:instance/{gpu.instance.instance_id}"
+        self.state_machine = sfn.StateMachine(
+            self,
+            "LoraTraining",
+            state_machine_name=f"{prefix}-LoraTraining",
+            definition_body=sfn.DefinitionBody.from_chainable(build_definition(self, LoraTrainingResources(
+                validator=validator.function,
+                instance_id=gpu.instance.instance_id,
+                instance_arn=instance_arn,
+                run_fine_tune_document=self.documents.run_fine_tune,
+                archive_run_document=self.documents.archive_run,
+                publish_to_hub_document=self.documents.publish_to_hub,
+                command_log_group_name=gpu.log_group.log_group_name,
+                topic=foundation.notifications_topic,
+                poll_interval=poll_interval,
+            ))),
+            timeout=Duration.hours(80),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )  # fmt: skip
+        acknowledge(self.state_machine, {
+            "W3005": "CDK adds DependsOn on the role beside the GetAtt so the role's policy exists before the workflow.",
+        })  # fmt: skip
+        gpu.log_group.grant_write(self.state_machine)  # SSM writes command output with the caller's rights
+        acknowledge(self.state_machine.role.node.find_child("DefaultPolicy"), {
+            "AwsSolutions-IAM5[Resource::*]": (
+                "ec2:DescribeInstanceStatus, X-Ray and CloudWatch Logs delivery have no resource-level permissions."
+            ),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:*]": (
+                "ssm:GetCommandInvocation is authorized on the account's SSM resources, not a command ID known in advance."
+            ),
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, validator.function.function_arn)}:*]": (
+                "Versions and aliases of the one validator function (CDK's LambdaInvoke grants both forms)."
+            ),
+            "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
+        })  # fmt: skip
+
+        tree = ParameterTree(self, "Parameters", environment_name=config.name)
+        tree.publish("training-instance", "instance-id", gpu.instance.instance_id, description="GPU training instance ID")
+        tree.publish("training-instance", "checkpoint-volume-id", gpu.checkpoint_volume.volume_id, description="Checkpoint EBS volume ID")
+        tree.publish("training-instance", "log-group", gpu.log_group.log_group_name, description="Log group of the instance and its commands")
+        tree.publish("training-instance", "image-repository-uri", self.repository.repository_uri, description="ECR repository of the training image")
+        tree.publish("training-instance", "run-fine-tune-document", self.documents.run_fine_tune, description="SSM document: run a fine-tune")
+        tree.publish("training-instance", "archive-run-document", self.documents.archive_run, description="SSM document: archive a run")
+        tree.publish("training-instance", "publish-to-hub-document", self.documents.publish_to_hub, description="SSM document: publish to the Hub")
+        tree.publish("workflows", "lora-training-state-machine-arn", self.state_machine.state_machine_arn, description="LoRA training workflow")

@@ -1,0 +1,59 @@
+"""What every workflow shares: the retry policy, input validation, command following, schema loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+
+# Errors worth retrying for any AWS SDK integration: throttling and service-side faults.
+TRANSIENT_SDK_ERRORS = ["ThrottlingException", "ServiceUnavailable", "InternalServerError", "States.Timeout"]
+TRANSIENT_LAMBDA_ERRORS = [
+    "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
+]  # fmt: skip
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """The execution-input schema ``statemachines/schemas/<name>.schema.json``."""
+    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+
+
+def retry_transient(task: sfn.TaskStateBase, errors: list[str], *, max_attempts: int = 4) -> sfn.TaskStateBase:
+    """The one retry policy: exponential backoff from 2 s, doubling, full jitter, capped at 60 s."""
+    task.add_retry(
+        errors=errors,
+        interval=Duration.seconds(2),
+        backoff_rate=2,
+        max_attempts=max_attempts,
+        max_delay=Duration.seconds(60),
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    return task
+
+
+def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schema_name: str) -> tasks.LambdaInvoke:
+    """First state: the validator function checks the execution input against the workflow's schema.
+
+    On success the state's output is the input with defaults filled in; on failure the execution's error is
+    ``InputValidationError`` and its cause names every bad field.
+    """
+    task = tasks.LambdaInvoke(
+        scope,
+        "Validate input",
+        lambda_function=validator,
+        payload=sfn.TaskInput.from_object({"input": sfn.JsonPath.entire_payload, "schema": load_schema(schema_name)}),
+        payload_response_only=True,
+        retry_on_service_exceptions=False,
+    )
+    retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
+    return task
