@@ -29,8 +29,10 @@ from statemachines.lora_training import LoraTrainingResources, build_definition
 class TrainingInstanceStack(Stack):
     """Props: config, foundation (FoundationStack), vpc and workload_subnets (from NetworkStack).
 
-    ``poll_interval`` (default 30 s) sets how often the workflow checks the instance and its commands; tests
-    shorten it. Exposes ``instance``, ``state_machine``, ``documents``, ``repository``.
+    ``poll_interval`` (default 30 s) sets how often the workflow checks the instance and its commands, and
+    ``health_checks`` (default 40, i.e. 20 minutes) how many status checks the instance gets to become healthy;
+    tests shorten both. Exposes ``instance``, ``instance_log_group``, ``validator``, ``state_machine``,
+    ``documents``, ``repository``.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class TrainingInstanceStack(Stack):
         vpc: ec2.IVpc,
         workload_subnets: ec2.SubnetSelection,
         poll_interval: Duration = Duration.seconds(30),
+        health_checks: int = 40,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, description=f"Modelsmith {config.name}: GPU training instance and LoRA workflow", **kwargs)
@@ -75,6 +78,7 @@ class TrainingInstanceStack(Stack):
             retain_volume=retain,
         )
         self.instance = gpu.instance
+        self.instance_log_group = gpu.log_group
         self.documents = TrainingDocuments(self, "Documents", name_prefix=prefix).names
         IdleStop(self, "IdleStop", instance=gpu.instance, idle_minutes=config.training_instance.idle_stop_minutes,
                  topic=foundation.notifications_topic)  # fmt: skip
@@ -83,6 +87,7 @@ class TrainingInstanceStack(Stack):
             self, "ValidateInput", source="validate_input", description="Checks LoRA workflow input against its schema",
             encryption_key=key, log_retention=log_retention,
         )  # fmt: skip
+        self.validator = validator.function
         workflow_logs = logs.LogGroup(self, "WorkflowLogs", encryption_key=key, retention=log_retention,
                                       removal_policy=RemovalPolicy.DESTROY)  # fmt: skip
         instance_arn = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:instance/{gpu.instance.instance_id}"
@@ -100,6 +105,7 @@ class TrainingInstanceStack(Stack):
                 command_log_group_name=gpu.log_group.log_group_name,
                 topic=foundation.notifications_topic,
                 poll_interval=poll_interval,
+                health_checks=health_checks,
             ))),
             timeout=Duration.hours(80),
             tracing_enabled=True,

@@ -85,7 +85,9 @@ class _Builder:
         )  # fmt: skip
         return retry_transient(task, SSM_TRANSIENT_ERRORS)
 
-    def _follow(self, label: str, command_path: str, *, on_failure: sfn.IChainable) -> tuple[sfn.Wait, sfn.Pass]:
+    def _follow(
+        self, label: str, command_path: str, *, error: str, on_failure: sfn.IChainable
+    ) -> tuple[sfn.Wait, sfn.Pass]:
         """Wait → Get command status → Choice; returns (its entry, the state reached when the command succeeded)."""
         wait = sfn.Wait(self.scope, f"Wait for {label}", time=sfn.WaitTime.duration(self.resources.poll_interval))
         check = tasks.CallAwsService(
@@ -108,7 +110,7 @@ class _Builder:
         failed = sfn.Pass(
             self.scope, f"{label.capitalize()} failed",
             parameters={
-                "Error": f"{label.title().replace(' ', '')}Failed",
+                "Error": error,
                 "Cause": sfn.JsonPath.format(
                     f"{label} command {{}} ended {{}} ({{}}); its output is in log group "
                     f"{self.resources.command_log_group_name}",
@@ -236,12 +238,14 @@ class _Builder:
             result_path="$.fine_tune",
         )  # fmt: skip
         send.add_catch(self.failure_entry, result_path="$.error")
-        fine_tune_wait, fine_tune_done = self._follow("fine-tune", "$.fine_tune", on_failure=self.failure_entry)
+        fine_tune_wait, fine_tune_done = self._follow("fine-tune", "$.fine_tune", error="FineTuneFailed",
+                                                            on_failure=self.failure_entry)
 
         archive = self._send_command("Archive run artifacts", r.archive_run_document,
                                      {"RunId": sfn.JsonPath.array(RUN_ID)}, result_path="$.archive")  # fmt: skip
         archive.add_catch(self.failure_entry, result_path="$.error")
-        archive_wait, archive_done = self._follow("archive", "$.archive", on_failure=self.failure_entry)
+        archive_wait, archive_done = self._follow("archive", "$.archive", error="ArchiveFailed",
+                                                        on_failure=self.failure_entry)
 
         publish = self._send_command(
             "Publish to Hugging Face Hub", r.publish_to_hub_document,
@@ -254,7 +258,8 @@ class _Builder:
             result_path="$.publication",
         )  # fmt: skip
         publish.add_catch(self.failure_entry, result_path="$.error")
-        publish_wait, publish_done = self._follow("publish", "$.publication", on_failure=self.failure_entry)
+        publish_wait, publish_done = self._follow("publish", "$.publication", error="PublishFailed",
+                                                        on_failure=self.failure_entry)
 
         stop = self._ec2("Stop GPU instance", "stopInstances", {"InstanceIds": [r.instance_id]},
                          result_path=sfn.JsonPath.DISCARD)  # fmt: skip

@@ -1,0 +1,149 @@
+"""Agent: the Bedrock astronomy research assistant, its tools function and its knowledge base.
+
+Uses the Foundation's key, data bucket (knowledge-base documents), artifacts bucket (tool outputs under
+``agent.output_prefix``) and secrets (NASA ADS token; Pinecone API key when the knowledge base uses Pinecone).
+Publishes ``/modelsmith/<env>/agent/{agent-id,agent-alias-id,knowledge-base-id,data-source-id,
+tools-function-name}`` for ``python -m modelsmith.agent_cli`` and operators.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from constructs.agent_knowledge_base import AgentKnowledgeBase
+from constructs.agent_research_assistant import AstronomyAgent
+from constructs.agent_tools_function import FUNCTION_DIR, AgentToolsFunction
+from constructs.parameter_tree import ParameterTree
+from modelsmith.config import INFERENCE_PROFILE_GEOGRAPHIES, KNOWLEDGE_BASE_EMBEDDING_MODELS, EnvironmentConfig
+
+API_SCHEMA_PATH = FUNCTION_DIR / "openapi.json"
+
+
+class AgentStack(Stack):
+    """Agent, tools function and knowledge base of one environment.
+
+    Props:
+        config (EnvironmentConfig): the environment; ``config.agent`` describes this stack. Required.
+        encryption_key (kms.IKey): the project key. Required.
+        data_bucket (s3.IBucket): holds the knowledge base's documents. Required.
+        artifacts_bucket (s3.IBucket): receives the tools' outputs. Required.
+        ads_token_secret (secretsmanager.ISecret): the NASA ADS token. Required.
+        pinecone_api_key_secret (secretsmanager.ISecret | None): used when the knowledge base is on Pinecone and
+            ``agent.knowledge_base.pinecone_api_key_secret_arn`` is not set. Default none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        encryption_key: kms.IKey,
+        data_bucket: s3.IBucket,
+        artifacts_bucket: s3.IBucket,
+        ads_token_secret: secretsmanager.ISecret,
+        pinecone_api_key_secret: secretsmanager.ISecret | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description=f"Modelsmith {config.name}: Bedrock astronomy agent, its tools function and knowledge base",
+            **kwargs,
+        )
+        agent, kb = config.agent, config.agent.knowledge_base
+        geography = agent.inference_profile_geography()
+        if geography and not config.region.startswith(INFERENCE_PROFILE_GEOGRAPHIES[geography]):
+            raise ValueError(
+                f"environment '{config.name}': agent.foundation_model_id = {agent.foundation_model_id!r}: a '{geography}' "
+                f"inference profile cannot be called from region {config.region}"
+            )
+        name = f"modelsmith-{config.name}-astronomy"
+
+        self.tools = AgentToolsFunction(
+            self,
+            "Tools",
+            encryption_key=encryption_key,
+            output_bucket=artifacts_bucket,
+            output_prefix=agent.output_prefix,
+            ads_token_secret=ads_token_secret,
+            log_retention=log_retention(config.log_retention_days),
+            reserved_concurrency=agent.tools_reserved_concurrency,
+            memory_size_mib=agent.tools_memory_mib,
+            timeout=Duration.seconds(agent.tools_timeout_seconds),
+            archive_timeout=Duration.seconds(agent.archive_timeout_seconds),
+            link_expiry=Duration.minutes(agent.presigned_url_expiry_minutes),
+        )
+
+        pinecone_secret = None
+        if kb.vector_store == "pinecone":
+            pinecone_secret = (
+                secretsmanager.Secret.from_secret_complete_arn(self, "PineconeApiKey", kb.pinecone_api_key_secret_arn)
+                if kb.pinecone_api_key_secret_arn
+                else pinecone_api_key_secret
+            )
+            if pinecone_secret is None:
+                raise ValueError("agent.knowledge_base.vector_store 'pinecone' needs the Pinecone API key secret")
+        self.knowledge_base = AgentKnowledgeBase(
+            self,
+            "KnowledgeBase",
+            name=name,
+            data_bucket=data_bucket,
+            data_prefix=kb.data_prefix,
+            encryption_key=encryption_key,
+            embedding_model_id=kb.embedding_model_id,
+            embedding_dimension=KNOWLEDGE_BASE_EMBEDDING_MODELS[kb.embedding_model_id],
+            vector_store=kb.vector_store,
+            opensearch_standby_replicas=kb.opensearch_standby_replicas,
+            pinecone_connection_string=kb.pinecone_connection_string,
+            pinecone_api_key_secret=pinecone_secret,
+            pinecone_namespace=kb.pinecone_namespace,
+            chunking_strategy=kb.chunking_strategy,
+            chunk_max_tokens=kb.chunk_max_tokens,
+            chunk_overlap_percentage=kb.chunk_overlap_percentage,
+            retain_data=config.retain_stateful_resources,
+        )
+
+        self.assistant = AstronomyAgent(
+            self,
+            "Assistant",
+            agent_name=name,
+            foundation_model_id=agent.foundation_model_id,
+            tools_function=self.tools.function,
+            api_schema_path=API_SCHEMA_PATH,
+            knowledge_base_id=self.knowledge_base.knowledge_base_id,
+            knowledge_base_arn=self.knowledge_base.knowledge_base_arn,
+            encryption_key=encryption_key,
+            idle_session_ttl=Duration.minutes(agent.idle_session_ttl_minutes),
+            memory_duration=Duration.days(agent.memory_duration_days) if agent.memory_enabled else None,
+            memory_max_recent_sessions=agent.memory_max_recent_sessions,
+            guardrail=agent.guardrail_enabled,
+        )
+
+        self.parameters = ParameterTree(self, "Parameters", environment_name=config.name)
+        publish = self.parameters.publish
+        publish("agent", "agent-id", self.assistant.agent.agent_id, description="ID of the astronomy agent")
+        publish("agent", "agent-alias-id", self.assistant.alias.alias_id, description="ID of the agent alias clients call")
+        publish("agent", "knowledge-base-id", self.knowledge_base.knowledge_base_id, description="ID of the agent's knowledge base")
+        publish("agent", "data-source-id", self.knowledge_base.data_source_id, description="ID of the knowledge base's S3 data source")
+        publish("agent", "tools-function-name", self.tools.function.function_name, description="Name of the action-group function")
+
+
+_RETENTION_NAMES = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH", 60: "TWO_MONTHS",
+    90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR",
+    400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
+    2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS", 3653: "TEN_YEARS",
+}  # fmt: skip
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """The CDK enum member for ``days`` (config has already checked CloudWatch accepts it)."""
+    return logs.RetentionDays[_RETENTION_NAMES[days]]
