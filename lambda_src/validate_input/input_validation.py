@@ -28,7 +28,7 @@ def describe_problems(document: Any, schema: Mapping[str, Any]) -> list[str]:
     """Every problem of ``document`` against ``schema``, one line each, sorted by field."""
     Draft202012Validator.check_schema(schema)
     validator = Draft202012Validator(schema)
-    return sorted({_describe(error) for error in _leaves(validator.iter_errors(document))})
+    return sorted({line for error in _leaves(validator.iter_errors(document)) for line in _describe(error)})
 
 
 def validate(document: Any, schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,15 +65,20 @@ def _path(error: ValidationError, extra: str | None = None) -> str:
     return ".".join(parts) or "(input)"
 
 
-def _describe(error: ValidationError) -> str:
+def _describe(error: ValidationError) -> list[str]:
     validator, value = error.validator, error.instance
     if validator == "required":
         missing = [name for name in error.validator_value if name not in (value or {})]
-        return "; ".join(f"{_path(error, name)}: required field is missing" for name in missing)
+        return [f"{_path(error, name)}: required field is missing" for name in missing]
     if validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extras = sorted(set(value) - set(allowed))
-        return "; ".join(f"{_path(error, name)}: unknown field; allowed: {', '.join(allowed)}" for name in extras)
+        return [f"{_path(error, name)}: unknown field; allowed: {', '.join(allowed)}" for name in extras]
+    return [_describe_one(error)]
+
+
+def _describe_one(error: ValidationError) -> str:
+    validator, value = error.validator, error.instance
     if validator == "pattern":
         return f"{_path(error)}: {value!r} does not match {error.validator_value}"
     if validator == "enum":
