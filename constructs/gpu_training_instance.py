@@ -36,6 +36,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
+from constructs.training_image_repository import MOVING_TAG
 from modelsmith.config import TrainingInstanceConfig
 
 USERDATA_DIR = Path(__file__).resolve().parents[1] / "ec2_userdata"
@@ -121,7 +122,7 @@ class GpuTrainingInstance(Construct):
             "ARTIFACTS_BUCKET": artifacts_bucket.bucket_name,
             "DATA_BUCKET": data_bucket.bucket_name,
             "HF_TOKEN_SECRET_ARN": hugging_face_token.secret_arn,
-            "TRAINING_IMAGE_URI": image_repository.repository_uri_for_tag("latest"),
+            "TRAINING_IMAGE_URI": image_repository.repository_uri_for_tag(MOVING_TAG),
         }
         user_data.add_commands(
             "set -euo pipefail",

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Mapping
+from types import MappingProxyType
+from typing import Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -23,10 +24,14 @@ from modelsmith import catalogue
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
+_GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _SUBNET_ID_PATTERN = re.compile(r"^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 _EC2_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9-]*?)\.(?P<size>[0-9]*x?large|metal[-0-9a-z]*|medium|small|micro|nano)$")
 _SAGEMAKER_INSTANCE_TYPE = re.compile(r"^ml\.(?P<family>[a-z][a-z0-9-]*?)\.(?P<size>[0-9]*x?large|medium)$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
+_PINECONE_HOST = re.compile(r"^https://[a-z0-9-]+\.svc\.[a-z0-9.-]+\.pinecone\.io/?$")
+_S3_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]*(?:/[a-z0-9][a-z0-9-]*)*/$")
 
 
 class ConfigError(ValueError):
@@ -103,6 +108,9 @@ class TrainingInstanceConfig(_Section):
     """The GPU instance for LoRA/QLoRA and its checkpoint volume (EBS gp3).
 
     Defaults: ``g6.2xlarge``, a 500 GiB volume at 3000 IOPS and 250 MiB/s, stopped after 60 idle minutes.
+    ``image_publisher_github_repository`` (``owner/name``, default none): creates a role that this repository's
+    GitHub Actions workflow on ``main`` assumes through the account's GitHub OIDC provider to push the
+    training image.
     """
 
     instance_type: str = "g6.2xlarge"
@@ -112,6 +120,14 @@ class TrainingInstanceConfig(_Section):
         default=250, ge=catalogue.GP3_MIN_THROUGHPUT_MIBPS, le=catalogue.GP3_MAX_THROUGHPUT_MIBPS
     )
     idle_stop_minutes: int = Field(default=60, ge=15, le=1440)
+    image_publisher_github_repository: str | None = None
+
+    @field_validator("image_publisher_github_repository")
+    @classmethod
+    def _github_repository(cls, value: str | None) -> str | None:
+        if value is not None and not _GITHUB_REPOSITORY.match(value):
+            raise ValueError("expected a GitHub repository as owner/name")
+        return value
 
     @field_validator("instance_type")
     @classmethod
@@ -209,6 +225,159 @@ class LlmCustomizationConfig(_Section):
         return value
 
 
+# Models a Bedrock agent can orchestrate with (on-demand IDs; an inference profile adds a geography prefix).
+# https://docs.aws.amazon.com/bedrock/latest/userguide/agents-supported.html
+AGENT_FOUNDATION_MODELS: frozenset[str] = frozenset(
+    {
+        "anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0",
+        "anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "anthropic.claude-3-7-sonnet-20250219-v1:0", "anthropic.claude-sonnet-4-20250514-v1:0",
+        "amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0", "amazon.nova-pro-v1:0",
+        "meta.llama3-1-70b-instruct-v1:0", "mistral.mistral-large-2407-v1:0",
+    }
+)  # fmt: skip
+# Cross-region inference profile prefixes and the region prefixes each may be called from.
+INFERENCE_PROFILE_GEOGRAPHIES: Mapping[str, tuple[str, ...]] = MappingProxyType({"us": ("us-",), "eu": ("eu-",), "apac": ("ap-",)})
+# Embedding models a knowledge base can use -> vector dimension.
+KNOWLEDGE_BASE_EMBEDDING_MODELS: Mapping[str, int] = MappingProxyType({
+    "amazon.titan-embed-text-v2:0": 1024,
+    "amazon.titan-embed-text-v1": 1536,
+    "cohere.embed-english-v3": 1024,
+    "cohere.embed-multilingual-v3": 1024,
+})
+
+
+class KnowledgeBaseConfig(_Section):
+    """The agent's knowledge base: vector store, embeddings, and how documents in S3 are chunked.
+
+    ``vector_store``: ``opensearch-serverless`` (created by the stack; default) or ``pinecone`` (an index you
+    own: ``pinecone_connection_string`` is its host URL, ``pinecone_api_key_secret_arn`` a secret holding
+    ``{"apiKey": "..."}``; default the Foundation ``pinecone-api-key`` secret; ``pinecone_namespace`` optional).
+    ``opensearch_standby_replicas`` (default true): a second availability zone for the collection.
+    ``embedding_model_id`` (default ``amazon.titan-embed-text-v2:0``).
+    ``data_prefix`` (default ``knowledge-base/``): documents are read from this prefix of the data bucket.
+    ``chunking_strategy`` (default ``fixed-size``; or ``hierarchical``, ``semantic``, ``none``) with
+    ``chunk_max_tokens`` (300) and ``chunk_overlap_percentage`` (20).
+    """
+
+    vector_store: Literal["opensearch-serverless", "pinecone"] = "opensearch-serverless"
+    opensearch_standby_replicas: bool = True
+    pinecone_connection_string: str | None = None
+    pinecone_api_key_secret_arn: str | None = None
+    pinecone_namespace: str | None = Field(default=None, min_length=1, max_length=64)
+    embedding_model_id: str = "amazon.titan-embed-text-v2:0"
+    data_prefix: str = "knowledge-base/"
+    chunking_strategy: Literal["fixed-size", "hierarchical", "semantic", "none"] = "fixed-size"
+    chunk_max_tokens: int = Field(default=300, ge=20, le=8192)
+    chunk_overlap_percentage: int = Field(default=20, ge=1, le=99)
+
+    @field_validator("embedding_model_id")
+    @classmethod
+    def _embedding_model(cls, value: str) -> str:
+        if value not in KNOWLEDGE_BASE_EMBEDDING_MODELS:
+            raise ValueError(f"not a knowledge base embedding model; allowed: {', '.join(sorted(KNOWLEDGE_BASE_EMBEDDING_MODELS))}")
+        return value
+
+    @field_validator("pinecone_connection_string")
+    @classmethod
+    def _pinecone_host(cls, value: str | None) -> str | None:
+        if value is not None and not _PINECONE_HOST.match(value):
+            raise ValueError("not a Pinecone index host; expected https://<index>-<project>.svc.<environment>.pinecone.io")
+        return value
+
+    @field_validator("pinecone_api_key_secret_arn")
+    @classmethod
+    def _secret_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _SECRET_ARN.match(value):
+            raise ValueError("not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)")
+        return value
+
+    @field_validator("data_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not _S3_PREFIX.match(value):
+            raise ValueError("an S3 prefix of lowercase letters, digits and hyphens, ending with '/', e.g. knowledge-base/")
+        return value
+
+    @model_validator(mode="after")
+    def _store_settings_agree(self) -> KnowledgeBaseConfig:
+        if self.vector_store == "pinecone" and self.pinecone_connection_string is None:
+            raise _KeyedError("pinecone_connection_string", None, "required when vector_store is 'pinecone'")
+        if self.vector_store != "pinecone":
+            for key in ("pinecone_connection_string", "pinecone_api_key_secret_arn", "pinecone_namespace"):
+                if getattr(self, key) is not None:
+                    raise _KeyedError(key, getattr(self, key), "applies only when vector_store is 'pinecone'")
+        return self
+
+
+class AgentConfig(_Section):
+    """The Bedrock agent (astronomy research assistant), its tools function and its knowledge base.
+
+    ``enabled`` (default true). ``foundation_model_id``: a model agents support, or a cross-region inference
+    profile of one (``us.``/``eu.``/``apac.`` prefix; default ``us.anthropic.claude-3-5-haiku-20241022-v1:0``).
+    ``idle_session_ttl_minutes`` (30), session-summary memory ``memory_enabled`` (true) kept
+    ``memory_duration_days`` (30) for ``memory_max_recent_sessions`` (20), ``guardrail_enabled`` (true).
+    Tools function: ``tools_reserved_concurrency`` (5), ``tools_memory_mib`` (1536), ``tools_timeout_seconds``
+    (120), ``archive_timeout_seconds`` (20; below the function timeout), ``presigned_url_expiry_minutes`` (60),
+    ``output_prefix`` (``agent-tools/`` in the artifacts bucket). ``knowledge_base``: see KnowledgeBaseConfig.
+    """
+
+    enabled: bool = True
+    foundation_model_id: str = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+    idle_session_ttl_minutes: int = Field(default=30, ge=1, le=60)
+    memory_enabled: bool = True
+    memory_duration_days: int = Field(default=30, ge=1, le=365)
+    memory_max_recent_sessions: int = Field(default=20, ge=1, le=50)
+    guardrail_enabled: bool = True
+    tools_reserved_concurrency: int = Field(default=5, ge=1, le=100)
+    tools_memory_mib: int = Field(default=1536, ge=512, le=10240)
+    tools_timeout_seconds: int = Field(default=120, ge=10, le=900)
+    archive_timeout_seconds: int = Field(default=20, ge=2, le=120)
+    presigned_url_expiry_minutes: int = Field(default=60, ge=1, le=720)
+    output_prefix: str = "agent-tools/"
+    knowledge_base: KnowledgeBaseConfig = KnowledgeBaseConfig()
+
+    @field_validator("foundation_model_id")
+    @classmethod
+    def _agent_model(cls, value: str) -> str:
+        geography, _, model = value.partition(".") if value.split(".", 1)[0] in INFERENCE_PROFILE_GEOGRAPHIES else ("", "", value)
+        if model not in AGENT_FOUNDATION_MODELS:
+            close = difflib.get_close_matches(model, sorted(AGENT_FOUNDATION_MODELS), n=1)
+            hint = f"did you mean '{(geography + '.') if geography else ''}{close[0]}'? " if close else ""
+            raise ValueError(
+                f"not a model Bedrock agents support; {hint}allowed: {', '.join(sorted(AGENT_FOUNDATION_MODELS))}, "
+                f"optionally prefixed with an inference profile geography ({', '.join(INFERENCE_PROFILE_GEOGRAPHIES)})"
+            )
+        return value
+
+    @field_validator("output_prefix")
+    @classmethod
+    def _output_prefix(cls, value: str) -> str:
+        if not _S3_PREFIX.match(value) or value.startswith("runs/"):
+            raise ValueError("an S3 prefix of lowercase letters, digits and hyphens ending with '/', not under runs/")
+        return value
+
+    @model_validator(mode="after")
+    def _archive_timeout_fits(self) -> AgentConfig:
+        if self.archive_timeout_seconds * 3 > self.tools_timeout_seconds:
+            raise _KeyedError(
+                "archive_timeout_seconds",
+                self.archive_timeout_seconds,
+                f"a cone search by name makes two archive calls and then writes to S3; keep it at most a third of "
+                f"tools_timeout_seconds ({self.tools_timeout_seconds}), i.e. <= {self.tools_timeout_seconds // 3}",
+            )
+        return self
+
+    def inference_profile_geography(self) -> str | None:
+        """``us``, ``eu`` or ``apac`` when the model is a cross-region inference profile, else ``None``."""
+        prefix = self.foundation_model_id.split(".", 1)[0]
+        return prefix if prefix in INFERENCE_PROFILE_GEOGRAPHIES else None
+
+    def base_model_id(self) -> str:
+        """The foundation model ID without an inference profile prefix."""
+        return self.foundation_model_id.split(".", 1)[1] if self.inference_profile_geography() else self.foundation_model_id
+
+
 class EnvironmentConfig(_Section):
     """One deployment environment (``dev``, ``prod``, ...).
 
@@ -217,7 +386,7 @@ class EnvironmentConfig(_Section):
     termination protection; false lets ``cdk destroy`` remove them, objects included).
     Optional, with defaults: ``log_retention_days`` (365), ``noncurrent_version_expiration_days`` (90),
     ``abort_incomplete_multipart_upload_days`` (7), ``notification_emails`` (none), ``tags`` (none), and the
-    sections ``network``, ``training_instance``, ``retrieval_pipeline``, ``llm_customization``.
+    sections ``network``, ``training_instance``, ``retrieval_pipeline``, ``llm_customization``, ``agent``.
     """
 
     name: str
@@ -232,6 +401,7 @@ class EnvironmentConfig(_Section):
     training_instance: TrainingInstanceConfig = TrainingInstanceConfig()
     retrieval_pipeline: RetrievalPipelineConfig = RetrievalPipelineConfig()
     llm_customization: LlmCustomizationConfig = LlmCustomizationConfig()
+    agent: AgentConfig = AgentConfig()
 
     @field_validator("name")
     @classmethod

@@ -62,7 +62,11 @@ class TrainingInstanceStack(Stack):
                 self, parameter_name(config.name, "s3", key)))
             for construct, key in (("DataBucket", "data-bucket"), ("ArtifactsBucket", "artifacts-bucket"))
         )  # fmt: skip
-        self.repository = TrainingImageRepository(self, "TrainingImage", encryption_key=key, retain=retain).repository
+        image = TrainingImageRepository(
+            self, "TrainingImage", encryption_key=key, retain=retain,
+            github_repository=config.training_instance.image_publisher_github_repository,
+        )  # fmt: skip
+        self.repository = image.repository
         gpu = GpuTrainingInstance(
             self,
             "GpuInstance",
@@ -136,4 +140,7 @@ class TrainingInstanceStack(Stack):
         tree.publish("training-instance", "run-fine-tune-document", self.documents.run_fine_tune, description="SSM document: run a fine-tune")
         tree.publish("training-instance", "archive-run-document", self.documents.archive_run, description="SSM document: archive a run")
         tree.publish("training-instance", "publish-to-hub-document", self.documents.publish_to_hub, description="SSM document: publish to the Hub")
+        if image.publisher_role is not None:
+            tree.publish("training-instance", "image-publisher-role-arn", image.publisher_role.role_arn,
+                         description="Role GitHub Actions assumes to push the training image")  # fmt: skip
         tree.publish("workflows", "lora-training-state-machine-arn", self.state_machine.state_machine_arn, description="LoRA training workflow")

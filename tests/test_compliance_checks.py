@@ -35,9 +35,9 @@ def _cfn_lint(path: Path, region: str = "us-west-2") -> list[str]:
     return [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches if m.rule.id[0] in "EW"]
 
 
-def _checkov(directory: Path) -> dict:
+def _checkov(directory: Path, framework: str = "cloudformation") -> dict:
     result = subprocess.run(
-        [CHECKOV, "--directory", str(directory), "--framework", "cloudformation", "--output", "json",
+        [CHECKOV, "--directory", str(directory), "--framework", framework, "--output", "json",
          "--skip-download", "--compact"],
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
@@ -104,3 +104,10 @@ def test_checkov_catches_an_unencrypted_bucket(tmp_path: Path) -> None:
     failed_ids = {check["check_id"] for check in _checkov(tmp_path)["failed"]}
     assert "CKV_AWS_18" in failed_ids  # access logging
     assert "CKV_AWS_21" in failed_ids  # versioning
+
+
+def test_checkov_is_clean_on_the_training_image_and_ci_workflow() -> None:
+    for directory, framework in ((REPO_ROOT / "sagemaker_src", "dockerfile"), (REPO_ROOT / ".github", "github_actions")):
+        result = _checkov(directory, framework)
+        assert result["failed"] == [], [(c["check_id"], c["file_path"]) for c in result["failed"]]
+        assert result["passed"] > 10, framework

@@ -7,7 +7,7 @@ from aws_cdk import Stack, Validations
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
 
-from constructs.compliance import acknowledge
+from constructs.compliance import acknowledge, nag_resource
 
 REASON = "A reason specific enough to review later."
 
@@ -50,3 +50,15 @@ def test_an_unknown_rule_id_is_refused(stack: Stack) -> None:
     _, topic = _topic(stack)
     with pytest.raises(ValueError, match="unknown rule ID format 'SNS2'"):
         acknowledge(topic, {"SNS2": REASON})
+
+
+def test_nag_resource_renders_references_as_cdk_nag_prints_them(stack: Stack) -> None:
+    from aws_cdk import aws_logs as logs
+
+    group = logs.LogGroup(stack, "Logs")
+    logical_id = stack.get_logical_id(group.node.default_child)
+    assert nag_resource(stack, group.log_group_arn) == f"<{logical_id}.Arn>"
+    assert nag_resource(stack, f"{group.log_group_arn}:log-stream:*") == f"<{logical_id}.Arn>:log-stream:*"
+    assert nag_resource(stack, stack.format_arn(service="s3", resource="b", region="", account="")) == (
+        "arn:<AWS::Partition>:s3:::b"
+    )

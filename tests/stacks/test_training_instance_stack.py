@@ -119,10 +119,12 @@ def test_idle_stop_uses_cpu_and_gpu_and_stops_through_automation(training) -> No
     assert rule["Properties"]["EventPattern"]["detail"] == {"state": {"value": ["ALARM"]}}
 
 
-def test_image_repository_scans_and_is_immutable(training) -> None:
+def test_image_repository_scans_and_is_immutable_but_for_latest(training) -> None:
     synthesized, template, _ = training
     template.has_resource("AWS::ECR::Repository", {
-        "Properties": {"ImageScanningConfiguration": {"ScanOnPush": True}, "ImageTagMutability": "IMMUTABLE",
+        "Properties": {"ImageScanningConfiguration": {"ScanOnPush": True}, "ImageTagMutability": "IMMUTABLE_WITH_EXCLUSION",
+                       "ImageTagMutabilityExclusionFilters": [{"ImageTagMutabilityExclusionFilterType": "WILDCARD",
+                                                               "ImageTagMutabilityExclusionFilterValue": "latest"}],
                        "EncryptionConfiguration": {"EncryptionType": "KMS", "KmsKey": Match.any_value()},
                        "LifecyclePolicy": Match.any_value()},
         "DeletionPolicy": "Retain" if synthesized.config.retain_stateful_resources else "Delete",
@@ -147,3 +149,30 @@ def test_every_resource_id_is_published(training) -> None:
         "training-instance/archive-run-document", "training-instance/publish-to-hub-document",
         "workflows/lora-training-state-machine-arn",
     ])  # fmt: skip
+
+
+def test_publisher_role_trusts_only_main_of_the_named_repository(stack) -> None:
+    from aws_cdk import aws_kms as kms
+    from aws_cdk.assertions import Template
+
+    from constructs.training_image_repository import TrainingImageRepository
+
+    image = TrainingImageRepository(stack, "Image", encryption_key=kms.Key(stack, "Key"), retain=True,
+                                    github_repository="acme/modelsmith")  # fmt: skip
+    template = Template.from_stack(stack)
+    (role,) = [r for r in template.find_resources("AWS::IAM::Role").values()]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:acme/modelsmith:ref:refs/heads/main",
+    }}  # fmt: skip
+    assert role["Properties"]["MaxSessionDuration"] == 3600
+    assert image.publisher_role is not None
+
+
+def test_no_publisher_role_unless_configured(training) -> None:
+    synthesized, template, _ = training
+    if synthesized.config.training_instance.image_publisher_github_repository is None:
+        roles = template.find_resources("AWS::IAM::Role")
+        assert not any("GitHub" in json.dumps(r) for r in roles.values())
