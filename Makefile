@@ -53,11 +53,15 @@ build/lambda-deps/%/.installed: lambda_src/%/requirements.txt $(VENV)/.installed
 	rm -rf $(@D) && mkdir -p $(@D)/python
 	if grep -qvE '^\s*(#|$$)' $<; then \
 	  $(VENV)/bin/python -m pip install --quiet --no-compile --target $(@D)/python \
-	    --platform manylinux2014_x86_64 --implementation cp --python-version $(LAMBDA_PYTHON) \
+	    --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --implementation cp \
+	    --python-version $(LAMBDA_PYTHON) \
 	    --only-binary=:all: -r $< 2>&1 | $(QUIET_PIP); \
 	fi
-	# The Lambda runtime provides boto3 and botocore; shipping another copy only bloats the layer.
+	# The Lambda runtime provides boto3 and botocore; byte-code caches and packages' own test suites below
+	# their top level (astropy imports its top-level tests package) only bloat the layer (250 MB limit).
 	rm -rf $(@D)/python/boto3* $(@D)/python/botocore* $(@D)/python/s3transfer*
+	find $(@D)/python -name __pycache__ -prune -exec rm -rf {} +
+	find $(@D)/python -mindepth 3 -type d -name tests -prune -exec rm -rf {} +
 	touch $@
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed $(LAMBDA_DEPS)

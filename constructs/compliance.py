@@ -1,5 +1,10 @@
 """One way to record a deliberate departure from a compliance rule, beside the resource it concerns.
 
+For cdk-nag's wildcard findings (``AwsSolutions-IAM5[...]``), whose IDs quote the policy's resources as
+they appear in the template: ``nag_resource`` renders an in-stack ARN exactly as cdk-nag prints it, for an
+exact ID; ``acknowledge_wildcards`` matches findings by pattern once references are final (cross-stack values,
+policies written by libraries), and fails synthesis if a pattern matches nothing.
+
 ``acknowledge(construct, {rule_id: reason, ...})`` routes each rule to the tool that checks it:
 
 - cdk-nag rules (``AwsSolutions-*``, ``HIPAA.Security-*``) become ``Validations.of(construct).acknowledge``;
@@ -13,10 +18,14 @@ from __future__ import annotations
 
 import json
 import re
+from fnmatch import fnmatchcase
 from typing import Any, Mapping
 
+import jsii
+
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
-from constructs import IConstruct
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct, IValidation
 
 INLINE_POLICY_REASON = (
     "CDK generates this least-privilege policy for exactly one role and deletes it with the role; a managed "
@@ -118,3 +127,66 @@ def _render(resolved: Any) -> str:
             separator, parts = argument
             return separator.join(_render(part) for part in parts)
     raise ValueError(f"cannot render {json.dumps(resolved)} as cdk-nag does; it is probably a cross-stack reference")
+
+
+def flatten(reference: Any) -> str:
+    """A CloudFormation value as cdk-nag prints it (its ``flattenCfnReference``)."""
+    if isinstance(reference, str):
+        return reference.replace("${", "<").replace("}", ">")
+    if isinstance(reference, dict) and len(reference) == 1:
+        (key, value), = reference.items()
+        if key == "Fn::Join":
+            return value[0].join(flatten(item) for item in value[1])
+        if key == "Fn::Sub":
+            return flatten(value)
+        if key == "Fn::GetAtt":
+            return f"<{flatten(value[0])}.{flatten(value[1])}>"
+        if key == "Fn::ImportValue":
+            return flatten(value)
+        if key == "Ref":
+            return f"<{flatten(value)}>"
+    return json.dumps(reference, separators=(",", ":"))
+
+
+def wildcard_findings(document: Mapping[str, Any]) -> list[str]:
+    """The IAM5 finding suffixes (``Action::...``, ``Resource::...``) a resolved policy document yields."""
+    findings: list[str] = []
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow":
+            continue
+        for field, label in (("Action", "Action"), ("Resource", "Resource")):
+            values = statement.get(field, [])
+            for value in values if isinstance(values, list) else [values]:
+                text = flatten(value)
+                if "*" in text and f"{label}::{text}" not in findings:
+                    findings.append(f"{label}::{text}")
+    return findings
+
+
+@jsii.implements(IValidation)
+class _AcknowledgeWildcards:
+    def __init__(self, policy: IConstruct, patterns: Mapping[str, str]) -> None:
+        self._policy = policy
+        self._patterns = dict(patterns)
+
+    def validate(self) -> list[str]:
+        resource = self._policy.node.default_child or self._policy
+        document = Stack.of(self._policy).resolve(getattr(resource, "policy_document"))
+        findings = wildcard_findings(document)
+        unused = []
+        for pattern, reason in self._patterns.items():
+            matched = [finding for finding in findings if fnmatchcase(finding, pattern)]
+            if not matched:
+                unused.append(pattern)
+            acknowledge(self._policy, {f"AwsSolutions-IAM5[{finding}]": reason for finding in matched})
+        return [f"{self._policy.node.path}: no wildcard matches the acknowledgment {p!r}; remove it" for p in unused]
+
+
+def acknowledge_wildcards(policy: iam.Policy | iam.ManagedPolicy | IConstruct, patterns: Mapping[str, str]) -> None:
+    """Acknowledge the IAM5 findings of ``policy`` matching ``patterns`` (``Action::...``/``Resource::...``)."""
+    for pattern, reason in patterns.items():
+        if not pattern.startswith(("Action::", "Resource::")):
+            raise ValueError(f"pattern {pattern!r}: start it with 'Action::' or 'Resource::'")
+        if len(reason.strip()) < 20:
+            raise ValueError(f"acknowledgment of {pattern} on {policy.node.path}: give a specific reason")
+    policy.node.add_validation(_AcknowledgeWildcards(policy, patterns))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -125,7 +125,14 @@ class PythonFunction(Construct):
             role=self.role,
             log_group=self.log_group,
         )
-        encryption_key.grant_decrypt(self.role)
+        # Lambda decrypts the environment with the role at start-up; through Lambda only.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"],
+                resources=[encryption_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"lambda.{Aws.REGION}.amazonaws.com"}},
+            )
+        )
 
         self._acknowledge_standard_findings()
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -20,6 +19,7 @@ from constructs import Construct
 from constructs.agent_knowledge_base import AgentKnowledgeBase
 from constructs.agent_research_assistant import AstronomyAgent
 from constructs.agent_tools_function import FUNCTION_DIR, AgentToolsFunction
+from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree
 from modelsmith.config import INFERENCE_PROFILE_GEOGRAPHIES, KNOWLEDGE_BASE_EMBEDDING_MODELS, EnvironmentConfig
 
@@ -74,7 +74,7 @@ class AgentStack(Stack):
             output_bucket=artifacts_bucket,
             output_prefix=agent.output_prefix,
             ads_token_secret=ads_token_secret,
-            log_retention=log_retention(config.log_retention_days),
+            log_retention=retention_days(config.log_retention_days),
             reserved_concurrency=agent.tools_reserved_concurrency,
             memory_size_mib=agent.tools_memory_mib,
             timeout=Duration.seconds(agent.tools_timeout_seconds),
@@ -135,15 +135,3 @@ class AgentStack(Stack):
         publish("agent", "data-source-id", self.knowledge_base.data_source_id, description="ID of the knowledge base's S3 data source")
         publish("agent", "tools-function-name", self.tools.function.function_name, description="Name of the action-group function")
 
-
-_RETENTION_NAMES = {
-    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH", 60: "TWO_MONTHS",
-    90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR",
-    400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
-    2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS", 3653: "TEN_YEARS",
-}  # fmt: skip
-
-
-def log_retention(days: int) -> logs.RetentionDays:
-    """The CDK enum member for ``days`` (config has already checked CloudWatch accepts it)."""
-    return logs.RetentionDays[_RETENTION_NAMES[days]]

@@ -12,6 +12,7 @@ from aws_cdk import App, Stack, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
 from modelsmith.config import EnvironmentConfig
+from stacks.agent_stack import AgentStack
 from stacks.foundation_stack import FoundationStack
 from stacks.network_stack import NetworkStack
 from stacks.training_instance_stack import TrainingInstanceStack
@@ -24,9 +25,11 @@ class ModelsmithStacks:
     foundation: FoundationStack
     network: NetworkStack
     training_instance: TrainingInstanceStack
+    agent: AgentStack | None = None
 
     def all(self) -> list[Stack]:
-        return [self.foundation, self.network, self.training_instance]
+        stacks: list[Stack | None] = [self.foundation, self.network, self.training_instance, self.agent]
+        return [stack for stack in stacks if stack is not None]
 
 
 def stack_id(config: EnvironmentConfig, component: str) -> str:
@@ -42,7 +45,15 @@ def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
         app, stack_id(config, "TrainingInstance"), config=config, foundation=foundation,
         vpc=network.vpc, workload_subnets=network.workload_subnets,
     )  # fmt: skip
-    stacks = ModelsmithStacks(foundation=foundation, network=network, training_instance=training_instance)
+    agent = None
+    if config.agent.enabled:
+        agent = AgentStack(
+            app, stack_id(config, "Agent"), config=config, encryption_key=foundation.key,
+            data_bucket=foundation.data_bucket, artifacts_bucket=foundation.artifacts_bucket,
+            ads_token_secret=foundation.secrets["nasa-ads-token"],
+            pinecone_api_key_secret=foundation.secrets["pinecone-api-key"],
+        )  # fmt: skip
+    stacks = ModelsmithStacks(foundation=foundation, network=network, training_instance=training_instance, agent=agent)
 
     Tags.of(app).add("project", "modelsmith")
     Tags.of(app).add("environment", config.name)

@@ -70,6 +70,11 @@ def _describe(error: ValidationError) -> list[str]:
     if validator == "required":
         missing = [name for name in error.validator_value if name not in (value or {})]
         return [f"{_path(error, name)}: required field is missing" for name in missing]
+    if validator == "not":
+        # Conflicting fields: the schema's subschema says why in its description.
+        forbidden = [name for name in _required_names(error.validator_value) if name in (value or {})]
+        reason = error.schema.get("description", "not allowed together with the other fields")
+        return [f"{_path(error, name)}: {reason}" for name in forbidden]
     if validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extras = sorted(set(value) - set(allowed))
@@ -77,12 +82,24 @@ def _describe(error: ValidationError) -> list[str]:
     return [_describe_one(error)]
 
 
+def _required_names(schema: Mapping[str, Any]) -> list[str]:
+    names = list(schema.get("required", []))
+    for branch in schema.get("anyOf", []):
+        names.extend(_required_names(branch))
+    return names
+
+
 def _describe_one(error: ValidationError) -> str:
     validator, value = error.validator, error.instance
+    if validator == "const":
+        reason = error.schema.get("description", f"must be {error.validator_value!r}")
+        return f"{_path(error)}: {value!r}: {reason}"
     if validator == "pattern":
         return f"{_path(error)}: {value!r} does not match {error.validator_value}"
     if validator == "enum":
-        return f"{_path(error)}: {value!r} is not one of {', '.join(map(repr, error.validator_value))}"
+        allowed = ", ".join(map(repr, error.validator_value))
+        note = f" ({error.schema['description']})" if "description" in error.schema else ""
+        return f"{_path(error)}: {value!r} is not one of {allowed}{note}"
     if validator == "type":
         return f"{_path(error)}: {value!r} is not of type {error.validator_value}"
     if validator in {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}:

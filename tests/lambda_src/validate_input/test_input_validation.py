@@ -33,7 +33,7 @@ def _schema(name: str) -> dict:
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.json")), ids=lambda path: path.name)
 def test_every_example_input_is_valid_for_its_workflow(example: Path, validation) -> None:
-    schema = _schema(example.stem)
+    schema = _schema(example.name.split(".")[0])
     assert validation.describe_problems(json.loads(example.read_text()), schema) == []
 
 
