@@ -85,3 +85,64 @@ def test_handler_returns_filled_input_or_raises(handler) -> None:
         handler({"input": {**good, "timeout_hours": 99}, "schema": schema}, FakeLambdaContext())
     assert type(raised.value).__name__ == "InputValidationError"
     assert "timeout_hours: 99 is out of range (maximum 72)" in str(raised.value)
+
+
+PIPELINE_S3 = {"input_type": "s3", "s3_corpus_path": "s3://data-bucket/corpus.jsonl", "model_name": "handbook-minilm",
+               "model_type": "dense", "base_model_id": "sentence-transformers/all-MiniLM-L6-v2", "embedding_dimension": 384}
+PIPELINE_OPENSEARCH = {"input_type": "opensearch", "opensearch_endpoint": "https://search-x.us-west-2.es.amazonaws.com",
+                       "index_name": "docs", "model_name": "docs-bge", "model_type": "dense",
+                       "base_model_id": "BAAI/bge-base-en-v1.5", "embedding_dimension": 768}
+_DROP = object()
+PIPELINE_BAD_INPUTS = [
+    ("no input type", PIPELINE_S3, {"input_type": _DROP}, ["input_type: required field is missing"]),
+    ("unknown input type", PIPELINE_S3, {"input_type": "ftp"}, ["input_type: 'ftp' is not one of 'opensearch', 's3'"]),
+    ("s3 without path", PIPELINE_S3, {"s3_corpus_path": _DROP}, ["s3_corpus_path: required field is missing"]),
+    ("s3 path not JSONL", PIPELINE_S3, {"s3_corpus_path": "s3://data-bucket/corpus.csv"}, ["s3_corpus_path: 's3://data-bucket/corpus.csv' does not match"]),
+    ("s3 path not s3", PIPELINE_S3, {"s3_corpus_path": "/tmp/corpus.jsonl"}, ["s3_corpus_path: '/tmp/corpus.jsonl' does not match"]),
+    ("s3 with an index", PIPELINE_S3, {"index_name": "docs"}, ["index_name: not allowed when input_type is s3"]),
+    ("opensearch without endpoint", PIPELINE_OPENSEARCH, {"opensearch_endpoint": _DROP}, ["opensearch_endpoint: required field is missing"]),
+    ("opensearch without index", PIPELINE_OPENSEARCH, {"index_name": _DROP}, ["index_name: required field is missing"]),
+    ("plain-HTTP endpoint", PIPELINE_OPENSEARCH, {"opensearch_endpoint": "http://search-x.es.amazonaws.com"}, ["opensearch_endpoint: 'http://search-x.es.amazonaws.com' does not match"]),
+    ("opensearch with an S3 path", PIPELINE_OPENSEARCH, {"s3_corpus_path": "s3://data-bucket/c.jsonl"}, ["s3_corpus_path: not allowed when input_type is opensearch"]),
+    ("basic auth without secret", PIPELINE_OPENSEARCH, {"opensearch_auth": "basic"}, ["opensearch_secret_arn: required field is missing"]),
+    ("unknown auth", PIPELINE_OPENSEARCH, {"opensearch_auth": "kerberos"}, ["opensearch_auth: 'kerberos' is not one of 'sigv4', 'basic'"]),
+    ("uppercase index", PIPELINE_OPENSEARCH, {"index_name": "Docs"}, ["index_name: 'Docs' does not match"]),
+    ("bad text field path", PIPELINE_OPENSEARCH, {"text_field": "body..text"}, ["text_field: 'body..text' does not match"]),
+    ("no model name", PIPELINE_S3, {"model_name": _DROP}, ["model_name: required field is missing"]),
+    ("model name with spaces", PIPELINE_S3, {"model_name": "My Model"}, ["model_name: 'My Model' does not match"]),
+    ("sparse model", PIPELINE_S3, {"model_type": "sparse"}, ["model_type: 'sparse' is not one of 'dense' (dense (sentence-transformers bi-encoder). Sparse models are not supported yet.)"]),
+    ("base model without owner", PIPELINE_S3, {"base_model_id": "bge-base"}, ["base_model_id: 'bge-base' does not match"]),
+    ("dimension of a known model", PIPELINE_S3, {"embedding_dimension": 768}, ["embedding_dimension: 768: sentence-transformers/all-MiniLM-L6-v2 produces 384-dimensional embeddings; set 384"]),
+    ("dimension as string", PIPELINE_S3, {"embedding_dimension": "384"}, ["embedding_dimension: '384' is not of type integer",
+                                                                         "embedding_dimension: '384': sentence-transformers/all-MiniLM-L6-v2 produces 384"]),
+    ("too few documents", PIPELINE_S3, {"max_documents": 5}, ["max_documents: 5 is out of range (minimum 10)"]),
+    ("too many queries", PIPELINE_S3, {"queries_per_document": 25}, ["queries_per_document: 25 is out of range (maximum 10)"]),
+    ("unknown generation mode", PIPELINE_S3, {"generation_mode": "fast"}, ["generation_mode: 'fast' is not one of 'on_demand', 'batch', 'auto'"]),
+    ("prompt without placeholders", PIPELINE_S3, {"prompt_template": "Write three questions about this text, please."}, ["prompt_template: 'Write three questions about this text, please.' does not match"]),
+    ("bad Bedrock model ID", PIPELINE_S3, {"bedrock_model_id": "Claude 3"}, ["bedrock_model_id: 'Claude 3' does not match"]),
+    ("typo in a field name", PIPELINE_S3, {"max_document": 100}, ["max_document: unknown field"]),
+    ("negative seed", PIPELINE_S3, {"sample_seed": -1}, ["sample_seed: -1 is out of range (minimum 0)"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "base", "changes", "expected"), PIPELINE_BAD_INPUTS, ids=[c[0] for c in PIPELINE_BAD_INPUTS])
+def test_bad_pipeline_inputs_name_each_field(name, base, changes, expected, validation) -> None:
+    document = {key: value for key, value in {**base, **changes}.items() if value is not _DROP}
+    problems = validation.describe_problems(document, _schema("retrieval_pipeline"))
+    for fragment in expected:
+        assert any(fragment in problem for problem in problems), (fragment, problems)
+    assert len(problems) == len(expected), problems
+
+
+def test_several_bad_pipeline_fields_are_reported_together(validation) -> None:
+    document = {**PIPELINE_S3, "model_type": "sparse", "embedding_dimension": 1, "queries_per_document": 0, "extra": 1}
+    problems = validation.describe_problems(document, _schema("retrieval_pipeline"))
+    assert {p.split(":")[0] for p in problems} == {"embedding_dimension", "extra", "model_type", "queries_per_document"}
+
+
+def test_pipeline_schema_knows_every_catalogue_model() -> None:
+    from modelsmith import catalogue
+
+    rules = {rule["if"]["properties"]["base_model_id"]["const"]: rule["then"]["properties"]["embedding_dimension"]["const"]
+             for rule in _schema("retrieval_pipeline")["allOf"] if "base_model_id" in rule["if"]["properties"]}  # fmt: skip
+    assert rules == dict(catalogue.EMBEDDING_DIMENSIONS)

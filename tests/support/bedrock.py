@@ -1,0 +1,116 @@
+"""Stand-ins for the Bedrock APIs moto lacks: Converse (runtime) and batch inference (model invocation jobs).
+
+They speak the documented request and response shapes and keep what they were asked, so tests assert on
+the calls a real service would have received. ``FakeBedrockBatch`` really "runs" a job when it completes:
+it reads the job's JSONL records from (moto's) S3 and writes ``<output>/<job-id>/<file>.out`` records.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any, Callable
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+Answer = Callable[[str], str]  # prompt text -> model text
+
+
+def _client_error(code: str, message: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message},
+                        "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "fake"}}, operation)  # fmt: skip
+
+
+class FakeBedrockRuntime:
+    """``converse`` answering with ``answer(prompt)``; the first ``throttle`` calls are throttled."""
+
+    def __init__(self, answer: Answer, *, throttle: int = 0) -> None:
+        self.answer = answer
+        self.throttle = throttle
+        self.calls: list[dict[str, Any]] = []
+
+    def converse(self, **request: Any) -> dict[str, Any]:
+        self.calls.append(request)
+        if len(self.calls) <= self.throttle:
+            raise _client_error("ThrottlingException", "Too many requests, please wait before trying again.", "Converse")
+        prompt = "\n".join(block["text"] for message in request["messages"] for block in message["content"] if "text" in block)
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": self.answer(prompt)}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": len(prompt) // 4, "outputTokens": 40, "totalTokens": len(prompt) // 4 + 40},
+            "metrics": {"latencyMs": 12},
+        }
+
+
+class FakeBedrockBatch:
+    """``create/get/stop_model_invocation_job`` as Step Functions' aws-sdk integration calls them.
+
+    Each ``get`` advances a job one step through ``statuses`` (default Submitted, InProgress, Completed);
+    reaching Completed writes the outputs. ``jobs`` keeps every request and ``stopped`` the stopped job ARNs.
+    """
+
+    def __init__(self, answer: Answer, *, statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed")) -> None:
+        self.answer = answer
+        self.statuses = statuses
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.stopped: list[str] = []
+        self._ids = itertools.count(1)
+
+    def create_model_invocation_job(self, **request: Any) -> dict[str, Any]:
+        job_id = f"job{next(self._ids):04d}"
+        arn = f"arn:aws:bedrock:us-west-2:123456789012:model-invocation-job/{job_id}"
+        self.jobs[arn] = {"request": request, "id": job_id, "step": 0, "status": self.statuses[0]}
+        return {"jobArn": arn}
+
+    def get_model_invocation_job(self, jobIdentifier: str) -> dict[str, Any]:  # noqa: N803 - botocore's name
+        job = self.jobs[jobIdentifier]
+        if job["status"] != "Stopped":
+            job["step"] = min(job["step"] + 1, len(self.statuses) - 1)
+            job["status"] = self.statuses[job["step"]]
+            if job["status"] == "Completed" and not job.get("written"):
+                self._write_outputs(job)
+                job["written"] = True
+        request = job["request"]
+        return {"jobArn": jobIdentifier, "jobName": request["jobName"], "modelId": request["modelId"],
+                "roleArn": request["roleArn"], "status": job["status"],
+                "message": "Fake job failed: records rejected" if job["status"] == "Failed" else "",
+                "inputDataConfig": request["inputDataConfig"], "outputDataConfig": request["outputDataConfig"]}  # fmt: skip
+
+    def stop_model_invocation_job(self, jobIdentifier: str) -> dict[str, Any]:  # noqa: N803
+        self.stopped.append(jobIdentifier)
+        self.jobs[jobIdentifier]["status"] = "Stopped"
+        return {}
+
+    def _write_outputs(self, job: dict[str, Any]) -> None:
+        s3 = boto3.client("s3", region_name="us-west-2")
+        input_uri = job["request"]["inputDataConfig"]["s3InputDataConfig"]["s3Uri"]
+        output_uri = job["request"]["outputDataConfig"]["s3OutputDataConfig"]["s3Uri"]
+        in_bucket, in_prefix = input_uri.removeprefix("s3://").split("/", 1)
+        out_bucket, out_prefix = output_uri.removeprefix("s3://").split("/", 1)
+        for item in s3.list_objects_v2(Bucket=in_bucket, Prefix=in_prefix).get("Contents", []):
+            lines = s3.get_object(Bucket=in_bucket, Key=item["Key"])["Body"].read().decode().splitlines()
+            outputs = []
+            for line in filter(None, lines):
+                record = json.loads(line)
+                prompt = json.dumps(record["modelInput"])
+                outputs.append(json.dumps({"recordId": record["recordId"], "modelInput": record["modelInput"],
+                                           "modelOutput": {"generation": self.answer(prompt), "stop_reason": "stop"}}))  # fmt: skip
+            name = item["Key"].rsplit("/", 1)[-1]
+            s3.put_object(Bucket=out_bucket, Key=f"{out_prefix.rstrip('/')}/{job['id']}/{name}.out",
+                          Body="\n".join(outputs).encode())  # fmt: skip
+
+
+def install_batch_service(monkeypatch: pytest.MonkeyPatch, fake: FakeBedrockBatch) -> None:
+    """Route Step Functions' ``aws-sdk:bedrock:*`` calls (in moto's interpreter) to ``fake``."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+
+    original = aws_sdk.boto_client_for
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        return fake if service == "bedrock" else original(region=region, service=service, state_credentials=state_credentials)
+
+    monkeypatch.setattr(aws_sdk, "boto_client_for", boto_client_for)
