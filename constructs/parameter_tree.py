@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -51,3 +52,14 @@ class ParameterTree(Construct):
         )
         self.parameters[name] = parameter
         return parameter
+
+
+def bucket_from_tree(scope: Construct, construct_id: str, *, environment_name: str, key: str) -> s3.IBucket:
+    """A Foundation bucket imported by the name its parameter ``/modelsmith/<env>/s3/<key>`` holds.
+
+    The name is resolved by CloudFormation at deploy time: no cross-stack export (the Foundation stack can
+    change without a deadlock) and ARNs that cdk-nag acknowledgments can name exactly. The consuming stack
+    must deploy after the Foundation stack (``add_dependency``).
+    """
+    name = ssm.StringParameter.value_for_string_parameter(scope, parameter_name(environment_name, "s3", key))
+    return s3.Bucket.from_bucket_name(scope, construct_id, name)

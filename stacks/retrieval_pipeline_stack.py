@@ -8,13 +8,12 @@ from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
 from constructs.log_retention import retention_days
-from constructs.parameter_tree import ParameterTree, parameter_name
+from constructs.parameter_tree import ParameterTree, bucket_from_tree
 from constructs.python_function import PythonFunction
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
@@ -46,11 +45,8 @@ class RetrievalPipelineStack(Stack):
         self.add_dependency(foundation)
         key = foundation.key
         log_retention = retention_days(config.log_retention_days)
-        data_bucket, artifacts_bucket = (
-            s3.Bucket.from_bucket_name(self, construct, ssm.StringParameter.value_for_string_parameter(
-                self, parameter_name(config.name, "s3", key_name)))
-            for construct, key_name in (("DataBucket", "data-bucket"), ("ArtifactsBucket", "artifacts-bucket"))
-        )  # fmt: skip
+        data_bucket = bucket_from_tree(self, "DataBucket", environment_name=config.name, key="data-bucket")
+        artifacts_bucket = bucket_from_tree(self, "ArtifactsBucket", environment_name=config.name, key="artifacts-bucket")
         runs = artifacts_bucket.arn_for_objects(RUNS_PREFIX)
 
         def function(construct_id: str, source: str, description: str, **options: Any) -> PythonFunction:

@@ -8,8 +8,6 @@ from typing import Any
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
@@ -17,7 +15,7 @@ from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resourc
 from constructs.gpu_training_instance import GpuTrainingInstance
 from constructs.idle_stop import IdleStop
 from constructs.log_retention import retention_days
-from constructs.parameter_tree import ParameterTree, parameter_name
+from constructs.parameter_tree import ParameterTree, bucket_from_tree
 from constructs.python_function import PythonFunction
 from constructs.training_documents import TrainingDocuments
 from constructs.training_image_repository import TrainingImageRepository
@@ -54,14 +52,9 @@ class TrainingInstanceStack(Stack):
         log_retention = retention_days(config.log_retention_days)
         prefix = f"Modelsmith-{config.name}"
 
-        # Buckets by name from the parameter tree, resolved at deploy time: no cross-stack export, and ARNs that
-        # cdk-nag acknowledgments can name. The Foundation stack (which publishes them) deploys first.
         self.add_dependency(foundation)
-        data_bucket, artifacts_bucket = (
-            s3.Bucket.from_bucket_name(self, construct, ssm.StringParameter.value_for_string_parameter(
-                self, parameter_name(config.name, "s3", key)))
-            for construct, key in (("DataBucket", "data-bucket"), ("ArtifactsBucket", "artifacts-bucket"))
-        )  # fmt: skip
+        data_bucket = bucket_from_tree(self, "DataBucket", environment_name=config.name, key="data-bucket")
+        artifacts_bucket = bucket_from_tree(self, "ArtifactsBucket", environment_name=config.name, key="artifacts-bucket")
         image = TrainingImageRepository(
             self, "TrainingImage", encryption_key=key, retain=retain,
             github_repository=config.training_instance.image_publisher_github_repository,
