@@ -11,6 +11,8 @@ Props:
     timeout (Duration): default 30 seconds. memory_size (int): default 256 MB.
     reserved_concurrent_executions (int): default 5; bounds cost and protects downstream APIs.
     retain_logs (bool): keep the log group on stack deletion. Default false.
+    shared_code (bool): also ship ``lambda_src/shared/python/`` (modules several functions use, such as
+        ``run_storage``) as a layer. Default false.
 
 Always: the current Python runtime, x86-64, active X-Ray tracing, a log group of its own, and a role with no
 managed policy (logs limited to its own log group). Callers grant everything else on ``function.role``.
@@ -34,6 +36,7 @@ from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resourc
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SOURCE_ROOT = REPO_ROOT / "lambda_src"
 LAMBDA_DEPS_ROOT = REPO_ROOT / "build" / "lambda-deps"
+SHARED_CODE_DIR = LAMBDA_SOURCE_ROOT / "shared"
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # keep in step with LAMBDA_PYTHON in the Makefile
 
 
@@ -62,6 +65,7 @@ class PythonFunction(Construct):
         memory_size: int = 256,
         reserved_concurrent_executions: int = 5,
         retain_logs: bool = False,
+        shared_code: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         source_dir = LAMBDA_SOURCE_ROOT / source
@@ -83,6 +87,20 @@ class PythonFunction(Construct):
                     compatible_runtimes=[RUNTIME],
                     compatible_architectures=[lambda_.Architecture.X86_64],
                     description=f"Third-party dependencies of lambda_src/{source}",
+                )
+            )
+
+        if shared_code:
+            if not (SHARED_CODE_DIR / "python").is_dir():
+                raise ValueError(f"shared_code: {SHARED_CODE_DIR / 'python'} does not exist")
+            layers.append(
+                lambda_.LayerVersion(
+                    self,
+                    "SharedCode",
+                    code=lambda_.Code.from_asset(str(SHARED_CODE_DIR), exclude=["__pycache__", "*.pyc"]),
+                    compatible_runtimes=[RUNTIME],
+                    compatible_architectures=[lambda_.Architecture.X86_64],
+                    description="Modules shared by Modelsmith functions (lambda_src/shared)",
                 )
             )
 

@@ -15,6 +15,7 @@ from modelsmith.config import EnvironmentConfig
 from stacks.agent_stack import AgentStack
 from stacks.foundation_stack import FoundationStack
 from stacks.network_stack import NetworkStack
+from stacks.retrieval_pipeline_stack import RetrievalPipelineStack
 from stacks.training_instance_stack import TrainingInstanceStack
 
 
@@ -25,10 +26,12 @@ class ModelsmithStacks:
     foundation: FoundationStack
     network: NetworkStack
     training_instance: TrainingInstanceStack
+    retrieval_pipeline: RetrievalPipelineStack
     agent: AgentStack | None = None
 
     def all(self) -> list[Stack]:
-        stacks: list[Stack | None] = [self.foundation, self.network, self.training_instance, self.agent]
+        stacks: list[Stack | None] = [self.foundation, self.network, self.training_instance, self.retrieval_pipeline,
+                                      self.agent]
         return [stack for stack in stacks if stack is not None]
 
 
@@ -45,6 +48,9 @@ def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
         app, stack_id(config, "TrainingInstance"), config=config, foundation=foundation,
         vpc=network.vpc, workload_subnets=network.workload_subnets,
     )  # fmt: skip
+    retrieval_pipeline = RetrievalPipelineStack(
+        app, stack_id(config, "RetrievalPipeline"), config=config, foundation=foundation
+    )
     agent = None
     if config.agent.enabled:
         agent = AgentStack(
@@ -53,7 +59,10 @@ def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
             ads_token_secret=foundation.secrets["nasa-ads-token"],
             pinecone_api_key_secret=foundation.secrets["pinecone-api-key"],
         )  # fmt: skip
-    stacks = ModelsmithStacks(foundation=foundation, network=network, training_instance=training_instance, agent=agent)
+    stacks = ModelsmithStacks(
+        foundation=foundation, network=network, training_instance=training_instance,
+        retrieval_pipeline=retrieval_pipeline, agent=agent,
+    )  # fmt: skip
 
     Tags.of(app).add("project", "modelsmith")
     Tags.of(app).add("environment", config.name)

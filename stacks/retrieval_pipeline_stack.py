@@ -50,6 +50,7 @@ class RetrievalPipelineStack(Stack):
         runs = artifacts_bucket.arn_for_objects(RUNS_PREFIX)
 
         def function(construct_id: str, source: str, description: str, **options: Any) -> PythonFunction:
+            options.setdefault("shared_code", source != "validate_input")
             return PythonFunction(
                 self, construct_id, source=source, description=description, encryption_key=key,
                 log_retention=log_retention, environment={"ARTIFACTS_BUCKET": artifacts_bucket.bucket_name},

@@ -28,12 +28,18 @@ class FakeLambdaContext:
         return 30_000
 
 
+SHARED_CODE = LAMBDA_SRC / "shared" / "python"
+
+
 def load_handler(source: str) -> Handler:
-    """Import ``lambda_src/<source>/handler.py`` as Lambda does, with its folder first on the path.
+    """Import ``lambda_src/<source>/handler.py`` as Lambda does, with its folder first on the path and the
+    shared-code layer (``lambda_src/shared/python``) available.
 
     Plain modules beside handlers have project-unique names, so importing several functions cannot clash.
     """
     folder = LAMBDA_SRC / source
+    if SHARED_CODE.is_dir() and str(SHARED_CODE) not in sys.path:
+        sys.path.append(str(SHARED_CODE))
     sys.path.insert(0, str(folder))
     try:
         spec = importlib.util.spec_from_file_location(f"lambda_src_{source}_handler", folder / "handler.py")

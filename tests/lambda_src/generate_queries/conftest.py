@@ -1,0 +1,37 @@
+"""Fixtures for the query generator: moto S3 (artifacts), Bedrock Runtime behind botocore's Stubber."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Iterator
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tests.support.lambdas import lambda_environment, load_handler  # noqa: F401
+from tests.support.pipeline_artifacts import REGION, artifacts  # noqa: F401
+
+
+@pytest.fixture
+def generator(lambda_environment) -> SimpleNamespace:  # noqa: F811
+    """The function's handler and plain modules, imported the way the Lambda runtime imports them."""
+    handler = load_handler("generate_queries")
+    import batch_records
+    import generation_plan
+    import query_generation
+    import query_parsing
+    import query_prompts
+    import run_storage
+
+    return SimpleNamespace(handler=handler, plan=generation_plan, generation=query_generation, parsing=query_parsing,
+                           prompts=query_prompts, batch=batch_records, storage=run_storage)  # fmt: skip
+
+
+@pytest.fixture
+def bedrock() -> Iterator[tuple[object, Stubber]]:
+    """A real Bedrock Runtime client whose Converse answers come from a Stubber (moto has no Converse)."""
+    client = boto3.client("bedrock-runtime", region_name=REGION, aws_access_key_id="testing",
+                          aws_secret_access_key="testing")  # fmt: skip
+    with Stubber(client) as stubber:
+        yield client, stubber
