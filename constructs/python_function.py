@@ -13,6 +13,8 @@ Props:
     retain_logs (bool): keep the log group on stack deletion. Default false.
     shared_code (bool): also ship ``lambda_src/shared/python/`` (modules several functions use, such as
         ``run_storage``) as a layer. Default false.
+    bundled_directories (Mapping[str, Path]): more folders copied into the function's code, by the name they
+        get there (e.g. ``{"schemas": statemachines/schemas}``), so one source of truth ships with it. Default none.
 
 Always: the current Python runtime, x86-64, active X-Ray tracing, a log group of its own, and a role with no
 managed policy (logs limited to its own log group). Callers grant everything else on ``function.role``.
@@ -21,10 +23,12 @@ Invoked synchronously (by Step Functions or Bedrock), so no DLQ; outside a VPC u
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+import jsii
+from aws_cdk import AssetHashType, Aws, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -38,6 +42,37 @@ LAMBDA_SOURCE_ROOT = REPO_ROOT / "lambda_src"
 LAMBDA_DEPS_ROOT = REPO_ROOT / "build" / "lambda-deps"
 SHARED_CODE_DIR = LAMBDA_SOURCE_ROOT / "shared"
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # keep in step with LAMBDA_PYTHON in the Makefile
+
+
+_CODE_EXCLUDES = ("requirements.txt", "__pycache__", "*.pyc", "tests")
+
+
+@jsii.implements(ILocalBundling)
+class _CopyFolders:
+    """Local "bundling" that only copies folders into the asset: no Docker, no network."""
+
+    def __init__(self, folders: Mapping[str, Path]) -> None:
+        self._folders = dict(folders)
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
+        for name, folder in self._folders.items():
+            target = Path(output_dir) / name if name else Path(output_dir)
+            shutil.copytree(folder, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_CODE_EXCLUDES))
+        return True
+
+
+def _code(source_dir: Path, bundled_directories: Mapping[str, Path]) -> lambda_.Code:
+    if not bundled_directories:
+        return lambda_.Code.from_asset(str(source_dir), exclude=list(_CODE_EXCLUDES))
+    return lambda_.Code.from_asset(
+        str(source_dir),
+        exclude=list(_CODE_EXCLUDES),
+        asset_hash_type=AssetHashType.OUTPUT,  # the copied folders change the code too
+        bundling=BundlingOptions(
+            image=DockerImage.from_registry("unused-local-bundling-only"),
+            local=_CopyFolders({"": source_dir, **bundled_directories}),
+        ),
+    )
 
 
 def has_requirements(source: str) -> bool:
@@ -66,6 +101,7 @@ class PythonFunction(Construct):
         reserved_concurrent_executions: int = 5,
         retain_logs: bool = False,
         shared_code: bool = False,
+        bundled_directories: Mapping[str, Path] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         source_dir = LAMBDA_SOURCE_ROOT / source
@@ -129,9 +165,7 @@ class PythonFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
             handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(
-                str(source_dir), exclude=["requirements.txt", "__pycache__", "*.pyc", "tests"]
-            ),
+            code=_code(source_dir, bundled_directories or {}),
             layers=layers,
             description=description,
             environment={"POWERTOOLS_SERVICE_NAME": source, "POWERTOOLS_LOG_LEVEL": "INFO", **(environment or {})},

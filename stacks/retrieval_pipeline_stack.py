@@ -17,6 +17,7 @@ from constructs.parameter_tree import ParameterTree, bucket_from_tree
 from constructs.python_function import PythonFunction
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
+from statemachines.common import validator_function
 from statemachines.retrieval_pipeline import RetrievalPipelineResources, build_definition
 
 RUNS_PREFIX = "runs/*"
@@ -50,14 +51,15 @@ class RetrievalPipelineStack(Stack):
         runs = artifacts_bucket.arn_for_objects(RUNS_PREFIX)
 
         def function(construct_id: str, source: str, description: str, **options: Any) -> PythonFunction:
-            options.setdefault("shared_code", source != "validate_input")
+            options.setdefault("shared_code", True)
             return PythonFunction(
                 self, construct_id, source=source, description=description, encryption_key=key,
                 log_retention=log_retention, environment={"ARTIFACTS_BUCKET": artifacts_bucket.bucket_name},
                 **options,
             )  # fmt: skip
 
-        validator = function("ValidateInput", "validate_input", "Checks retrieval pipeline input against its schema")
+        validator = validator_function(self, "ValidateInput", description="Checks retrieval pipeline input against its schema",
+                                       encryption_key=key, log_retention=log_retention)  # fmt: skip
         extract = function("ExtractCorpus", "extract_corpus", "Reads the corpus from S3 or OpenSearch into the run",
                            timeout=Duration.minutes(15), memory_size=1024)  # fmt: skip
         generate = function("GenerateQueries", "generate_queries", "Writes synthetic queries with Bedrock",
@@ -127,6 +129,7 @@ class RetrievalPipelineStack(Stack):
             logs=sfn.LogOptions(destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=True),
         )  # fmt: skip
         batch_role.grant_pass_role(self.state_machine)
+        self.batch_role = batch_role
 
         self._acknowledge(runs, data_bucket, opensearch_domains, opensearch_secrets, foundation_models,
                           inference_profiles, extract, generate, pairs, batch_role)  # fmt: skip

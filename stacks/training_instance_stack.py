@@ -16,11 +16,11 @@ from constructs.gpu_training_instance import GpuTrainingInstance
 from constructs.idle_stop import IdleStop
 from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree, bucket_from_tree
-from constructs.python_function import PythonFunction
 from constructs.training_documents import TrainingDocuments
 from constructs.training_image_repository import TrainingImageRepository
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
+from statemachines.common import validator_function
 from statemachines.lora_training import LoraTrainingResources, build_definition
 
 
@@ -80,8 +80,8 @@ class TrainingInstanceStack(Stack):
         IdleStop(self, "IdleStop", instance=gpu.instance, idle_minutes=config.training_instance.idle_stop_minutes,
                  topic=foundation.notifications_topic)  # fmt: skip
 
-        validator = PythonFunction(
-            self, "ValidateInput", source="validate_input", description="Checks LoRA workflow input against its schema",
+        validator = validator_function(
+            self, "ValidateInput", description="Checks LoRA workflow input against its schema",
             encryption_key=key, log_retention=log_retention,
         )  # fmt: skip
         self.validator = validator.function

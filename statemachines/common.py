@@ -12,6 +12,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from constructs.python_function import PythonFunction
+
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
@@ -42,7 +44,8 @@ def retry_transient(task: sfn.TaskStateBase, errors: list[str], *, max_attempts:
 
 
 def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schema_name: str) -> tasks.LambdaInvoke:
-    """First state: the validator function checks the execution input against the workflow's schema.
+    """First state: the validator function checks the execution input against the workflow's schema
+    (``statemachines/schemas/<schema_name>.schema.json``, bundled with the function: see ``validator_function``).
 
     On success the state's output is the input with defaults filled in; on failure the execution's error is
     ``InputValidationError`` and its cause names every bad field.
@@ -51,9 +54,14 @@ def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schem
         scope,
         "Validate input",
         lambda_function=validator,
-        payload=sfn.TaskInput.from_object({"input": sfn.JsonPath.entire_payload, "schema": load_schema(schema_name)}),
+        payload=sfn.TaskInput.from_object({"input": sfn.JsonPath.entire_payload, "schema_name": schema_name}),
         payload_response_only=True,
         retry_on_service_exceptions=False,
     )
     retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
     return task
+
+
+def validator_function(scope: Construct, construct_id: str, **props: Any) -> PythonFunction:
+    """The input validator of a workflow: ``lambda_src/validate_input`` with ``statemachines/schemas`` bundled."""
+    return PythonFunction(scope, construct_id, source="validate_input", bundled_directories={"schemas": SCHEMA_DIR}, **props)

@@ -1,7 +1,7 @@
 """First state of every workflow: check the execution input against the workflow's JSON Schema.
 
-Event: ``{"input": <execution input>, "schema": <JSON Schema>}`` (the state machine passes its own schema,
-kept in ``statemachines/schemas/``). Returns the input with defaults filled in, or raises
+Event: ``{"input": <execution input>, "schema_name": "<workflow>"}``; the schemas (``statemachines/schemas/``)
+are bundled with the function under ``schemas/``. Returns the input with defaults filled in, or raises
 ``InputValidationError`` whose message names every bad field; the state machine fails with that message.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from input_validation import InputValidationError, validate
+from input_validation import InputValidationError, load_schema, validate
 
 logger = Logger()
 tracer = Tracer()
@@ -22,7 +22,7 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return validate(event["input"], event["schema"])
+        return validate(event["input"], load_schema(event["schema_name"]))
     except InputValidationError as error:
         logger.warning("execution input rejected", extra={"problems": error.problems})
         raise

@@ -10,10 +10,30 @@ Each problem is one line that starts with the field's dotted path, e.g.::
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+
+
+# Bundled beside this module by the function's construct; in the repository they live in statemachines/schemas.
+BUNDLED_SCHEMAS = Path(__file__).resolve().parent / "schemas"
+REPOSITORY_SCHEMAS = Path(__file__).resolve().parents[2] / "statemachines" / "schemas"
+_SCHEMA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def load_schema(name: Any) -> dict[str, Any]:
+    """The JSON Schema called ``name`` (bundled with the function, or from the repository when run from it)."""
+    if not isinstance(name, str) or not _SCHEMA_NAME.match(name):
+        raise ValueError(f"schema_name = {name!r}: expected a workflow name such as 'lora_training'")
+    for folder in (BUNDLED_SCHEMAS, REPOSITORY_SCHEMAS):
+        path = folder / f"{name}.schema.json"
+        if path.exists():
+            return json.loads(path.read_text())
+    raise ValueError(f"schema_name = {name!r}: no such schema in {BUNDLED_SCHEMAS} or {REPOSITORY_SCHEMAS}")
 
 
 class InputValidationError(ValueError):

@@ -1,5 +1,9 @@
 """Stand-ins for the Bedrock APIs moto lacks: Converse (runtime) and batch inference (model invocation jobs).
 
+The batch service answers as Step Functions' aws-sdk integration presents responses to a workflow: field
+names in PascalCase (``JobArn``, ``Status``), whatever the service's own casing (moto's interpreter passes
+boto3's responses through unchanged, so the stand-in does the conversion Step Functions does).
+
 They speak the documented request and response shapes and keep what they were asked, so tests assert on
 the calls a real service would have received. ``FakeBedrockBatch`` really "runs" a job when it completes:
 it reads the job's JSONL records from (moto's) S3 and writes ``<output>/<job-id>/<file>.out`` records.
@@ -16,6 +20,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 Answer = Callable[[str], str]  # prompt text -> model text
+
+
+def _camel(value: Any) -> Any:
+    """The service's own (camelCase) field names, however the caller spelled them (Step Functions: PascalCase)."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _camel(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_camel(item) for item in value]
+    return value
 
 
 def _client_error(code: str, message: str, operation: str) -> ClientError:
@@ -59,12 +72,14 @@ class FakeBedrockBatch:
         self._ids = itertools.count(1)
 
     def create_model_invocation_job(self, **request: Any) -> dict[str, Any]:
+        request = _camel(request)
         job_id = f"job{next(self._ids):04d}"
         arn = f"arn:aws:bedrock:us-west-2:123456789012:model-invocation-job/{job_id}"
         self.jobs[arn] = {"request": request, "id": job_id, "step": 0, "status": self.statuses[0]}
-        return {"jobArn": arn}
+        return {"JobArn": arn}
 
-    def get_model_invocation_job(self, jobIdentifier: str) -> dict[str, Any]:  # noqa: N803 - botocore's name
+    def get_model_invocation_job(self, **request: Any) -> dict[str, Any]:
+        jobIdentifier = _camel(request)["jobIdentifier"]  # noqa: N806 - the service's name
         job = self.jobs[jobIdentifier]
         if job["status"] != "Stopped":
             job["step"] = min(job["step"] + 1, len(self.statuses) - 1)
@@ -73,12 +88,12 @@ class FakeBedrockBatch:
                 self._write_outputs(job)
                 job["written"] = True
         request = job["request"]
-        return {"jobArn": jobIdentifier, "jobName": request["jobName"], "modelId": request["modelId"],
-                "roleArn": request["roleArn"], "status": job["status"],
-                "message": "Fake job failed: records rejected" if job["status"] == "Failed" else "",
-                "inputDataConfig": request["inputDataConfig"], "outputDataConfig": request["outputDataConfig"]}  # fmt: skip
+        return {"JobArn": jobIdentifier, "JobName": request["jobName"], "ModelId": request["modelId"],
+                "RoleArn": request["roleArn"], "Status": job["status"],
+                "Message": "Fake job failed: records rejected" if job["status"] == "Failed" else ""}  # fmt: skip
 
-    def stop_model_invocation_job(self, jobIdentifier: str) -> dict[str, Any]:  # noqa: N803
+    def stop_model_invocation_job(self, **request: Any) -> dict[str, Any]:
+        jobIdentifier = _camel(request)["jobIdentifier"]  # noqa: N806
         self.stopped.append(jobIdentifier)
         self.jobs[jobIdentifier]["status"] = "Stopped"
         return {}

@@ -100,3 +100,15 @@ def iter_payload_sizes(history: list[dict[str, Any]]) -> Iterator[int]:
                 for key in ("input", "output"):
                     if isinstance(details.get(key), str):
                         yield len(details[key].encode())
+
+
+def largest_payloads(history: list[dict[str, Any]], count: int = 3) -> list[tuple[int, str, str]]:
+    """The ``count`` largest state inputs/outputs as (bytes, event type, key), for diagnosing payload growth."""
+    sizes = []
+    for event in history:
+        for details in event.values():
+            if isinstance(details, dict):
+                for key in ("input", "output", "parameters"):
+                    if isinstance(details.get(key), str):
+                        sizes.append((len(details[key].encode()), event["type"], key))
+    return sorted(sizes, reverse=True)[:count]

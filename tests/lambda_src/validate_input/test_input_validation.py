@@ -80,9 +80,9 @@ def test_input_that_is_not_an_object(validation) -> None:
 def test_handler_returns_filled_input_or_raises(handler) -> None:
     schema = _schema("lora_training")
     good = {"config_s3_uri": "s3://bucket/a.yml", "train_s3_uri": "s3://bucket/t.jsonl", "base_model": "m"}
-    assert handler({"input": good, "schema": schema}, FakeLambdaContext())["timeout_hours"] == 24
+    assert handler({"input": good, "schema_name": "lora_training"}, FakeLambdaContext())["timeout_hours"] == 24
     with pytest.raises(Exception) as raised:
-        handler({"input": {**good, "timeout_hours": 99}, "schema": schema}, FakeLambdaContext())
+        handler({"input": {**good, "timeout_hours": 99}, "schema_name": "lora_training"}, FakeLambdaContext())
     assert type(raised.value).__name__ == "InputValidationError"
     assert "timeout_hours: 99 is out of range (maximum 72)" in str(raised.value)
 
@@ -146,3 +146,9 @@ def test_pipeline_schema_knows_every_catalogue_model() -> None:
     rules = {rule["if"]["properties"]["base_model_id"]["const"]: rule["then"]["properties"]["embedding_dimension"]["const"]
              for rule in _schema("retrieval_pipeline")["allOf"] if "base_model_id" in rule["if"]["properties"]}  # fmt: skip
     assert rules == dict(catalogue.EMBEDDING_DIMENSIONS)
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "Lora", "", None, "missing_workflow"])
+def test_unknown_or_unsafe_schema_names_are_refused(name, validation) -> None:
+    with pytest.raises(ValueError, match="schema_name = "):
+        validation.load_schema(name)
