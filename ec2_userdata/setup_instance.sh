@@ -118,7 +118,7 @@ fi
 
 # 3. Job scripts and training image -------------------------------------------------------------------------
 install -d "${ROOT}/opt/modelsmith/bin"
-for script in run_finetune.sh archive_run.sh publish_to_hub.sh; do
+for script in run_finetune.sh archive_run.sh publish_to_hub.sh hf_token.sh; do
   install -m 0755 "${SCRIPT_DIR}/${script}" "${ROOT}/opt/modelsmith/bin/${script}"
 done
 if [[ -n "${TRAINING_IMAGE_URI:-}" ]] && command -v docker >/dev/null 2>&1; then

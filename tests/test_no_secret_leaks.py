@@ -26,7 +26,7 @@ def test_no_token_like_value_in_templates_documents_or_scripts(synthesized) -> N
 def test_publish_script_keeps_the_token_off_command_lines_and_logs(tmp_path: Path) -> None:
     """publish_to_hub.sh with fake `aws` (returns the canary) and `docker` (records its argv and the token
     file it was given): the token reaches the container only as a file, which is gone afterwards."""
-    bin_dir, run_dir = tmp_path / "bin", tmp_path / "checkpoints" / "runs" / "run-1" / "output" / "adapter"
+    bin_dir, run_dir = tmp_path / "bin", tmp_path / "checkpoints" / "runs" / "run-1" / "output" / "model" / "adapter"
     bin_dir.mkdir()
     run_dir.mkdir(parents=True)
     calls = tmp_path / "calls.log"

@@ -92,7 +92,7 @@ def test_second_run_formats_nothing_and_keeps_one_fstab_entry(machine) -> None:
     assert len([c for c in calls if c.startswith("mount ")]) == 2
     fstab = (machine["root"] / "etc" / "fstab").read_text().splitlines()
     assert fstab == ["LABEL=cloudimg-rootfs / ext4 defaults 0 1", f"UUID={uuid} /mnt/checkpoints xfs defaults,nofail,noatime 0 2"]
-    for script in ("run_finetune.sh", "archive_run.sh", "publish_to_hub.sh"):
+    for script in ("run_finetune.sh", "archive_run.sh", "publish_to_hub.sh", "hf_token.sh"):
         assert os.access(machine["root"] / "opt" / "modelsmith" / "bin" / script, os.X_OK)
 
 
