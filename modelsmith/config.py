@@ -448,6 +448,18 @@ class EnvironmentConfig(_Section):
         return value
 
     @model_validator(mode="after")
+    def _agent_model_reachable_from_region(self) -> EnvironmentConfig:
+        geography = self.agent.inference_profile_geography()
+        if geography and not self.region.startswith(INFERENCE_PROFILE_GEOGRAPHIES[geography]):
+            raise _KeyedError(
+                "agent.foundation_model_id",
+                self.agent.foundation_model_id,
+                f"a '{geography}' cross-region inference profile cannot be called from region {self.region}; use "
+                f"the profile of the region's geography or the model ID without a prefix",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _region_offers_customization(self) -> EnvironmentConfig:
         customization = self.llm_customization
         if customization.enabled:

@@ -21,7 +21,7 @@ from constructs.agent_research_assistant import AstronomyAgent
 from constructs.agent_tools_function import FUNCTION_DIR, AgentToolsFunction
 from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree
-from modelsmith.config import INFERENCE_PROFILE_GEOGRAPHIES, KNOWLEDGE_BASE_EMBEDDING_MODELS, EnvironmentConfig
+from modelsmith.config import KNOWLEDGE_BASE_EMBEDDING_MODELS, EnvironmentConfig
 
 API_SCHEMA_PATH = FUNCTION_DIR / "openapi.json"
 
@@ -59,12 +59,6 @@ class AgentStack(Stack):
             **kwargs,
         )
         agent, kb = config.agent, config.agent.knowledge_base
-        geography = agent.inference_profile_geography()
-        if geography and not config.region.startswith(INFERENCE_PROFILE_GEOGRAPHIES[geography]):
-            raise ValueError(
-                f"environment '{config.name}': agent.foundation_model_id = {agent.foundation_model_id!r}: a '{geography}' "
-                f"inference profile cannot be called from region {config.region}"
-            )
         name = f"modelsmith-{config.name}-astronomy"
 
         self.tools = AgentToolsFunction(

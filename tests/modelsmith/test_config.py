@@ -62,7 +62,8 @@ BAD_CONFIGS = [
               ("training_instance.instance_type = 'g6-2xlarge'", "family.size")),
     BadConfig("unknown region", _set("prod.region", "us-west-9"), "prod",
               ("region = 'us-west-9'", "not an AWS commercial region")),
-    BadConfig("region without Bedrock Llama fine-tuning", _set("prod.region", "eu-west-1"), "prod",
+    BadConfig("region without Bedrock Llama fine-tuning", lambda e: (_set("prod.region", "eu-west-1")(e), _set(
+              "prod.agent", {"foundation_model_id": "eu.anthropic.claude-3-5-haiku-20241022-v1:0"})(e)), "prod",
               ("region = 'eu-west-1'", "meta.llama3-1-8b-instruct-v1:0", "offered only in us-west-2")),
     BadConfig("model Bedrock cannot fine-tune", _set("dev.llm_customization.base_model_id", "meta.llama3-70b-instruct-v1:0"),
               "dev", ("llm_customization.base_model_id = 'meta.llama3-70b-instruct-v1:0'", "allowed: meta.llama3-1-70b")),
@@ -91,6 +92,10 @@ BAD_CONFIGS = [
               ("network.private_subnet_ids", "not subnet IDs: ['subnet-xyz']")),
     BadConfig("GitHub repository without owner", _set("dev.training_instance.image_publisher_github_repository", "modelsmith"),
               "dev", ("training_instance.image_publisher_github_repository = 'modelsmith'", "owner/name")),
+    BadConfig("agent inference profile of another geography", _set("prod.agent", {
+              "foundation_model_id": "eu.anthropic.claude-3-5-haiku-20241022-v1:0"}), "prod",
+              ("agent.foundation_model_id = 'eu.anthropic.claude-3-5-haiku-20241022-v1:0'",
+               "cannot be called from region us-west-2")),
     BadConfig("bad e-mail address", _set("prod.notification_emails", ["ops@example.com", "oncall"]), "prod",
               ("notification_emails", "'oncall'", "not e-mail addresses")),
     BadConfig("reserved tag key", _set("prod.tags", {"aws:owner": "x"}), "prod", ("tags", "aws:owner", "not aws:")),
@@ -142,6 +147,7 @@ def test_unknown_model_keeps_the_stated_dimension(environments_context: dict) ->
 def test_customization_can_be_switched_off_outside_its_regions(environments_context: dict) -> None:
     environments_context["prod"]["region"] = "eu-west-1"
     environments_context["prod"]["llm_customization"] = {"enabled": False}
+    environments_context["prod"]["agent"] = {"foundation_model_id": "eu.anthropic.claude-3-5-haiku-20241022-v1:0"}
     assert load_config(environments_context, "prod").region == "eu-west-1"
 
 

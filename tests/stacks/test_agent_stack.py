@@ -306,7 +306,7 @@ def test_pinecone_knowledge_base_from_config(tmp_path: Path) -> None:
 def test_inference_profile_must_match_the_region(tmp_path: Path) -> None:
     environments = json.loads(json.dumps(CDK_CONTEXT["environments"]))
     environments["dev"]["agent"] = {"foundation_model_id": "eu.anthropic.claude-3-5-haiku-20241022-v1:0"}
-    with pytest.raises(ValueError, match="'eu' inference profile cannot be called from region us-west-2"):
+    with pytest.raises(ValueError, match="'eu' cross-region inference profile cannot be called from region us-west-2"):
         synthesize("dev", tmp_path, environments)
 
 
