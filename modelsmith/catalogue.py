@@ -6,6 +6,7 @@ never a string scattered through stacks. Sources are the AWS documentation pages
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
@@ -23,17 +24,48 @@ AWS_REGIONS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-# Bedrock model customization (fine-tuning) of Meta Llama 3.x: model ID -> regions that offer it.
-# https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-supported.html
-BEDROCK_LLAMA_FINE_TUNING_REGIONS: Mapping[str, frozenset[str]] = MappingProxyType(
+# Bedrock model customization (fine-tuning) of Meta Llama 3.x: what each base model accepts.
+# Regions: https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-supported.html
+# Hyperparameters: https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama31.html (and -llama32)
+# Record limits are this project's conservative reading of the Bedrock customization quotas; check them
+# against your account's Service Quotas before relying on the upper bounds.
+@dataclass(frozen=True)
+class HyperparameterRange:
+    minimum: float
+    maximum: float
+    default: float
+
+
+@dataclass(frozen=True)
+class CustomizableModel:
+    regions: frozenset[str]
+    data_format: str  # "prompt_completion" or "conversation"
+    epoch_count: HyperparameterRange
+    batch_size: HyperparameterRange
+    learning_rate: HyperparameterRange
+    min_records: int
+    max_records: int
+    max_tokens_per_record: int
+    on_demand_deployment: bool  # invocable through an on-demand custom model deployment
+
+
+_LLAMA_31 = dict(
+    regions=frozenset({"us-west-2"}), data_format="prompt_completion",
+    epoch_count=HyperparameterRange(1, 10, 5), batch_size=HyperparameterRange(1, 1, 1),
+    learning_rate=HyperparameterRange(5e-6, 0.1, 1e-4), min_records=8, max_records=10_000,
+)  # fmt: skip
+BEDROCK_CUSTOMIZATION_MODELS: Mapping[str, CustomizableModel] = MappingProxyType(
     {
-        "meta.llama3-1-8b-instruct-v1:0": frozenset({"us-west-2"}),
-        "meta.llama3-1-70b-instruct-v1:0": frozenset({"us-west-2"}),
-        "meta.llama3-2-1b-instruct-v1:0": frozenset({"us-west-2"}),
-        "meta.llama3-2-3b-instruct-v1:0": frozenset({"us-west-2"}),
-        "meta.llama3-2-11b-instruct-v1:0": frozenset({"us-west-2"}),
-        "meta.llama3-2-90b-instruct-v1:0": frozenset({"us-west-2"}),
+        "meta.llama3-1-8b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=16_000, on_demand_deployment=True),
+        "meta.llama3-1-70b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=16_000, on_demand_deployment=False),
+        "meta.llama3-2-1b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=8_000, on_demand_deployment=True),
+        "meta.llama3-2-3b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=8_000, on_demand_deployment=True),
+        "meta.llama3-2-11b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=8_000, on_demand_deployment=False),
+        "meta.llama3-2-90b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=8_000, on_demand_deployment=False),
     }
+)  # fmt: skip
+BEDROCK_LLAMA_FINE_TUNING_REGIONS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {model_id: model.regions for model_id, model in BEDROCK_CUSTOMIZATION_MODELS.items()}
 )
 
 # Output dimension of the retrieval base models we know; an unknown model is accepted with the
