@@ -59,7 +59,7 @@ def bucket_from_tree(scope: Construct, construct_id: str, *, environment_name: s
 
     The name is resolved by CloudFormation at deploy time: no cross-stack export (the Foundation stack can
     change without a deadlock) and ARNs that cdk-nag acknowledgments can name exactly. The consuming stack
-    must deploy after the Foundation stack (``add_dependency``).
+    must deploy after the Foundation stack (``add_stack_dependency``).
     """
     name = ssm.StringParameter.value_for_string_parameter(scope, parameter_name(environment_name, "s3", key))
     return s3.Bucket.from_bucket_name(scope, construct_id, name)

@@ -43,7 +43,7 @@ class RetrievalPipelineStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, description=f"Modelsmith {config.name}: retrieval fine-tuning pipeline", **kwargs)
-        self.add_dependency(foundation)
+        self.add_stack_dependency(foundation)
         key = foundation.key
         log_retention = retention_days(config.log_retention_days)
         data_bucket = bucket_from_tree(self, "DataBucket", environment_name=config.name, key="data-bucket")

@@ -52,7 +52,7 @@ class TrainingInstanceStack(Stack):
         log_retention = retention_days(config.log_retention_days)
         prefix = f"Modelsmith-{config.name}"
 
-        self.add_dependency(foundation)
+        self.add_stack_dependency(foundation)
         data_bucket = bucket_from_tree(self, "DataBucket", environment_name=config.name, key="data-bucket")
         artifacts_bucket = bucket_from_tree(self, "ArtifactsBucket", environment_name=config.name, key="artifacts-bucket")
         image = TrainingImageRepository(
