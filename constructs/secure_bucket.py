@@ -11,11 +11,15 @@ Props:
     noncurrent_version_expiration (Duration): how long overwritten or deleted versions are kept. Required.
     abort_incomplete_multipart_upload_after (Duration): when unfinished uploads are cleaned up. Required.
     current_version_expiration (Duration | None): expire current objects too (for logs). Default: never.
+    expiring_prefixes (Mapping[str, Duration]): key prefixes whose objects expire after the given time
+        (scratch outputs such as presigned-link targets). Default none.
 
 Always: versioning, Block Public Access, bucket-owner-enforced ownership, a TLS-only (TLS 1.2+) policy.
 """
 
 from __future__ import annotations
+
+from typing import Mapping
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
@@ -42,6 +46,7 @@ class SecureBucket(Construct):
         abort_incomplete_multipart_upload_after: Duration,
         access_logs_prefix: str | None = None,
         current_version_expiration: Duration | None = None,
+        expiring_prefixes: Mapping[str, Duration] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         is_log_target = access_logs_bucket is None
@@ -76,7 +81,11 @@ class SecureBucket(Construct):
                     abort_incomplete_multipart_upload_after=abort_incomplete_multipart_upload_after,
                     expiration=current_version_expiration,
                     expired_object_delete_marker=None if current_version_expiration else True,
-                )
+                ),
+                *[
+                    s3.LifecycleRule(id=f"expire-{prefix.strip('/').replace('/', '-')}", prefix=prefix, expiration=after)
+                    for prefix, after in (expiring_prefixes or {}).items()
+                ],
             ],
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
             auto_delete_objects=not retain,

@@ -22,6 +22,8 @@ from constructs.project_secrets import ProjectSecrets
 from constructs.secure_bucket import SecureBucket
 from modelsmith.config import EnvironmentConfig
 
+AGENT_OUTPUT_RETENTION_DAYS = 30
+
 # Secret ID -> what it holds. Their IDs are also the parameter keys under /modelsmith/<env>/secrets/.
 THIRD_PARTY_SECRETS: dict[str, str] = {
     "hugging-face-token": "Hugging Face Hub access token (write scope) for publishing models.",
@@ -76,6 +78,8 @@ class FoundationStack(Stack):
             encryption_key=self.key,
             access_logs_bucket=self.access_logs_bucket,
             access_logs_prefix="artifacts/",
+            # The agent's tool outputs are shared through presigned links that expire after hours; keep a month.
+            expiring_prefixes={config.agent.output_prefix: Duration.days(AGENT_OUTPUT_RETENTION_DAYS)},
             **lifecycle,
         ).bucket
 

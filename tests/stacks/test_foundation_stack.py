@@ -119,3 +119,10 @@ def test_no_secret_account_or_region_in_any_template(synthesized) -> None:
             properties = resource.get("Properties", {})
             assert "SecretString" not in properties and "SecretBinary" not in properties
         assert not re.search(r"(hf_[A-Za-z0-9]{20,}|pcsk_[A-Za-z0-9_]{20,}|AKIA[0-9A-Z]{16})", text)
+
+
+def test_agent_tool_outputs_expire(foundation) -> None:
+    synthesized, _, template = foundation
+    rules = template["Resources"]["ArtifactsBucket88671897"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if r.get("Prefix") == synthesized.config.agent.output_prefix]
+    assert rule["ExpirationInDays"] == 30 and rule["Status"] == "Enabled"
