@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
 from query_events import integer, prompt_template, queries_per_document, require_mapping, text
 from query_parsing import parse_queries
 from query_prompts import MAX_OUTPUT_TOKENS, TEMPERATURE, render_prompt
@@ -34,11 +34,6 @@ from run_storage import InvalidEventError, JsonLinesUpload, artifacts_bucket, it
 logger = logging.getLogger(__name__)
 
 MAX_CONCURRENT_REQUESTS = 4
-# Worth another try: the same request may succeed a moment later.
-RETRYABLE_ERROR_CODES = frozenset({
-    "ThrottlingException", "ServiceUnavailableException", "ServiceUnavailable", "InternalServerException",
-    "ModelNotReadyException", "ModelTimeoutException", "TooManyRequestsException",
-})  # fmt: skip
 # The same for every document: stop the shard at once rather than fail each document in turn.
 FATAL_ERROR_CODES = frozenset({"AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException"})
 
@@ -49,24 +44,6 @@ class QueryGenerationError(RuntimeError):
 
 class ModelUnavailableError(RuntimeError):
     """The model cannot be called with this configuration (access, model ID); retrying cannot help."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter: before retry n (0-based), sleep U(0, min(cap, base * 2**n))."""
-
-    max_attempts: int = 6
-    base_delay_seconds: float = 1.0
-    max_delay_seconds: float = 30.0
-
-    def delay(self, retry_number: int, fraction: float) -> float:
-        return fraction * min(self.max_delay_seconds, self.base_delay_seconds * 2**retry_number)
-
-
-def bedrock_runtime_client() -> Any:
-    """Bedrock Runtime with botocore's own retries off: ``QueryGenerator`` owns the retry policy."""
-    return boto3.client("bedrock-runtime", config=Config(retries={"mode": "standard", "max_attempts": 1},
-                                                          connect_timeout=10, read_timeout=120))  # fmt: skip
 
 
 @dataclass
@@ -107,12 +84,6 @@ class QueryGenerator:
                 return parse_queries(answer_text(response), self.count)
             self.sleep(self.policy.delay(attempt - 1, self.random_fraction()))
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-def answer_text(response: Mapping[str, Any]) -> str:
-    """The text blocks of a Converse answer, joined."""
-    blocks = response.get("output", {}).get("message", {}).get("content", [])
-    return "\n".join(block["text"] for block in blocks if isinstance(block.get("text"), str))
 
 
 def generate(event: Mapping[str, Any], *, s3_client: Any = None, bedrock_client: Any = None,

@@ -1,0 +1,93 @@
+"""Convert and validate a run's fine-tuning data, then store it for Bedrock model customization.
+
+Event: ``{"run_id", "input": {"train_s3_uri", "target_format": "prompt_completion"|"conversation",
+"validation_fraction"?: 0.1, "seed"?: 42, "min_records"?: 1, "max_records"?: 10000,
+"max_tokens_per_record"?: 4096}}``. The JSONL at ``train_s3_uri`` is streamed through
+``customization_data.convert_and_validate`` (formats, checks and split are described there).
+
+- Any problem: every problem goes to ``runs/<run_id>/data/problems.jsonl`` (``{"file", "line", "field",
+  "reason"}`` lines) and ``CustomizationDataError`` is raised, its message counting the problems, showing the
+  first five and naming that file. No training data is written.
+- Otherwise ``runs/<run_id>/data/{train,validation}.jsonl`` and ``metadata.json`` are written and
+  ``{"train_uri", "validation_uri", "metadata_uri", "train_records", "validation_records", "format"}`` returned.
+
+A malformed event raises ``InvalidEventError`` naming the field.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+import boto3
+
+from customization_data import (
+    DEFAULT_SEED,
+    DEFAULT_VALIDATION_FRACTION,
+    TARGET_FORMATS,
+    CustomizationDataError,
+    Limits,
+    convert_and_validate,
+    problems_message,
+    store_problems,
+    store_result,
+)
+from run_storage import InvalidEventError, artifacts_bucket, iter_lines, open_object, parse_s3_uri, run_prefix
+
+logger = logging.getLogger(__name__)
+
+LIMIT_DEFAULTS = {"min_records": Limits.min_records, "max_records": Limits.max_records,
+                  "max_tokens_per_record": Limits.max_tokens_per_record}  # fmt: skip
+
+
+def _positive_integer(settings: Mapping[str, Any], name: str, default: int) -> int:
+    value = settings.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidEventError(f"input.{name}: {value!r} must be a positive integer")
+    return value
+
+
+def read_settings(event: Any) -> tuple[str, str, dict[str, Any], Limits]:
+    """``(run prefix, train URI, conversion options, limits)`` from the event; a bad field raises naming it."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(f"event: expected an object, got {type(event).__name__}")
+    prefix = run_prefix(event.get("run_id"))
+    settings = event.get("input")
+    if not isinstance(settings, Mapping):
+        raise InvalidEventError(f"input: expected an object, got {type(settings).__name__}")
+    train_uri = settings.get("train_s3_uri")
+    parse_s3_uri(train_uri, "input.train_s3_uri")
+    target_format = settings.get("target_format")
+    if target_format not in TARGET_FORMATS:
+        raise InvalidEventError(f"input.target_format: {target_format!r} is not one of {', '.join(TARGET_FORMATS)}")
+    fraction = settings.get("validation_fraction", DEFAULT_VALIDATION_FRACTION)
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise InvalidEventError(f"input.validation_fraction: {fraction!r} must be a number between 0 and 1 (exclusive)")
+    seed = settings.get("seed", DEFAULT_SEED)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InvalidEventError(f"input.seed: {seed!r} is not an integer")
+    bounds = {name: _positive_integer(settings, name, default) for name, default in LIMIT_DEFAULTS.items()}
+    try:
+        limits = Limits(**bounds)
+    except ValueError as error:
+        raise InvalidEventError(f"input: {error}") from None
+    options = {"target_format": target_format, "validation_fraction": fraction, "seed": seed}
+    return prefix, train_uri, options, limits
+
+
+def prepare_customization_data(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str, Any]:
+    """Convert, validate and store the run's data (see the module docstring)."""
+    prefix, train_uri, options, limits = read_settings(event)
+    bucket = artifacts_bucket()
+    s3 = s3_client or boto3.client("s3")
+    lines = iter_lines(open_object(s3, train_uri, "input.train_s3_uri"))
+    result = convert_and_validate(lines, source_name=train_uri, limits=limits, **options)
+    if result.problems:
+        problems_uri = store_problems(s3, bucket, f"{prefix}data/problems.jsonl", result.problems)
+        logger.warning("customization data rejected", extra={"problems": len(result.problems), "problems_uri": problems_uri})
+        raise CustomizationDataError(problems_message(result.problems, train_uri, problems_uri))
+    uris = store_result(s3, bucket, f"{prefix}data/", result)
+    logger.info("customization data stored", extra={"metadata": result.metadata})
+    return {"train_uri": uris["train"], "validation_uri": uris["validation"], "metadata_uri": uris["metadata"],
+            "train_records": len(result.train), "validation_records": len(result.validation),
+            "format": options["target_format"]}  # fmt: skip
