@@ -224,6 +224,18 @@ class LlmCustomizationConfig(_Section):
             raise ValueError(f"Bedrock cannot fine-tune this model; allowed: {allowed}")
         return value
 
+    @model_validator(mode="after")
+    def _evaluable_on_demand(self) -> LlmCustomizationConfig:
+        if self.enabled and not catalogue.BEDROCK_CUSTOMIZATION_MODELS[self.base_model_id].on_demand_deployment:
+            on_demand = sorted(m for m, spec in catalogue.BEDROCK_CUSTOMIZATION_MODELS.items() if spec.on_demand_deployment)
+            raise _KeyedError(
+                "base_model_id",
+                self.base_model_id,
+                "the workflow evaluates the custom model through an on-demand deployment, which Bedrock does not "
+                f"offer for this model (it needs provisioned throughput, not supported yet); use {', '.join(on_demand)}",
+            )
+        return self
+
 
 # Models a Bedrock agent can orchestrate with (on-demand IDs; an inference profile adds a geography prefix).
 # https://docs.aws.amazon.com/bedrock/latest/userguide/agents-supported.html

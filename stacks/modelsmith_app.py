@@ -14,6 +14,7 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 from modelsmith.config import EnvironmentConfig
 from stacks.agent_stack import AgentStack
 from stacks.foundation_stack import FoundationStack
+from stacks.llm_customization_stack import LlmCustomizationStack
 from stacks.network_stack import NetworkStack
 from stacks.retrieval_pipeline_stack import RetrievalPipelineStack
 from stacks.training_instance_stack import TrainingInstanceStack
@@ -27,11 +28,12 @@ class ModelsmithStacks:
     network: NetworkStack
     training_instance: TrainingInstanceStack
     retrieval_pipeline: RetrievalPipelineStack
+    llm_customization: LlmCustomizationStack | None = None
     agent: AgentStack | None = None
 
     def all(self) -> list[Stack]:
         stacks: list[Stack | None] = [self.foundation, self.network, self.training_instance, self.retrieval_pipeline,
-                                      self.agent]
+                                      self.llm_customization, self.agent]
         return [stack for stack in stacks if stack is not None]
 
 
@@ -51,6 +53,11 @@ def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
     retrieval_pipeline = RetrievalPipelineStack(
         app, stack_id(config, "RetrievalPipeline"), config=config, foundation=foundation
     )
+    llm_customization = None
+    if config.llm_customization.enabled:
+        llm_customization = LlmCustomizationStack(
+            app, stack_id(config, "LlmCustomization"), config=config, foundation=foundation
+        )
     agent = None
     if config.agent.enabled:
         agent = AgentStack(
@@ -61,7 +68,7 @@ def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
         )  # fmt: skip
     stacks = ModelsmithStacks(
         foundation=foundation, network=network, training_instance=training_instance,
-        retrieval_pipeline=retrieval_pipeline, agent=agent,
+        retrieval_pipeline=retrieval_pipeline, llm_customization=llm_customization, agent=agent,
     )  # fmt: skip
 
     Tags.of(app).add("project", "modelsmith")

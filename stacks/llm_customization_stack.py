@@ -1,0 +1,151 @@
+"""LlmCustomization: Bedrock fine-tuning of the environment's Llama 3.x model, evaluated against its base model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
+from constructs.log_retention import retention_days
+from constructs.parameter_tree import ParameterTree, bucket_from_tree
+from constructs.python_function import PythonFunction
+from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
+from modelsmith.config import EnvironmentConfig
+from stacks.foundation_stack import FoundationStack
+from statemachines.common import validator_function
+from statemachines.llm_customization import LlmCustomizationResources, build_definition
+
+RUNS_PREFIX = "runs/*"
+
+
+class LlmCustomizationStack(Stack):
+    """Props: config (its ``llm_customization`` names the base model), foundation. ``poll_interval`` (default
+    5 minutes) sets how often the job and the deployment are checked; tests shorten it. Exposes
+    ``state_machine``, ``functions`` and ``customization_role``.
+
+    IAM: the functions read and write only ``runs/*`` of the artifacts bucket (the run ID is the execution
+    name, chosen at run time); the customization role (assumed by Bedrock for this account's jobs only) reads
+    the runs' prepared data and writes their outputs; evaluation invokes the base model, the judge model and the
+    run's deployment.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        foundation: FoundationStack,
+        poll_interval: Duration = Duration.minutes(5),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, description=f"Modelsmith {config.name}: Bedrock model customization", **kwargs)
+        self.add_stack_dependency(foundation)
+        key = foundation.key
+        log_retention = retention_days(config.log_retention_days)
+        base_model_id = config.llm_customization.base_model_id
+        artifacts = bucket_from_tree(self, "ArtifactsBucket", environment_name=config.name, key="artifacts-bucket")
+        runs = artifacts.arn_for_objects(RUNS_PREFIX)
+
+        def function(construct_id: str, source: str, description: str, **options: Any) -> PythonFunction:
+            return PythonFunction(self, construct_id, source=source, description=description, encryption_key=key,
+                                  log_retention=log_retention, shared_code=True,
+                                  environment={"ARTIFACTS_BUCKET": artifacts.bucket_name}, **options)  # fmt: skip
+
+        validator = validator_function(self, "ValidateInput", description="Checks customization input against its schema",
+                                       encryption_key=key, log_retention=log_retention)  # fmt: skip
+        prepare = function("PrepareData", "prepare_customization_data", "Converts and validates fine-tuning data",
+                           timeout=Duration.minutes(10), memory_size=1024)  # fmt: skip
+        evaluate = function("Evaluate", "evaluate_customization", "Runs the test suite on base and custom models",
+                            timeout=Duration.minutes(15), memory_size=512)  # fmt: skip
+        self.functions = {"validate_input": validator.function, "prepare_customization_data": prepare.function,
+                          "evaluate_customization": evaluate.function}  # fmt: skip
+
+        kms_via_s3 = iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+        )  # fmt: skip
+        list_runs = iam.PolicyStatement(actions=["s3:ListBucket"], resources=[artifacts.bucket_arn],
+                                        conditions={"StringLike": {"s3:prefix": [RUNS_PREFIX]}})  # fmt: skip
+        data_bucket = bucket_from_tree(self, "DataBucket", environment_name=config.name, key="data-bucket")
+        for worker in (prepare, evaluate):
+            worker.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[runs]))
+            worker.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[data_bucket.arn_for_objects("*")]))
+            worker.role.add_to_policy(list_runs)
+            worker.role.add_to_policy(kms_via_s3)
+        deployments = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:custom-model-deployment/*"
+        foundation_models = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*"
+        evaluate.role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[foundation_models, deployments]))
+
+        self.customization_role = iam.Role(
+            self, "CustomizationRole", description="Bedrock model customization jobs of Modelsmith runs",
+            assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com", conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-customization-job/*"},
+            }),
+        )  # fmt: skip
+        self.customization_role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[runs]))
+        self.customization_role.add_to_policy(list_runs)
+        self.customization_role.add_to_policy(kms_via_s3)
+
+        workflow_logs = logs.LogGroup(self, "WorkflowLogs", encryption_key=key, retention=log_retention,
+                                      removal_policy=RemovalPolicy.DESTROY)  # fmt: skip
+        self.state_machine = sfn.StateMachine(
+            self, "LlmCustomization", state_machine_name=f"Modelsmith-{config.name}-LlmCustomization",
+            definition_body=sfn.DefinitionBody.from_chainable(build_definition(self, LlmCustomizationResources(
+                prepare_data=prepare.function, evaluate=evaluate.function, validator=validator.function,
+                customization_role=self.customization_role, base_model_id=base_model_id,
+                model=BEDROCK_CUSTOMIZATION_MODELS[base_model_id], artifacts_bucket_name=artifacts.bucket_name,
+                encryption_key_arn=key.key_arn, topic=foundation.notifications_topic, poll_interval=poll_interval,
+            ))),
+            timeout=Duration.days(7), tracing_enabled=True,
+            logs=sfn.LogOptions(destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )  # fmt: skip
+        self.customization_role.grant_pass_role(self.state_machine)
+        # Bedrock encrypts the custom model with the project key on the caller's behalf.
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["kms:DescribeKey", "kms:GenerateDataKey", "kms:CreateGrant", "kms:Decrypt"], resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"bedrock.{Aws.REGION}.amazonaws.com"}},
+        ))  # fmt: skip
+
+        self._acknowledge(runs, data_bucket.arn_for_objects("*"), deployments, foundation_models, prepare, evaluate)
+        tree = ParameterTree(self, "Parameters", environment_name=config.name)
+        tree.publish("workflows", "llm-customization-state-machine-arn", self.state_machine.state_machine_arn,
+                     description="Bedrock model customization workflow")  # fmt: skip
+
+    def _acknowledge(self, runs: str, data_objects: str, deployments: str, foundation_models: str,
+                     prepare: PythonFunction, evaluate: PythonFunction) -> None:  # fmt: skip
+        runs_id = f"AwsSolutions-IAM5[Resource::{nag_resource(self, runs)}]"
+        runs_reason = "Each run reads and writes runs/<execution-name>/, a name chosen when the execution starts."
+        data_id = f"AwsSolutions-IAM5[Resource::{nag_resource(self, data_objects)}]"
+        data_reason = "The training file and test suite are named per run in the execution input; read-only."
+        for worker in (prepare, evaluate):
+            acknowledge(worker.role.node.find_child("DefaultPolicy"), {runs_id: runs_reason, data_id: data_reason})
+        acknowledge(evaluate.role.node.find_child("DefaultPolicy"), {
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, foundation_models)}]":
+                "The base and judge models are foundation models named in config and execution input.",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, deployments)}]":
+                "The run's own deployment, created by the workflow under a name known only at run time.",
+        })  # fmt: skip
+        acknowledge(self.customization_role.node.find_child("DefaultPolicy"), {
+            runs_id: runs_reason, "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
+        })  # fmt: skip
+        arn = lambda kind: f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/*"  # noqa: E731
+        acknowledge(self.state_machine.role.node.find_child("DefaultPolicy"), {
+            **{f"AwsSolutions-IAM5[Resource::{nag_resource(self, fn.function_arn)}:*]":
+               "Versions and aliases of this one function (CDK's LambdaInvoke grants both forms)."
+               for fn in self.functions.values()},
+            "AwsSolutions-IAM5[Resource::*]": "X-Ray and CloudWatch Logs delivery have no resource-level permissions.",
+            **{f"AwsSolutions-IAM5[Resource::{nag_resource(self, arn(kind))}]":
+               "Jobs, custom models and deployments are named after the execution at run time."
+               for kind in ("model-customization-job", "custom-model", "custom-model-deployment")},
+            "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
+        })  # fmt: skip
+        acknowledge(self.state_machine, {
+            "W3005": "CDK adds DependsOn on the role beside the GetAtt so the role's policy exists before the workflow.",
+        })  # fmt: skip

@@ -1,0 +1,256 @@
+"""Bedrock model customization of Llama 3.x: prepare → fine-tune → deploy on demand → evaluate → keep or remove.
+
+Validate input → Prepare training data → Start customization job → follow it → Deploy custom model (on-demand)
+→ follow it → Evaluate against the base model → the custom model wins by ``min_gain``? keep the deployment
+(status ``deployed``) : delete it (status ``not_improved``) → Notify.
+
+Why not CDK's BedrockCreateModelCustomizationJob task (``.sync``): it builds the S3 URIs by concatenating a
+bucket with a fixed path, and every run must read and write its own ``runs/<execution-name>/`` prefix. The job
+is started and followed with SDK integrations instead, the way the batch-inference job of the retrieval
+pipeline is. On failure: a running job is stopped, a created deployment deleted, the topic notified, and the
+execution fails with a readable cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from modelsmith.catalogue import CustomizableModel
+from statemachines.common import TRANSIENT_LAMBDA_ERRORS, TRANSIENT_SDK_ERRORS, retry_transient, validate_input_task
+
+SCHEMA_NAME = "llm_customization"
+RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")
+JOB_RUNNING = ["InProgress", "Stopping"]
+DEPLOYMENT_PENDING = ["Creating"]
+BEDROCK_TRANSIENT_ERRORS = [*TRANSIENT_SDK_ERRORS, "Bedrock.ThrottlingException", "Bedrock.ServiceUnavailableException",
+                            "Bedrock.InternalServerException"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LlmCustomizationResources:
+    prepare_data: lambda_.IFunction
+    evaluate: lambda_.IFunction
+    validator: lambda_.IFunction
+    customization_role: iam.IRole
+    base_model_id: str
+    model: CustomizableModel
+    artifacts_bucket_name: str
+    encryption_key_arn: str
+    topic: sns.ITopic
+    poll_interval: Duration = Duration.minutes(5)
+
+
+class _Builder:
+    def __init__(self, scope: Construct, resources: LlmCustomizationResources) -> None:
+        self.scope, self.r = scope, resources
+        self.arn = lambda kind: f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/*"
+        self.failure_entry = self._failure_path()
+
+    def _bedrock(self, name: str, action: str, parameters: dict, resources: list[str], **kwargs) -> tasks.CallAwsService:
+        task = tasks.CallAwsService(self.scope, name, service="bedrock", action=action, parameters=parameters,
+                                    iam_resources=resources, **kwargs)  # fmt: skip
+        return retry_transient(task, BEDROCK_TRANSIENT_ERRORS)
+
+    def _invoke(self, name: str, function: lambda_.IFunction, payload: dict, result_path: str) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(self.scope, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
+                                  payload_response_only=True, retry_on_service_exceptions=False, result_path=result_path)  # fmt: skip
+        retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
+        task.add_catch(self.failure_entry, result_path="$.error")
+        return task
+
+    def _notify(self, name: str, subject: str, status: str, extra: dict) -> tasks.SnsPublish:
+        task = tasks.SnsPublish(
+            self.scope, name, topic=self.r.topic, subject=subject,
+            message=sfn.TaskInput.from_object({"workflow": "llm-customization", "run_id": RUN_ID, "status": status, **extra}),
+            result_path=sfn.JsonPath.DISCARD,
+        )  # fmt: skip
+        return retry_transient(task, TRANSIENT_SDK_ERRORS)
+
+    def _failed(self, name: str, error: str, cause: str, *paths: str) -> sfn.Pass:
+        return sfn.Pass(self.scope, name, result_path="$.error", parameters={
+            "Error": error, "Cause": sfn.JsonPath.format(cause, *[sfn.JsonPath.string_at(p) for p in paths]),
+        })  # fmt: skip
+
+    # Failure path ------------------------------------------------------------------------------------------------
+    def _failure_path(self) -> sfn.IChainable:
+        fail = sfn.Fail(self.scope, "Run failed", error_path="$.error.Error", cause_path="$.error.Cause")
+        notify = self._notify("Notify failure", "Modelsmith model customization failed", "FAILED", {
+            "error": sfn.JsonPath.string_at("$.error.Error"), "cause": sfn.JsonPath.string_at("$.error.Cause")})
+        notify.add_catch(fail, result_path="$.notify_error")
+        notify.next(fail)
+        delete = self._bedrock("Delete deployment after failure", "deleteCustomModelDeployment",
+                               {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.deployment.arn")},
+                               [self.arn("custom-model-deployment")], result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+        delete.add_catch(notify, result_path="$.cleanup_error")
+        delete.next(notify)
+        deployed = sfn.Choice(self.scope, "Deployment created?").when(
+            sfn.Condition.is_present("$.deployment.arn"), delete).otherwise(notify)  # fmt: skip
+        stop = self._bedrock("Stop customization job", "stopModelCustomizationJob",
+                             {"JobIdentifier": sfn.JsonPath.string_at("$.job.arn")},
+                             [self.arn("model-customization-job")], result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+        stop.add_catch(deployed, result_path="$.cleanup_error")
+        stop.next(deployed)
+        return sfn.Choice(self.scope, "Job still running?").when(
+            sfn.Condition.and_(sfn.Condition.is_present("$.job.arn"), sfn.Condition.is_not_present("$.job.finished")),
+            stop,
+        ).otherwise(deployed)  # fmt: skip
+
+    # The happy path ----------------------------------------------------------------------------------------------
+    def build(self) -> sfn.IChainable:
+        r, m = self.r, self.r.model
+        validate = validate_input_task(self.scope, validator=r.validator, schema_name=SCHEMA_NAME)
+        validate.add_catch(self.failure_entry, result_path="$.error")
+        prepare = self._invoke("Prepare training data", r.prepare_data, {
+            "run_id": RUN_ID,
+            "input": {
+                "train_s3_uri": sfn.JsonPath.string_at("$.train_s3_uri"),
+                "target_format": m.data_format,
+                "validation_fraction": sfn.JsonPath.number_at("$.validation_fraction"),
+                "seed": sfn.JsonPath.number_at("$.seed"),
+                "min_records": m.min_records, "max_records": m.max_records,
+                "max_tokens_per_record": m.max_tokens_per_record,
+            },
+        }, "$.data")  # fmt: skip
+        run_prefix = f"s3://{r.artifacts_bucket_name}/runs/{{}}/"
+        start = self._bedrock(
+            "Start customization job", "createModelCustomizationJob",
+            {
+                "JobName": sfn.JsonPath.format("modelsmith-{}", RUN_ID),
+                "CustomModelName": sfn.JsonPath.string_at("$.custom_model_name"),
+                "RoleArn": r.customization_role.role_arn,
+                "BaseModelIdentifier": r.base_model_id,
+                "CustomizationType": "FINE_TUNING",
+                "TrainingDataConfig": {"S3Uri": sfn.JsonPath.string_at("$.data.train_uri")},
+                "ValidationDataConfig": {"Validators": [{"S3Uri": sfn.JsonPath.string_at("$.data.validation_uri")}]},
+                "OutputDataConfig": {"S3Uri": sfn.JsonPath.format(run_prefix + "customization/", RUN_ID)},
+                "HyperParameters": {
+                    "epochCount": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.hyperparameters.epoch_count")),
+                    "batchSize": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.hyperparameters.batch_size")),
+                    "learningRate": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.hyperparameters.learning_rate")),
+                },
+                "CustomModelKmsKeyId": r.encryption_key_arn,
+                "ClientRequestToken": RUN_ID,
+            },
+            [self.arn("model-customization-job"), self.arn("custom-model"),
+             f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{r.base_model_id}"],
+            result_selector={"arn": sfn.JsonPath.string_at("$.JobArn")}, result_path="$.job",
+        )  # fmt: skip
+        start.add_catch(self.failure_entry, result_path="$.error")
+        job_wait = sfn.Wait(self.scope, "Wait for customization job", time=sfn.WaitTime.duration(r.poll_interval))
+        job_check = self._bedrock(
+            "Get customization job status", "getModelCustomizationJob",
+            {"JobIdentifier": sfn.JsonPath.string_at("$.job.arn")}, [self.arn("model-customization-job")],
+            result_selector={"arn": sfn.JsonPath.string_at("$.JobArn"), "status": sfn.JsonPath.string_at("$.Status")},
+            result_path="$.job",
+        )  # fmt: skip
+        job_check.add_catch(self.failure_entry, result_path="$.error")
+        job_done = sfn.Pass(self.scope, "Customization job completed", result_path="$.job", parameters={
+            "arn": sfn.JsonPath.string_at("$.job.arn"), "status": sfn.JsonPath.string_at("$.job.status"), "finished": True})  # fmt: skip
+        job_model = self._bedrock(
+            "Get custom model", "getModelCustomizationJob",
+            {"JobIdentifier": sfn.JsonPath.string_at("$.job.arn")}, [self.arn("model-customization-job")],
+            result_selector={"arn": sfn.JsonPath.string_at("$.OutputModelArn")}, result_path="$.custom_model",
+        )  # fmt: skip
+        job_model.add_catch(self.failure_entry, result_path="$.error")
+        job_failed = self._failed("Customization job failed", "CustomizationJobFailed",
+                                  "customization job {} ended {}; see it in the Bedrock console", "$.job.arn", "$.job.status")
+        job_failed.next(sfn.Pass(self.scope, "Job ended", result=sfn.Result.from_boolean(True),
+                                 result_path="$.job.finished")).next(self.failure_entry)  # fmt: skip
+        job_status = (
+            sfn.Choice(self.scope, "Customization job done?")
+            .when(sfn.Condition.string_equals("$.job.status", "Completed"), job_done)
+            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.job.status", s) for s in JOB_RUNNING]), job_wait)
+            .otherwise(job_failed)
+        )  # fmt: skip
+
+        deploy = self._bedrock(
+            "Deploy custom model (on-demand)", "createCustomModelDeployment",
+            {"ModelDeploymentName": sfn.JsonPath.format("modelsmith-{}", RUN_ID),
+             "ModelArn": sfn.JsonPath.string_at("$.custom_model.arn"),
+             "Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID)},
+            [self.arn("custom-model"), self.arn("custom-model-deployment")],
+            result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")}, result_path="$.deployment",
+        )  # fmt: skip
+        deploy.add_catch(self.failure_entry, result_path="$.error")
+        deploy_wait = sfn.Wait(self.scope, "Wait for deployment", time=sfn.WaitTime.duration(r.poll_interval))
+        deploy_check = self._bedrock(
+            "Get deployment status", "getCustomModelDeployment",
+            {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.deployment.arn")},
+            [self.arn("custom-model-deployment")],
+            result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn"), "status": sfn.JsonPath.string_at("$.Status")},
+            result_path="$.deployment",
+        )  # fmt: skip
+        deploy_check.add_catch(self.failure_entry, result_path="$.error")
+        deploy_failed = self._failed("Deployment failed", "DeploymentFailed", "deployment {} ended {}",
+                                     "$.deployment.arn", "$.deployment.status")  # fmt: skip
+        deploy_failed.next(self.failure_entry)
+
+        evaluate = self._invoke("Evaluate against the base model", r.evaluate, {
+            "run_id": RUN_ID,
+            "test_suite_uri": sfn.JsonPath.string_at("$.test_suite_s3_uri"),
+            "base_model_id": r.base_model_id,
+            "custom_model_id": sfn.JsonPath.string_at("$.deployment.arn"),
+            "metric": sfn.JsonPath.string_at("$.evaluation.metric"),
+            "judge_model_id": sfn.JsonPath.string_at("$.evaluation.judge_model_id"),
+            "min_gain": sfn.JsonPath.number_at("$.evaluation.min_gain"),
+        }, "$.scores")  # fmt: skip
+        deploy_status = (
+            sfn.Choice(self.scope, "Deployment active?")
+            .when(sfn.Condition.string_equals("$.deployment.status", "Active"), evaluate)
+            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.deployment.status", s) for s in DEPLOYMENT_PENDING]), deploy_wait)
+            .otherwise(deploy_failed)
+        )  # fmt: skip
+
+        def outcome(label: str, status: str) -> sfn.Pass:
+            return sfn.Pass(self.scope, label, parameters={
+                "run_id": RUN_ID, "status": status, "base_model_id": r.base_model_id,
+                "custom_model_arn": sfn.JsonPath.string_at("$.custom_model.arn"),
+                "deployment_arn": sfn.JsonPath.string_at("$.deployment.arn") if status == "deployed" else "none",
+                "base_score": sfn.JsonPath.number_at("$.scores.base_score"),
+                "custom_score": sfn.JsonPath.number_at("$.scores.custom_score"),
+                "gain": sfn.JsonPath.number_at("$.scores.gain"),
+                "report_uri": sfn.JsonPath.string_at("$.scores.report_uri"),
+            })  # fmt: skip
+
+        def delete(label: str) -> tasks.CallAwsService:
+            task = self._bedrock(label, "deleteCustomModelDeployment",
+                                 {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.deployment.arn")},
+                                 [self.arn("custom-model-deployment")], result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+            task.add_catch(self.failure_entry, result_path="$.error")
+            return task
+
+        deployed = outcome("Keep the deployment", "deployed")
+        not_improved = outcome("Not better than the base model", "not_improved")
+        evaluated = outcome("Evaluated, not kept", "evaluated")
+        notify_done = self._notify("Notify result", "Modelsmith model customization finished", "SUCCEEDED", {
+            "outcome": sfn.JsonPath.string_at("$.status"), "gain": sfn.JsonPath.number_at("$.gain"),
+            "report_uri": sfn.JsonPath.string_at("$.report_uri")})  # fmt: skip
+        for end in (deployed, not_improved, evaluated):
+            end.next(notify_done)
+        wins = (
+            sfn.Choice(self.scope, "Custom model wins?")
+            .when(sfn.Condition.and_(sfn.Condition.boolean_equals("$.scores.custom_wins", True),
+                                     sfn.Condition.boolean_equals("$.keep_deployment", True)), deployed)
+            .when(sfn.Condition.boolean_equals("$.scores.custom_wins", True), delete("Delete evaluation deployment").next(evaluated))
+            .otherwise(delete("Delete losing deployment").next(not_improved))
+        )  # fmt: skip
+
+        validate.next(prepare).next(start).next(job_wait)
+        job_wait.next(job_check).next(job_status)
+        job_done.next(job_model).next(deploy).next(deploy_wait)
+        deploy_wait.next(deploy_check).next(deploy_status)
+        evaluate.next(wins)
+        return validate
+
+
+def build_definition(scope: Construct, resources: LlmCustomizationResources) -> sfn.IChainable:
+    """The workflow's definition (its first state), for a ``StateMachine`` in ``scope``."""
+    return _Builder(scope, resources).build()
