@@ -20,7 +20,7 @@ from moto import mock_aws
 from modelsmith.config import load_config
 from stacks.foundation_stack import FoundationStack
 from stacks.retrieval_pipeline_stack import RetrievalPipelineStack
-from tests.support.bedrock import FakeBedrockBatch, FakeBedrockRuntime, install_batch_service
+from tests.support.bedrock import FakeBedrockBatch, FakeBedrockRuntime, install_bedrock_service
 from tests.support.lambdas import InProcessLambdas, iter_payload_sizes, lambda_environment, largest_payloads, load_handler  # noqa: F401
 from tests.support.opensearch_server import OpenSearchServer
 from tests.support.stepfunctions import PSEUDO_PARAMETERS, render_definition, run_execution, state_names
@@ -94,7 +94,7 @@ class World:
         self.runtime = FakeBedrockRuntime(three_questions, throttle=throttle)
         monkeypatch.setattr(sys.modules["query_generation"], "bedrock_runtime_client", lambda: self.runtime)
         self.batch = FakeBedrockBatch(three_questions, statuses=batch_statuses)
-        install_batch_service(monkeypatch, self.batch)
+        install_bedrock_service(monkeypatch, self.batch)
 
         sns = boto3.client("sns", region_name=REGION)
         topic_arn = sns.create_topic(Name="notifications")["TopicArn"]

@@ -37,10 +37,12 @@ def _client_error(code: str, message: str, operation: str) -> ClientError:
 
 
 class FakeBedrockRuntime:
-    """``converse`` answering with ``answer(prompt)``; the first ``throttle`` calls are throttled."""
+    """``converse`` answering with ``answer(prompt)`` (or ``answer(prompt, model_id)`` when ``by_model``); the
+    first ``throttle`` calls are throttled."""
 
-    def __init__(self, answer: Answer, *, throttle: int = 0) -> None:
+    def __init__(self, answer: Callable[..., str], *, throttle: int = 0, by_model: bool = False) -> None:
         self.answer = answer
+        self.by_model = by_model
         self.throttle = throttle
         self.calls: list[dict[str, Any]] = []
 
@@ -50,7 +52,8 @@ class FakeBedrockRuntime:
             raise _client_error("ThrottlingException", "Too many requests, please wait before trying again.", "Converse")
         prompt = "\n".join(block["text"] for message in request["messages"] for block in message["content"] if "text" in block)
         return {
-            "output": {"message": {"role": "assistant", "content": [{"text": self.answer(prompt)}]}},
+            "output": {"message": {"role": "assistant", "content": [{"text": (
+                self.answer(prompt, request["modelId"]) if self.by_model else self.answer(prompt))}]}},
             "stopReason": "end_turn",
             "usage": {"inputTokens": len(prompt) // 4, "outputTokens": 40, "totalTokens": len(prompt) // 4 + 40},
             "metrics": {"latencyMs": 12},
@@ -117,7 +120,7 @@ class FakeBedrockBatch:
                           Body="\n".join(outputs).encode())  # fmt: skip
 
 
-def install_batch_service(monkeypatch: pytest.MonkeyPatch, fake: FakeBedrockBatch) -> None:
+def install_bedrock_service(monkeypatch: pytest.MonkeyPatch, fake: FakeBedrockBatch) -> None:
     """Route Step Functions' ``aws-sdk:bedrock:*`` calls (in moto's interpreter) to ``fake``."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_aws_sdk as aws_sdk,
@@ -129,3 +132,86 @@ def install_batch_service(monkeypatch: pytest.MonkeyPatch, fake: FakeBedrockBatc
         return fake if service == "bedrock" else original(region=region, service=service, state_credentials=state_credentials)
 
     monkeypatch.setattr(aws_sdk, "boto_client_for", boto_client_for)
+
+
+def _pascal(value: Any) -> Any:
+    """Field names as Step Functions' aws-sdk integration hands responses to a workflow."""
+    if isinstance(value, dict):
+        return {key[:1].upper() + key[1:]: _pascal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_pascal(item) for item in value]
+    return value
+
+
+class FakeCustomModelDeployments:
+    """On-demand custom model deployments (moto lacks them): Creating on the first look, then ``final``."""
+
+    def __init__(self, *, final: str = "Active") -> None:
+        self.final = final
+        self.deployments: dict[str, dict[str, Any]] = {}
+        self.deleted: list[str] = []
+
+    def create_custom_model_deployment(self, **request: Any) -> dict[str, Any]:
+        request = _camel(request)
+        arn = f"arn:aws:bedrock:us-west-2:123456789012:custom-model-deployment/{request['modelDeploymentName']}"
+        self.deployments[arn] = {"request": request, "looks": 0}
+        return {"CustomModelDeploymentArn": arn}
+
+    def get_custom_model_deployment(self, **request: Any) -> dict[str, Any]:
+        arn = _camel(request)["customModelDeploymentIdentifier"]
+        deployment = self.deployments[arn]
+        deployment["looks"] += 1
+        status = "Creating" if deployment["looks"] == 1 else self.final
+        return {"CustomModelDeploymentArn": arn, "ModelArn": deployment["request"]["modelArn"], "Status": status}
+
+    def delete_custom_model_deployment(self, **request: Any) -> dict[str, Any]:
+        self.deleted.append(_camel(request)["customModelDeploymentIdentifier"])
+        return {}
+
+
+class MotoCustomizationJobs:
+    """Model customization jobs served by moto's Bedrock, with Step Functions' casing on both sides.
+
+    moto keeps every job InProgress; after ``polls`` status reads a job ends with ``final`` (Completed or Failed).
+    moto finds jobs by name only, where Bedrock also takes the ARN the workflow passes.
+    """
+
+    def __init__(self, *, final: str = "Completed", polls: int = 2) -> None:
+        self.final, self.polls = final, polls
+        self.reads: dict[str, int] = {}
+        self.client = boto3.client("bedrock", region_name="us-west-2")
+
+    def create_model_customization_job(self, **request: Any) -> dict[str, Any]:
+        response = self.client.create_model_customization_job(**_camel(request))
+        return {"JobArn": response["jobArn"]}
+
+    def get_model_customization_job(self, **request: Any) -> dict[str, Any]:
+        from moto.bedrock.models import bedrock_backends
+
+        identifier = _camel(request)["jobIdentifier"].rsplit("/", 1)[-1]
+        self.reads[identifier] = self.reads.get(identifier, 0) + 1
+        if self.reads[identifier] >= self.polls:
+            backend = bedrock_backends["123456789012"]["us-west-2"]
+            job = next(j for j in backend.model_customization_jobs.values() if j.job_name == identifier)
+            if job.status == "InProgress":
+                job.status = self.final
+        response = self.client.get_model_customization_job(jobIdentifier=identifier)
+        response.pop("ResponseMetadata", None)
+        return _pascal(response)
+
+    def stop_model_customization_job(self, **request: Any) -> dict[str, Any]:
+        self.client.stop_model_customization_job(jobIdentifier=_camel(request)["jobIdentifier"].rsplit("/", 1)[-1])
+        return {}
+
+
+class StepFunctionsBedrock:
+    """Every ``aws-sdk:bedrock:*`` call a workflow makes, routed to the stand-in that serves it."""
+
+    def __init__(self, *services: Any) -> None:
+        self.services = services
+
+    def __getattr__(self, name: str) -> Any:
+        for service in self.services:
+            if hasattr(service, name):
+                return getattr(service, name)
+        raise AttributeError(f"no stand-in serves bedrock.{name}")
