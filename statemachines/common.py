@@ -19,6 +19,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 # Errors worth retrying for any AWS SDK integration: throttling and service-side faults.
 TRANSIENT_SDK_ERRORS = ["ThrottlingException", "ServiceUnavailable", "InternalServerError", "States.Timeout"]
+BEDROCK_TRANSIENT_ERRORS = [*TRANSIENT_SDK_ERRORS, "Bedrock.ThrottlingException", "Bedrock.ServiceUnavailableException",
+                            "Bedrock.InternalServerException"]  # fmt: skip
 TRANSIENT_LAMBDA_ERRORS = [
     "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",

@@ -24,14 +24,18 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from modelsmith.catalogue import CustomizableModel
-from statemachines.common import TRANSIENT_LAMBDA_ERRORS, TRANSIENT_SDK_ERRORS, retry_transient, validate_input_task
+from statemachines.common import (
+    BEDROCK_TRANSIENT_ERRORS,
+    TRANSIENT_LAMBDA_ERRORS,
+    TRANSIENT_SDK_ERRORS,
+    retry_transient,
+    validate_input_task,
+)
 
 SCHEMA_NAME = "llm_customization"
 RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")
 JOB_RUNNING = ["InProgress", "Stopping"]
 DEPLOYMENT_PENDING = ["Creating"]
-BEDROCK_TRANSIENT_ERRORS = [*TRANSIENT_SDK_ERRORS, "Bedrock.ThrottlingException", "Bedrock.ServiceUnavailableException",
-                            "Bedrock.InternalServerException"]  # fmt: skip
 
 
 @dataclass(frozen=True)

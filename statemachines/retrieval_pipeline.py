@@ -22,13 +22,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from statemachines.common import TRANSIENT_LAMBDA_ERRORS, TRANSIENT_SDK_ERRORS, retry_transient, validate_input_task
+from statemachines.common import (
+    BEDROCK_TRANSIENT_ERRORS,
+    TRANSIENT_LAMBDA_ERRORS,
+    TRANSIENT_SDK_ERRORS,
+    retry_transient,
+    validate_input_task,
+)
 
 SCHEMA_NAME = "retrieval_pipeline"
 RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")
 BATCH_RUNNING = ["Submitted", "Validating", "Scheduled", "InProgress", "Stopping", "PartiallyCompleted"]
-BEDROCK_TRANSIENT_ERRORS = [*TRANSIENT_SDK_ERRORS, "Bedrock.ThrottlingException", "Bedrock.ServiceUnavailableException",
-                            "Bedrock.InternalServerException"]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from tests.support.bedrock import (
     StepFunctionsBedrock,
     install_bedrock_service,
 )
-from tests.support.lambdas import InProcessLambdas, iter_payload_sizes, lambda_environment, load_handler  # noqa: F401
+from tests.support.lambdas import InProcessLambdas, iter_payload_sizes, lambda_environment  # noqa: F401
+from tests.support.workflow_world import NotificationInbox, deploy_functions
 from tests.support.stepfunctions import PSEUDO_PARAMETERS, render_definition, run_execution, state_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -73,13 +74,8 @@ class World:
             self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         lambdas = InProcessLambdas()
         lambdas.install(monkeypatch)
-        role = boto3.client("iam", region_name=REGION).create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        arns = {}
-        for name in FUNCTIONS:
-            arns[name] = boto3.client("lambda", region_name=REGION).create_function(
-                FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
-                Code={"ZipFile": b"runs in-process"})["FunctionArn"]  # fmt: skip
-            lambdas.register(name, load_handler(name))
+        arns = deploy_functions(lambdas, FUNCTIONS)
+        self.lambdas = lambdas
 
         def answer(prompt: str, model_id: str) -> str:
             expected = next((value for question, value in SUITE.items() if question in prompt), "unknown")
@@ -92,12 +88,8 @@ class World:
         self.deployments = FakeCustomModelDeployments()
         install_bedrock_service(monkeypatch, StepFunctionsBedrock(self.jobs, self.deployments))
 
-        sns = boto3.client("sns", region_name=REGION)
-        topic_arn = sns.create_topic(Name="notifications")["TopicArn"]
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.queue_url = self.sqs.create_queue(QueueName="notifications")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        self.inbox = NotificationInbox()
+        topic_arn = self.inbox.topic_arn
 
         values = {f"{logical}.Arn": arns[name] for name, logical in synthesized["functions"].items()}
         values.update({
@@ -123,8 +115,7 @@ class World:
         }  # fmt: skip
 
     def notifications(self) -> list[dict[str, Any]]:
-        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(message["Body"]) for message in messages]
+        return self.inbox.messages()
 
 
 @pytest.fixture

@@ -21,8 +21,9 @@ from modelsmith.config import load_config
 from stacks.foundation_stack import FoundationStack
 from stacks.retrieval_pipeline_stack import RetrievalPipelineStack
 from tests.support.bedrock import FakeBedrockBatch, FakeBedrockRuntime, install_bedrock_service
-from tests.support.lambdas import InProcessLambdas, iter_payload_sizes, lambda_environment, largest_payloads, load_handler  # noqa: F401
+from tests.support.lambdas import InProcessLambdas, iter_payload_sizes, lambda_environment, largest_payloads  # noqa: F401
 from tests.support.opensearch_server import OpenSearchServer
+from tests.support.workflow_world import NotificationInbox, deploy_functions
 from tests.support.stepfunctions import PSEUDO_PARAMETERS, render_definition, run_execution, state_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,14 +82,7 @@ class World:
 
         lambdas = InProcessLambdas()
         lambdas.install(monkeypatch)
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(RoleName="functions", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        client = boto3.client("lambda", region_name=REGION)
-        arns = {}
-        for name in FUNCTIONS:
-            arns[name] = client.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
-                                                Code={"ZipFile": b"runs in-process"})["FunctionArn"]  # fmt: skip
-            lambdas.register(name, load_handler(name))
+        arns = deploy_functions(lambdas, FUNCTIONS)
         self.lambdas = lambdas
 
         self.runtime = FakeBedrockRuntime(three_questions, throttle=throttle)
@@ -96,12 +90,8 @@ class World:
         self.batch = FakeBedrockBatch(three_questions, statuses=batch_statuses)
         install_bedrock_service(monkeypatch, self.batch)
 
-        sns = boto3.client("sns", region_name=REGION)
-        topic_arn = sns.create_topic(Name="notifications")["TopicArn"]
-        self.sqs = boto3.client("sqs", region_name=REGION)
-        self.queue_url = self.sqs.create_queue(QueueName="notifications")["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        self.inbox = NotificationInbox()
+        topic_arn = self.inbox.topic_arn
 
         values = {f"{logical}.Arn": arns[name] for name, logical in synthesized["functions"].items()}
         values.update({
@@ -124,8 +114,7 @@ class World:
         return [json.loads(line) for line in body.splitlines() if line.strip()]
 
     def notifications(self) -> list[dict[str, Any]]:
-        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(message["Body"]) for message in messages]
+        return self.inbox.messages()
 
 
 @pytest.fixture
