@@ -13,6 +13,8 @@ Props:
     retain_logs (bool): keep the log group on stack deletion. Default false.
     shared_code (bool): also ship ``lambda_src/shared/python/`` (modules several functions use, such as
         ``run_storage``) as a layer. Default false.
+    dead_letter_queue (sqs.IQueue | None): for asynchronously invoked functions (EventBridge targets): failed
+        events land there. Default none (synchronous callers see errors themselves).
     bundled_directories (Mapping[str, Path]): more folders copied into the function's code, by the name they
         get there (e.g. ``{"schemas": statemachines/schemas}``), so one source of truth ships with it. Default none.
 
@@ -33,6 +35,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
@@ -102,6 +105,7 @@ class PythonFunction(Construct):
         retain_logs: bool = False,
         shared_code: bool = False,
         bundled_directories: Mapping[str, Path] | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         source_dir = LAMBDA_SOURCE_ROOT / source
@@ -176,6 +180,7 @@ class PythonFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             role=self.role,
             log_group=self.log_group,
+            dead_letter_queue=dead_letter_queue,
         )
         # Lambda decrypts the environment with the role at start-up; through Lambda only.
         self.role.add_to_policy(
@@ -186,9 +191,9 @@ class PythonFunction(Construct):
             )
         )
 
-        self._acknowledge_standard_findings()
+        self._acknowledge_standard_findings(asynchronous=dead_letter_queue is not None)
 
-    def _acknowledge_standard_findings(self) -> None:
+    def _acknowledge_standard_findings(self, *, asynchronous: bool) -> None:
         acknowledge(self.role.node.find_child("DefaultPolicy"), {
             "AwsSolutions-IAM5[Resource::*]":
                 "X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
@@ -196,10 +201,13 @@ class PythonFunction(Construct):
                 "Log stream names are chosen at run time, always inside this function's own log group.",
             "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
         })  # fmt: skip
+        if not asynchronous:
+            acknowledge(self.function, {
+                "HIPAA.Security-LambdaDLQ": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
+                "CKV_AWS_116": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
+            })  # fmt: skip
         acknowledge(self.function, {
-            "HIPAA.Security-LambdaDLQ": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
             "HIPAA.Security-LambdaInsideVPC": "Calls only AWS APIs over TLS with IAM auth; no private resource to reach.",
-            "CKV_AWS_116": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
             "CKV_AWS_117": "Calls only AWS APIs over TLS with IAM auth; no private resource to reach.",
             "W3005": "CDK adds DependsOn on the role beside the GetAtt so the role's policy exists before the function.",
         })  # fmt: skip

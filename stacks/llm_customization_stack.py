@@ -10,6 +10,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from constructs.abort_cleanup import AbortCleanup
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
 from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree, bucket_from_tree
@@ -112,6 +113,21 @@ class LlmCustomizationStack(Stack):
             actions=["kms:DescribeKey", "kms:GenerateDataKey", "kms:CreateGrant", "kms:Decrypt"], resources=[key.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"bedrock.{Aws.REGION}.amazonaws.com"}},
         ))  # fmt: skip
+
+        jobs = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-customization-job/*"
+        cleanup = AbortCleanup(
+            self, "AbortCleanup", state_machine=self.state_machine, workflow="llm-customization", encryption_key=key,
+            log_retention=log_retention, topic=foundation.notifications_topic,
+            permissions=[
+                iam.PolicyStatement(actions=["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
+                                    resources=[jobs]),
+                iam.PolicyStatement(actions=["bedrock:DeleteCustomModelDeployment"], resources=[deployments]),
+            ],
+        )  # fmt: skip
+        acknowledge(cleanup.function.role.node.find_child("DefaultPolicy"), {
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, jobs)}]": "The run's job is named after the execution.",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, deployments)}]": "The run's deployment is named after the execution.",
+        })  # fmt: skip
 
         self._acknowledge(runs, data_bucket.arn_for_objects("*"), deployments, foundation_models, prepare, evaluate)
         tree = ParameterTree(self, "Parameters", environment_name=config.name)

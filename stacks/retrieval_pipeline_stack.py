@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from constructs.abort_cleanup import AbortCleanup
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
 from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree, bucket_from_tree
@@ -133,6 +134,23 @@ class RetrievalPipelineStack(Stack):
 
         self._acknowledge(runs, data_bucket, opensearch_domains, opensearch_secrets, foundation_models,
                           inference_profiles, extract, generate, pairs, batch_role)  # fmt: skip
+        jobs = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-invocation-job/*"
+        self.abort_cleanup = AbortCleanup(
+            self, "AbortCleanup", state_machine=self.state_machine, workflow="retrieval-pipeline", encryption_key=key,
+            log_retention=log_retention, topic=foundation.notifications_topic,
+            permissions=[
+                iam.PolicyStatement(actions=["bedrock:StopModelInvocationJob"], resources=[jobs]),
+                # ListModelInvocationJobs has no resource-level permissions.
+                iam.PolicyStatement(actions=["bedrock:ListModelInvocationJobs"], resources=["*"]),
+            ],
+        )  # fmt: skip
+        acknowledge(self.abort_cleanup.function.role.node.find_child("DefaultPolicy"), {
+            "AwsSolutions-IAM5[Resource::*]": (
+                "X-Ray and bedrock:ListModelInvocationJobs have no resource-level permissions."
+            ),
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, jobs)}]": "The run's batch job is named after the execution.",
+        })  # fmt: skip
+
         tree = ParameterTree(self, "Parameters", environment_name=config.name)
         tree.publish("workflows", "retrieval-pipeline-state-machine-arn", self.state_machine.state_machine_arn,
                      description="Retrieval fine-tuning pipeline")  # fmt: skip

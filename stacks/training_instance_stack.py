@@ -7,10 +7,12 @@ from typing import Any
 
 from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from constructs.abort_cleanup import AbortCleanup
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
 from constructs.gpu_training_instance import GpuTrainingInstance
 from constructs.idle_stop import IdleStop
@@ -124,6 +126,13 @@ class TrainingInstanceStack(Stack):
             ),
             "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
         })  # fmt: skip
+
+        AbortCleanup(
+            self, "AbortCleanup", state_machine=self.state_machine, workflow="lora-training", encryption_key=key,
+            log_retention=log_retention, topic=foundation.notifications_topic,
+            environment={"INSTANCE_ID": gpu.instance.instance_id},
+            permissions=[iam.PolicyStatement(actions=["ec2:StopInstances"], resources=[instance_arn])],
+        )  # fmt: skip
 
         tree = ParameterTree(self, "Parameters", environment_name=config.name)
         tree.publish("training-instance", "instance-id", gpu.instance.instance_id, description="GPU training instance ID")

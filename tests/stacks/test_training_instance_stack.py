@@ -113,7 +113,8 @@ def test_idle_stop_uses_cpu_and_gpu_and_stops_through_automation(training) -> No
     })  # fmt: skip
     (composite,) = template.find_resources("AWS::CloudWatch::CompositeAlarm").values()
     assert "AND" in json.dumps(composite["Properties"]["AlarmRule"])
-    (rule,) = template.find_resources("AWS::Events::Rule").values()
+    (rule,) = [r for r in template.find_resources("AWS::Events::Rule").values()
+               if r["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]]  # fmt: skip
     (target,) = rule["Properties"]["Targets"]
     assert "automation-definition/AWS-StopEC2Instance:$DEFAULT" in json.dumps(target["Arn"])
     assert rule["Properties"]["EventPattern"]["detail"] == {"state": {"value": ["ALARM"]}}
@@ -176,3 +177,16 @@ def test_no_publisher_role_unless_configured(training) -> None:
     if synthesized.config.training_instance.image_publisher_github_repository is None:
         roles = template.find_resources("AWS::IAM::Role")
         assert not any("GitHub" in json.dumps(r) for r in roles.values())
+
+
+def test_aborted_runs_stop_the_instance(training) -> None:
+    _, template, raw = training
+    (rule,) = [r for r in template.find_resources("AWS::Events::Rule").values()
+               if r["Properties"]["EventPattern"].get("source") == ["aws.states"]]  # fmt: skip
+    assert rule["Properties"]["EventPattern"]["detail"]["status"] == ["ABORTED", "TIMED_OUT"]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2 and "DeadLetterConfig" in target
+    functions = [r for k, r in raw["Resources"].items() if k.startswith("AbortCleanupFunction") and r["Type"] == "AWS::Lambda::Function"]
+    (function,) = functions
+    assert function["Properties"]["Environment"]["Variables"]["WORKFLOW"] == "lora-training"
+    assert "DeadLetterConfig" in function["Properties"]

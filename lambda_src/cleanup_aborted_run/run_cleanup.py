@@ -1,0 +1,109 @@
+"""Clean up after a workflow execution that was aborted or timed out (its own failure path never ran).
+
+Step Functions runs no Catch when an execution is stopped by hand or by its timeout, so the cost-bearing
+things a run may have started are found by the names the workflows give them (all derived from the
+execution name) and stopped here:
+
+- ``lora-training``: the GPU instance is stopped (idempotent);
+- ``retrieval-pipeline``: the batch inference job ``modelsmith-<run>`` is stopped if it still runs;
+- ``llm-customization``: the customization job ``modelsmith-<run>`` is stopped if it still runs, and the
+  on-demand deployment ``modelsmith-<run>`` is deleted if it exists.
+
+Each action is best-effort and reported; the topic is told what was cleaned up.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from botocore.exceptions import ClientError
+
+WORKFLOWS = ("lora-training", "retrieval-pipeline", "llm-customization")
+CLEANED_STATUSES = ("ABORTED", "TIMED_OUT")
+NOT_FOUND = ("ResourceNotFoundException", "ValidationException")
+RUNNING_JOB = ("InProgress", "Submitted", "Validating", "Scheduled")
+
+
+class CleanupEventError(ValueError):
+    """The event is not a Step Functions execution status change this function handles; names the field."""
+
+
+@dataclass
+class CleanupReport:
+    workflow: str
+    run_id: str
+    status: str
+    actions: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def as_message(self) -> dict[str, Any]:
+        return {"workflow": self.workflow, "run_id": self.run_id, "status": self.status,
+                "cleanup": self.actions, "cleanup_problems": self.problems}  # fmt: skip
+
+
+def parse_event(event: Mapping[str, Any]) -> tuple[str, str]:
+    """(execution name, status) of an EventBridge "Step Functions Execution Status Change" event."""
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise CleanupEventError("detail: missing; expected a Step Functions execution status change event")
+    name, status = detail.get("name"), detail.get("status")
+    if not isinstance(name, str) or not name:
+        raise CleanupEventError("detail.name: missing execution name")
+    if status not in CLEANED_STATUSES:
+        raise CleanupEventError(f"detail.status = {status!r}: only {', '.join(CLEANED_STATUSES)} are cleaned up")
+    return name, status
+
+
+def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec2: Any = None,
+             instance_id: str | None = None) -> CleanupReport:  # fmt: skip
+    if workflow not in WORKFLOWS:
+        raise CleanupEventError(f"workflow = {workflow!r}: expected one of {', '.join(WORKFLOWS)}")
+    run_id, status = parse_event(event)
+    report = CleanupReport(workflow, run_id, status)
+    resource = f"modelsmith-{run_id}"
+    if workflow == "lora-training":
+        _attempt(report, f"stopped instance {instance_id}", lambda: ec2.stop_instances(InstanceIds=[instance_id]))
+    elif workflow == "retrieval-pipeline":
+        jobs = bedrock.list_model_invocation_jobs(nameContains=resource).get("invocationJobSummaries", [])
+        for job in jobs:
+            if job.get("jobName") == resource and job.get("status") in RUNNING_JOB:
+                _attempt(report, f"stopped batch inference job {job['jobArn']}",
+                         lambda arn=job["jobArn"]: bedrock.stop_model_invocation_job(jobIdentifier=arn))  # fmt: skip
+    else:
+        try:
+            job_status = bedrock.get_model_customization_job(jobIdentifier=resource)["status"]
+        except ClientError as error:
+            job_status = None if _code(error) in NOT_FOUND else _record(report, "customization job", error)
+        if job_status in RUNNING_JOB:
+            _attempt(report, f"stopped customization job {resource}",
+                     lambda: bedrock.stop_model_customization_job(jobIdentifier=resource))  # fmt: skip
+        _attempt(report, f"deleted deployment {resource}",
+                 lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=resource),
+                 missing_ok=True)  # fmt: skip
+    return report
+
+
+def notify(report: CleanupReport, *, sns: Any, topic_arn: str) -> None:
+    sns.publish(TopicArn=topic_arn, Subject=f"Modelsmith {report.workflow} run {report.status.lower()}"[:100],
+                Message=json.dumps(report.as_message()))  # fmt: skip
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _record(report: CleanupReport, what: str, error: ClientError) -> None:
+    report.problems.append(f"{what}: {_code(error)}: {error.response.get('Error', {}).get('Message', '')}")
+
+
+def _attempt(report: CleanupReport, action: str, call: Any, *, missing_ok: bool = False) -> None:
+    try:
+        call()
+    except ClientError as error:
+        if missing_ok and _code(error) in NOT_FOUND:
+            return
+        _record(report, action, error)
+    else:
+        report.actions.append(action)
