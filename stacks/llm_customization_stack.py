@@ -15,14 +15,12 @@ from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resourc
 from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree, bucket_from_tree
 from constructs.python_function import PythonFunction
+from constructs.run_access import RUNS_PREFIX, grant_run_prefix
 from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
 from statemachines.common import validator_function
 from statemachines.llm_customization import LlmCustomizationResources, build_definition
-
-RUNS_PREFIX = "runs/*"
-
 
 class LlmCustomizationStack(Stack):
     """Props: config (its ``llm_customization`` names the base model), foundation. ``poll_interval`` (default
@@ -67,18 +65,10 @@ class LlmCustomizationStack(Stack):
         self.functions = {"validate_input": validator.function, "prepare_customization_data": prepare.function,
                           "evaluate_customization": evaluate.function}  # fmt: skip
 
-        kms_via_s3 = iam.PolicyStatement(
-            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
-        )  # fmt: skip
-        list_runs = iam.PolicyStatement(actions=["s3:ListBucket"], resources=[artifacts.bucket_arn],
-                                        conditions={"StringLike": {"s3:prefix": [RUNS_PREFIX]}})  # fmt: skip
         data_bucket = bucket_from_tree(self, "DataBucket", environment_name=config.name, key="data-bucket")
         for worker in (prepare, evaluate):
-            worker.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[runs]))
+            grant_run_prefix(worker.role, artifacts, key)
             worker.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[data_bucket.arn_for_objects("*")]))
-            worker.role.add_to_policy(list_runs)
-            worker.role.add_to_policy(kms_via_s3)
         deployments = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:custom-model-deployment/*"
         foundation_models = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*"
         evaluate.role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[foundation_models, deployments]))
@@ -90,9 +80,7 @@ class LlmCustomizationStack(Stack):
                 "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-customization-job/*"},
             }),
         )  # fmt: skip
-        self.customization_role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[runs]))
-        self.customization_role.add_to_policy(list_runs)
-        self.customization_role.add_to_policy(kms_via_s3)
+        grant_run_prefix(self.customization_role, artifacts, key)
 
         workflow_logs = logs.LogGroup(self, "WorkflowLogs", encryption_key=key, retention=log_retention,
                                       removal_policy=RemovalPolicy.DESTROY)  # fmt: skip

@@ -16,13 +16,11 @@ from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resourc
 from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree, bucket_from_tree
 from constructs.python_function import PythonFunction
+from constructs.run_access import RUNS_PREFIX, grant_run_prefix
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
 from statemachines.common import validator_function
 from statemachines.retrieval_pipeline import RetrievalPipelineResources, build_definition
-
-RUNS_PREFIX = "runs/*"
-
 
 class RetrievalPipelineStack(Stack):
     """Props: config, foundation (FoundationStack). ``poll_interval`` (default 2 minutes) sets how often a batch
@@ -70,17 +68,8 @@ class RetrievalPipelineStack(Stack):
         self.functions = {"validate_input": validator.function, "extract_corpus": extract.function,
                           "generate_queries": generate.function, "build_pairs": pairs.function}  # fmt: skip
 
-        kms_via_s3 = iam.PolicyStatement(
-            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
-        )  # fmt: skip
         for worker in (extract, generate, pairs):
-            worker.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[runs]))
-            worker.role.add_to_policy(iam.PolicyStatement(
-                actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [RUNS_PREFIX]}},
-            ))  # fmt: skip
-            worker.role.add_to_policy(kms_via_s3)
+            grant_run_prefix(worker.role, artifacts_bucket, key)
         extract.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[data_bucket.arn_for_objects("*")]))
         opensearch_domains = f"arn:{Aws.PARTITION}:es:{Aws.REGION}:{Aws.ACCOUNT_ID}:domain/*"
         extract.role.add_to_policy(iam.PolicyStatement(
@@ -102,10 +91,7 @@ class RetrievalPipelineStack(Stack):
                 "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-invocation-job/*"},
             }),
         )  # fmt: skip
-        batch_role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[runs]))
-        batch_role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn],
-                                                     conditions={"StringLike": {"s3:prefix": [RUNS_PREFIX]}}))  # fmt: skip
-        batch_role.add_to_policy(kms_via_s3)
+        grant_run_prefix(batch_role, artifacts_bucket, key)
         batch_role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[foundation_models, inference_profiles]))
 
         workflow_logs = logs.LogGroup(self, "WorkflowLogs", encryption_key=key, retention=log_retention,

@@ -1,0 +1,30 @@
+"""What a role needs to work inside run prefixes of the artifacts bucket; the one place that grant is written.
+
+Every run reads and writes ``runs/<execution-name>/``, a name chosen when the execution starts, so policies
+name ``runs/*``: objects there, listing under that prefix, and the project key through S3 only.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+RUNS_PREFIX = "runs/*"
+
+
+def run_prefix_statements(artifacts_bucket: s3.IBucket, encryption_key: kms.IKey) -> list[iam.PolicyStatement]:
+    """Read and write objects under ``runs/*``, list that prefix, use the project key through S3."""
+    return [
+        iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[artifacts_bucket.arn_for_objects(RUNS_PREFIX)]),
+        iam.PolicyStatement(actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn],
+                            conditions={"StringLike": {"s3:prefix": [RUNS_PREFIX]}}),
+        iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[encryption_key.key_arn],
+                            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}}),
+    ]  # fmt: skip
+
+
+def grant_run_prefix(role: iam.IRole, artifacts_bucket: s3.IBucket, encryption_key: kms.IKey) -> None:
+    for statement in run_prefix_statements(artifacts_bucket, encryption_key):
+        role.add_to_principal_policy(statement)
