@@ -102,6 +102,32 @@ SAGEMAKER_GPU_FAMILIES: frozenset[str] = frozenset(
 )
 SAGEMAKER_CPU_FAMILIES: frozenset[str] = frozenset({"c5", "c6i", "c7i", "m5", "m6i", "m7i", "r5", "r6i"})
 
+# SageMaker families whose instances carry NVMe instance storage: an endpoint config for them takes no
+# KmsKeyId (that storage is encrypted by the hardware). https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html
+SAGEMAKER_INSTANCE_STORAGE_FAMILIES: frozenset[str] = frozenset({"g4dn", "g5", "g6", "g6e", "p4d", "p4de", "p5"})
+
+# AWS Deep Learning Containers: the registry account per region (763104351884 unless listed) and the
+# Hugging Face PyTorch images the retrieval pipeline uses by default (override the URIs in config).
+# https://github.com/aws/deep-learning-containers/blob/master/available_images.md
+DLC_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType({
+    "af-south-1": "626614931356", "ap-east-1": "871362719292", "ap-south-2": "772153158452",
+    "ap-southeast-3": "907027046896", "ap-southeast-4": "457447274322", "ap-southeast-5": "550225433462",
+    "ap-southeast-7": "590183813437", "ca-west-1": "204538143572", "eu-central-2": "380420809688",
+    "eu-south-1": "692866216735", "eu-south-2": "503227376785", "il-central-1": "780543022126",
+    "me-central-1": "914824155844", "me-south-1": "217643126080", "mx-central-1": "637423239942",
+})  # fmt: skip
+DLC_DEFAULT_ACCOUNT = "763104351884"
+HF_TRAINING_IMAGE = "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04"
+HF_INFERENCE_IMAGE_GPU = "huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04"
+HF_INFERENCE_IMAGE_CPU = "huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04"
+
+
+def dlc_image_uri(region: str, image: str) -> str:
+    """The ECR URI of Deep Learning Container ``image`` (``repository:tag``) in ``region``."""
+    account = DLC_REGISTRY_ACCOUNTS.get(region, DLC_DEFAULT_ACCOUNT)
+    return f"{account}.dkr.ecr.{region}.amazonaws.com/{image}"
+
+
 # CloudWatch Logs accepts only these retention periods (days).
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
 LOG_RETENTION_DAYS: tuple[int, ...] = (

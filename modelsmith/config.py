@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from modelsmith import catalogue
 
-ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
+ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,11}$")
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
@@ -161,16 +161,29 @@ class TrainingInstanceConfig(_Section):
         return self
 
 
+_ECR_IMAGE_PATTERN = r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$"
+
+
 class RetrievalPipelineConfig(_Section):
     """Defaults of the retrieval fine-tuning pipeline (an execution input may override the model).
 
-    Defaults: ``BAAI/bge-base-en-v1.5`` (768-d), training on ``ml.g5.xlarge``, endpoint on ``ml.g5.xlarge``.
+    Defaults: ``BAAI/bge-base-en-v1.5`` (768-d), training on ``ml.g5.xlarge`` (on-demand; ``spot_training``
+    uses managed spot with checkpoints in the run prefix), endpoint on ``ml.g5.xlarge`` (or ``serverless``
+    with ``serverless_memory_mib``/``serverless_max_concurrency``).
     """
 
     base_model_id: str = "BAAI/bge-base-en-v1.5"
     embedding_dimension: int = Field(default=768, ge=32, le=8192)
     training_instance_type: str = "ml.g5.xlarge"
     endpoint_instance_type: str = "ml.g5.xlarge"
+    # Images: the Hugging Face PyTorch Deep Learning Containers of the region (modelsmith/catalogue.py)
+    # unless set, e.g. to the project's own image from the TrainingInstance stack's ECR repository.
+    training_image_uri: str | None = Field(default=None, pattern=_ECR_IMAGE_PATTERN)
+    inference_image_uri: str | None = Field(default=None, pattern=_ECR_IMAGE_PATTERN)
+    spot_training: bool = False
+    max_training_hours: int = Field(default=24, ge=1, le=120)
+    serverless_memory_mib: Literal[1024, 2048, 3072, 4096, 5120, 6144] = 6144
+    serverless_max_concurrency: int = Field(default=5, ge=1, le=200)
 
     @field_validator("training_instance_type")
     @classmethod
@@ -390,6 +403,31 @@ class AgentConfig(_Section):
         return self.foundation_model_id.split(".", 1)[1] if self.inference_profile_geography() else self.foundation_model_id
 
 
+class OperationsConfig(_Section):
+    """Alarm thresholds of the Operations stack (dashboard and alarms; every alarm notifies the project topic).
+
+    ``max_gpu_instance_hours`` (default 24, 1-168): alarm when the GPU training instance has been running in
+    each of this many consecutive clock hours (CloudWatch evaluates at most 7 days, hence 168).
+    ``endpoint_idle_days`` (default 3, 1-30): alarm when an environment's SageMaker endpoint (``ms-<env>-*``)
+    has served no invocation for this many days (it keeps billing by the hour).
+    ``endpoint_5xx_errors`` (default 5): alarm when the environment's endpoints answer with at least this many
+    5xx errors within 5 minutes.
+    ``failed_executions`` (default 1): alarm when a workflow has at least this many failed or timed-out
+    executions within 5 minutes.
+    ``lambda_throttles`` (default 10) and ``bedrock_throttles`` (default 50): throttled invocations per 5 minutes
+    (the workflow's functions; Bedrock models in the account and region) that count as a storm when sustained
+    for ``throttle_storm_periods`` (default 3, 1-12) consecutive 5-minute periods.
+    """
+
+    max_gpu_instance_hours: int = Field(default=24, ge=1, le=168)
+    endpoint_idle_days: int = Field(default=3, ge=1, le=30)
+    endpoint_5xx_errors: int = Field(default=5, ge=1, le=100_000)
+    failed_executions: int = Field(default=1, ge=1, le=1000)
+    lambda_throttles: int = Field(default=10, ge=1, le=100_000)
+    bedrock_throttles: int = Field(default=50, ge=1, le=100_000)
+    throttle_storm_periods: int = Field(default=3, ge=1, le=12)
+
+
 class EnvironmentConfig(_Section):
     """One deployment environment (``dev``, ``prod``, ...).
 
@@ -398,7 +436,8 @@ class EnvironmentConfig(_Section):
     termination protection; false lets ``cdk destroy`` remove them, objects included).
     Optional, with defaults: ``log_retention_days`` (365), ``noncurrent_version_expiration_days`` (90),
     ``abort_incomplete_multipart_upload_days`` (7), ``notification_emails`` (none), ``tags`` (none), and the
-    sections ``network``, ``training_instance``, ``retrieval_pipeline``, ``llm_customization``, ``agent``.
+    sections ``network``, ``training_instance``, ``retrieval_pipeline``, ``llm_customization``, ``agent``,
+    ``operations``.
     """
 
     name: str
@@ -414,12 +453,13 @@ class EnvironmentConfig(_Section):
     retrieval_pipeline: RetrievalPipelineConfig = RetrievalPipelineConfig()
     llm_customization: LlmCustomizationConfig = LlmCustomizationConfig()
     agent: AgentConfig = AgentConfig()
+    operations: OperationsConfig = OperationsConfig()
 
     @field_validator("name")
     @classmethod
     def _name_format(cls, value: str) -> str:
         if not ENV_NAME_PATTERN.match(value):
-            raise ValueError("must be 2-16 lowercase letters, digits or hyphens, starting with a letter")
+            raise ValueError("must be 2-12 lowercase letters, digits or hyphens, starting with a letter (it is part of resource names such as endpoints ms-<env>-<model_name>)")
         return value
 
     @field_validator("region")

@@ -1,18 +1,26 @@
-"""The retrieval fine-tuning pipeline, part 1: validated input → corpus → Bedrock-generated queries → pairs.
+"""The retrieval fine-tuning pipeline: documents → synthetic queries → fine-tuned embedding model → endpoint.
 
-Validate input → Extract corpus → Plan query generation → (on-demand: Generate queries, one Lambda per
-shard in a bounded Map | batch: Prepare batch records → Start batch inference job → follow it → Collect batch
-queries) → Build training pairs → Notify → output.
+Part 1: Validate input → Extract corpus → Plan query generation → (on-demand: Generate queries, one Lambda
+per shard in a bounded Map | batch: Prepare batch records → Start batch inference job → follow it → Collect
+batch queries) → Build training pairs.
 
-On any failure: stop the batch inference job if one was started, notify, and fail with a readable cause.
-Only S3 URIs, IDs and counts pass between states; everything a run writes is under
-``s3://<artifacts>/runs/<execution-name>/``. Part 2 (training, evaluation, deployment) continues from
-``$.pairs``.
+Part 2: Name run resources → Train embedding model (a SageMaker training job running
+``sagemaker_src.retrieval.train``, awaited natively with ``.sync``) → Publish training report (metrics and
+report into the run prefix) → quality gate (fine-tuned nDCG@10 above the base model's by more than 0 and at
+least ``min_ndcg_gain``; otherwise notify and end with status ``not_improved``) → SageMaker model → endpoint
+config → create the endpoint ``ms-<env>-<model_name>`` or update it in place → wait until InService →
+register (OpenSearch ML Commons and/or Pinecone, as the input asks) → Notify → output.
+
+On any failure: stop the batch inference job if one was started; delete the endpoint (only if this run
+created it), endpoint config and model this run created; notify; fail with a readable cause. Only S3 URIs,
+IDs, counts and scores pass between states; everything a run writes is under
+``s3://<artifacts>/runs/<execution-name>/``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
@@ -22,6 +30,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from modelsmith.naming import TAG_RUN_ID
 from statemachines.common import (
     BEDROCK_TRANSIENT_ERRORS,
     TRANSIENT_LAMBDA_ERRORS,
@@ -33,6 +42,33 @@ from statemachines.common import (
 SCHEMA_NAME = "retrieval_pipeline"
 RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")
 BATCH_RUNNING = ["Submitted", "Validating", "Scheduled", "InProgress", "Stopping", "PartiallyCompleted"]
+ENDPOINT_BUSY = ["Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"]
+TRAINING_PROGRAM = "retrieval_train.py"
+# SageMaker's managed rule through which Step Functions follows a training job (.sync).
+TRAINING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+
+
+@dataclass(frozen=True)
+class SageMakerSettings:
+    """How runs train and serve. ``endpoint_instance_type`` is an instance type or ``serverless``;
+    ``endpoint_kms_key_arn`` is None for instance types with NVMe instance storage (SageMaker refuses a key
+    there; that storage is hardware-encrypted). ``tags`` are put on everything a run creates."""
+
+    training_role_arn: str
+    inference_role_arn: str
+    training_image_uri: str
+    inference_image_uri: str
+    training_instance_type: str
+    code_uri: str
+    endpoint_instance_type: str
+    endpoint_name_prefix: str
+    endpoint_kms_key_arn: str | None
+    tags: dict[str, str]
+    spot_training: bool = False
+    max_training_hours: int = 24
+    serverless_memory_mib: int = 6144
+    serverless_max_concurrency: int = 5
+    training_volume_gib: int = 50
 
 
 @dataclass(frozen=True)
@@ -47,7 +83,13 @@ class RetrievalPipelineResources:
     artifacts_bucket_name: str
     encryption_key_arn: str
     topic: sns.ITopic
+    publish_report: lambda_.IFunction
+    register_model: lambda_.IFunction
+    sagemaker: SageMakerSettings
+    pinecone_secret_name: str
+    connector_role_arn: str
     poll_interval: Duration = Duration.minutes(2)
+    endpoint_poll_interval: Duration = Duration.minutes(1)
     generation_concurrency: int = 4
 
 
@@ -206,6 +248,297 @@ class _Builder:
         wait.next(check).next(status)
         return prepare
 
+    # Part 2: train, prove it is better, deploy, register ------------------------------------------------------------
+    def _sagemaker(self, name: str, action: str, parameters: dict, resource_types: list[str], **kwargs: Any) -> tasks.CallAwsService:
+        arns = {
+            "model": self._sagemaker_arn("model/*"),
+            "endpoint-config": self._sagemaker_arn("endpoint-config/*"),
+            "endpoint": self._sagemaker_arn(f"endpoint/{self.r.sagemaker.endpoint_name_prefix}*"),
+        }
+        task = tasks.CallAwsService(
+            self.scope, name, service="sagemaker", action=action, parameters=parameters,
+            iam_resources=[arns[kind] for kind in resource_types] or ["*"], **kwargs,
+        )  # fmt: skip
+        return retry_transient(task, [*TRANSIENT_SDK_ERRORS, "SageMaker.ThrottlingException"])
+
+    def _sagemaker_arn(self, resource: str) -> str:
+        return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+    def _tags(self) -> list[dict[str, str]]:
+        return [*({"Key": key, "Value": value} for key, value in self.r.sagemaker.tags.items()),
+                {"Key": TAG_RUN_ID, "Value": RUN_ID}]  # fmt: skip
+
+    def _run_uri(self, suffix: str) -> str:
+        return sfn.JsonPath.format(f"s3://{self.r.artifacts_bucket_name}/runs/{{}}/{suffix}", RUN_ID)
+
+    def _training(self) -> sfn.CustomState:
+        sm = self.r.sagemaker
+        channel = {"DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri.$": self._run_uri("pairs/"), "S3DataDistributionType": "FullyReplicated",
+        }}}  # fmt: skip
+        text = "States.Format('{{}}', $.{})".format
+        parameters: dict[str, Any] = {
+            "TrainingJobName.$": "$.names.resource_name",
+            "RoleArn": sm.training_role_arn,
+            "AlgorithmSpecification": {"TrainingImage": sm.training_image_uri, "TrainingInputMode": "File"},
+            "HyperParameters": {
+                "sagemaker_program": TRAINING_PROGRAM,
+                "sagemaker_submit_directory": sm.code_uri,
+                "model_name_or_path.$": "$.base_model_id",
+                "epochs.$": text("epochs"),
+                "batch_size.$": text("batch_size"),
+                "mini_batch_size.$": text("mini_batch_size"),
+                "learning_rate.$": text("learning_rate"),
+                "hard_negatives.$": text("hard_negatives"),
+                "seed.$": text("sample_seed"),
+            },
+            "InputDataConfig": [{"ChannelName": "train", **channel}, {"ChannelName": "eval", **channel}],
+            "OutputDataConfig": {"S3OutputPath.$": self._run_uri("training/"), "KmsKeyId": self.r.encryption_key_arn},
+            "ResourceConfig": {"InstanceType": sm.training_instance_type, "InstanceCount": 1,
+                               "VolumeSizeInGB": sm.training_volume_gib, "VolumeKmsKeyId": self.r.encryption_key_arn},
+            "StoppingCondition": {"MaxRuntimeInSeconds": sm.max_training_hours * 3600},
+            "EnableInterContainerTrafficEncryption": True,
+            "Tags": [{"Key": key, "Value": value} for key, value in sm.tags.items()]
+                    + [{"Key": TAG_RUN_ID, "Value.$": "$$.Execution.Name"}],
+        }  # fmt: skip
+        if sm.spot_training:
+            parameters["EnableManagedSpotTraining"] = True
+            parameters["StoppingCondition"]["MaxWaitTimeInSeconds"] = 2 * sm.max_training_hours * 3600
+            parameters["CheckpointConfig"] = {"S3Uri.$": self._run_uri("checkpoints/"), "LocalPath": "/opt/ml/checkpoints"}
+        training = sfn.CustomState(self.scope, "Train embedding model", state_json={
+            "Type": "Task",
+            "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createTrainingJob.sync",
+            "Parameters": parameters,
+            "ResultSelector": {
+                "job_name.$": "$.TrainingJobName",
+                "status.$": "$.TrainingJobStatus",
+                "model_artifacts_uri.$": "$.ModelArtifacts.S3ModelArtifacts",
+            },
+            "ResultPath": "$.training",
+        })  # fmt: skip
+        training.add_catch(self.failure_entry, result_path="$.error")
+        return training
+
+    def training_statements(self) -> list[iam.PolicyStatement]:
+        """What the state machine's role needs for the .sync training task (CustomState gets no generated policy)."""
+        sm = self.r.sagemaker
+        jobs = self._sagemaker_arn("training-job/*")
+        return [
+            iam.PolicyStatement(
+                actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
+                         "sagemaker:AddTags"], resources=[jobs],
+            ),
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{TRAINING_EVENTS_RULE}"],
+            ),
+            iam.PolicyStatement(
+                actions=["iam:PassRole"], resources=[sm.training_role_arn, sm.inference_role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        ]  # fmt: skip
+
+    def _not_improved(self) -> sfn.IChainable:
+        notify = tasks.SnsPublish(
+            self.scope, "Notify not improved", topic=self.r.topic,
+            subject="Modelsmith retrieval pipeline: the fine-tuned model is not better",
+            message=sfn.TaskInput.from_object({
+                "workflow": "retrieval-pipeline", "run_id": RUN_ID, "status": "NOT_IMPROVED",
+                "model_name": sfn.JsonPath.string_at("$.model_name"),
+                "ndcg_at_10_gain": sfn.JsonPath.number_at("$.evaluation.ndcg_at_10_gain"),
+                "min_ndcg_gain": sfn.JsonPath.number_at("$.min_ndcg_gain"),
+                "report_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
+            }),
+            result_path=sfn.JsonPath.DISCARD,
+        )  # fmt: skip
+        retry_transient(notify, TRANSIENT_SDK_ERRORS)
+        summary = sfn.Pass(self.scope, "Summarize run (not improved)", parameters={
+            **self._summary_fields(), "status": "not_improved",
+            "reason": sfn.JsonPath.format(
+                "fine-tuned nDCG@10 changed by {} (needed more than 0 and at least {}); nothing was deployed",
+                sfn.JsonPath.string_at("$.evaluation.ndcg_at_10_gain"), sfn.JsonPath.string_at("$.min_ndcg_gain")),
+        })  # fmt: skip
+        return notify.next(summary)
+
+    def _summary_fields(self) -> dict[str, Any]:
+        return {
+            "run_id": RUN_ID,
+            "model_name": sfn.JsonPath.string_at("$.model_name"),
+            "generation_mode": sfn.JsonPath.string_at("$.plan.mode"),
+            "corpus": sfn.JsonPath.object_at("$.corpus"),
+            "pairs": sfn.JsonPath.object_at("$.pairs"),
+            "training_job": sfn.JsonPath.string_at("$.training.job_name"),
+            "metrics": {
+                "base": sfn.JsonPath.object_at("$.evaluation.base"),
+                "fine_tuned": sfn.JsonPath.object_at("$.evaluation.fine_tuned"),
+                "difference": sfn.JsonPath.object_at("$.evaluation.difference"),
+            },
+            "report": {
+                "metrics_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
+                "report_uri": sfn.JsonPath.string_at("$.evaluation.report_uri"),
+                "plot_uri": sfn.JsonPath.string_at("$.evaluation.plot_uri"),
+            },
+        }
+
+    def _endpoint_cleanup(self) -> sfn.IChainable:
+        """Delete what this run created for serving (endpoint only if it created it), then the failure path."""
+        def delete(name: str, action: str, parameters: dict, kind: str) -> tasks.CallAwsService:
+            task = self._sagemaker(name, action, parameters, [kind], result_path=sfn.JsonPath.DISCARD)
+            return task
+
+        delete_model = delete("Delete SageMaker model", "deleteModel",
+                              {"ModelName": sfn.JsonPath.string_at("$.names.resource_name")}, "model")  # fmt: skip
+        delete_config = delete("Delete endpoint config", "deleteEndpointConfig",
+                               {"EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name")}, "endpoint-config")  # fmt: skip
+        delete_endpoint = delete("Delete endpoint", "deleteEndpoint",
+                                 {"EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name")}, "endpoint")  # fmt: skip
+        # Best effort: a failed deletion is recorded, and the run still reports the error that stopped it.
+        for task in (delete_endpoint, delete_config, delete_model):
+            task.add_catch(self.failure_entry, result_path="$.cleanup_error")
+        delete_endpoint.next(delete_config)
+        delete_config.next(delete_model)
+        delete_model.next(self.failure_entry)
+        self.delete_model_entry = delete_model
+        return (
+            sfn.Choice(self.scope, "Endpoint created by this run?")
+            .when(sfn.Condition.and_(sfn.Condition.is_present("$.endpoint.created"),
+                                     sfn.Condition.boolean_equals("$.endpoint.created", True)), delete_endpoint)
+            .otherwise(delete_config)
+        )  # fmt: skip
+
+    def _deploy(self, then: sfn.IChainable) -> sfn.IChainable:
+        sm = self.r.sagemaker
+        tags = self._tags()
+        create_model = self._sagemaker("Create SageMaker model", "createModel", {
+            "ModelName": sfn.JsonPath.string_at("$.names.resource_name"),
+            "ExecutionRoleArn": sm.inference_role_arn,
+            "PrimaryContainer": {
+                "Image": sm.inference_image_uri,
+                "ModelDataUrl": sfn.JsonPath.string_at("$.training.model_artifacts_uri"),
+                "Environment": {"SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": Aws.REGION},
+            },
+            "Tags": tags,
+        }, ["model"], result_selector={"arn": sfn.JsonPath.string_at("$.ModelArn")}, result_path="$.sagemaker_model")  # fmt: skip
+        create_model.add_catch(self.failure_entry, result_path="$.error")
+
+        if sm.endpoint_instance_type == "serverless":
+            variant: dict[str, Any] = {"ServerlessConfig": {"MemorySizeInMB": sm.serverless_memory_mib,
+                                                            "MaxConcurrency": sm.serverless_max_concurrency}}  # fmt: skip
+        else:
+            variant = {"InstanceType": sm.endpoint_instance_type, "InitialInstanceCount": 1}
+        config_parameters: dict[str, Any] = {
+            "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
+            "ProductionVariants": [{"VariantName": "AllTraffic",
+                                    "ModelName": sfn.JsonPath.string_at("$.names.resource_name"), **variant}],
+            "Tags": tags,
+        }  # fmt: skip
+        if sm.endpoint_kms_key_arn:
+            config_parameters["KmsKeyId"] = sm.endpoint_kms_key_arn
+        create_config = self._sagemaker("Create endpoint config", "createEndpointConfig", config_parameters,
+                                        ["endpoint-config"], result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+
+        cleanup = self._endpoint_cleanup()
+        create_config.add_catch(self.delete_model_entry, result_path="$.error")
+
+        # ListEndpoints has no resource-level permissions: "*".
+        look = self._sagemaker("Look for the endpoint", "listEndpoints", {
+            "NameContains": sfn.JsonPath.string_at("$.names.endpoint_name"), "MaxResults": 100,
+        }, [], result_selector={"names": sfn.JsonPath.list_at("$.Endpoints[*].EndpointName")}, result_path="$.existing")  # fmt: skip
+        look.add_catch(cleanup, result_path="$.error")
+        exists = sfn.Pass(self.scope, "Endpoint exists?", parameters={
+            "found": sfn.JsonPath.array_contains(sfn.JsonPath.list_at("$.existing.names"),
+                                                 sfn.JsonPath.string_at("$.names.endpoint_name")),
+        }, result_path="$.existing")  # fmt: skip
+        endpoint_resources = ["endpoint", "endpoint-config"]
+        create_endpoint = self._sagemaker("Create endpoint", "createEndpoint", {
+            "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
+            "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
+            "Tags": tags,
+        }, endpoint_resources, result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": True},
+            result_path="$.endpoint")  # fmt: skip
+        update_endpoint = self._sagemaker("Update endpoint in place", "updateEndpoint", {
+            "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
+            "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
+        }, endpoint_resources, result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": False},
+            result_path="$.endpoint")  # fmt: skip
+        for task in (create_endpoint, update_endpoint):
+            task.add_catch(cleanup, result_path="$.error")
+
+        wait = sfn.Wait(self.scope, "Wait for the endpoint", time=sfn.WaitTime.duration(self.r.endpoint_poll_interval))
+        describe = self._sagemaker("Get endpoint status", "describeEndpoint", {
+            "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
+        }, ["endpoint"], result_path="$.endpoint_status")  # fmt: skip
+        describe.add_catch(cleanup, result_path="$.error")
+        failed = sfn.Pass(self.scope, "Endpoint deployment failed", parameters={
+            "Error": "EndpointDeploymentFailed",
+            "Cause": sfn.JsonPath.format(
+                "endpoint {} did not come into service with config {}: {}",
+                sfn.JsonPath.string_at("$.names.endpoint_name"), sfn.JsonPath.string_at("$.names.resource_name"),
+                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.endpoint_status")),
+            ),
+        }, result_path="$.error")  # fmt: skip
+        failed.next(cleanup)
+        in_service = sfn.Condition.string_equals("$.endpoint_status.EndpointStatus", "InService")
+        status = (
+            sfn.Choice(self.scope, "Endpoint in service?")
+            .when(sfn.Condition.and_(in_service, sfn.Condition.string_equals_json_path(
+                "$.endpoint_status.EndpointConfigName", "$.names.resource_name")), then)
+            # In service with another config: the update failed and SageMaker rolled the endpoint back.
+            .when(in_service, failed)
+            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.endpoint_status.EndpointStatus", s)
+                                      for s in ENDPOINT_BUSY]), wait)
+            .otherwise(failed)
+        )  # fmt: skip
+        choose = (
+            sfn.Choice(self.scope, "Create or update the endpoint?")
+            .when(sfn.Condition.boolean_equals("$.existing.found", True), update_endpoint)
+            .otherwise(create_endpoint)
+        )  # fmt: skip
+        create_endpoint.next(wait)
+        update_endpoint.next(wait)
+        wait.next(describe).next(status)
+        create_model.next(create_config).next(look).next(exists).next(choose)
+        return create_model
+
+    def _register(self) -> sfn.Parallel:
+        r = self.r
+        common = {
+            "run_id": RUN_ID,
+            "model_name": sfn.JsonPath.string_at("$.model_name"),
+            "endpoint_name": sfn.JsonPath.string_at("$.names.endpoint_name"),
+            "embedding_dimension": sfn.JsonPath.number_at("$.embedding_dimension"),
+            "region": Aws.REGION,
+        }
+        opensearch = self._invoke_plain("Register in OpenSearch ML Commons", r.register_model, {
+            **common, "action": "opensearch", "ml_commons": sfn.JsonPath.object_at("$.ml_commons"),
+            "connector_role_arn": r.connector_role_arn,
+        })  # fmt: skip
+        pinecone = self._invoke_plain("Index the corpus in Pinecone", r.register_model, {
+            **common, "action": "pinecone", "pinecone": sfn.JsonPath.object_at("$.pinecone"),
+            "corpus_uri": sfn.JsonPath.string_at("$.corpus.corpus_uri"),
+            "api_key_secret_name": r.pinecone_secret_name,
+        })  # fmt: skip
+        parallel = sfn.Parallel(self.scope, "Register model", result_selector={
+            "opensearch": sfn.JsonPath.object_at("$[0]"), "pinecone": sfn.JsonPath.object_at("$[1]"),
+        }, result_path="$.registration")  # fmt: skip
+        for target, task in (("opensearch", opensearch), ("pinecone", pinecone)):
+            skip = sfn.Pass(self.scope, f"Skip {target}", result=sfn.Result.from_object({"skipped": True}))
+            parallel.branch(
+                sfn.Choice(self.scope, f"Register in {target}?")
+                .when(sfn.Condition.boolean_equals(f"$.targets.{target}", True), task)
+                .otherwise(skip)
+            )  # fmt: skip
+        parallel.add_catch(self.failure_entry, result_path="$.error")
+        return parallel
+
+    def _invoke_plain(self, name: str, function: lambda_.IFunction, payload: dict) -> tasks.LambdaInvoke:
+        """A Lambda step inside a branch: retried, its errors caught by the enclosing state."""
+        task = tasks.LambdaInvoke(
+            self.scope, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True, retry_on_service_exceptions=False,
+        )  # fmt: skip
+        return retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
+
     # The happy path ----------------------------------------------------------------------------------------------
     def build(self) -> sfn.IChainable:
         r = self.r
@@ -226,29 +559,30 @@ class _Builder:
             "eval_fraction": 0.2,
             "seed": sfn.JsonPath.number_at("$.sample_seed"),
         }, "$.pairs")  # fmt: skip
-        notify = tasks.SnsPublish(
-            self.scope, "Notify success", topic=r.topic, subject="Modelsmith retrieval pipeline succeeded",
-            message=sfn.TaskInput.from_object({
-                "workflow": "retrieval-pipeline", "run_id": RUN_ID, "status": "SUCCEEDED",
-                "model_name": sfn.JsonPath.string_at("$.model_name"),
-                "train_pairs": sfn.JsonPath.number_at("$.pairs.train_pairs"),
-                "eval_pairs": sfn.JsonPath.number_at("$.pairs.eval_pairs"),
-            }),
-            result_path=sfn.JsonPath.DISCARD,
+        names = sfn.Pass(self.scope, "Name run resources", parameters={
+            # Training job, model and endpoint config: <model_name>-<8 hex>; the endpoint is the model's own.
+            "resource_name": sfn.JsonPath.format("{}-{}", sfn.JsonPath.string_at("$.model_name"),
+                                                 sfn.JsonPath.array_get_item(
+                                                     sfn.JsonPath.string_split(sfn.JsonPath.uuid(), "-"), 0)),
+            "endpoint_name": sfn.JsonPath.format(f"{r.sagemaker.endpoint_name_prefix}{{}}",
+                                                 sfn.JsonPath.string_at("$.model_name")),
+        }, result_path="$.names")  # fmt: skip
+        targets = sfn.Pass(self.scope, "Choose registration targets", parameters={
+            target: sfn.JsonPath.array_contains(sfn.JsonPath.list_at("$.register_targets"), target)
+            for target in ("opensearch", "pinecone")
+        }, result_path="$.targets")  # fmt: skip
+        report = self._invoke("Publish training report", r.publish_report, {
+            "run_id": RUN_ID, "model_artifacts_uri": sfn.JsonPath.string_at("$.training.model_artifacts_uri"),
+        }, "$.evaluation")  # fmt: skip
+        gain = "$.evaluation.ndcg_at_10_gain"
+        gate = (
+            sfn.Choice(self.scope, "Better than the base model?")
+            .when(sfn.Condition.and_(sfn.Condition.number_greater_than(gain, 0),
+                                     sfn.Condition.number_greater_than_equals_json_path(gain, "$.min_ndcg_gain")),
+                  self._deploy_and_register())
+            .otherwise(self._not_improved())
         )  # fmt: skip
-        retry_transient(notify, TRANSIENT_SDK_ERRORS)
-        summary = sfn.Pass(
-            self.scope, "Summarize run",
-            parameters={
-                "run_id": RUN_ID,
-                "status": "SUCCEEDED",
-                "model_name": sfn.JsonPath.string_at("$.model_name"),
-                "generation_mode": sfn.JsonPath.string_at("$.plan.mode"),
-                "corpus": sfn.JsonPath.object_at("$.corpus"),
-                "pairs": sfn.JsonPath.object_at("$.pairs"),
-            },
-        )  # fmt: skip
-        pairs.next(notify).next(summary)
+        pairs.next(names).next(targets).next(self._training()).next(report).next(gate)
         mode = (
             sfn.Choice(self.scope, "Batch or on-demand?")
             .when(sfn.Condition.string_equals("$.plan.mode", "batch"), self._batch(pairs))
@@ -257,7 +591,34 @@ class _Builder:
         validate.next(extract).next(plan).next(mode)
         return validate
 
+    def _deploy_and_register(self) -> sfn.IChainable:
+        r = self.r
+        register = self._register()
+        notify = tasks.SnsPublish(
+            self.scope, "Notify success", topic=r.topic, subject="Modelsmith retrieval pipeline deployed a model",
+            message=sfn.TaskInput.from_object({
+                "workflow": "retrieval-pipeline", "run_id": RUN_ID, "status": "SUCCEEDED",
+                "model_name": sfn.JsonPath.string_at("$.model_name"),
+                "endpoint_name": sfn.JsonPath.string_at("$.names.endpoint_name"),
+                "ndcg_at_10_gain": sfn.JsonPath.number_at("$.evaluation.ndcg_at_10_gain"),
+                "report_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
+            }),
+            result_path=sfn.JsonPath.DISCARD,
+        )  # fmt: skip
+        retry_transient(notify, TRANSIENT_SDK_ERRORS)
+        summary = sfn.Pass(self.scope, "Summarize run", parameters={
+            **self._summary_fields(), "status": "deployed",
+            "endpoint_name": sfn.JsonPath.string_at("$.names.endpoint_name"),
+            "endpoint_updated_in_place": sfn.JsonPath.string_at("$.existing.found"),
+            "sagemaker_model": sfn.JsonPath.string_at("$.names.resource_name"),
+            "registration": sfn.JsonPath.object_at("$.registration"),
+        })  # fmt: skip
+        register.next(notify).next(summary)
+        return self._deploy(register)
 
-def build_definition(scope: Construct, resources: RetrievalPipelineResources) -> sfn.IChainable:
-    """The workflow's definition (its first state), for a ``StateMachine`` in ``scope``."""
-    return _Builder(scope, resources).build()
+
+def build_definition(scope: Construct, resources: RetrievalPipelineResources) -> tuple[sfn.IChainable, list[iam.PolicyStatement]]:
+    """The workflow's definition (its first state), for a ``StateMachine`` in ``scope``, and the statements its
+    role needs beyond what CDK generates (the .sync training task)."""
+    builder = _Builder(scope, resources)
+    return builder.build(), builder.training_statements()

@@ -1,7 +1,9 @@
-"""The retrieval pipeline (part 1), executed offline: the synthesized definition runs in moto's Step
-Functions; S3, SNS and SQS are moto's; the four functions are the real handlers run in-process; Bedrock is a
-stand-in speaking Converse and batch inference (tests/support/bedrock.py); OpenSearch is a local HTTP server
-speaking point-in-time + search_after (tests/support/opensearch_server.py).
+"""The retrieval pipeline's part 1 (corpus → queries → pairs), executed offline: the synthesized definition
+runs in moto's Step Functions with the real handlers in-process (tests/support/retrieval_world.py); OpenSearch
+is a local HTTP server speaking point-in-time + search_after (tests/support/opensearch_server.py).
+
+These runs train with ``no_gain_training`` (part 1 is what is under test), so they end at the quality gate
+with status ``not_improved``; tests/statemachines/test_retrieval_pipeline_deployment.py trains for real.
 """
 
 from __future__ import annotations
@@ -9,30 +11,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from aws_cdk import App, Duration
 from moto import mock_aws
 
-from modelsmith.config import load_config
-from stacks.foundation_stack import FoundationStack
-from stacks.retrieval_pipeline_stack import RetrievalPipelineStack
-from tests.support.bedrock import FakeBedrockBatch, FakeBedrockRuntime, install_bedrock_service
-from tests.support.lambdas import InProcessLambdas, iter_payload_sizes, lambda_environment, largest_payloads  # noqa: F401
+from tests.support.lambdas import iter_payload_sizes, lambda_environment, largest_payloads  # noqa: F401
 from tests.support.opensearch_server import OpenSearchServer
-from tests.support.workflow_world import NotificationInbox, deploy_functions
-from tests.support.stepfunctions import PSEUDO_PARAMETERS, render_definition, run_execution, state_names
+from tests.support.retrieval_world import ARTIFACTS, RetrievalWorld, synthesize_pipeline
+from tests.support.stepfunctions import run_execution, state_names
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDK_CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-REGION = PSEUDO_PARAMETERS["AWS::Region"]
-ARTIFACTS, DATA = "modelsmith-dev-artifacts", "modelsmith-dev-data"
 MODEL = {"model_name": "handbook-minilm", "model_type": "dense",
          "base_model_id": "sentence-transformers/all-MiniLM-L6-v2", "embedding_dimension": 384}  # fmt: skip
-FUNCTIONS = ("validate_input", "extract_corpus", "generate_queries", "build_pairs")
 
 
 def documents(count: int) -> list[dict[str, Any]]:
@@ -53,74 +43,13 @@ def three_questions(prompt: str) -> str:
 
 @pytest.fixture(scope="module")
 def synthesized_pipeline() -> dict[str, Any]:
-    app = App(context=CDK_CONTEXT)
-    config = load_config(CDK_CONTEXT["environments"], "dev")
-    foundation = FoundationStack(app, "Modelsmith-dev-Foundation", config=config)
-    stack = RetrievalPipelineStack(app, "Modelsmith-dev-RetrievalPipeline", config=config, foundation=foundation,
-                                   poll_interval=Duration.seconds(1))  # fmt: skip
-    template = app.synth().get_stack_by_name(stack.stack_name).template
-    (artifacts_parameter,) = [name for name, p in template["Parameters"].items()
-                              if p.get("Default") == "/modelsmith/dev/s3/artifacts-bucket"]  # fmt: skip
-    return {
-        "template": template,
-        "state_machine": stack.get_logical_id(stack.state_machine.node.default_child),
-        "functions": {name: stack.get_logical_id(fn.node.default_child) for name, fn in stack.functions.items()},
-        "batch_role": stack.get_logical_id(stack.batch_role.node.default_child),
-        "artifacts_parameter": artifacts_parameter,
-    }
-
-
-class World:
-    """moto resources standing in for the deployed stacks, plus the fake Bedrock and what it was asked."""
-
-    def __init__(self, synthesized: dict[str, Any], monkeypatch: pytest.MonkeyPatch, *, throttle: int = 0,
-                 batch_statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed")) -> None:  # fmt: skip
-        monkeypatch.setenv("ARTIFACTS_BUCKET", ARTIFACTS)
-        self.s3 = boto3.client("s3", region_name=REGION)
-        for bucket in (ARTIFACTS, DATA):
-            self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-
-        lambdas = InProcessLambdas()
-        lambdas.install(monkeypatch)
-        arns = deploy_functions(lambdas, FUNCTIONS)
-        self.lambdas = lambdas
-
-        self.runtime = FakeBedrockRuntime(three_questions, throttle=throttle)
-        monkeypatch.setattr(sys.modules["query_generation"], "bedrock_runtime_client", lambda: self.runtime)
-        self.batch = FakeBedrockBatch(three_questions, statuses=batch_statuses)
-        install_bedrock_service(monkeypatch, self.batch)
-
-        self.inbox = NotificationInbox()
-        topic_arn = self.inbox.topic_arn
-
-        values = {f"{logical}.Arn": arns[name] for name, logical in synthesized["functions"].items()}
-        values.update({
-            f"{synthesized['batch_role']}.Arn": "arn:aws:iam::123456789012:role/batch-inference",
-            synthesized["artifacts_parameter"]: ARTIFACTS,
-            "output:NotificationsTopicAE679CBD": topic_arn,
-            "output:ProjectKey99EBDA78": "arn:aws:kms:us-west-2:123456789012:key/project",
-        })  # fmt: skip
-        self.definition = render_definition(synthesized["template"], synthesized["state_machine"], values)
-
-    def put_corpus(self, lines: list[str], key: str = "corpora/handbook.jsonl") -> str:
-        self.s3.put_object(Bucket=DATA, Key=key, Body="\n".join(lines).encode())
-        return f"s3://{DATA}/{key}"
-
-    def keys(self, prefix: str = "") -> list[str]:
-        return sorted(item["Key"] for item in self.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=prefix).get("Contents", []))
-
-    def read_jsonl(self, key: str) -> list[dict[str, Any]]:
-        body = self.s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read().decode()
-        return [json.loads(line) for line in body.splitlines() if line.strip()]
-
-    def notifications(self) -> list[dict[str, Any]]:
-        return self.inbox.messages()
+    return synthesize_pipeline()
 
 
 @pytest.fixture
 def world_factory(synthesized_pipeline, lambda_environment, monkeypatch):  # noqa: F811
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield lambda **options: World(synthesized_pipeline, monkeypatch, **options)
+        yield lambda **options: RetrievalWorld(synthesized_pipeline, monkeypatch, query_writer=three_questions, **options)
 
 
 def test_s3_corpus_on_demand_generation(world_factory) -> None:
@@ -147,7 +76,8 @@ def test_s3_corpus_on_demand_generation(world_factory) -> None:
     assert all(key.startswith("runs/handbook-run-1/") for key in world.keys())
     assert all(call["inferenceConfig"]["maxTokens"] > 0 for call in world.runtime.calls)
     assert "Generate queries (on-demand)" in state_names(execution["history"])
-    assert [n["status"] for n in world.notifications()] == ["SUCCEEDED"]
+    assert [n["status"] for n in world.notifications()] == ["NOT_IMPROVED"]
+    assert output["status"] == "not_improved" and "Train embedding model" in state_names(execution["history"])
     assert max(iter_payload_sizes(execution["history"])) < 4096, largest_payloads(execution["history"])
 
 
@@ -193,7 +123,7 @@ def test_batch_generation(world_factory) -> None:
     (job,) = world.batch.jobs.values()
     request = job["request"]
     assert request["jobName"] == "modelsmith-batch-run"
-    assert request["roleArn"] == "arn:aws:iam::123456789012:role/batch-inference"
+    assert request["roleArn"] == "arn:aws:iam::123456789012:role/batch"
     assert request["inputDataConfig"]["s3InputDataConfig"]["s3Uri"].startswith(f"s3://{ARTIFACTS}/runs/batch-run/")
     assert request["outputDataConfig"]["s3OutputDataConfig"]["s3EncryptionKeyId"].endswith("key/project")
     assert world.runtime.calls == [], "batch mode makes no on-demand calls"

@@ -8,6 +8,7 @@ reference fails loudly naming it.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any, Mapping
 
@@ -17,7 +18,7 @@ PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": "us-west-2", "AWS::
                      "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
 
 
-def _resolve(value: Any, values: Mapping[str, str]) -> str:
+def _resolve(value: Any, values: Mapping[str, str], *, placeholders: bool = False) -> str:
     if isinstance(value, str):
         return value
     (function, argument), = value.items()
@@ -26,10 +27,14 @@ def _resolve(value: Any, values: Mapping[str, str]) -> str:
     elif function == "Fn::GetAtt":
         key = f"{argument[0]}.{argument[1]}"
     elif function == "Fn::Join":
-        return argument[0].join(_resolve(part, values) for part in argument[1])
+        return argument[0].join(_resolve(part, values, placeholders=placeholders) for part in argument[1])
+    elif function == "Fn::Sub" and isinstance(argument, str):
+        return re.sub(r"\$\{([^}]+)\}", lambda m: _resolve({"Ref": m[1]}, values, placeholders=placeholders), argument)
     elif function == "Fn::GetStackOutput":
         output = argument["OutputName"]
         matches = [k for k in values if k.startswith("output:") and k[len("output:"):] in output]
+        if len(matches) != 1 and placeholders:
+            return f"${{{output}}}"
         if len(matches) != 1:
             raise KeyError(f"no single value for cross-stack output {output}: give 'output:<LogicalId>'")
         key = matches[0]
@@ -38,14 +43,18 @@ def _resolve(value: Any, values: Mapping[str, str]) -> str:
     if key in PSEUDO_PARAMETERS:
         return PSEUDO_PARAMETERS[key]
     if key not in values:
+        if placeholders:
+            return f"${{{key}}}"
         raise KeyError(f"the definition references {key}; give its value")
     return values[key]
 
 
-def render_definition(template: Mapping[str, Any], logical_id: str, values: Mapping[str, str]) -> str:
-    """The deploy-time definition of state machine ``logical_id`` with references replaced by ``values``."""
+def render_definition(template: Mapping[str, Any], logical_id: str, values: Mapping[str, str], *,
+                      placeholders: bool = False) -> str:
+    """The deploy-time definition of state machine ``logical_id`` with references replaced by ``values``
+    (with ``placeholders``, a reference without a value becomes ``${LogicalId}`` or ``${LogicalId.Attribute}``)."""
     definition = template["Resources"][logical_id]["Properties"]["DefinitionString"]
-    rendered = _resolve(definition, values)
+    rendered = _resolve(definition, values, placeholders=placeholders)
     json.loads(rendered)  # must be valid JSON once rendered
     return rendered
 
