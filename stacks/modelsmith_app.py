@@ -6,18 +6,29 @@ call the same functions, so what they check is what ``cdk synth`` produces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
+from typing import Mapping
 
-from aws_cdk import App, Stack, Tags, Validations
+import jsii
+from aws_cdk import App, AspectPriority, Aspects, CfnResource, IAspect, Stack, TagManager, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
+from constructs import IConstruct
 
+from constructs.operations_metrics import WatchedWorkflow
 from modelsmith.config import EnvironmentConfig
+from modelsmith.naming import PROJECT, TAG_COMPONENT, TAG_ENVIRONMENT, TAG_PROJECT
 from stacks.agent_stack import AgentStack
 from stacks.foundation_stack import FoundationStack
 from stacks.llm_customization_stack import LlmCustomizationStack
 from stacks.network_stack import NetworkStack
+from stacks.operations_stack import OperationsStack
 from stacks.retrieval_pipeline_stack import RetrievalPipelineStack
 from stacks.training_instance_stack import TrainingInstanceStack
+
+# CDK's singleton custom-resource providers (bucket auto-deletion, default security group restriction) are
+# plain CfnResources that Tags.of() cannot reach; these are the taggable types among them (list-form Tags).
+_PLAIN_TAGGABLE_TYPES = frozenset({"AWS::IAM::Role", "AWS::Lambda::Function"})
 
 
 @dataclass(frozen=True)
@@ -30,16 +41,52 @@ class ModelsmithStacks:
     retrieval_pipeline: RetrievalPipelineStack
     llm_customization: LlmCustomizationStack | None = None
     agent: AgentStack | None = None
+    operations: OperationsStack | None = None
 
     def all(self) -> list[Stack]:
         stacks: list[Stack | None] = [self.foundation, self.network, self.training_instance, self.retrieval_pipeline,
-                                      self.llm_customization, self.agent]
+                                      self.llm_customization, self.agent, self.operations]
         return [stack for stack in stacks if stack is not None]
+
+    def watched_workflows(self) -> list[WatchedWorkflow]:
+        """Every workflow with its steps' functions (the agent's tools function counts as a one-step workflow)."""
+        workflows = [
+            WatchedWorkflow("retrieval-pipeline", self.retrieval_pipeline.state_machine, self.retrieval_pipeline.functions),
+            WatchedWorkflow("lora-training", self.training_instance.state_machine,
+                            {"validate_input": self.training_instance.validator}),
+        ]  # fmt: skip
+        if self.llm_customization is not None:
+            workflows.append(WatchedWorkflow("llm-customization", self.llm_customization.state_machine,
+                                             self.llm_customization.functions))  # fmt: skip
+        if self.agent is not None:
+            workflows.append(WatchedWorkflow("agent-tools", None, {"tools": self.agent.tools.function}))
+        return workflows
 
 
 def stack_id(config: EnvironmentConfig, component: str) -> str:
     """``Modelsmith-<env>-<Component>``: the stack's construct ID and CloudFormation name."""
     return f"Modelsmith-{config.name}-{component}"
+
+
+def cost_allocation_tags(config: EnvironmentConfig, stack: Stack) -> dict[str, str]:
+    """``project``, ``environment`` and ``component`` (the stack's part in kebab case, e.g. ``retrieval-pipeline``,
+    as run-created resources are tagged in ``modelsmith.naming``), then the config's own ``tags``."""
+    component = re.sub(r"(?<!^)(?=[A-Z])", "-", stack.node.id.rsplit("-", 1)[-1]).lower()
+    return {TAG_PROJECT: PROJECT, TAG_ENVIRONMENT: config.name, TAG_COMPONENT: component, **config.tags}
+
+
+@jsii.implements(IAspect)
+class _TagPlainResources:
+    """Writes the cost-allocation tags into taggable plain CfnResources (CDK's custom-resource providers)."""
+
+    def __init__(self, tags_of: Mapping[str, dict[str, str]]) -> None:
+        self._tags_of = tags_of  # stack path -> tags
+
+    def visit(self, node: IConstruct) -> None:
+        if (isinstance(node, CfnResource) and node.cfn_resource_type in _PLAIN_TAGGABLE_TYPES
+                and not TagManager.is_taggable(node)):  # fmt: skip
+            tags = self._tags_of[Stack.of(node).node.path]
+            node.add_property_override("Tags", [{"Key": key, "Value": value} for key, value in sorted(tags.items())])
 
 
 def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
@@ -70,13 +117,17 @@ def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
         foundation=foundation, network=network, training_instance=training_instance,
         retrieval_pipeline=retrieval_pipeline, llm_customization=llm_customization, agent=agent,
     )  # fmt: skip
+    operations = OperationsStack(
+        app, stack_id(config, "Operations"), config=config, foundation=foundation,
+        workflows=stacks.watched_workflows(), gpu_instance_id=training_instance.instance.instance_id,
+    )  # fmt: skip
+    stacks = replace(stacks, operations=operations)
 
-    Tags.of(app).add("project", "modelsmith")
-    Tags.of(app).add("environment", config.name)
-    for key, value in config.tags.items():
-        Tags.of(app).add(key, value)
+    tags_of = {stack.node.path: cost_allocation_tags(config, stack) for stack in stacks.all()}
     for stack in stacks.all():
-        Tags.of(stack).add("component", stack.node.id.rsplit("-", 1)[-1].lower())
+        for key, value in tags_of[stack.node.path].items():
+            Tags.of(stack).add(key, value)
+    Aspects.of(app).add(_TagPlainResources(tags_of), priority=AspectPriority.MUTATING)
     return stacks
 
 

@@ -155,9 +155,10 @@ class RetrievalPipelineStack(Stack):
         sagemaker_settings = SageMakerSettings(
             training_role_arn=sagemaker["training"].role_arn,
             inference_role_arn=sagemaker["inference"].role_arn,
-            training_image_uri=settings.training_image_uri or catalogue.dlc_image_uri(config.region, catalogue.HF_TRAINING_IMAGE),
+            training_image_uri=settings.training_image_uri or catalogue.dlc_image_uri(config.region, catalogue.HF_TRAINING_IMAGE, region_in_uri=Aws.REGION),
             inference_image_uri=settings.inference_image_uri or catalogue.dlc_image_uri(
-                config.region, catalogue.HF_INFERENCE_IMAGE_GPU if on_gpu else catalogue.HF_INFERENCE_IMAGE_CPU),
+                config.region, catalogue.HF_INFERENCE_IMAGE_GPU if on_gpu else catalogue.HF_INFERENCE_IMAGE_CPU,
+                region_in_uri=Aws.REGION),
             training_instance_type=settings.training_instance_type,
             code_uri=code.s3_uri,
             endpoint_instance_type=settings.endpoint_instance_type,
@@ -279,8 +280,8 @@ class RetrievalPipelineStack(Stack):
             conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
         ))  # fmt: skip
         images = {
-            "training": settings.training_image_uri or catalogue.dlc_image_uri(config.region, catalogue.HF_TRAINING_IMAGE),
-            "inference": settings.inference_image_uri or catalogue.dlc_image_uri(config.region, catalogue.HF_INFERENCE_IMAGE_GPU),
+            "training": settings.training_image_uri or catalogue.dlc_image_uri(config.region, catalogue.HF_TRAINING_IMAGE, region_in_uri=Aws.REGION),
+            "inference": settings.inference_image_uri or catalogue.dlc_image_uri(config.region, catalogue.HF_INFERENCE_IMAGE_GPU, region_in_uri=Aws.REGION),
         }
         for kind, role in (("training", training), ("inference", inference)):
             log_groups = f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws/sagemaker/" + (
@@ -366,6 +367,6 @@ class RetrievalPipelineStack(Stack):
 def _ecr_repository(image_uri: str) -> tuple[str, str, str]:
     """(account, region, repository) of an ECR image URI ``<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>``."""
     registry, _, path = image_uri.partition("/")
-    account, _, _, region = registry.split(".")[:4]
+    account, _, _, region = registry.removesuffix(".amazonaws.com").split(".", 3)
     repository = path.split("@")[0].rsplit(":", 1)[0]
     return account, region, repository

@@ -316,6 +316,15 @@ class _Builder:
             },
             "ResultPath": "$.training",
         })  # fmt: skip
+        # The .sync integration fails with States.TaskFailed and the job's description as the cause; the run
+        # reports it under a name of its own (Fail states cannot use the reserved States.* names).
+        failed = sfn.Pass(self.scope, "Training job failed", parameters={
+            "Error": "TrainingJobFailed",
+            "Cause": sfn.JsonPath.format("training job {} did not complete: {}", sfn.JsonPath.string_at("$.names.resource_name"),
+                                         sfn.JsonPath.string_at("$.error.Cause")),
+        }, result_path="$.error")  # fmt: skip
+        failed.next(self.failure_entry)
+        training.add_catch(failed, errors=["States.TaskFailed"], result_path="$.error")
         training.add_catch(self.failure_entry, result_path="$.error")
         return training
 

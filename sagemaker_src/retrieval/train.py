@@ -24,9 +24,10 @@ SageMaker (channels ``train`` with ``train.jsonl``, ``eval`` with ``eval.jsonl``
 
 Steps: (1) arguments and machine; (2) data, every line checked before any model loads; (3) base model;
 (4) evaluation of the base model; (5) hard negatives mined with the base model (optional); (6) loss and
-trainer; (7) training; (8) evaluation of the fine-tuned model; (9) outputs: the model in ``model_dir``,
-then ``metrics.json`` in the output-data and model directories (written last: its presence means the run
-finished).
+trainer; (7) training; (8) evaluation of the fine-tuned model; (9) outputs: the model in ``model_dir/model``
+with the SageMaker inference handlers in ``model_dir/code`` (``inference.py``, ``requirements.txt``), the run
+report (``report.md``, ``metrics.png``) in the output-data directory, then ``metrics.json`` in the
+output-data and model directories (written last: its presence means the run finished).
 
 Exit status: 0 done; 1 failed while running (the traceback is logged); 2 bad arguments or data (nothing
 loaded, nothing trained or written).
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -50,11 +52,14 @@ from sagemaker_src.llm_lora.progress import configure_logging, log_event
 from .data import EVAL_CORPUS_FILE, EVAL_FILE, TRAIN_FILE, DataError, Pair, read_training_data, resolve_file
 from .evaluation import build_evaluator, difference, evaluate
 from .modeling import bf16_supported, load_model, resolve_model_path
+from .report import write_report
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 METRICS_FILE = "metrics.json"
+INFERENCE_CODE_DIR = "code"  # where the SageMaker inference toolkit looks for inference.py in model.tar.gz
+INFERENCE_MODULE = Path(__file__).with_name("inference.py")
 
 
 @dataclass
@@ -92,7 +97,8 @@ class RetrievalTrainingArguments:
     batch_size: int = field(default=32, metadata={"help": "pairs per batch; each query's negatives are the others"})
     mini_batch_size: int | None = field(
         default=None,
-        metadata={"help": "use CachedMultipleNegativesRankingLoss, encoding the batch in chunks of this size"},
+        metadata={"help": "use CachedMultipleNegativesRankingLoss, encoding the batch in chunks of this size "
+                          "(0, like not giving it: the plain loss; the pipeline always passes a value)"},
     )
     learning_rate: float = field(default=2e-5, metadata={"help": "peak learning rate"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of steps spent warming up"})
@@ -224,6 +230,7 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
     model_dir = Path(arguments.model_dir)
     with atomic_directory(model_dir / "model") as staging:
         model.save(str(staging))
+    package_inference_code(model_dir)
     metrics = {
         "status": "completed",
         "base_model": model_path,
@@ -233,10 +240,13 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
         "base": base,
         "fine_tuned": tuned,
         "difference": difference(base, tuned),
-        "outputs": {"model": "model"},
+        "outputs": {"model": "model", "inference_code": INFERENCE_CODE_DIR},
         "wall_seconds": round(time.monotonic() - started, 1),
         "hyperparameters": asdict(hyperparameters),
     }
+    report = write_report(metrics, arguments.output_data_dir)
+    if report.plot_note:
+        log_event("report_without_plot", report.plot_note, level=logging.WARNING)
     write_json_atomic(Path(arguments.output_data_dir) / METRICS_FILE, metrics)
     write_json_atomic(model_dir / METRICS_FILE, metrics)
     log_event(
@@ -249,6 +259,17 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
     return EXIT_OK
 
 
+def package_inference_code(model_dir: Path) -> Path:
+    """``model_dir/code/``: ``inference.py`` (self-contained) and the sentence-transformers version that saved
+    the model, which the SageMaker Hugging Face inference toolkit installs before loading it."""
+    from importlib.metadata import version
+
+    with atomic_directory(Path(model_dir) / INFERENCE_CODE_DIR) as staging:
+        shutil.copyfile(INFERENCE_MODULE, staging / "inference.py")
+        (staging / "requirements.txt").write_text(f"sentence-transformers=={version('sentence-transformers')}\n")
+    return Path(model_dir) / INFERENCE_CODE_DIR
+
+
 def _check_arguments(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArguments) -> None:
     problems = []
     if not arguments.train_dir:
@@ -257,7 +278,7 @@ def _check_arguments(arguments: ScriptArguments, hyperparameters: RetrievalTrain
         problems.append("--eval_dir: required (or set SM_CHANNEL_EVAL)")
     if hyperparameters.batch_size < 2:
         problems.append(f"--batch_size: in-batch negatives need at least 2, got {hyperparameters.batch_size}")
-    mini = hyperparameters.mini_batch_size
+    mini = hyperparameters.mini_batch_size or None
     if mini is not None and not 0 < mini <= hyperparameters.batch_size:
         problems.append(f"--mini_batch_size: must be in 1..--batch_size ({hyperparameters.batch_size}), got {mini}")
     if hyperparameters.max_steps == 0 or hyperparameters.max_steps < -1:
@@ -310,7 +331,7 @@ def _build_loss(model: Any, hyperparameters: RetrievalTrainingArguments) -> Any:
     )
 
     loss: Any
-    if hyperparameters.mini_batch_size is not None:
+    if hyperparameters.mini_batch_size:
         loss = CachedMultipleNegativesRankingLoss(model, mini_batch_size=hyperparameters.mini_batch_size)
     else:
         loss = MultipleNegativesRankingLoss(model)

@@ -104,6 +104,18 @@ BAD_CONFIGS = [
     BadConfig("reserved tag key", _set("prod.tags", {"aws:owner": "x"}), "prod", ("tags", "aws:owner", "not aws:")),
     BadConfig("environment not an object", _set("dev", "us-west-2"), "dev", ("environments.dev: expected an object",)),
     BadConfig("name set explicitly", _set("dev.name", "prod"), "dev", ("environments.dev.name: not settable",)),
+    BadConfig("GPU hours beyond what an alarm can evaluate", _set("prod.operations.max_gpu_instance_hours", 200), "prod",
+              ("operations.max_gpu_instance_hours = 200", "less than or equal to 168")),
+    BadConfig("endpoint idle days of zero", _set("dev.operations.endpoint_idle_days", 0), "dev",
+              ("operations.endpoint_idle_days = 0", "greater than or equal to 1")),
+    BadConfig("throttle storm periods as string", _set("dev.operations.throttle_storm_periods", "3"), "dev",
+              ("operations.throttle_storm_periods = '3'", "valid integer")),
+    BadConfig("throttle storm longer than an hour", _set("dev.operations.throttle_storm_periods", 13), "dev",
+              ("operations.throttle_storm_periods = 13", "less than or equal to 12")),
+    BadConfig("negative throttle threshold", _set("prod.operations.bedrock_throttles", -5), "prod",
+              ("operations.bedrock_throttles = -5", "greater than or equal to 1")),
+    BadConfig("unknown operations key (typo)", _set("dev.operations.max_gpu_hours", 12), "dev",
+              ("operations.max_gpu_hours: unknown key", "did you mean 'max_gpu_instance_hours'?")),
 ]  # fmt: skip
 
 
@@ -112,6 +124,15 @@ def test_every_environment_in_cdk_json_loads(environments_context: dict) -> None
         config = load_config(environments_context, name)
         assert config.name == name
         assert config.parameter_prefix() == f"/modelsmith/{name}"
+
+
+def test_operations_defaults_and_cdk_json_values(environments_context: dict) -> None:
+    assert EnvironmentConfig(name="qa", region="us-west-2", retain_stateful_resources=False).operations.model_dump() == {
+        "max_gpu_instance_hours": 24, "endpoint_idle_days": 3, "endpoint_5xx_errors": 5, "failed_executions": 1,
+        "lambda_throttles": 10, "bedrock_throttles": 50, "throttle_storm_periods": 3,
+    }  # fmt: skip
+    assert load_config(environments_context, "dev").operations.max_gpu_instance_hours == 12
+    assert load_config(environments_context, "prod").operations.endpoint_idle_days == 7
 
 
 def test_prod_retains_and_dev_does_not(environments_context: dict) -> None:

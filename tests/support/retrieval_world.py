@@ -100,7 +100,7 @@ class EndpointRuntime:
     def _load(self, endpoint_name: str) -> tuple[Any, Any]:
         config_name = self.sagemaker.endpoints[endpoint_name]["config"]
         if config_name not in self.loaded:
-            config = self.sagemaker.client.describe_endpoint_config(EndpointConfigName=config_name)
+            config = self.sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
             model_name = config["ProductionVariants"][0]["ModelName"]
             url = self.sagemaker.client.describe_model(ModelName=model_name)["PrimaryContainer"]["ModelDataUrl"]
             bucket, _, key = url.removeprefix("s3://").partition("/")
@@ -128,7 +128,7 @@ class RetrievalWorld:
         for bucket in (ARTIFACTS, DATA):
             self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         secrets = boto3.client("secretsmanager", region_name=REGION)
-        self.pinecone_secret_arn = secrets.create_secret(Name=PINECONE_SECRET, SecretString="pinecone-test-key")["ARN"]
+        self.pinecone_secret_arn = secrets.create_secret(Name=PINECONE_SECRET, SecretString="test-pinecone-key")["ARN"]
 
         lambdas = InProcessLambdas()
         lambdas.install(monkeypatch)

@@ -1,0 +1,208 @@
+"""``modelsmith validate``: check a data file with the validator the workflow that reads it runs.
+
+    modelsmith validate corpus corpora/handbook.jsonl                      # extract_corpus's line checks
+    modelsmith validate pairs runs/x/pairs/                                # train, eval and eval_corpus.jsonl
+    modelsmith validate pairs runs/x/pairs/train.jsonl                     # one pairs file
+    modelsmith validate training-data data/astro.jsonl                     # Bedrock customization (the default)
+    modelsmith validate training-data data/train.jsonl --for lora          # LoRA on the GPU instance
+
+Every problem is printed as ``file:line: field: problem``; the command exits 2 when there is any, 0 when the
+file is good. Nothing is uploaded or written.
+
+| command | the same code as |
+| --- | --- |
+| ``corpus`` | the retrieval pipeline's *Extract corpus* (``lambda_src/extract_corpus``: ``parse_corpus_line``) |
+| ``pairs`` | the embedding training script (``sagemaker_src/retrieval/data.py``) |
+| ``training-data --for bedrock`` | *Prepare training data* of the customization workflow (``customization_data.py``) |
+| ``training-data --for lora`` | the LoRA training entry point (``sagemaker_src/llm_lora/records.py``) |
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+import typer
+
+from modelsmith.cli_support import AppState, InputError, app_state
+from modelsmith.lambda_code import lambda_module
+
+app = typer.Typer(
+    help="Check corpus, pair and training-data files with the workflows' own validators.", no_args_is_help=True
+)
+
+EXISTING_FILE = {"exists": True, "dir_okay": False, "readable": True}
+
+
+class TrainingTarget(str, Enum):
+    BEDROCK = "bedrock"
+    LORA = "lora"
+
+
+class CustomizationFormat(str, Enum):
+    PROMPT_COMPLETION = "prompt_completion"
+    CONVERSATION = "conversation"
+
+
+@contextmanager
+def reading_with_progress(state: AppState, path: Path) -> Iterator[BinaryIO]:
+    """``path`` opened for binary reading, with a progress bar over its bytes on standard error (a terminal)."""
+    from rich.progress import open as progress_open
+
+    console = state.progress_console()
+    with progress_open(
+        path, "rb", description=f"reading {path.name}", console=console, transient=True, disable=not console.is_terminal
+    ) as stream:
+        yield stream
+
+
+def finish(state: AppState, path: Path, problems: list[str], summary: str, what: str) -> None:
+    """Print the problems (or the summary) and fail with exit status 2 when there is any problem."""
+    for problem in problems:
+        state.console.print(problem, markup=False)
+    if problems:
+        noun = "problem" if len(problems) == 1 else "problems"
+        raise InputError(f"{len(problems)} {noun} in {path}", f"fix the lines above; the workflow {what}")
+    state.console.print(f"{path}: {summary}", markup=False)
+
+
+@app.command()
+def corpus(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help='JSONL corpus: one {"id", "text"} per line', **EXISTING_FILE),
+) -> None:
+    """A retrieval-pipeline corpus, line by line as the Extract corpus state reads it."""
+    state = app_state(ctx)
+    extraction = lambda_module("extract_corpus", "corpus_extraction")
+    records = lambda_module("extract_corpus", "corpus_records")
+    run_storage = lambda_module("shared", "run_storage")
+    problems: list[str] = []
+    warnings: list[str] = []
+    first_line_of: dict[str, int] = {}
+    documents = 0
+    with reading_with_progress(state, file) as stream:
+        for number, raw in enumerate(run_storage.iter_lines(stream), start=1):
+            if not raw.strip():
+                continue
+            try:
+                document = extraction.parse_corpus_line(raw)
+            except records.CorpusLineError as error:
+                problems.append(f"{file}:{number}: {error}")
+                continue
+            if document.id in first_line_of:
+                warnings.append(
+                    f"{file}:{number}: id: duplicate {document.id!r} (first seen on line "
+                    f"{first_line_of[document.id]}, which the workflow keeps)"
+                )
+                continue
+            first_line_of[document.id] = number
+            documents += 1
+    if not problems and not documents:
+        problems.append(f"{file}: no records (the file is empty or only blank lines)")
+    for warning in warnings:
+        state.console.print(f"warning: {warning}", markup=False)
+    finish(
+        state,
+        file,
+        problems,
+        f"{documents} documents OK" + (f", {len(warnings)} duplicate ids skipped" if warnings else ""),
+        "rejects bad lines, and fails when none is left",
+    )
+
+
+@app.command()
+def pairs(
+    ctx: typer.Context,
+    path: Path = typer.Argument(
+        ...,
+        exists=True,
+        help="a pairs JSONL file, or a folder with train.jsonl, eval.jsonl "
+        "and eval_corpus.jsonl (the pipeline's pairs/ prefix)",
+    ),
+) -> None:
+    """Query/passage pairs as the embedding fine-tuning script reads them."""
+    state = app_state(ctx)
+    from sagemaker_src.retrieval import data
+
+    problems: list[str] = []
+    if path.is_dir():
+        try:
+            train, evaluation = data.read_training_data(
+                data.resolve_file(path, data.TRAIN_FILE),
+                data.resolve_file(path, data.EVAL_FILE),
+                data.resolve_file(path, data.EVAL_CORPUS_FILE),
+            )
+        except data.DataError as error:
+            problems = error.problems
+        else:
+            summary = (
+                f"{len(train)} training pairs, {len(evaluation.queries)} evaluation queries over "
+                f"{len(evaluation.corpus)} documents OK"
+            )
+    else:
+        found = data.read_pairs(path, problems)
+        summary = f"{len(found)} pairs OK"
+    finish(state, path, problems, "" if problems else summary, "stops before training on any bad line")
+
+
+@app.command("training-data")
+def training_data(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="chat, instruction or prompt/completion JSONL", **EXISTING_FILE),
+    target: TrainingTarget = typer.Option(
+        TrainingTarget.BEDROCK, "--for", help="bedrock: the customization workflow; lora: the GPU instance"
+    ),
+    data_format: CustomizationFormat = typer.Option(
+        CustomizationFormat.PROMPT_COMPLETION,
+        "--format",
+        help="bedrock: the model's format (prompt_completion for Llama 3.x)",
+    ),
+    max_records: int = typer.Option(10_000, "--max-records", min=1, help="bedrock: most records allowed"),
+    max_tokens_per_record: int = typer.Option(
+        4_096, "--max-tokens-per-record", min=1, help="bedrock: token limit per record"
+    ),
+    lora_config: Path = typer.Option(
+        None,
+        "--config",
+        help="lora: training_config.yml whose system_prompt applies (default: the shipped one)",
+        **EXISTING_FILE,
+    ),
+) -> None:
+    """Fine-tuning data, as the Bedrock customization workflow or the LoRA training script checks it."""
+    state = app_state(ctx)
+    if target is TrainingTarget.LORA:
+        problems, summary = _lora_problems(file, lora_config)
+        finish(state, file, problems, summary, "trains nothing when any record is bad")
+        return
+    customization_data = lambda_module("shared", "customization_data")
+    run_storage = lambda_module("shared", "run_storage")
+    limits = customization_data.Limits(max_records=max_records, max_tokens_per_record=max_tokens_per_record)
+    with reading_with_progress(state, file) as stream:
+        result = customization_data.convert_and_validate(
+            run_storage.iter_lines(stream), source_name=str(file), target_format=data_format.value, limits=limits
+        )
+    meta = result.metadata
+    summary = (
+        ""
+        if result.problems
+        else (
+            f"{meta['records']} {meta['source_format']} records OK as {meta['target_format']}; "
+            f"about {meta['tokens_per_record']['max']} tokens in the longest ({meta['token_estimate']})"
+        )
+    )
+    finish(state, file, [str(problem) for problem in result.problems], summary, "writes nothing when any record is bad")
+
+
+def _lora_problems(file: Path, config_path: Path | None) -> tuple[list[str], str]:
+    from sagemaker_src.llm_lora.config import DEFAULT_CONFIG_PATH, ConfigError, load_training_config
+    from sagemaker_src.llm_lora.records import read_dataset
+
+    try:
+        config: Any = load_training_config(config_path or DEFAULT_CONFIG_PATH)
+    except ConfigError as error:
+        raise InputError(f"--config {config_path}: {error}") from None
+    dataset = read_dataset(file, system_prompt=config.system_prompt)
+    formats = ", ".join(sorted({record.format.value for record in dataset.records})) or "none"
+    return [str(error) for error in dataset.errors], f"{len(dataset.records)} records OK (format {formats})"
