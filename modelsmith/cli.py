@@ -23,6 +23,9 @@ import typer
 from modelsmith.agent_customization_cli import agent_app, customization_app
 from modelsmith.cli_support import AppState, ModelsmithGroup, prefer_project_node
 from modelsmith.config import ENV_NAME_PATTERN
+from modelsmith import cleanup, ops_bundle_cli
+from modelsmith.cost_cli import app as cost_app
+from modelsmith.dry_run_cli import dry_run
 from modelsmith.pipeline_cli import app as pipeline_app
 from modelsmith.rag.cli import app as rag_app
 from modelsmith.validate_cli import app as validate_app
@@ -34,6 +37,8 @@ COMMAND_GROUPS: tuple[tuple[str, typer.Typer], ...] = (
     ("rag", rag_app),
     ("agent", agent_app),
     ("customization", customization_app),
+    ("cost", cost_app),
+    ("bundle", ops_bundle_cli.app),
 )
 
 app = typer.Typer(
@@ -46,6 +51,11 @@ app = typer.Typer(
 )
 for group_name, group in COMMAND_GROUPS:
     app.add_typer(group, name=group_name)
+app.command("dry-run")(dry_run)  # a command of its own, not a group: `modelsmith dry-run --demo`
+# Single commands (no group of their own).
+app.command("cleanup", help="Delete what pipeline runs left behind in an environment (tagged SageMaker and Bedrock resources).")(
+    cleanup.cleanup_command
+)
 
 
 def _check_env(value: str) -> str:

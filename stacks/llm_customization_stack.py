@@ -19,7 +19,7 @@ from constructs.run_access import RUNS_PREFIX, grant_run_prefix
 from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
-from statemachines.common import validator_function
+from statemachines.common import cost_estimator_function, validator_function
 from statemachines.llm_customization import LlmCustomizationResources, build_definition
 
 class LlmCustomizationStack(Stack):
@@ -62,7 +62,10 @@ class LlmCustomizationStack(Stack):
                            timeout=Duration.minutes(10), memory_size=1024)  # fmt: skip
         evaluate = function("Evaluate", "evaluate_customization", "Runs the test suite on base and custom models",
                             timeout=Duration.minutes(15), memory_size=512)  # fmt: skip
-        self.functions = {"validate_input": validator.function, "prepare_customization_data": prepare.function,
+        estimator = cost_estimator_function(self, "EstimateCost", config=config, description="Estimates what a customization run costs",
+                                            encryption_key=key, log_retention=log_retention)  # fmt: skip
+        self.functions = {"validate_input": validator.function, "estimate_cost": estimator.function,
+                          "prepare_customization_data": prepare.function,
                           "evaluate_customization": evaluate.function}  # fmt: skip
 
         data_bucket = bucket_from_tree(self, "DataBucket", environment_name=config.name, key="data-bucket")
@@ -87,7 +90,7 @@ class LlmCustomizationStack(Stack):
         self.state_machine = sfn.StateMachine(
             self, "LlmCustomization", state_machine_name=f"Modelsmith-{config.name}-LlmCustomization",
             definition_body=sfn.DefinitionBody.from_chainable(build_definition(self, LlmCustomizationResources(
-                prepare_data=prepare.function, evaluate=evaluate.function, validator=validator.function,
+                prepare_data=prepare.function, evaluate=evaluate.function, validator=validator.function, estimate_cost=estimator.function,
                 customization_role=self.customization_role, base_model_id=base_model_id,
                 model=BEDROCK_CUSTOMIZATION_MODELS[base_model_id], artifacts_bucket_name=artifacts.bucket_name,
                 encryption_key_arn=key.key_arn, topic=foundation.notifications_topic, poll_interval=poll_interval,

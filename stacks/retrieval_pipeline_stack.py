@@ -23,7 +23,7 @@ from constructs.sagemaker_code import SageMakerTrainingCode
 from modelsmith import catalogue, naming
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
-from statemachines.common import validator_function
+from statemachines.common import cost_estimator_function, validator_function
 from statemachines.retrieval_pipeline import (
     TRAINING_PROGRAM,
     RetrievalPipelineResources,
@@ -84,7 +84,10 @@ class RetrievalPipelineStack(Stack):
         register = function("RegisterModel", "register_model",
                             "Registers a deployed embedding model in OpenSearch ML Commons or Pinecone",
                             timeout=Duration.minutes(15), memory_size=1024)  # fmt: skip
-        self.functions = {"validate_input": validator.function, "extract_corpus": extract.function,
+        estimator = cost_estimator_function(self, "EstimateCost", config=config, description="Estimates what a run costs",
+                                            encryption_key=key, log_retention=log_retention)  # fmt: skip
+        self.functions = {"validate_input": validator.function, "estimate_cost": estimator.function,
+                          "extract_corpus": extract.function,
                           "generate_queries": generate.function, "build_pairs": pairs.function,
                           "publish_training_report": report.function, "register_model": register.function}  # fmt: skip
 
@@ -183,6 +186,7 @@ class RetrievalPipelineStack(Stack):
             topic=foundation.notifications_topic,
             publish_report=report.function,
             register_model=register.function,
+            estimate_cost=estimator.function,
             sagemaker=sagemaker_settings,
             pinecone_secret_name=pinecone_secret_name,
             connector_role_arn=connector_role.role_arn,

@@ -22,7 +22,7 @@ from constructs.training_documents import TrainingDocuments
 from constructs.training_image_repository import TrainingImageRepository
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
-from statemachines.common import validator_function
+from statemachines.common import cost_estimator_function, validator_function
 from statemachines.lora_training import LoraTrainingResources, build_definition
 
 
@@ -87,6 +87,8 @@ class TrainingInstanceStack(Stack):
             encryption_key=key, log_retention=log_retention,
         )  # fmt: skip
         self.validator = validator.function
+        self.estimator = cost_estimator_function(self, "EstimateCost", config=config, description="Estimates what a LoRA run costs",
+                                                 encryption_key=key, log_retention=log_retention).function  # fmt: skip
         workflow_logs = logs.LogGroup(self, "WorkflowLogs", encryption_key=key, retention=log_retention,
                                       removal_policy=RemovalPolicy.DESTROY)  # fmt: skip
         instance_arn = f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:instance/{gpu.instance.instance_id}"
@@ -96,6 +98,7 @@ class TrainingInstanceStack(Stack):
             state_machine_name=f"{prefix}-LoraTraining",
             definition_body=sfn.DefinitionBody.from_chainable(build_definition(self, LoraTrainingResources(
                 validator=validator.function,
+                estimate_cost=self.estimator,
                 instance_id=gpu.instance.instance_id,
                 instance_arn=instance_arn,
                 run_fine_tune_document=self.documents.run_fine_tune,
@@ -123,6 +126,9 @@ class TrainingInstanceStack(Stack):
             ),
             f"AwsSolutions-IAM5[Resource::{nag_resource(self, validator.function.function_arn)}:*]": (
                 "Versions and aliases of the one validator function (CDK's LambdaInvoke grants both forms)."
+            ),
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.estimator.function_arn)}:*]": (
+                "Versions and aliases of the one cost estimator function (CDK's LambdaInvoke grants both forms)."
             ),
             "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
         })  # fmt: skip

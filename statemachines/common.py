@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -67,3 +67,36 @@ def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schem
 def validator_function(scope: Construct, construct_id: str, **props: Any) -> PythonFunction:
     """The input validator of a workflow: ``lambda_src/validate_input`` with ``statemachines/schemas`` bundled."""
     return PythonFunction(scope, construct_id, source="validate_input", bundled_directories={"schemas": SCHEMA_DIR}, **props)
+
+
+MODELSMITH_DIR = Path(__file__).resolve().parents[1] / "modelsmith"
+
+
+def cost_estimator_function(scope: Construct, construct_id: str, *, config: Any, **props: Any) -> PythonFunction:
+    """The cost estimator of a workflow: ``lambda_src/estimate_cost`` with ``modelsmith/cost.py`` and its price
+    table bundled, and the environment's settings it reads in ``COST_CONFIG``."""
+    from modelsmith.cost import cost_config
+
+    settings = {**cost_config(config), "region": Aws.REGION}  # the deployed region, not a literal in the template
+    return PythonFunction(
+        scope, construct_id, source="estimate_cost", bundled_directories={"modelsmith": MODELSMITH_DIR},
+        environment={"COST_CONFIG": json.dumps(settings, sort_keys=True)}, **props,
+    )  # fmt: skip
+
+
+def cost_estimate_task(scope: Construct, *, estimator: lambda_.IFunction, workflow: str, then: sfn.IChainable) -> sfn.IChainable:
+    """The state after input validation: the run's estimated cost at ``$.cost_estimate`` (for the output), then
+    ``then``. The estimator returns ``{"unavailable": reason}`` for inputs it cannot price; should the function
+    itself fail, the run goes on without an estimate."""
+    task = tasks.LambdaInvoke(
+        scope, "Estimate cost", lambda_function=estimator,
+        payload=sfn.TaskInput.from_object({"workflow": workflow, "input": sfn.JsonPath.entire_payload}),
+        payload_response_only=True, retry_on_service_exceptions=False, result_path="$.cost_estimate",
+    )  # fmt: skip
+    retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
+    unavailable = sfn.Pass(scope, "Cost estimate unavailable", parameters={"unavailable": sfn.JsonPath.string_at("$.cost_error.Cause")},
+                           result_path="$.cost_estimate")  # fmt: skip
+    task.add_catch(unavailable, result_path="$.cost_error")
+    task.next(then)
+    unavailable.next(then)
+    return task

@@ -28,6 +28,7 @@ from statemachines.common import (
     BEDROCK_TRANSIENT_ERRORS,
     TRANSIENT_LAMBDA_ERRORS,
     TRANSIENT_SDK_ERRORS,
+    cost_estimate_task,
     retry_transient,
     validate_input_task,
 )
@@ -43,6 +44,7 @@ class LlmCustomizationResources:
     prepare_data: lambda_.IFunction
     evaluate: lambda_.IFunction
     validator: lambda_.IFunction
+    estimate_cost: lambda_.IFunction
     customization_role: iam.IRole
     base_model_id: str
     model: CustomizableModel
@@ -222,6 +224,7 @@ class _Builder:
                 "custom_score": sfn.JsonPath.number_at("$.scores.custom_score"),
                 "gain": sfn.JsonPath.number_at("$.scores.gain"),
                 "report_uri": sfn.JsonPath.string_at("$.scores.report_uri"),
+                "cost_estimate": sfn.JsonPath.object_at("$.cost_estimate"),
             })  # fmt: skip
 
         def delete(label: str) -> tasks.CallAwsService:
@@ -247,7 +250,8 @@ class _Builder:
             .otherwise(delete("Delete losing deployment").next(not_improved))
         )  # fmt: skip
 
-        validate.next(prepare).next(start).next(job_wait)
+        validate.next(cost_estimate_task(self.scope, estimator=r.estimate_cost, workflow="llm-customization", then=prepare))
+        prepare.next(start).next(job_wait)
         job_wait.next(job_check).next(job_status)
         job_done.next(job_model).next(deploy).next(deploy_wait)
         deploy_wait.next(deploy_check).next(deploy_status)

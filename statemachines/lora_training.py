@@ -19,7 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from statemachines.common import TRANSIENT_SDK_ERRORS, retry_transient, validate_input_task
+from statemachines.common import TRANSIENT_SDK_ERRORS, cost_estimate_task, retry_transient, validate_input_task
 
 SCHEMA_NAME = "lora_training"
 RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")
@@ -35,6 +35,7 @@ class LoraTrainingResources:
     (the instance must pass its status checks within ``poll_interval * health_checks``)."""
 
     validator: lambda_.IFunction
+    estimate_cost: lambda_.IFunction
     instance_id: str
     instance_arn: str
     run_fine_tune_document: str
@@ -281,6 +282,7 @@ class _Builder:
                 "fine_tune_command_id": sfn.JsonPath.string_at("$.fine_tune.command_id"),
                 "archive_command_id": sfn.JsonPath.string_at("$.archive.command_id"),
                 "published_to": sfn.JsonPath.string_at("$.published_to.repo"),
+                "cost_estimate": sfn.JsonPath.object_at("$.cost_estimate"),
             },
         )  # fmt: skip
         mark_unpublished = sfn.Pass(self.scope, "Nothing to publish", result=sfn.Result.from_object({"repo": "none"}),
@@ -311,7 +313,8 @@ class _Builder:
             .otherwise(increment)
         )  # fmt: skip
         increment.next(wait)
-        validate.next(start).next(count).next(wait).next(describe).next(healthy)
+        validate.next(cost_estimate_task(self.scope, estimator=r.estimate_cost, workflow="lora-training", then=start))
+        start.next(count).next(wait).next(describe).next(healthy)
         return validate
 
 

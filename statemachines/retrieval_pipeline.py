@@ -35,11 +35,13 @@ from statemachines.common import (
     BEDROCK_TRANSIENT_ERRORS,
     TRANSIENT_LAMBDA_ERRORS,
     TRANSIENT_SDK_ERRORS,
+    cost_estimate_task,
     retry_transient,
     validate_input_task,
 )
 
 SCHEMA_NAME = "retrieval_pipeline"
+WORKFLOW = "retrieval-pipeline"
 RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")
 BATCH_RUNNING = ["Submitted", "Validating", "Scheduled", "InProgress", "Stopping", "PartiallyCompleted"]
 ENDPOINT_BUSY = ["Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"]
@@ -85,6 +87,7 @@ class RetrievalPipelineResources:
     topic: sns.ITopic
     publish_report: lambda_.IFunction
     register_model: lambda_.IFunction
+    estimate_cost: lambda_.IFunction
     sagemaker: SageMakerSettings
     pinecone_secret_name: str
     connector_role_arn: str
@@ -377,6 +380,7 @@ class _Builder:
             "corpus": sfn.JsonPath.object_at("$.corpus"),
             "pairs": sfn.JsonPath.object_at("$.pairs"),
             "training_job": sfn.JsonPath.string_at("$.training.job_name"),
+            "cost_estimate": sfn.JsonPath.object_at("$.cost_estimate"),
             "metrics": {
                 "base": sfn.JsonPath.object_at("$.evaluation.base"),
                 "fine_tuned": sfn.JsonPath.object_at("$.evaluation.fine_tuned"),
@@ -597,7 +601,8 @@ class _Builder:
             .when(sfn.Condition.string_equals("$.plan.mode", "batch"), self._batch(pairs))
             .otherwise(self._on_demand().next(pairs))
         )  # fmt: skip
-        validate.next(extract).next(plan).next(mode)
+        validate.next(cost_estimate_task(self.scope, estimator=r.estimate_cost, workflow=WORKFLOW, then=extract))
+        extract.next(plan).next(mode)
         return validate
 
     def _deploy_and_register(self) -> sfn.IChainable:

@@ -40,12 +40,12 @@ def _actions(statement: dict) -> list[str]:
 def test_functions_use_the_current_runtime_with_tracing_and_reserved_concurrency(pipeline) -> None:
     _, template, _ = pipeline
     functions = template.find_resources("AWS::Lambda::Function")
-    assert len(functions) == 7  # six pipeline functions and the clean-up after aborted runs
+    assert len(functions) == 8  # seven pipeline functions and the clean-up after aborted runs
     for logical, function in functions.items():
         properties = function["Properties"]
         assert properties["Runtime"] == "python3.14" and properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["ReservedConcurrentExecutions"] >= 1 and "KmsKeyArn" in properties
-        if not logical.startswith(("ValidateInput", "AbortCleanup")):  # these read nothing from S3
+        if not logical.startswith(("ValidateInput", "AbortCleanup", "EstimateCost")):  # these read nothing from S3
             assert properties["Environment"]["Variables"]["ARTIFACTS_BUCKET"]
 
 

@@ -26,14 +26,14 @@ from tests.support.bedrock import (
     install_bedrock_service,
 )
 from tests.support.lambdas import InProcessLambdas, iter_payload_sizes, lambda_environment  # noqa: F401
-from tests.support.workflow_world import NotificationInbox, deploy_functions
+from tests.support.workflow_world import NotificationInbox, deploy_functions, use_cost_config
 from tests.support.stepfunctions import PSEUDO_PARAMETERS, render_definition, run_execution, state_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDK_CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
 REGION = PSEUDO_PARAMETERS["AWS::Region"]
 ARTIFACTS, DATA = "modelsmith-dev-artifacts", "modelsmith-dev-data"
-FUNCTIONS = ("validate_input", "prepare_customization_data", "evaluate_customization")
+FUNCTIONS = ("validate_input", "estimate_cost", "prepare_customization_data", "evaluate_customization")
 SUITE = {f"What is the spectral class of star {i}?": f"class {'OBAFGKM'[i % 7]}" for i in range(6)}
 
 
@@ -69,6 +69,7 @@ class World:
     def __init__(self, synthesized: dict[str, Any], monkeypatch: pytest.MonkeyPatch, *, job: str = "Completed",
                  custom_is_better: bool = True) -> None:  # fmt: skip
         monkeypatch.setenv("ARTIFACTS_BUCKET", ARTIFACTS)
+        use_cost_config(synthesized["template"], synthesized["functions"]["estimate_cost"], monkeypatch)
         self.s3 = boto3.client("s3", region_name=REGION)
         for bucket in (ARTIFACTS, DATA):
             self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})

@@ -24,6 +24,7 @@ from stacks.network_stack import NetworkStack
 from stacks.training_instance_stack import TrainingInstanceStack
 from tests.support.lambdas import InProcessLambdas, iter_payload_sizes, lambda_environment, load_handler  # noqa: F401
 from tests.support.stepfunctions import PSEUDO_PARAMETERS, render_definition, run_execution, state_names
+from tests.support.workflow_world import use_cost_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDK_CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
@@ -58,6 +59,7 @@ def synthesized_workflow() -> dict[str, Any]:
         "instance": logical(stack.instance.node.default_child),
         "log_group": logical(stack.instance_log_group.node.default_child),
         "validator": logical(stack.validator.node.default_child),
+        "estimator": logical(stack.estimator.node.default_child),
         "topic": foundation.get_logical_id(foundation.notifications_topic.node.default_child),
         "documents": documents,
         "names": stack.documents,
@@ -87,6 +89,11 @@ class World:
             Code={"ZipFile": b"placeholder: the handler runs in-process"},
         )["FunctionArn"]  # fmt: skip
         lambdas.register("validate-input", load_handler("validate_input"))
+        estimator_arn = boto3.client("lambda", region_name=REGION).create_function(
+            FunctionName="estimate-cost", Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+            Code={"ZipFile": b"placeholder: the handler runs in-process"},
+        )["FunctionArn"]  # fmt: skip
+        lambdas.register("estimate-cost", load_handler("estimate_cost"))
 
         sns = boto3.client("sns", region_name=REGION)
         topic_arn = sns.create_topic(Name="notifications")["TopicArn"]
@@ -100,6 +107,7 @@ class World:
             synthesized["instance"]: self.instance_id,
             synthesized["log_group"]: "/modelsmith/dev/training-instance",
             f"{synthesized['validator']}.Arn": function_arn,
+            f"{synthesized['estimator']}.Arn": estimator_arn,
             f"output:{synthesized['topic']}": topic_arn,
         })  # fmt: skip
 
@@ -119,6 +127,7 @@ def world(synthesized_workflow, lambda_environment, monkeypatch: pytest.MonkeyPa
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         lambdas = InProcessLambdas()
         lambdas.install(monkeypatch)
+        use_cost_config(synthesized_workflow["template"], synthesized_workflow["estimator"], monkeypatch)
         yield World(synthesized_workflow, lambdas)
 
 
@@ -147,10 +156,15 @@ def test_successful_run_trains_archives_publishes_and_stops(world: World, synthe
     execution = run_execution(world.definition, "run-ok-1", {**GOOD_INPUT, "publish": {"repo_id": "acme/llama-med"}})
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
-    assert json.loads(execution["output"]) == {
+    output = json.loads(execution["output"])
+    estimate = output.pop("cost_estimate")
+    assert output == {
         "run_id": "run-ok-1", "status": "SUCCEEDED", "published_to": "acme/llama-med",
         "fine_tune_command_id": world.commands()[0]["CommandId"], "archive_command_id": world.commands()[1]["CommandId"],
     }  # fmt: skip
+    # The estimate the run carries is modelsmith/cost.py's for this input (the same as `modelsmith cost estimate`).
+    assert estimate["currency"] == "USD" and estimate["run_total"] > 0
+    assert any("g6.2xlarge" in item["description"] for item in estimate["items"])
     names = synthesized_workflow["names"]
     sent = [(c["DocumentName"], c["Parameters"]) for c in world.commands()]
     assert sent == [

@@ -78,6 +78,7 @@ def test_s3_corpus_on_demand_generation(world_factory) -> None:
     assert "Generate queries (on-demand)" in state_names(execution["history"])
     assert [n["status"] for n in world.notifications()] == ["NOT_IMPROVED"]
     assert output["status"] == "not_improved" and "Train embedding model" in state_names(execution["history"])
+    assert output["cost_estimate"]["currency"] == "USD" and output["cost_estimate"]["run_total"] > 0
     assert max(iter_payload_sizes(execution["history"])) < 4096, largest_payloads(execution["history"])
 
 

@@ -30,14 +30,14 @@ from tests.support.bedrock import FakeBedrockBatch, FakeBedrockRuntime, install_
 from tests.support.lambdas import InProcessLambdas
 from tests.support.sagemaker import SageMakerStandIn, install_sagemaker_service
 from tests.support.stepfunctions import PSEUDO_PARAMETERS, render_definition
-from tests.support.workflow_world import NotificationInbox, deploy_functions
+from tests.support.workflow_world import NotificationInbox, deploy_functions, use_cost_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDK_CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
 REGION = PSEUDO_PARAMETERS["AWS::Region"]
 ACCOUNT = PSEUDO_PARAMETERS["AWS::AccountId"]
 ARTIFACTS, DATA = "modelsmith-dev-artifacts", "modelsmith-dev-data"
-FUNCTIONS = ("validate_input", "extract_corpus", "generate_queries", "build_pairs", "publish_training_report",
+FUNCTIONS = ("validate_input", "estimate_cost", "extract_corpus", "generate_queries", "build_pairs", "publish_training_report",
              "register_model")  # fmt: skip
 PINECONE_SECRET = "modelsmith/dev/pinecone-api-key"
 ROLES = {"training": "TrainingJobRole", "inference": "EndpointRole", "connector": "MlCommonsConnectorRole",
@@ -124,6 +124,7 @@ class RetrievalWorld:
                  training_program: Callable[[list[str]], int] | None = no_gain_training,
                  endpoint_final: str = "InService") -> None:  # fmt: skip
         monkeypatch.setenv("ARTIFACTS_BUCKET", ARTIFACTS)
+        use_cost_config(synthesized["template"], synthesized["functions"]["estimate_cost"], monkeypatch)
         self.s3 = boto3.client("s3", region_name=REGION)
         for bucket in (ARTIFACTS, DATA):
             self.s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})

@@ -49,6 +49,11 @@ def _resolve(value: Any, values: Mapping[str, str], *, placeholders: bool = Fals
     return values[key]
 
 
+def render_value(value: Any, values: Mapping[str, str] | None = None) -> str:
+    """A template value (a string, or an intrinsic function of references) as deployed, pseudo parameters filled in."""
+    return _resolve(value, values or {})
+
+
 def render_definition(template: Mapping[str, Any], logical_id: str, values: Mapping[str, str], *,
                       placeholders: bool = False) -> str:
     """The deploy-time definition of state machine ``logical_id`` with references replaced by ``values``

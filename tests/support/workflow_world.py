@@ -42,3 +42,11 @@ class NotificationInbox:
     def messages(self) -> list[dict[str, Any]]:
         received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(message["Body"]) for message in received]
+
+
+def use_cost_config(template: dict[str, Any], estimator_logical_id: str, monkeypatch: Any) -> None:
+    """Give the in-process cost estimator the ``COST_CONFIG`` its synthesized function carries."""
+    from tests.support.stepfunctions import render_value
+
+    variables = template["Resources"][estimator_logical_id]["Properties"]["Environment"]["Variables"]
+    monkeypatch.setenv("COST_CONFIG", render_value(variables["COST_CONFIG"]))
