@@ -240,20 +240,24 @@ class RetrievalPipelineStack(Stack):
                sagemaker_reason for kind in ("training-job", "model", "endpoint-config")},
         })  # fmt: skip
         jobs = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-invocation-job/*"
+        training_jobs = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:training-job/*"
         self.abort_cleanup = AbortCleanup(
             self, "AbortCleanup", state_machine=self.state_machine, workflow="retrieval-pipeline", encryption_key=key,
             log_retention=log_retention, topic=foundation.notifications_topic,
             permissions=[
                 iam.PolicyStatement(actions=["bedrock:StopModelInvocationJob"], resources=[jobs]),
-                # ListModelInvocationJobs has no resource-level permissions.
-                iam.PolicyStatement(actions=["bedrock:ListModelInvocationJobs"], resources=["*"]),
+                # ListModelInvocationJobs and ListTrainingJobs have no resource-level permissions.
+                iam.PolicyStatement(actions=["bedrock:ListModelInvocationJobs", "sagemaker:ListTrainingJobs"], resources=["*"]),
+                iam.PolicyStatement(actions=["sagemaker:ListTags", "sagemaker:StopTrainingJob"], resources=[training_jobs]),
             ],
         )  # fmt: skip
         acknowledge(self.abort_cleanup.function.role.node.find_child("DefaultPolicy"), {
             "AwsSolutions-IAM5[Resource::*]": (
-                "X-Ray and bedrock:ListModelInvocationJobs have no resource-level permissions."
+                "X-Ray, bedrock:ListModelInvocationJobs and sagemaker:ListTrainingJobs have no resource-level permissions."
             ),
             f"AwsSolutions-IAM5[Resource::{nag_resource(self, jobs)}]": "The run's batch job is named after the execution.",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, training_jobs)}]":
+                "The run's training job is named at run time and found by its modelsmith:run-id tag.",
         })  # fmt: skip
 
         tree = ParameterTree(self, "Parameters", environment_name=config.name)

@@ -5,7 +5,8 @@ things a run may have started are found by the names the workflows give them (al
 execution name) and stopped here:
 
 - ``lora-training``: the GPU instance is stopped (idempotent);
-- ``retrieval-pipeline``: the batch inference job ``modelsmith-<run>`` is stopped if it still runs;
+- ``retrieval-pipeline``: the batch inference job ``modelsmith-<run>`` is stopped if it still runs, and so is
+  the run's SageMaker training job (found by its ``modelsmith:run-id`` tag; its name is chosen at run time);
 - ``llm-customization``: the customization job ``modelsmith-<run>`` is stopped if it still runs, and the
   on-demand deployment ``modelsmith-<run>`` is deleted if it exists.
 
@@ -24,6 +25,7 @@ WORKFLOWS = ("lora-training", "retrieval-pipeline", "llm-customization")
 CLEANED_STATUSES = ("ABORTED", "TIMED_OUT")
 NOT_FOUND = ("ResourceNotFoundException", "ValidationException")
 RUNNING_JOB = ("InProgress", "Submitted", "Validating", "Scheduled")
+RUN_ID_TAG = "modelsmith:run-id"  # modelsmith/naming.py TAG_RUN_ID: what runs tag their SageMaker resources with
 
 
 class CleanupEventError(ValueError):
@@ -57,7 +59,7 @@ def parse_event(event: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec2: Any = None,
-             instance_id: str | None = None) -> CleanupReport:  # fmt: skip
+             instance_id: str | None = None, sagemaker: Any = None) -> CleanupReport:  # fmt: skip
     if workflow not in WORKFLOWS:
         raise CleanupEventError(f"workflow = {workflow!r}: expected one of {', '.join(WORKFLOWS)}")
     run_id, status = parse_event(event)
@@ -71,6 +73,8 @@ def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec
             if job.get("jobName") == resource and job.get("status") in RUNNING_JOB:
                 _attempt(report, f"stopped batch inference job {job['jobArn']}",
                          lambda arn=job["jobArn"]: bedrock.stop_model_invocation_job(jobIdentifier=arn))  # fmt: skip
+        if sagemaker is not None:
+            _stop_training_jobs(report, sagemaker, run_id)
     else:
         try:
             job_status = bedrock.get_model_customization_job(jobIdentifier=resource)["status"]
@@ -83,6 +87,20 @@ def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec
                  lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=resource),
                  missing_ok=True)  # fmt: skip
     return report
+
+
+def _stop_training_jobs(report: CleanupReport, sagemaker: Any, run_id: str) -> None:
+    """Stop the in-progress SageMaker training jobs tagged with this run's ID."""
+    try:
+        pages = sagemaker.get_paginator("list_training_jobs").paginate(StatusEquals="InProgress")
+        running = [job for page in pages for job in page.get("TrainingJobSummaries", [])]
+        for job in running:
+            tags = sagemaker.list_tags(ResourceArn=job["TrainingJobArn"]).get("Tags", [])
+            if {"Key": RUN_ID_TAG, "Value": run_id} in tags:
+                _attempt(report, f"stopped training job {job['TrainingJobName']}",
+                         lambda name=job["TrainingJobName"]: sagemaker.stop_training_job(TrainingJobName=name))  # fmt: skip
+    except ClientError as error:
+        _record(report, "training jobs", error)
 
 
 def notify(report: CleanupReport, *, sns: Any, topic_arn: str) -> None:

@@ -84,6 +84,45 @@ def test_retrieval_run_stops_only_its_own_running_batch_job(cleanup) -> None:
     assert report.actions == [f"stopped batch inference job {arn}"]
 
 
+@mock_aws
+def test_retrieval_run_stops_only_its_own_training_job(cleanup) -> None:
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    for name, run in (("tools-minilm-1a2b3c4d", "run-7"), ("tools-minilm-5e6f7a8b", "run-70")):
+        sagemaker.create_training_job(
+            TrainingJobName=name, RoleArn="arn:aws:iam::123456789012:role/training",
+            AlgorithmSpecification={"TrainingImage": "763104351884.dkr.ecr.us-west-2.amazonaws.com/x:1", "TrainingInputMode": "File"},
+            OutputDataConfig={"S3OutputPath": "s3://b/runs/x/training/"},
+            ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            StoppingCondition={"MaxRuntimeInSeconds": 3600}, Tags=[{"Key": "modelsmith:run-id", "Value": run}],
+        )  # fmt: skip
+    stopped = []
+
+    class Jobs:
+        """moto's SageMaker, with jobs still running (moto completes them at once) and stops recorded."""
+
+        def get_paginator(self, name: str) -> Any:
+            class Pages:
+                def paginate(self, **request: Any) -> list[dict[str, Any]]:
+                    summaries = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+                    return [{"TrainingJobSummaries": [{**s, "TrainingJobStatus": "InProgress"} for s in summaries]}]
+            return Pages()
+
+        def list_tags(self, **request: Any) -> dict[str, Any]:
+            return sagemaker.list_tags(**request)
+
+        def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:  # noqa: N803
+            stopped.append(TrainingJobName)
+            return {}
+
+    bedrock = boto3.client("bedrock", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(bedrock)
+    stub.add_response("list_model_invocation_jobs", {"invocationJobSummaries": []}, {"nameContains": "modelsmith-run-7"})
+    with stub:
+        report = cleanup.clean_up(status_change("run-7"), workflow="retrieval-pipeline", bedrock=bedrock, sagemaker=Jobs())
+    assert stopped == ["tools-minilm-1a2b3c4d"]
+    assert report.actions == ["stopped training job tools-minilm-1a2b3c4d"]
+
+
 def test_a_failed_action_is_reported_not_raised(cleanup) -> None:
     class Denied:
         def stop_instances(self, **_: Any) -> None:
