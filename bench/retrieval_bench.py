@@ -125,7 +125,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--model", default="minilm", help="base model; 'minilm': the packaged all-MiniLM-L6-v2")
     parser.add_argument(
-        "--packages", nargs="+", help="packages to take docstrings from (default: astropy and astroquery, else sagemaker_src)"
+        "--packages",
+        nargs="+",
+        help="packages to take docstrings from (default: astropy and astroquery, else sagemaker_src)",
     )
     parser.add_argument(
         "--generator",

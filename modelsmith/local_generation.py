@@ -152,7 +152,8 @@ class SmallModel:
         answers: list[str] = [""] * len(prompts)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
-            encoded = self.tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True, add_special_tokens=False)
+            texts = [prompts[i] for i in batch]
+            encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
             encoded = {key: value.to(self.device) for key, value in encoded.items()}
             with self._lock, torch.inference_mode():
                 output = self.model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,

@@ -114,14 +114,18 @@ class LocalS3Client:
                 yield {"Key": key, "Size": (root / key).stat().st_size}
 
     # Writes -------------------------------------------------------------------------------------------------
-    def put_object(self, *, Bucket: str, Key: str, Body: bytes | str | BinaryIO = b"", **_: Any) -> dict[str, Any]:  # noqa: N803
+    def put_object(  # noqa: N803 - boto3's names
+        self, *, Bucket: str, Key: str, Body: bytes | str | BinaryIO = b"", **_: Any
+    ) -> dict[str, Any]:
         if isinstance(Body, str):
             Body = Body.encode("utf-8")
         stream = io.BytesIO(Body) if isinstance(Body, (bytes, bytearray)) else Body
         self._write(self.path(Bucket, Key, "PutObject"), stream)
         return {}
 
-    def upload_fileobj(self, Fileobj: BinaryIO, Bucket: str, Key: str, ExtraArgs: Any = None, **_: Any) -> None:  # noqa: N803
+    def upload_fileobj(  # noqa: N803 - boto3's names
+        self, Fileobj: BinaryIO, Bucket: str, Key: str, ExtraArgs: Any = None, **_: Any
+    ) -> None:
         self._write(self.path(Bucket, Key, "PutObject"), Fileobj)
 
     @staticmethod

@@ -17,18 +17,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from contextlib import closing
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import urlsplit
 
 import boto3
-from opensearchpy import OpenSearch, Urllib3AWSV4SignerAuth, Urllib3HttpConnection
+from opensearchpy import OpenSearch
 from opensearchpy.exceptions import AuthenticationException, AuthorizationException, NotFoundError, TransportError
 
 from corpus_records import CorpusDocument, CorpusLineError, SourceOutcome
+from opensearch_client import open_client
 from run_storage import InvalidEventError, JsonLinesUpload
 
 if TYPE_CHECKING:
@@ -39,7 +38,6 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 500
 PIT_KEEP_ALIVE = "5m"
 REQUEST_TIMEOUT_SECONDS = 30
-MAX_RETRIES = 3
 SHARD_DOC_MINIMUM_VERSION = (3, 3)
 SHARD_DOC_SORT = [{"_shard_doc": "asc"}]
 LEGACY_SORT = [{"_doc": "asc"}, {"_id": "asc"}]
@@ -49,55 +47,14 @@ class OpenSearchAccessError(RuntimeError):
     """The cluster refused the function's credentials (401) or permissions (403); the message says which input."""
 
 
-_AWS_HOST = re.compile(r"\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.(?P<service>es|aoss)\.amazonaws\.com$")
-
-
 def connect(settings: ExtractionSettings, *, session: boto3.Session | None = None) -> OpenSearch:
     """An opensearch-py client for ``input.opensearch_endpoint`` with the configured authentication."""
-    session = session or boto3.Session()
-    url = urlsplit(settings.opensearch_endpoint)
-    if not url.hostname:
-        raise InvalidEventError(f"input.opensearch_endpoint: {settings.opensearch_endpoint!r} has no host name")
-    secure = url.scheme == "https"
-    host: dict[str, Any] = {"host": url.hostname, "port": url.port or (443 if secure else 80), "use_ssl": secure}
-    if url.path.strip("/"):
-        host["url_prefix"] = url.path.rstrip("/")
-    aws_host = _AWS_HOST.search(url.hostname)
-    if aws_host and aws_host["service"] == "aoss":
-        raise InvalidEventError(
-            "input.opensearch_endpoint: OpenSearch Serverless collections do not support point in time "
-            "search; export the documents to S3 as JSONL and use input_type 's3'"
-        )
-    if settings.opensearch_auth == "sigv4":
-        credentials = session.get_credentials()
-        if credentials is None:
-            raise InvalidEventError("input.opensearch_auth: 'sigv4' needs AWS credentials and none were found")
-        region = aws_host["region"] if aws_host else session.region_name
-        http_auth: Any = Urllib3AWSV4SignerAuth(credentials, region, "es")
-    else:
-        http_auth = read_basic_credentials(settings.opensearch_secret_arn, session)
-    return OpenSearch(
-        hosts=[host], http_auth=http_auth, use_ssl=secure, verify_certs=secure, ssl_show_warn=secure,
-        connection_class=Urllib3HttpConnection, timeout=REQUEST_TIMEOUT_SECONDS, max_retries=MAX_RETRIES,
-        retry_on_timeout=True,
+    return open_client(
+        settings.opensearch_endpoint, settings.opensearch_auth, settings.opensearch_secret_arn, session=session,
+        field_prefix="input.", timeout_seconds=REQUEST_TIMEOUT_SECONDS,
+        serverless_refusal=("OpenSearch Serverless collections do not support point in time search; export the "
+                            "documents to S3 as JSONL and use input_type 's3'"),
     )  # fmt: skip
-
-
-def read_basic_credentials(secret_arn: str, session: boto3.Session) -> tuple[str, str]:
-    """``(username, password)`` from a JSON secret; errors name the key, never the secret's value."""
-    secret = session.client("secretsmanager").get_secret_value(SecretId=secret_arn)
-    try:
-        values = json.loads(secret.get("SecretString") or "")
-    except json.JSONDecodeError:
-        values = None
-    if not isinstance(values, dict):
-        raise InvalidEventError(
-            f"input.opensearch_secret_arn: secret {secret_arn} must be JSON like {{\"username\": ..., \"password\": ...}}"
-        )
-    for key in ("username", "password"):
-        if not isinstance(values.get(key), str) or not values[key]:
-            raise InvalidEventError(f"input.opensearch_secret_arn: secret {secret_arn} has no non-empty '{key}'")
-    return values["username"], values["password"]
 
 
 def choose_sort(client: OpenSearch) -> list[dict[str, str]]:
