@@ -149,6 +149,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_arguments(argv)
+    from modelsmith.local_generation import share_cpus_politely
+
+    share_cpus_politely()  # before torch is imported
     from sagemaker_src.llm_lora.progress import configure_logging
     from sagemaker_src.retrieval.train import RetrievalTrainingArguments, ScriptArguments, train
 

@@ -141,7 +141,9 @@ def dry_run(
     ),
     queries_per_document: int = typer.Option(1, "--queries-per-document", min=1, max=10),
     generation_mode: GenerationMode = typer.Option(
-        GenerationMode.AUTO, "--generation-mode", help="auto: a batch job from 100 documents, else on-demand calls"
+        GenerationMode.AUTO,
+        "--generation-mode",
+        help="auto: a batch job from 100 documents, else on-demand calls (4 at a time: slower here)",
     ),
     min_ndcg_gain: float = typer.Option(
         0.0, "--min-ndcg-gain", min=0.0, max=1.0, help="quality gate: the nDCG@10 gain needed (beyond > 0)"
@@ -180,8 +182,11 @@ def dry_run(
     Training defaults suit a CPU: dropout off (a step is ~3x faster), 128-token texts, one epoch of batches of 32.
     --demo (1,500 docstrings) takes about 10 minutes on 2 cores.
     """
+    from modelsmith.local_generation import share_cpus_politely
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TQDM_DISABLE", "1")  # before the model libraries import tqdm
+    share_cpus_politely()  # before torch is imported
     from modelsmith.dry_run import DryRun, DryRunSettings, TrainingSettings, default_run_id
 
     state = app_state(ctx)

@@ -60,5 +60,6 @@ def test_smollm2_queries_become_the_pairs(tmp_path: Path, monkeypatch: pytest.Mo
     assert queries[0] == "What does the median function compute?" and queries[1] is None
     assert note.startswith("fake SmolLM2: 8 of 10 documents got a query")
     assert counts == {"documents": 10, "pairs": 8, "train": 7, "held_out": 1}
-    pairs = [json.loads(line) for name in ("train.jsonl", "eval.jsonl") for line in (tmp_path / name).read_text().splitlines()]
+    lines = [line for name in ("train.jsonl", "eval.jsonl") for line in (tmp_path / name).read_text().splitlines()]
+    pairs = [json.loads(line) for line in lines]
     assert {pair["doc_id"] for pair in pairs} == {f"pkg.f{n}" for n in (0, 2, 3, 5, 6, 7, 8, 9)}

@@ -77,7 +77,8 @@ class FakeQueryWriter:
 class FakeEmbedder:
     identity, fingerprint, dimension = "fake-embedder", "sha256:fake", 32
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32, on_batch: Callable[[int], None] | None = None) -> Any:
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32,
+               on_batch: Callable[[int], None] | None = None) -> Any:  # fmt: skip
         import numpy as np
 
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -99,7 +100,8 @@ def fake_training(gain: float, calls: list[list[str]]) -> Callable[[list[str]], 
         calls.append(list(arguments))
         options = dict(zip(arguments[::2], arguments[1::2]))
         pairs = Path(options["--train_dir"])
-        train_pairs, evaluation = read_training_data(pairs / "train.jsonl", pairs / "eval.jsonl", pairs / "eval_corpus.jsonl")
+        train_pairs, evaluation = read_training_data(*(pairs / name for name in ("train.jsonl", "eval.jsonl",
+                                                                                  "eval_corpus.jsonl")))  # fmt: skip
         base = {"ndcg@10": 0.5, "mrr@10": 0.45, "recall@1": 0.4, "recall@10": 0.7, "recall@100": 0.9}
         tuned = {key: round(value + gain, 6) for key, value in base.items()}
         metrics = {"status": "completed", "base_model": "fake", "precision": "fp32",
@@ -121,7 +123,8 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The dry run with fake models; ``fakes["gain"]`` sets the nDCG@10 gain the fake training reports."""
     state: dict[str, Any] = {"writer": FakeQueryWriter(), "train_calls": [], "gain": 0.05}
     monkeypatch.setattr(dry_run, "load_query_writer", lambda settings: state["writer"])
-    monkeypatch.setattr(dry_run, "train_entry_point", lambda arguments: fake_training(state["gain"], state["train_calls"])(arguments))
+    monkeypatch.setattr(dry_run, "train_entry_point",
+                        lambda arguments: fake_training(state["gain"], state["train_calls"])(arguments))  # fmt: skip
     monkeypatch.setattr(dry_run, "load_embedder", lambda model_dir: FakeEmbedder())
     return state
 
@@ -172,7 +175,8 @@ def test_the_dry_run_imports_the_modules_the_lambda_handlers_run(lambda_environm
         "prepare_batch": functions.batch.prepare_batch, "collect_batch": functions.batch.collect_batch,
     }  # fmt: skip
     assert handler_globals("build_pairs")["build_pairs"] is functions.pairs.build_pairs
-    assert handler_globals("publish_training_report")["publish_training_report"] is functions.report.publish_training_report
+    publish = handler_globals("publish_training_report")["publish_training_report"]
+    assert publish is functions.report.publish_training_report
 
 
 def test_the_training_step_is_the_training_jobs_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,10 +187,13 @@ def test_the_training_step_is_the_training_jobs_entry_point(monkeypatch: pytest.
     assert dry_run.train_entry_point(["--epochs", "1"]) == 0
     assert received == [["--epochs", "1"]]
     # The SageMaker job's program (retrieval_train.py) is generated to call the same module's main().
-    assert 'entry_module="sagemaker_src.retrieval.train"' in (REPO_ROOT / "stacks" / "retrieval_pipeline_stack.py").read_text()
+    stack_source = (REPO_ROOT / "stacks" / "retrieval_pipeline_stack.py").read_text()
+    assert 'entry_module="sagemaker_src.retrieval.train"' in stack_source
 
 
-def test_on_demand_run_calls_the_workflows_functions_in_order(tmp_path: Path, fakes: dict[str, Any], spies: list[str]) -> None:
+def test_on_demand_run_calls_the_workflows_functions_in_order(
+    tmp_path: Path, fakes: dict[str, Any], spies: list[str]
+) -> None:
     corpus = write_corpus(tmp_path / "notes.jsonl", 30)
     result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), "--run-id", "r1", "--samples", "2"])
 
@@ -214,7 +221,9 @@ def test_on_demand_run_calls_the_workflows_functions_in_order(tmp_path: Path, fa
     assert arguments[arguments.index("--train_dir") + 1] == str(run / "pairs")
 
 
-def test_batch_run_uses_prepare_a_local_batch_job_and_collect(tmp_path: Path, fakes: dict[str, Any], spies: list[str]) -> None:
+def test_batch_run_uses_prepare_a_local_batch_job_and_collect(
+    tmp_path: Path, fakes: dict[str, Any], spies: list[str]
+) -> None:
     corpus = write_corpus(tmp_path / "notes.jsonl", 120)
     result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), "--run-id", "r2"])
 
@@ -233,8 +242,9 @@ def test_batch_run_uses_prepare_a_local_batch_job_and_collect(tmp_path: Path, fa
     assert (run / "queries" / "part-batch.jsonl").is_file()
 
 
-def test_the_real_handlers_write_the_same_artifacts(tmp_path: Path, fakes: dict[str, Any], artifacts, lambda_environment,  # noqa: F811
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_the_real_handlers_write_the_same_artifacts(
+    tmp_path: Path, fakes: dict[str, Any], artifacts, lambda_environment, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
     from modelsmith.local_generation import SMALL_MODEL_PROMPT_TEMPLATE, STAND_IN_MODEL_ID, LocalConverseClient
 
     corpus = write_corpus(tmp_path / "notes.jsonl", 30)
@@ -277,7 +287,9 @@ def test_quality_gate_is_the_state_machines_rule(tmp_path: Path) -> None:
     application = App(outdir=str(tmp_path), context=context)
     config = load_config(context["environments"], "dev")
     foundation = FoundationStack(application, "Modelsmith-dev-Foundation", config=config)
-    stack = RetrievalPipelineStack(application, "Modelsmith-dev-RetrievalPipeline", config=config, foundation=foundation)
+    stack = RetrievalPipelineStack(
+        application, "Modelsmith-dev-RetrievalPipeline", config=config, foundation=foundation
+    )
     template = application.synth().get_stack_by_name(stack.stack_name).template
     (logical,) = [key for key, resource in template["Resources"].items()
                   if resource["Type"] == "AWS::StepFunctions::StateMachine" and "RetrievalPipeline" in key]  # fmt: skip
@@ -384,7 +396,8 @@ def test_a_malformed_line_is_named_with_its_line_number(tmp_path: Path, fakes: d
 
 
 def test_skip_bad_lines_goes_on_as_the_pipeline_does(tmp_path: Path, fakes: dict[str, Any]) -> None:
-    corpus = write_corpus(tmp_path / "notes.jsonl", 30, extra_lines=["{not json", json.dumps({"id": "doc-000", "text": "again"})])
+    repeated = json.dumps({"id": "doc-000", "text": "again"})
+    corpus = write_corpus(tmp_path / "notes.jsonl", 30, extra_lines=["{not json", repeated])
     result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), "--run-id", "bad-2", "--skip-bad-lines"])
 
     assert result.exit_code == 0, result.output
@@ -414,7 +427,9 @@ def test_a_run_never_overwrites_another(tmp_path: Path, fakes: dict[str, Any]) -
     assert result.exit_code == 2 and "already exists" in result.output
 
 
-def test_the_artifacts_bucket_variable_is_restored(tmp_path: Path, fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_artifacts_bucket_variable_is_restored(
+    tmp_path: Path, fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     monkeypatch.setenv("ARTIFACTS_BUCKET", "my-real-bucket")
@@ -436,7 +451,9 @@ def test_default_run_ids_are_execution_names() -> None:
 
 
 @pytest.mark.slow
-def test_tiny_corpus_end_to_end_with_smollm2_and_minilm(tmp_path: Path, spies: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiny_corpus_end_to_end_with_smollm2_and_minilm(
+    tmp_path: Path, spies: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sagemaker_src.retrieval import train
 
     training_runs: list[list[str]] = []

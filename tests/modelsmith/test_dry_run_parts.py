@@ -36,7 +36,8 @@ def test_objects_round_trip_through_files(s3: LocalS3Client, tmp_path: Path) -> 
     assert s3.head_object(Bucket="artifacts", Key="runs/r1/b/c.txt")["ContentLength"] == 4
     pages = list(s3.get_paginator("list_objects_v2").paginate(Bucket="artifacts", Prefix="runs/r1/"))
     assert [item["Key"] for page in pages for item in page.get("Contents", [])] == ["runs/r1/a.txt", "runs/r1/b/c.txt"]
-    assert list(s3.get_paginator("list_objects_v2").paginate(Bucket="artifacts", Prefix="runs/none/")) == [{"KeyCount": 0}]
+    empty = s3.get_paginator("list_objects_v2").paginate(Bucket="artifacts", Prefix="runs/none/")
+    assert list(empty) == [{"KeyCount": 0}]
     assert s3.uri_of(tmp_path / "artifacts" / "runs" / "r1" / "a.txt") == "s3://artifacts/runs/r1/a.txt"
 
 
@@ -85,7 +86,8 @@ class EchoModel:
 
         self.batches.append(len(conversations))
         time.sleep(self.delay)
-        return [f"Sure! Here is a question:\n1. {messages[-1]['content'].splitlines()[0]}?" for messages in conversations]
+        return [f"Sure! Here is a question:\n1. {messages[-1]['content'].splitlines()[0]}?"
+                for messages in conversations]  # fmt: skip
 
 
 def test_clean_answer_keeps_queries_and_drops_what_a_small_model_adds() -> None:
@@ -130,7 +132,9 @@ def test_batch_records_of_both_families_become_chat_messages() -> None:
         assert batch.model_output_text(local_generation.batch_model_output(family, "q?")) == "q?"
 
 
-def test_the_local_batch_job_writes_what_collect_batch_reads(s3: LocalS3Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_local_batch_job_writes_what_collect_batch_reads(
+    s3: LocalS3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ARTIFACTS_BUCKET", "artifacts")
     batch = lambda_module("generate_queries", "batch_records")
     corpus = "".join(json.dumps({"id": f"d{n}", "text": f"Tool {n} converts light curves."}) + "\n" for n in range(120))
@@ -153,9 +157,8 @@ def test_the_local_batch_job_writes_what_collect_batch_reads(s3: LocalS3Client, 
 
     assert totals == {"records": 120, "failed": 1}
     assert collected["documents"] == 120 and collected["queries"] == 119 and collected["failed_documents"] == 1
-    assert s3.list_objects_v2(Bucket="artifacts", Prefix="runs/r1/batch/output/local-job/")["Contents"][0]["Key"].endswith(
-        "records.jsonl.out"
-    )
+    listing = s3.list_objects_v2(Bucket="artifacts", Prefix="runs/r1/batch/output/local-job/")
+    assert [item["Key"] for item in listing["Contents"]] == ["runs/r1/batch/output/local-job/records.jsonl.out"]
 
 
 @pytest.mark.slow
@@ -192,7 +195,7 @@ def test_astropy_objects_are_named_where_users_reach_them() -> None:
     documents = docstring_documents(["astropy.units"])
     ids = {document["id"] for document in documents}
 
-    assert {"astropy.units.Quantity", "astropy.units.Quantity.to", "astropy.units.UnitBase.find_equivalent_units"} <= ids
+    assert {"astropy.units.Quantity", "astropy.units.Quantity.to", "astropy.units.UnitBase.to"} <= ids
     assert "astropy.units.quantity.Quantity" not in ids  # the defining module is not the public path
     assert all(len(document["text"]) <= 1000 for document in documents)
 
