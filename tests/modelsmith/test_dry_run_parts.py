@@ -162,15 +162,13 @@ def test_the_local_batch_job_writes_what_collect_batch_reads(
 
 
 @pytest.mark.slow
-def test_smollm2_writes_queries_fast_enough_in_bf16() -> None:
-    import time
-
+def test_smollm2_writes_queries_in_bf16() -> None:
+    # Its speed is measured by `bench/retrieval_bench.py --generator smollm2`, never asserted here.
     model = local_generation.SmallModel.load()
     texts = ["Convert a table of sky coordinates from the ICRS frame to galactic coordinates and return a new table.",
              "Download the spectra of every source within a radius of a position from the SDSS archive."] * 8  # fmt: skip
-    started = time.monotonic()
     queries = local_generation.write_queries(texts, model)
-    assert "bfloat16" in model.name and time.monotonic() - started < 60
+    assert "bfloat16" in model.name
     assert sum(bool(found) for found in queries) >= 12  # a usable question for most documents
 
 
@@ -201,5 +199,6 @@ def test_astropy_objects_are_named_where_users_reach_them() -> None:
 
 
 def test_imports_run_without_network() -> None:
-    with quiet_imports(), pytest.raises(OSError, match="network access is off"):
-        socket.create_connection(("192.0.2.1", 80), timeout=1)
+    # A numeric address and a bare connect: no name lookup, which another directory's guard may own.
+    with quiet_imports(), pytest.raises(OSError, match="network access is off"), socket.socket() as sock:
+        sock.connect(("192.0.2.1", 80))

@@ -69,15 +69,11 @@ def _guarded_connect(self: socket.socket, address: Any) -> Any:
     return _real_connect(self, address)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _offline() -> Iterator[None]:
-    socket.getaddrinfo = _guarded_getaddrinfo  # type: ignore[assignment]
-    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        socket.getaddrinfo = _real_getaddrinfo  # type: ignore[assignment]
-        socket.socket.connect = _real_connect  # type: ignore[method-assign]
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per test, so the guard never outlives this directory's tests on a shared pytest-xdist worker."""
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 
 # ---------------------------------------------------------------------------------------------------------
