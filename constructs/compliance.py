@@ -9,7 +9,9 @@ policies written by libraries), and fails synthesis if a pattern matches nothing
 
 - cdk-nag rules (``AwsSolutions-*``, ``HIPAA.Security-*``) become ``Validations.of(construct).acknowledge``;
 - checkov checks (``CKV_*``, ``CKV2_*``) become ``checkov: skip`` entries in the resource's template metadata;
-- cfn-lint rules (``W1234``, ``E1234``, ``I1234``) become ``cfn-lint: config: ignore_checks`` metadata.
+- cfn-lint rules (``W1234``, ``E1234``, ``I1234``) become ``cfn-lint: config: ignore_checks`` metadata (for
+  cfn-lint itself) and an acknowledgment of CDK's own synth-time cfn-lint run ("CloudFormation Validate"), which
+  does not read that metadata.
 
 Every acknowledgment carries its own reason; an empty or placeholder reason is refused.
 """
@@ -58,6 +60,7 @@ def acknowledge(construct: IConstruct, rules: Mapping[str, str]) -> None:
         elif _CFN_LINT.match(rule_id):
             # cfn-lint metadata has no place for a reason; it stays in the code beside this call.
             resource = _cfn_resource(construct, rule_id)
+            Validations.of(resource).acknowledge(Acknowledgment(id=f"CloudFormation-Validate::{rule_id}", reason=reason))
             cfn_lint = dict(resource.get_metadata("cfn-lint") or {})
             config = dict(cfn_lint.get("config", {}))
             config["ignore_checks"] = [*config.get("ignore_checks", []), rule_id]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Aws, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, RemovalPolicy, Size, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -193,10 +193,16 @@ class GpuTrainingInstance(Construct):
                 "retained artifacts bucket, and the volume itself is retained in prod."
             ),
         })  # fmt: skip
+        if not Token.is_unresolved(subnet.availability_zone):
+            for placed in (self.instance, self.checkpoint_volume):
+                # cfn-lint's "avoid hard-coded zones": with an existing VPC the zone is its subnet's, named in
+                # cdk.json (network.availability_zones); the ops bundle makes it the AvailabilityZones parameter.
+                acknowledge(placed, {"W3010": "the zone of the existing subnet, from network.availability_zones"})
         acknowledge(self.instance, {
             "HIPAA.Security-EC2InstancesInVPC": (
-                "The instance is launched in a private subnet of the Network stack's VPC; the rule cannot read "
-                "the subnet ID because it arrives as a cross-stack reference."
+                "The instance is launched in a private subnet (of the Network stack's VPC, or the configured "
+                "existing one); the rule cannot read that subnet ID, which sits in NetworkInterfaces and, for a "
+                "created VPC, arrives as a cross-stack reference."
             ),
             "AwsSolutions-EC29": (
                 "The instance holds no state (checkpoints live on the separate, retained volume) and CloudFormation "

@@ -14,7 +14,7 @@ each accepting HTTPS from inside the VPC only.
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -62,6 +62,11 @@ class PrivateNetwork(Construct):
                 private_subnet_ids=list(config.private_subnet_ids),
             )
             self.workload_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+            Annotations.of(self.vpc).acknowledge_warning(
+                "@aws-cdk/aws-ec2:noSubnetRouteTableId",
+                "Nothing here reads the existing subnets' route tables: no gateway endpoint or route is added to a "
+                "VPC that is not ours.",
+            )  # fmt: skip
             return
 
         workload_type = (

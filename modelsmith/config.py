@@ -55,7 +55,8 @@ class NetworkConfig(_Section):
 
     ``vpc_id``: an existing VPC to use instead of creating one (default: create one). With it,
     ``private_subnet_ids`` and their ``availability_zones`` (same order) are required, and the VPC must already
-    have the endpoints the README lists (an existing VPC is imported as it is; nothing is added to it).
+    have the endpoints the README lists (an existing VPC is imported as it is, into the TrainingInstance stack;
+    nothing is added to it and no Network stack is made).
     ``max_azs``: availability zones of a created VPC (default 2).
     ``internet_egress``: a NAT gateway for the Hugging Face Hub and pip (default true). Without it the
     created subnets are isolated and reach AWS only through VPC endpoints.

@@ -36,7 +36,7 @@ class ModelsmithStacks:
     """The stacks of one environment, for tests and for wiring stacks that depend on each other."""
 
     foundation: FoundationStack
-    network: NetworkStack
+    network: NetworkStack | None  # None with an existing VPC (network.vpc_id): nothing of the network is ours
     training_instance: TrainingInstanceStack
     retrieval_pipeline: RetrievalPipelineStack
     llm_customization: LlmCustomizationStack | None = None
@@ -92,10 +92,12 @@ class _TagPlainResources:
 def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
     """Add every stack of ``config``'s environment to ``app``, tagged for cost allocation."""
     foundation = FoundationStack(app, stack_id(config, "Foundation"), config=config)
-    network = NetworkStack(app, stack_id(config, "Network"), config=config, encryption_key=foundation.key)
+    network = None
+    if config.network.vpc_id is None:
+        network = NetworkStack(app, stack_id(config, "Network"), config=config, encryption_key=foundation.key)
     training_instance = TrainingInstanceStack(
         app, stack_id(config, "TrainingInstance"), config=config, foundation=foundation,
-        vpc=network.vpc, workload_subnets=network.workload_subnets,
+        vpc=network.vpc if network else None, workload_subnets=network.workload_subnets if network else None,
     )  # fmt: skip
     retrieval_pipeline = RetrievalPipelineStack(
         app, stack_id(config, "RetrievalPipeline"), config=config, foundation=foundation

@@ -123,7 +123,7 @@ def _existing_vpc(stack: Stack, config: EnvironmentConfig) -> None:
     count = len(network.private_subnet_ids)
     site_parameter(
         stack, VPC_ID, type="AWS::EC2::VPC::Id", group=NETWORK, label="Existing VPC", default=network.vpc_id,
-        description="The existing VPC the GPU instance runs in; it must already have the endpoints the README lists.",
+        description="The existing VPC the GPU instance runs in; it must already have the endpoints README > Configuration lists.",
     )  # fmt: skip
     site_parameter(
         stack, PRIVATE_SUBNET_IDS, type="List<AWS::EC2::Subnet::Id>", group=NETWORK, label="Private subnets",

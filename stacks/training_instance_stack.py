@@ -18,6 +18,7 @@ from constructs.gpu_training_instance import GpuTrainingInstance
 from constructs.idle_stop import IdleStop
 from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree, bucket_from_tree
+from constructs.private_network import PrivateNetwork
 from constructs.training_documents import TrainingDocuments
 from constructs.training_image_repository import TrainingImageRepository
 from modelsmith.config import EnvironmentConfig
@@ -27,7 +28,8 @@ from statemachines.lora_training import LoraTrainingResources, build_definition
 
 
 class TrainingInstanceStack(Stack):
-    """Props: config, foundation (FoundationStack), vpc and workload_subnets (from NetworkStack).
+    """Props: config, foundation (FoundationStack), vpc and workload_subnets (from NetworkStack; both None when
+    ``config.network.vpc_id`` names an existing VPC, which is then imported here and no Network stack exists).
 
     ``poll_interval`` (default 30 s) sets how often the workflow checks the instance and its commands, and
     ``health_checks`` (default 40, i.e. 20 minutes) how many status checks the instance gets to become healthy;
@@ -42,8 +44,8 @@ class TrainingInstanceStack(Stack):
         *,
         config: EnvironmentConfig,
         foundation: FoundationStack,
-        vpc: ec2.IVpc,
-        workload_subnets: ec2.SubnetSelection,
+        vpc: ec2.IVpc | None = None,
+        workload_subnets: ec2.SubnetSelection | None = None,
         poll_interval: Duration = Duration.seconds(30),
         health_checks: int = 40,
         **kwargs: Any,
@@ -55,6 +57,12 @@ class TrainingInstanceStack(Stack):
         prefix = f"Modelsmith-{config.name}"
 
         self.add_stack_dependency(foundation)
+        if vpc is None or workload_subnets is None:
+            if vpc is not None or workload_subnets is not None or config.network.vpc_id is None:
+                raise ValueError("give both vpc and workload_subnets (a created VPC), or neither with network.vpc_id")
+            existing = PrivateNetwork(self, "ExistingNetwork", config=config.network, encryption_key=key,
+                                      log_retention=log_retention)  # fmt: skip
+            vpc, workload_subnets = existing.vpc, existing.workload_subnets
         data_bucket = bucket_from_tree(self, "DataBucket", environment_name=config.name, key="data-bucket")
         artifacts_bucket = bucket_from_tree(self, "ArtifactsBucket", environment_name=config.name, key="artifacts-bucket")
         image = TrainingImageRepository(

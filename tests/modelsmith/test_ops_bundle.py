@@ -253,9 +253,6 @@ def test_emails_and_pinecone_become_parameters_with_config_defaults(tmp_path: Pa
         assert ops_bundle.undeclared_references(template(name)) == set(), name
 
 
-@pytest.mark.xfail(strict=True, raises=ops_bundle.BundleError, reason=(
-    "an existing VPC (network.vpc_id) does not synthesize even with `cdk synth`: the imported-VPC Network stack has "
-    "no resources (CloudFormation Validate F0001) and CDK warns that the imported subnets have no route table IDs"))
 def test_existing_vpc_becomes_parameters_with_config_defaults(tmp_path: Path) -> None:
     context, config = _site_config(
         agent={"enabled": False},
@@ -271,7 +268,7 @@ def test_existing_vpc_becomes_parameters_with_config_defaults(tmp_path: Path) ->
     assert parameters["PrivateSubnetIds"]["Default"] == "subnet-0123456789abcdef0,subnet-0fedcba9876543210"
     assert parameters["AvailabilityZones"]["Default"] == "us-west-2a,us-west-2b"
     instance = next(r for r in training["Resources"].values() if r["Type"] == "AWS::EC2::Instance")
-    assert instance["Properties"]["SubnetId"] == {"Fn::Select": [0, {"Ref": "PrivateSubnetIds"}]}
+    assert instance["Properties"]["NetworkInterfaces"][0]["SubnetId"] == {"Fn::Select": [0, {"Ref": "PrivateSubnetIds"}]}
     volume = next(r for r in training["Resources"].values() if r["Type"] == "AWS::EC2::Volume")
     assert volume["Properties"]["AvailabilityZone"] == {"Fn::Select": [0, {"Ref": "AvailabilityZones"}]}
     assert "vpc-0123456789abcdef0" not in json.dumps(training["Resources"]), "the VPC comes from the parameter only"

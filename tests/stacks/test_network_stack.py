@@ -75,3 +75,42 @@ def test_existing_vpc_is_imported_without_new_network_resources() -> None:
     template = _private_network(config)
     for resource_type in ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::VPCEndpoint", "AWS::EC2::NatGateway"):
         template.resource_count_is(resource_type, 0)
+
+
+def test_an_existing_vpc_synthesizes_cleanly_with_no_network_stack(tmp_path: Path) -> None:
+    # GIVEN dev with an existing VPC: two private subnets in two zones
+    from modelsmith.config import load_config
+    from stacks.modelsmith_app import add_compliance_checks, add_stacks
+
+    context = json.loads(json.dumps(CDK_CONTEXT))
+    context["environments"]["dev"].update(
+        agent={"enabled": False}, llm_customization={"enabled": False},
+        network={"vpc_id": "vpc-0123456789abcdef0",
+                 "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+                 "availability_zones": ["us-west-2b", "us-west-2c"]},
+    )  # fmt: skip
+    app = App(outdir=str(tmp_path), context=context)
+    # WHEN the app synthesizes (cdk-nag and CDK's own template validation run)
+    stacks = add_stacks(app, load_config(context["environments"], "dev"))
+    add_compliance_checks(app)
+    assembly = app.synth()
+
+    # THEN nothing of the network is created, and the instance and its volume sit in the first subnet's zone
+    assert stacks.network is None
+    assert [stack.stack_name for stack in assembly.stacks if stack.stack_name.endswith("-Network")] == []
+    training = Template.from_json(assembly.get_stack_by_name(stacks.training_instance.stack_name).template)
+    for resource_type in ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::VPCEndpoint"):
+        training.resource_count_is(resource_type, 0)
+    training.has_resource_properties("AWS::EC2::Instance", {
+        "AvailabilityZone": "us-west-2b",
+        "NetworkInterfaces": [Match.object_like({"SubnetId": "subnet-0123456789abcdef0", "AssociatePublicIpAddress": False})],
+    })  # fmt: skip
+    training.has_resource_properties("AWS::EC2::Volume", {"AvailabilityZone": "us-west-2b"})
+    # and no check reports anything, not even a warning (an empty stack, an unread route table, a literal zone)
+    report = tmp_path / "validation-report.json"
+    violations = [violation["ruleName"] for plugin in json.loads(report.read_text())["pluginReports"]
+                  for violation in plugin["violations"]] if report.exists() else []  # fmt: skip
+    assert violations == []
+    warnings = [message.entry.data for stack in assembly.stacks for message in stack.messages
+                if message.level.value == "warning"]  # fmt: skip
+    assert warnings == []
