@@ -16,6 +16,7 @@ from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree, bucket_from_tree
 from constructs.python_function import PythonFunction
 from constructs.run_access import RUNS_PREFIX, grant_run_prefix
+from modelsmith import naming
 from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
@@ -94,6 +95,7 @@ class LlmCustomizationStack(Stack):
                 customization_role=self.customization_role, base_model_id=base_model_id,
                 model=BEDROCK_CUSTOMIZATION_MODELS[base_model_id], artifacts_bucket_name=artifacts.bucket_name,
                 encryption_key_arn=key.key_arn, topic=foundation.notifications_topic, poll_interval=poll_interval,
+                tags=naming.resource_tags(config.name, naming.LLM_CUSTOMIZATION_COMPONENT, config.tags),
             ))),
             timeout=Duration.days(7), tracing_enabled=True,
             logs=sfn.LogOptions(destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=True),

@@ -17,7 +17,7 @@ from constructs import IConstruct
 
 from constructs.operations_metrics import WatchedWorkflow
 from modelsmith.config import EnvironmentConfig
-from modelsmith.naming import PROJECT, TAG_COMPONENT, TAG_ENVIRONMENT, TAG_PROJECT
+from modelsmith.naming import resource_tags
 from stacks.agent_stack import AgentStack
 from stacks.foundation_stack import FoundationStack
 from stacks.llm_customization_stack import LlmCustomizationStack
@@ -69,10 +69,10 @@ def stack_id(config: EnvironmentConfig, component: str) -> str:
 
 
 def cost_allocation_tags(config: EnvironmentConfig, stack: Stack) -> dict[str, str]:
-    """``project``, ``environment`` and ``component`` (the stack's part in kebab case, e.g. ``retrieval-pipeline``,
-    as run-created resources are tagged in ``modelsmith.naming``), then the config's own ``tags``."""
+    """``modelsmith.naming.resource_tags`` with the stack's part in kebab case as ``component`` (e.g.
+    ``retrieval-pipeline``: what its runs' resources are tagged with)."""
     component = re.sub(r"(?<!^)(?=[A-Z])", "-", stack.node.id.rsplit("-", 1)[-1]).lower()
-    return {TAG_PROJECT: PROJECT, TAG_ENVIRONMENT: config.name, TAG_COMPONENT: component, **config.tags}
+    return resource_tags(config.name, component, config.tags)
 
 
 @jsii.implements(IAspect)

@@ -24,6 +24,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from modelsmith.catalogue import CustomizableModel
+from modelsmith.naming import TAG_RUN_ID
 from statemachines.common import (
     BEDROCK_TRANSIENT_ERRORS,
     TRANSIENT_LAMBDA_ERRORS,
@@ -51,6 +52,7 @@ class LlmCustomizationResources:
     artifacts_bucket_name: str
     encryption_key_arn: str
     topic: sns.ITopic
+    tags: dict[str, str]  # put on the job, the custom model and the deployment, with the run ID (modelsmith.naming)
     poll_interval: Duration = Duration.minutes(5)
 
 
@@ -60,10 +62,16 @@ class _Builder:
         self.arn = lambda kind: f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/*"
         self.failure_entry = self._failure_path()
 
-    def _bedrock(self, name: str, action: str, parameters: dict, resources: list[str], **kwargs) -> tasks.CallAwsService:
+    def _bedrock(self, name: str, action: str, parameters: dict, resources: list[str], *,
+                 tagged: list[str] = (), **kwargs) -> tasks.CallAwsService:  # fmt: skip
+        """``tagged``: the ARNs of what the call creates with tags (Bedrock authorizes tag-on-create as TagResource)."""
+        statements = [iam.PolicyStatement(actions=["bedrock:TagResource"], resources=list(tagged))] if tagged else None
         task = tasks.CallAwsService(self.scope, name, service="bedrock", action=action, parameters=parameters,
-                                    iam_resources=resources, **kwargs)  # fmt: skip
+                                    iam_resources=resources, additional_iam_statements=statements, **kwargs)  # fmt: skip
         return retry_transient(task, BEDROCK_TRANSIENT_ERRORS)
+
+    def _tags(self) -> list[dict[str, str]]:
+        return [*({"Key": key, "Value": value} for key, value in self.r.tags.items()), {"Key": TAG_RUN_ID, "Value": RUN_ID}]
 
     def _invoke(self, name: str, function: lambda_.IFunction, payload: dict, result_path: str) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(self.scope, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
@@ -144,9 +152,12 @@ class _Builder:
                 },
                 "CustomModelKmsKeyId": r.encryption_key_arn,
                 "ClientRequestToken": RUN_ID,
+                "JobTags": self._tags(),
+                "CustomModelTags": self._tags(),
             },
             [self.arn("model-customization-job"), self.arn("custom-model"),
              f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{r.base_model_id}"],
+            tagged=[self.arn("model-customization-job"), self.arn("custom-model")],
             result_selector={"arn": sfn.JsonPath.string_at("$.JobArn")}, result_path="$.job",
         )  # fmt: skip
         start.add_catch(self.failure_entry, result_path="$.error")
@@ -181,8 +192,10 @@ class _Builder:
             "Deploy custom model (on-demand)", "createCustomModelDeployment",
             {"ModelDeploymentName": sfn.JsonPath.format("modelsmith-{}", RUN_ID),
              "ModelArn": sfn.JsonPath.string_at("$.custom_model.arn"),
-             "Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID)},
+             "Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID),
+             "Tags": self._tags()},
             [self.arn("custom-model"), self.arn("custom-model-deployment")],
+            tagged=[self.arn("custom-model-deployment")],
             result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")}, result_path="$.deployment",
         )  # fmt: skip
         deploy.add_catch(self.failure_entry, result_path="$.error")

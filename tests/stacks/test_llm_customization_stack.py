@@ -69,3 +69,21 @@ def test_workflow_cleans_up_and_notifies(customization) -> None:
     for name in ("Stop customization job", "Delete deployment after failure", "Delete losing deployment", "Notify failure",
                  "Notify result", "Evaluate against the base model"):  # fmt: skip
         assert name in states, name
+
+
+def test_what_a_run_creates_is_tagged_and_tagging_is_scoped_to_it(customization) -> None:
+    synthesized, raw = customization
+    states = _definition(raw)["States"]
+    run_tag = {"Key": "modelsmith:run-id", "Value.$": "$$.Execution.Name"}
+    tags = [{"Key": key, "Value": value} for key, value in
+            {"project": "modelsmith", "environment": synthesized.config.name, "component": "llm-customization",
+             **synthesized.config.tags}.items()] + [run_tag]  # fmt: skip
+    start = states["Start customization job"]["Parameters"]
+    assert start["JobTags"] == tags and start["CustomModelTags"] == tags
+    assert states["Deploy custom model (on-demand)"]["Parameters"]["Tags"] == tags
+    machine_policy = next(r for r in raw["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+                          and "bedrock:createModelCustomizationJob" in json.dumps(r))  # the workflow's role  # fmt: skip
+    tagging = [s for s in machine_policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "bedrock:TagResource"]
+    resources = json.dumps([s["Resource"] for s in tagging])
+    assert tagging and all(kind in resources for kind in ("model-customization-job/*", "custom-model/*", "custom-model-deployment/*"))
+    assert '"*"' not in resources and "foundation-model" not in resources

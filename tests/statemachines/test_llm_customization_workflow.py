@@ -139,6 +139,14 @@ def test_a_better_custom_model_is_deployed(world_factory, synthesized_customizat
     assert detail["hyperParameters"] == {"epochCount": "2", "batchSize": "1", "learningRate": "0.0001"}
     assert detail["trainingDataConfig"]["s3Uri"] == f"s3://{ARTIFACTS}/runs/astro-ft-1/data/train.jsonl"
     assert detail["outputDataConfig"]["s3Uri"] == f"s3://{ARTIFACTS}/runs/astro-ft-1/customization/"
+    # the job, its model and the deployment carry the cost-allocation tags and the run ID (modelsmith.cleanup's key)
+    expected_tags = {"project": "modelsmith", "environment": "dev", "component": "llm-customization",
+                     "modelsmith:run-id": "astro-ft-1"}  # fmt: skip
+    as_dict = lambda tags: {tag["key"]: tag["value"] for tag in tags}  # noqa: E731
+    assert as_dict(world.jobs.client.list_tags_for_resource(resourceARN=detail["jobArn"])["tags"]) == expected_tags
+    (request,) = world.jobs.requests
+    assert as_dict(request["customModelTags"]) == expected_tags  # moto keeps no custom model to ask
+    assert as_dict(world.deployments.deployments[output["deployment_arn"]]["request"]["tags"]) == expected_tags
     report = world.s3.get_object(Bucket=ARTIFACTS, Key="runs/astro-ft-1/evaluation/report.md")["Body"].read().decode()
     assert "exact_match" in report
     assert [n["outcome"] for n in world.notifications()] == ["deployed"]

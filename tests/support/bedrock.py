@@ -179,9 +179,11 @@ class MotoCustomizationJobs:
     def __init__(self, *, final: str = "Completed", polls: int = 2) -> None:
         self.final, self.polls = final, polls
         self.reads: dict[str, int] = {}
+        self.requests: list[dict[str, Any]] = []  # as sent (camelCase), for what moto does not keep (customModelTags)
         self.client = boto3.client("bedrock", region_name="us-west-2")
 
     def create_model_customization_job(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(_camel(request))
         response = self.client.create_model_customization_job(**_camel(request))
         return {"JobArn": response["jobArn"]}
 
