@@ -443,7 +443,7 @@ class DryRun:
                 raise CliError(
                     f"query generation failed: {error}", "try a corpus of longer, more descriptive documents"
                 ) from None
-            self.result.generation = {"mode": mode, **totals}
+            self.result.generation = {"mode": mode, "model": str(getattr(model, "name", "local model")), **totals}
             answered = totals["documents"] - totals["failed_documents"]
             outcome["summary"] = (
                 f"{totals['queries']} queries for {answered} of {totals['documents']} documents "

