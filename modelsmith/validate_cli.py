@@ -76,29 +76,16 @@ def corpus(
     """A retrieval-pipeline corpus, line by line as the Extract corpus state reads it."""
     state = app_state(ctx)
     extraction = lambda_module("extract_corpus", "corpus_extraction")
-    records = lambda_module("extract_corpus", "corpus_records")
     run_storage = lambda_module("shared", "run_storage")
     problems: list[str] = []
-    warnings: list[str] = []
-    first_line_of: dict[str, int] = {}
+    warnings: list[str] = []  # a repeated id: the workflow keeps the first line and goes on
     documents = 0
     with reading_with_progress(state, file) as stream:
-        for number, raw in enumerate(run_storage.iter_lines(stream), start=1):
-            if not raw.strip():
-                continue
-            try:
-                document = extraction.parse_corpus_line(raw)
-            except records.CorpusLineError as error:
-                problems.append(f"{file}:{number}: {error}")
-                continue
-            if document.id in first_line_of:
-                warnings.append(
-                    f"{file}:{number}: id: duplicate {document.id!r} (first seen on line "
-                    f"{first_line_of[document.id]}, which the workflow keeps)"
-                )
-                continue
-            first_line_of[document.id] = number
-            documents += 1
+        for line in extraction.read_corpus_lines(run_storage.iter_lines(stream)):
+            if line.document is not None:
+                documents += 1
+            else:
+                (problems if line.duplicate_of is None else warnings).append(f"{file}:{line.number}: {line.problem}")
     if not problems and not documents:
         problems.append(f"{file}: no records (the file is empty or only blank lines)")
     for warning in warnings:

@@ -27,7 +27,7 @@ import heapq
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import boto3
 from botocore.exceptions import ClientError
@@ -163,25 +163,15 @@ def read_s3_corpus(settings: ExtractionSettings, s3: Any, rejects: JsonLinesUplo
             raise InvalidEventError(f"input.s3_corpus_path: {uri} does not exist") from error
         raise
     sample = DeterministicSample(settings.max_documents, settings.sample_seed)
-    first_line_of: dict[str, int] = {}
     lines = rejected = duplicates = 0
-    for number, raw in enumerate(iter_lines(body), start=1):
-        if not raw.strip():
-            continue  # blank lines (a trailing newline, spacing) are not records
+    for line in read_corpus_lines(iter_lines(body)):
         lines += 1
-        try:
-            document = parse_corpus_line(raw)
-        except CorpusLineError as error:
-            rejected += 1
-            rejects.write({"line": number, "reason": str(error), "raw": raw_excerpt(raw)})
+        if line.document is None:
+            rejected += line.duplicate_of is None
+            duplicates += line.duplicate_of is not None
+            rejects.write({"line": line.number, "reason": line.problem, "raw": raw_excerpt(line.raw)})
             continue
-        if document.id in first_line_of:
-            duplicates += 1
-            reason = f"id: duplicate {document.id!r} (first seen on line {first_line_of[document.id]}, which is kept)"
-            rejects.write({"line": number, "reason": reason, "raw": raw_excerpt(raw)})
-            continue
-        first_line_of[document.id] = number
-        sample.offer(number, document)
+        sample.offer(line.number, line.document)
 
     def describe_empty(rejects_uri: str) -> str:
         if lines == 0:
@@ -189,6 +179,39 @@ def read_s3_corpus(settings: ExtractionSettings, s3: Any, rejects: JsonLinesUplo
         return f"all {lines} lines rejected; see {rejects_uri}"
 
     return SourceOutcome(sample.selected(), rejected, duplicates, describe_empty)
+
+
+@dataclass(frozen=True)
+class CorpusLine:
+    """One non-blank corpus line: its ``document``, or (``document`` None) the ``problem`` that rejects it;
+    ``duplicate_of`` is the line that first had the same id (a repeat is rejected, the first kept)."""
+
+    number: int
+    raw: bytes
+    document: CorpusDocument | None
+    problem: str | None = None
+    duplicate_of: int | None = None
+
+
+def read_corpus_lines(lines: Iterable[bytes]) -> Iterator[CorpusLine]:
+    """The corpus's lines (from ``run_storage.iter_lines``), numbered from 1, parsed and de-duplicated by id; blank lines (a trailing newline,
+    spacing) are not records and are skipped. The one reading of a corpus: the workflow's extraction, and the
+    command line's ``validate corpus`` and ``rag ingest``."""
+    first_line_of: dict[str, int] = {}
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            document = parse_corpus_line(raw)
+        except CorpusLineError as error:
+            yield CorpusLine(number, raw, None, str(error))
+            continue
+        first = first_line_of.setdefault(document.id, number)
+        if first != number:
+            problem = f"id: duplicate {document.id!r} (first seen on line {first}, which is kept)"
+            yield CorpusLine(number, raw, None, problem, duplicate_of=first)
+            continue
+        yield CorpusLine(number, raw, document)
 
 
 def parse_corpus_line(raw: bytes) -> CorpusDocument:

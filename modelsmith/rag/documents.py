@@ -10,6 +10,7 @@ reported as ``file:line: problem`` and nothing is indexed until all are fixed.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -75,21 +76,11 @@ def read_file(path: Path, problems: list[str]) -> list[SourceDocument]:
 
 def _read_corpus(path: Path, raw: bytes, problems: list[str]) -> list[SourceDocument]:
     extraction = lambda_module("extract_corpus", "corpus_extraction")
-    records = lambda_module("extract_corpus", "corpus_records")
+    run_storage = lambda_module("shared", "run_storage")
     documents: list[SourceDocument] = []
-    seen: set[str] = set()
-    for number, line in enumerate(raw.split(b"\n"), start=1):
-        line = line.removesuffix(b"\r")
-        if not line.strip():
-            continue
-        try:
-            document = extraction.parse_corpus_line(line)
-        except records.CorpusLineError as error:
-            problems.append(f"{path}:{number}: {error}")
-            continue
-        if document.id in seen:
-            problems.append(f"{path}:{number}: id: duplicate {document.id!r}")
-            continue
-        seen.add(document.id)
-        documents.append(SourceDocument(source=f"{path}:{document.id}", text=document.text))
+    for line in extraction.read_corpus_lines(run_storage.iter_lines(io.BytesIO(raw))):
+        if line.document is None:
+            problems.append(f"{path}:{line.number}: {line.problem}")
+        else:
+            documents.append(SourceDocument(source=f"{path}:{line.document.id}", text=line.document.text))
     return documents

@@ -71,7 +71,7 @@ def test_duplicate_ids_are_warnings_as_in_the_workflow(tmp_path: Path) -> None:
     result = invoke("corpus", str(corpus))
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        f"warning: {corpus}:2: id: duplicate 'a' (first seen on line 1, which the workflow keeps)",
+        f"warning: {corpus}:2: id: duplicate 'a' (first seen on line 1, which is kept)",
         f"{corpus}: 1 documents OK, 1 duplicate ids skipped",
     ]
 

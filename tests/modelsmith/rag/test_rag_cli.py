@@ -71,7 +71,7 @@ def test_ingest_names_every_bad_line_and_keeps_the_previous_index(tmp_path: Path
     assert result.exit_code == 2
     assert result.stdout.splitlines() == [
         f"{corpus}:2: text: required field is missing",
-        f"{corpus}:3: id: duplicate 'a'",
+        f"{corpus}:3: id: duplicate 'a' (first seen on line 1, which is kept)",
         f"{tmp_path / 'docs' / 'latin1.txt'}: not valid UTF-8 (byte 0xe9 at offset 3)",
     ]
     assert result.stderr.startswith("error: 3 problems in the documents; nothing indexed")
