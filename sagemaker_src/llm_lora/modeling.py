@@ -88,22 +88,30 @@ def load_tokenizer(model_name_or_path: str | Path) -> Any:
     return tokenizer
 
 
-def convert_gguf_to_safetensors(gguf_path: str | Path, output_dir: str | Path) -> Path:
-    """Dequantize a GGUF checkpoint and save model and tokenizer as a plain safetensors directory."""
+def load_gguf(gguf_path: str | Path) -> tuple[Any, Any]:
+    """(model, tokenizer) of a GGUF checkpoint, dequantized into a plain fp32 model.
+
+    The model transformers loads keeps a GGUF quantizer that refuses to save or move; a fresh model of the same
+    config takes the dequantized weights and behaves like any other."""
     from transformers import AutoModelForCausalLM
 
     gguf_path = Path(gguf_path)
-    output_dir = Path(output_dir)
     tokenizer = load_tokenizer(gguf_path)
     loaded = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.float32)
-    # The loaded model keeps a GGUF quantizer that refuses to save; a fresh model of the same config takes
-    # the dequantized weights and saves normally.
     config = copy.deepcopy(loaded.config)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     plain.load_state_dict(loaded.state_dict(), strict=True)
     plain.tie_weights()
+    return plain, tokenizer
+
+
+def convert_gguf_to_safetensors(gguf_path: str | Path, output_dir: str | Path) -> Path:
+    """Dequantize a GGUF checkpoint and save model and tokenizer as a plain safetensors directory."""
+    gguf_path = Path(gguf_path)
+    output_dir = Path(output_dir)
+    plain, tokenizer = load_gguf(gguf_path)
     with atomic_directory(output_dir) as staging:
         plain.save_pretrained(str(staging))
         tokenizer.save_pretrained(str(staging))
