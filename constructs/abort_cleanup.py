@@ -24,12 +24,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from constructs.compliance import acknowledge
-from constructs.python_function import PythonFunction
+from constructs.python_function import PythonFunction, dead_letter_queue
 
 
 class AbortCleanup(Construct):
@@ -49,13 +48,8 @@ class AbortCleanup(Construct):
         environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self, "DeadLetters", encryption=sqs.QueueEncryption.KMS, encryption_master_key=encryption_key,
-            enforce_ssl=True, retention_period=Duration.days(14),
-        )  # fmt: skip
-        acknowledge(self.dead_letter_queue, {
-            "AwsSolutions-SQS3": "This queue is itself the dead-letter queue of the clean-up function and its rule.",
-        })  # fmt: skip
+        self.dead_letter_queue = dead_letter_queue(self, encryption_key=encryption_key,
+                                                   owner="the clean-up function and its rule")  # fmt: skip
         cleanup = PythonFunction(
             self, "Function", source="cleanup_aborted_run",
             description=f"Stops what an aborted {workflow} run left running",

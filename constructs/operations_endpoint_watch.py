@@ -24,12 +24,11 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs.compliance import acknowledge, nag_resource
 from constructs.operations_metrics import FIVE_MINUTES, ONE_HOUR
-from constructs.python_function import PythonFunction
+from constructs.python_function import PythonFunction, dead_letter_queue
 
 # Kept in step with lambda_src/endpoint_watch/endpoint_watch.py (a test compares them).
 NAMESPACE = "Modelsmith"
@@ -59,13 +58,8 @@ class EndpointWatch(Construct):
             raise ValueError(f"endpoint_prefix = {endpoint_prefix!r}: give a non-empty lowercase prefix")
         if idle_days < 1:
             raise ValueError(f"idle_days = {idle_days}: at least 1")
-        self.dead_letter_queue = sqs.Queue(
-            self, "DeadLetters", encryption=sqs.QueueEncryption.KMS, encryption_master_key=encryption_key,
-            enforce_ssl=True, retention_period=Duration.days(14),
-        )  # fmt: skip
-        acknowledge(self.dead_letter_queue, {
-            "AwsSolutions-SQS3": "This queue is itself the dead-letter queue of the endpoint watch and its schedule.",
-        })  # fmt: skip
+        self.dead_letter_queue = dead_letter_queue(self, encryption_key=encryption_key,
+                                                   owner="the endpoint watch and its schedule")  # fmt: skip
         watch = PythonFunction(
             self, "Function", source="endpoint_watch",
             description=f"Publishes the state of the {environment_name} SageMaker endpoints as metrics",

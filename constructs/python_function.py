@@ -211,3 +211,14 @@ class PythonFunction(Construct):
             "CKV_AWS_117": "Calls only AWS APIs over TLS with IAM auth; no private resource to reach.",
             "W3005": "CDK adds DependsOn on the role beside the GetAtt so the role's policy exists before the function.",
         })  # fmt: skip
+
+
+def dead_letter_queue(scope: Construct, *, encryption_key: kms.IKey, owner: str) -> sqs.Queue:
+    """``DeadLetters`` in ``scope``: the queue an asynchronously invoked function and its EventBridge target
+    send what failed to (KMS-encrypted, TLS only, kept 14 days). ``owner`` names them in the acknowledgment."""
+    queue = sqs.Queue(
+        scope, "DeadLetters", encryption=sqs.QueueEncryption.KMS, encryption_master_key=encryption_key,
+        enforce_ssl=True, retention_period=Duration.days(14),
+    )  # fmt: skip
+    acknowledge(queue, {"AwsSolutions-SQS3": f"This queue is itself the dead-letter queue of {owner}."})
+    return queue
