@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_lambda as lambda_
@@ -13,7 +13,9 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from constructs.python_function import PythonFunction
+from modelsmith.naming import TAG_RUN_ID
 
+RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # a run's ID is its execution's name
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
@@ -25,6 +27,13 @@ TRANSIENT_LAMBDA_ERRORS = [
     "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
 ]  # fmt: skip
+
+
+def run_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """The ``Tags`` (``Key``/``Value``) of what a run creates through an SDK integration: the component's
+    cost-allocation ``tags`` (``modelsmith.naming.resource_tags``) and the run ID, which ``modelsmith.cleanup``
+    finds them by."""
+    return [*({"Key": key, "Value": value} for key, value in tags.items()), {"Key": TAG_RUN_ID, "Value": RUN_ID}]
 
 
 def load_schema(name: str) -> dict[str, Any]:

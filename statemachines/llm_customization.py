@@ -14,6 +14,7 @@ execution fails with a readable cause.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
@@ -24,18 +25,18 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from modelsmith.catalogue import CustomizableModel
-from modelsmith.naming import TAG_RUN_ID
 from statemachines.common import (
+    RUN_ID,
     BEDROCK_TRANSIENT_ERRORS,
     TRANSIENT_LAMBDA_ERRORS,
     TRANSIENT_SDK_ERRORS,
     cost_estimate_task,
     retry_transient,
+    run_tags,
     validate_input_task,
 )
 
 SCHEMA_NAME = "llm_customization"
-RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")
 JOB_RUNNING = ["InProgress", "Stopping"]
 DEPLOYMENT_PENDING = ["Creating"]
 
@@ -63,15 +64,12 @@ class _Builder:
         self.failure_entry = self._failure_path()
 
     def _bedrock(self, name: str, action: str, parameters: dict, resources: list[str], *,
-                 tagged: list[str] = (), **kwargs) -> tasks.CallAwsService:  # fmt: skip
+                 tagged: Sequence[str] = (), **kwargs) -> tasks.CallAwsService:  # fmt: skip
         """``tagged``: the ARNs of what the call creates with tags (Bedrock authorizes tag-on-create as TagResource)."""
         statements = [iam.PolicyStatement(actions=["bedrock:TagResource"], resources=list(tagged))] if tagged else None
         task = tasks.CallAwsService(self.scope, name, service="bedrock", action=action, parameters=parameters,
                                     iam_resources=resources, additional_iam_statements=statements, **kwargs)  # fmt: skip
         return retry_transient(task, BEDROCK_TRANSIENT_ERRORS)
-
-    def _tags(self) -> list[dict[str, str]]:
-        return [*({"Key": key, "Value": value} for key, value in self.r.tags.items()), {"Key": TAG_RUN_ID, "Value": RUN_ID}]
 
     def _invoke(self, name: str, function: lambda_.IFunction, payload: dict, result_path: str) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(self.scope, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
@@ -152,8 +150,8 @@ class _Builder:
                 },
                 "CustomModelKmsKeyId": r.encryption_key_arn,
                 "ClientRequestToken": RUN_ID,
-                "JobTags": self._tags(),
-                "CustomModelTags": self._tags(),
+                "JobTags": run_tags(r.tags),
+                "CustomModelTags": run_tags(r.tags),
             },
             [self.arn("model-customization-job"), self.arn("custom-model"),
              f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{r.base_model_id}"],
@@ -193,7 +191,7 @@ class _Builder:
             {"ModelDeploymentName": sfn.JsonPath.format("modelsmith-{}", RUN_ID),
              "ModelArn": sfn.JsonPath.string_at("$.custom_model.arn"),
              "Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID),
-             "Tags": self._tags()},
+             "Tags": run_tags(r.tags)},
             [self.arn("custom-model"), self.arn("custom-model-deployment")],
             tagged=[self.arn("custom-model-deployment")],
             result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")}, result_path="$.deployment",

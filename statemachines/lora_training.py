@@ -19,10 +19,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from statemachines.common import TRANSIENT_SDK_ERRORS, cost_estimate_task, retry_transient, validate_input_task
+from statemachines.common import RUN_ID, TRANSIENT_SDK_ERRORS, cost_estimate_task, retry_transient, validate_input_task
 
 SCHEMA_NAME = "lora_training"
-RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")
 COMMAND_DONE_OK = "Success"
 COMMAND_STILL_RUNNING = ["Pending", "InProgress", "Delayed"]
 EC2_TRANSIENT_ERRORS = [*TRANSIENT_SDK_ERRORS, "Ec2.RequestLimitExceeded", "Ec2.InternalError", "Ec2.Unavailable"]

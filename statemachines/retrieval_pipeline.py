@@ -32,17 +32,18 @@ from constructs import Construct
 
 from modelsmith.naming import TAG_RUN_ID
 from statemachines.common import (
+    RUN_ID,
     BEDROCK_TRANSIENT_ERRORS,
     TRANSIENT_LAMBDA_ERRORS,
     TRANSIENT_SDK_ERRORS,
     cost_estimate_task,
     retry_transient,
+    run_tags,
     validate_input_task,
 )
 
 SCHEMA_NAME = "retrieval_pipeline"
 WORKFLOW = "retrieval-pipeline"
-RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")
 BATCH_RUNNING = ["Submitted", "Validating", "Scheduled", "InProgress", "Stopping", "PartiallyCompleted"]
 ENDPOINT_BUSY = ["Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"]
 TRAINING_PROGRAM = "retrieval_train.py"
@@ -267,10 +268,6 @@ class _Builder:
     def _sagemaker_arn(self, resource: str) -> str:
         return f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
 
-    def _tags(self) -> list[dict[str, str]]:
-        return [*({"Key": key, "Value": value} for key, value in self.r.sagemaker.tags.items()),
-                {"Key": TAG_RUN_ID, "Value": RUN_ID}]  # fmt: skip
-
     def _run_uri(self, suffix: str) -> str:
         return sfn.JsonPath.format(f"s3://{self.r.artifacts_bucket_name}/runs/{{}}/{suffix}", RUN_ID)
 
@@ -301,6 +298,7 @@ class _Builder:
                                "VolumeSizeInGB": sm.training_volume_gib, "VolumeKmsKeyId": self.r.encryption_key_arn},
             "StoppingCondition": {"MaxRuntimeInSeconds": sm.max_training_hours * 3600},
             "EnableInterContainerTrafficEncryption": True,
+            # run_tags in raw ASL (a CustomState): the run ID as a ".$" path instead of a JsonPath token
             "Tags": [{"Key": key, "Value": value} for key, value in sm.tags.items()]
                     + [{"Key": TAG_RUN_ID, "Value.$": "$$.Execution.Name"}],
         }  # fmt: skip
@@ -421,7 +419,7 @@ class _Builder:
 
     def _deploy(self, then: sfn.IChainable) -> sfn.IChainable:
         sm = self.r.sagemaker
-        tags = self._tags()
+        tags = run_tags(self.r.sagemaker.tags)
         create_model = self._sagemaker("Create SageMaker model", "createModel", {
             "ModelName": sfn.JsonPath.string_at("$.names.resource_name"),
             "ExecutionRoleArn": sm.inference_role_arn,

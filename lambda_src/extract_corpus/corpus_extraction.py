@@ -167,8 +167,10 @@ def read_s3_corpus(settings: ExtractionSettings, s3: Any, rejects: JsonLinesUplo
     for line in read_corpus_lines(iter_lines(body)):
         lines += 1
         if line.document is None:
-            rejected += line.duplicate_of is None
-            duplicates += line.duplicate_of is not None
+            if line.duplicate_of is None:
+                rejected += 1
+            else:
+                duplicates += 1
             rejects.write({"line": line.number, "reason": line.problem, "raw": raw_excerpt(line.raw)})
             continue
         sample.offer(line.number, line.document)
@@ -194,9 +196,10 @@ class CorpusLine:
 
 
 def read_corpus_lines(lines: Iterable[bytes]) -> Iterator[CorpusLine]:
-    """The corpus's lines (from ``run_storage.iter_lines``), numbered from 1, parsed and de-duplicated by id; blank lines (a trailing newline,
-    spacing) are not records and are skipped. The one reading of a corpus: the workflow's extraction, and the
-    command line's ``validate corpus`` and ``rag ingest``."""
+    """The corpus's lines (from ``run_storage.iter_lines``), numbered from 1, parsed and de-duplicated by id.
+
+    Blank lines (a trailing newline, spacing) are not records and are skipped. The one reading of a corpus:
+    the workflow's extraction, and the command line's ``validate corpus`` and ``rag ingest``."""
     first_line_of: dict[str, int] = {}
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
