@@ -212,7 +212,8 @@ def test_on_demand_run_calls_the_workflows_functions_in_order(
     # The Converse requests carried the small model's prompt and the pipeline's default model ID.
     assert "Here is a document:" in fakes["writer"].conversations[0][-1]["content"]
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["generation"] == {"mode": "on_demand", "model": "fake query writer", "documents": 30, "queries": 30, "failed_documents": 0}
+    assert summary["generation"] == {"mode": "on_demand", "model": "fake query writer", "documents": 30, "queries": 30,
+                                     "failed_documents": 0}  # fmt: skip
     assert summary["gate_passed"] is True and summary["evaluation"]["ndcg_at_10_gain"] == pytest.approx(0.05)
     assert [step["name"] for step in summary["steps"]] == ["extract", "plan", "load query writer", "generate", "pairs",
                                                            "train", "report", "gate", "index"]  # fmt: skip
