@@ -9,6 +9,8 @@ policies written by libraries), and fails synthesis if a pattern matches nothing
 
 - cdk-nag rules (``AwsSolutions-*``, ``HIPAA.Security-*``) become ``Validations.of(construct).acknowledge``;
 - checkov checks (``CKV_*``, ``CKV2_*``) become ``checkov: skip`` entries in the resource's template metadata;
+- the project's contract checks (``Contract-<Check>[<subject>]``, e.g. ``Contract-IamNoResourceLevel[ec2:DescribeImages]``,
+  ``tests/contracts``) become ``modelsmith:contracts`` entries (ID and reason) in the resource's template metadata;
 - cfn-lint rules (``W1234``, ``E1234``, ``I1234``) become ``cfn-lint: config: ignore_checks`` metadata (for
   cfn-lint itself) and an acknowledgment of CDK's own synth-time cfn-lint run ("CloudFormation Validate"), which
   does not read that metadata.
@@ -37,6 +39,8 @@ INLINE_POLICY_REASON = (
 _NAG = re.compile(r"^(AwsSolutions|HIPAA\.Security)-[A-Za-z0-9]+(\[.+\])?$")
 _CHECKOV = re.compile(r"^CKV2?_AWS_\d+$")
 _CFN_LINT = re.compile(r"^[EWI]\d{4}$")
+_CONTRACT = re.compile(r"^Contract-[A-Za-z]+\[.+\]$")
+CONTRACT_METADATA_KEY = "modelsmith:contracts"
 _MIN_REASON_LENGTH = 20
 
 
@@ -57,6 +61,10 @@ def acknowledge(construct: IConstruct, rules: Mapping[str, str]) -> None:
             checkov = dict(resource.get_metadata("checkov") or {})
             checkov["skip"] = [*checkov.get("skip", []), {"id": rule_id, "comment": reason}]
             resource.add_metadata("checkov", checkov)
+        elif _CONTRACT.match(rule_id):
+            resource = _cfn_resource(construct, rule_id)
+            entries = list(resource.get_metadata(CONTRACT_METADATA_KEY) or [])
+            resource.add_metadata(CONTRACT_METADATA_KEY, [*entries, {"id": rule_id, "reason": reason}])
         elif _CFN_LINT.match(rule_id):
             # cfn-lint metadata has no place for a reason; it stays in the code beside this call.
             resource = _cfn_resource(construct, rule_id)

@@ -18,6 +18,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from constructs.compliance import acknowledge
+
 
 class ProjectKey(Construct):
     """A rotating KMS key with the service grants Modelsmith's resources need; see the module docstring."""
@@ -60,6 +62,13 @@ class ProjectKey(Construct):
                 },
             )
         )
+        acknowledge(self.key, {
+            "Contract-IamConditionKey[kms:Describe*:kms:EncryptionContext:aws:logs:arn]": (
+                "The statement CloudWatch Logs documents for encrypting log groups, word for word "
+                "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html); DescribeKey "
+                "carries no encryption context, so the condition only narrows it, never widens it."
+            ),
+        })  # fmt: skip
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AlarmsAndEventsPublishToEncryptedTopics",

@@ -276,10 +276,15 @@ class RetrievalPipelineStack(Stack):
         inference = iam.Role(self, "EndpointRole", assumed_by=principal,
                              description="SageMaker endpoints of the retrieval pipeline")  # fmt: skip
         grant_run_prefix(training, artifacts_bucket, key)
-        # Encrypted training volumes and outputs: SageMaker creates grants on the project key for them.
+        # Encrypted training volumes and outputs: SageMaker creates grants on the project key for them
+        # (kms:GrantIsForAWSResource exists only on grant actions: a statement that also lists Encrypt,
+        # GenerateDataKey or DescribeKey under it never allows those; Service Authorization Reference, AWS KMS).
         training.add_to_policy(iam.PolicyStatement(
-            actions=["kms:CreateGrant", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.key_arn],
+            actions=["kms:CreateGrant"], resources=[key.key_arn],
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ))  # fmt: skip
+        training.add_to_policy(iam.PolicyStatement(
+            actions=["kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.key_arn],
         ))  # fmt: skip
         inference.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[runs]))
         inference.add_to_policy(iam.PolicyStatement(
