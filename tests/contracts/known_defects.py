@@ -18,6 +18,15 @@ KNOWN_DEFECTS: dict[str, str] = {
                                                       "pattern has no '_'",
     "CreateCustomModelDeployment.modelDeploymentName": "issue 17 item 5: the deployment is named modelsmith-<run ID>; "
                                                        "Bedrock allows 63 characters",
+    "(needed by rule sns-kms)": "issue 15 item 5 (and the same in every workflow): publishing to the KMS-encrypted "
+                                "topic without kms:GenerateDataKey/kms:Decrypt on the project key",
+    "(needed by rule ebs-kms)": "issue 15 item 3: StartInstances with CMK-encrypted volumes without kms:CreateGrant "
+                                "(+ Decrypt, DescribeKey) through EC2",
+    "ec2:DescribeInstanceStatus on ['*']": "issue 15 item 4: granted only on the instance ARN, which IAM never matches",
+    "ssm:GetCommandInvocation on ['*']": "issue 15 item 4: granted only on an ARN, which IAM never matches",
+    "(needed by rule sagemaker-tags)": "issue 16 item 4: CreateModel/CreateEndpointConfig/CreateEndpoint carry Tags "
+                                       "without sagemaker:AddTags",
+    "sagemaker:ListTags on ['*']": "issue 16 item 9: the .sync training integration needs sagemaker:ListTags",
     "Contract-IamNoResourceLevel[ec2:describeInstanceStatus]": "issue 15 item 4: ec2:DescribeInstanceStatus scoped to "
                                                                "the instance ARN; EC2 Describe actions need Resource '*'",
     "Contract-IamNoResourceLevel[ssm:getCommandInvocation]": "issue 15 item 4: ssm:GetCommandInvocation scoped to an "

@@ -56,5 +56,6 @@ def rendered_tasks(workflow: Workflow) -> Iterator[tuple[str, asl.TaskState, tup
     """(example, task, (service, operation), parameters rendered with that example and the longest run ID)."""
     run_id = longest_run_id()
     for example, execution_input in workflow.examples():
+        execution_input = asl.execution_state(workflow.definition, execution_input, run_id)
         for task in asl.task_states(workflow.definition):
             yield example, task, asl.api_operation(task), asl.request_parameters(task, execution_input, run_id)

@@ -129,6 +129,16 @@ def evaluate(expression: str, execution_input: Any, run_id: str) -> Any:
     function, arguments = match[1], [evaluate(a, execution_input, run_id) for a in _split_arguments(match[2])]
     if function == "States.Array":
         return arguments
+    if function == "States.UUID":
+        return "0f8fad5b-d9cb-469f-a165-70867728950e"
+    if any(argument is UNRESOLVED for argument in arguments):
+        return UNRESOLVED
+    if function == "States.StringSplit":
+        return arguments[0].split(arguments[1])
+    if function == "States.ArrayGetItem":
+        return arguments[0][int(arguments[1])]
+    if function == "States.ArrayContains":
+        return arguments[1] in arguments[0]
     if function == "States.Format":
         template, values = arguments[0], arguments[1:]
         if any(value is UNRESOLVED for value in values):
@@ -149,6 +159,24 @@ def request_parameters(task: TaskState, execution_input: Any, run_id: str) -> An
     if task.integration == "sns:publish" and isinstance(parameters.get("Message"), dict):
         parameters["Message"] = json.dumps(parameters["Message"], default=repr)
     return parameters
+
+
+def execution_state(definition: Mapping[str, Any], execution_input: Any, run_id: str) -> Any:
+    """The execution input with what the definition's ``Pass`` states add (names, flags) at their result paths,
+    so that task parameters built from them can be rendered too."""
+    state = json.loads(json.dumps(execution_input))
+    passes = [s for s in definition["States"].values() if s["Type"] == "Pass" and "Parameters" in s]
+    for _ in range(2):
+        for pass_state in passes:
+            path = pass_state.get("ResultPath", "$")
+            if not isinstance(path, str) or not path.startswith("$.") or not isinstance(state, dict):
+                continue
+            target = state
+            keys = path[2:].split(".")
+            for key in keys[:-1]:
+                target = target.setdefault(key, {})
+            target[keys[-1]] = render_parameters(pass_state["Parameters"], state, run_id)
+    return state
 
 
 def render_parameters(parameters: Any, execution_input: Any, run_id: str) -> Any:

@@ -76,8 +76,15 @@ def role_policies(app: DeployedApp) -> dict[tuple[str, str], list[PolicyDocument
     by_role: dict[tuple[str, str], list[PolicyDocument]] = {}
     for stack, logical_id, _ in app.resources("AWS::IAM::Role"):
         by_role[(stack.name, logical_id)] = []
-    for document in policy_documents(app):
+    documents = list(policy_documents(app))
+    for document in documents:
         if document.kind == "identity":
             for role in document.roles:
                 by_role.setdefault((document.stack, role), []).append(document)
+    # Managed policies attached through the role's ManagedPolicyArns (a Ref to a policy of the same stack).
+    for stack, logical_id, resource in app.resources("AWS::IAM::Role"):
+        for arn in resource["Properties"].get("ManagedPolicyArns", []):
+            if isinstance(arn, dict) and "Ref" in arn:
+                by_role[(stack.name, logical_id)] += [d for d in documents if d.stack == stack.name and d.logical_id == arn["Ref"]
+                                                      and (stack.name, logical_id) not in [(d.stack, r) for r in d.roles]]  # fmt: skip
     return by_role

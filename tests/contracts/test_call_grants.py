@@ -1,0 +1,76 @@
+"""Every AWS API call each principal makes has its grant, dependent permissions included.
+
+The inventory (``tests.support.call_inventory``): the workflows' task states (SDK and optimized integrations and
+the calls a ``.sync`` integration makes on its own), the boto3 calls in ``lambda_src/``, the GPU instance scripts'
+``aws`` CLI calls and the image CI's calls. Each call, and each permission ``DEPENDENT_RULES`` adds to it (KMS keys,
+tags, the reference's dependent actions; each rule with the URL that states it), is evaluated offline against the
+calling role's identity policies (``tests.support.iam_evaluation``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from tests.contracts.known_defects import expected_failure
+from tests.support.call_inventory import DEPENDENT_RULES, inventory, with_dependents
+from tests.support.deployed_app import DeployedApp
+from tests.support.iam_evaluation import granted_resources, is_allowed
+from tests.support.iam_reference import action as reference_action, arn_matches
+from tests.support.policies import role_policies
+
+
+def _allowed(call, documents, app) -> bool:
+    if call.exact:
+        return all(is_allowed(documents, call.action, resource, call.context) for resource in call.resources)
+    # The resource is not known: some granted resource of the action's type must be allowed.
+    record = reference_action(call.action)
+    candidates = call.resources or granted_resources(documents, call.action)
+    for resource in candidates:
+        if resource != "*" and record is not None and record.resource_types and not any(
+            arn_matches(resource, arn, region=app.region, account=app.account)
+            for rtype in record.resource_types for arn in rtype.arns
+        ):  # fmt: skip
+            continue
+        if is_allowed(documents, call.action, resource, call.context):
+            return True
+    return False
+
+
+def ungranted(app: DeployedApp) -> tuple[list[str], int, int]:
+    """(calls without their grant, calls inventoried, permissions checked with dependents)."""
+    policies = role_policies(app)
+    calls = inventory(app)
+    checks = with_dependents(calls, app, policies)
+    missing = []
+    for call in checks:
+        documents = [document.document for document in policies.get(call.principal, [])]
+        if not _allowed(call, documents, app):
+            missing.append(f"{call.principal[1]} — {call.describe()}")
+    return sorted(set(missing)), len(calls), len(checks)
+
+
+def test_every_call_has_its_grant_and_dependent_permissions(deployed: DeployedApp) -> None:
+    missing, calls, checks = ungranted(deployed)
+    assert calls > 100 and checks > calls
+    unknown = [entry for entry in missing if expected_failure(entry) is None]
+    assert unknown == [], "\n".join(unknown)
+
+
+def test_every_dependent_rule_cites_its_source() -> None:
+    assert all(rule.source.startswith("https://docs.aws.amazon.com/") for rule in DEPENDENT_RULES)
+
+
+def test_negative_control_removing_one_grant_fails_the_check(deployed: DeployedApp) -> None:
+    # GIVEN the app as synthesized, WHEN the notification topic's KMS grant is removed from one workflow's role
+    broken = copy.deepcopy(deployed)
+    removed = 0
+    for stack, logical_id, resource in broken.resources("AWS::IAM::Policy"):
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "sns:Publish" in actions and len(actions) == 1 and "LlmCustomization" in stack.name + logical_id:
+                statement["Action"] = "sns:GetTopicAttributes"
+                removed += 1
+    assert removed, "expected the customization workflow to publish to the topic"
+    # THEN the check reports the missing call
+    missing, _, _ = ungranted(broken)
+    assert any("sns:Publish" in entry and "LlmCustomization" in entry for entry in missing), missing
