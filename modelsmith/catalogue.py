@@ -122,6 +122,31 @@ HF_INFERENCE_IMAGE_GPU = "huggingface-pytorch-inference:2.1.0-transformers4.37.0
 HF_INFERENCE_IMAGE_CPU = "huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04"
 
 
+@dataclass(frozen=True)
+class ImageVersions:
+    """What a container image runs: its Python, torch and transformers versions (None: not installed), and
+    where those versions are published."""
+
+    python: str
+    torch: str | None
+    transformers: str | None
+    source: str
+
+
+# Every image the config can choose, with its versions as AWS publishes them (the Deep Learning Containers'
+# per-image data files, aws/deep-learning-containers at e0ecedea6a1c56d6b5914f9cfb2fec5c548e67e0, 2026-08-21;
+# the SageMaker Python SDK's image_uri_config/huggingface.json agrees). The tags carry the Python version (py310).
+_DLC_DATA = "https://github.com/aws/deep-learning-containers/blob/e0ecedea6a1c56d6b5914f9cfb2fec5c548e67e0/docs/src/data"
+IMAGE_VERSIONS: Mapping[str, ImageVersions] = MappingProxyType({
+    HF_TRAINING_IMAGE: ImageVersions("3.10", "2.1.0", "4.36.0", f"{_DLC_DATA}/huggingface-pytorch-training/2.1-gpu-sagemaker.yml"),
+    HF_INFERENCE_IMAGE_GPU: ImageVersions("3.10", "2.1.0", "4.37.0", f"{_DLC_DATA}/huggingface-pytorch-inference/2.1-gpu-sagemaker.yml"),
+    HF_INFERENCE_IMAGE_CPU: ImageVersions("3.10", "2.1.0", "4.37.0", f"{_DLC_DATA}/huggingface-pytorch-inference/2.1-cpu-sagemaker.yml"),
+    # The project's own training image (sagemaker_src/Dockerfile): its base image; torch and transformers come
+    # from requirements-ml.txt at build time.
+    "python:3.11-slim-bookworm": ImageVersions("3.11", None, None, "https://hub.docker.com/_/python (tag 3.11-slim-bookworm)"),
+})  # fmt: skip
+
+
 def dlc_image_uri(region: str, image: str, *, region_in_uri: str | None = None) -> str:
     """The ECR URI of Deep Learning Container ``image`` (``repository:tag``) in ``region``; ``region_in_uri``
     (e.g. the ``AWS::Region`` token) is written in its place, keeping templates free of literal regions."""
