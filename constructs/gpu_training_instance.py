@@ -16,8 +16,10 @@ Props:
 
 No key pair, no inbound rule, no public IP, IMDSv2 only, HTTPS-only egress (AWS endpoints, Hugging Face).
 User data downloads ``ec2_userdata/`` (an asset), writes /etc/modelsmith/modelsmith.env and runs
-``setup_instance.sh`` at every boot (``user_data_causes_replacement`` is off: changing scripts re-runs them at
-the next start, it does not replace the instance).
+``setup_instance.sh`` at every boot: cloud-init runs user data scripts once per instance unless told otherwise, so
+the user data is a MIME multi-part whose cloud-config part sets ``cloud_final_modules: [scripts-user, always]``,
+AWS's documented way (https://repost.aws/knowledge-center/execute-user-data-ec2). ``user_data_causes_replacement``
+is off: changed scripts (a new asset) are downloaded and installed at the next start; the instance is kept.
 """
 
 from __future__ import annotations
@@ -154,7 +156,7 @@ class GpuTrainingInstance(Construct):
             associate_public_ip_address=False,
             detailed_monitoring=True,
             ebs_optimized=True,
-            user_data=user_data,
+            user_data=_every_boot(user_data),
             block_devices=[ec2.BlockDevice(
                 device_name="/dev/sda1",
                 volume=ec2.BlockDeviceVolume.ebs(
@@ -262,3 +264,16 @@ class GpuTrainingInstance(Construct):
         for statement in statements:
             self.role.add_to_policy(statement)
 
+
+# cloud-init's scripts-user module runs once per instance by default (cc_scripts_user: PER_INSTANCE); this
+# cloud-config part makes it run at every boot (https://repost.aws/knowledge-center/execute-user-data-ec2).
+EVERY_BOOT_CLOUD_CONFIG = "cloud_final_modules:\n- [scripts-user, always]\n"
+
+
+def _every_boot(script: ec2.UserData) -> ec2.MultipartUserData:
+    multipart = ec2.MultipartUserData()
+    multipart.add_part(ec2.MultipartBody.from_raw_body(
+        content_type='text/cloud-config; charset="us-ascii"', body=EVERY_BOOT_CLOUD_CONFIG,
+    ))  # fmt: skip
+    multipart.add_user_data_part(script, ec2.MultipartBody.SHELL_SCRIPT, True)
+    return multipart

@@ -86,9 +86,16 @@ class IdleStop(Construct):
             actions=["ec2:StopInstances"],
             resources=[f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:instance/{instance.instance_id}"],
         ))  # fmt: skip
-        automation_role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeInstances"], resources=["*"]))
+        # AWS-StopEC2Instance's aws:changeInstanceState step reads the instance's state and its status checks
+        # (the Automation actions reference describes it waiting on both); neither Describe action supports
+        # resource-level permissions (Service Authorization Reference).
+        automation_role.add_to_policy(iam.PolicyStatement(
+            actions=["ec2:DescribeInstances", "ec2:DescribeInstanceStatus"], resources=["*"],
+        ))  # fmt: skip
         acknowledge(automation_role.node.find_child("DefaultPolicy"), {
-            "AwsSolutions-IAM5[Resource::*]": "ec2:DescribeInstances has no resource-level permissions.",
+            "AwsSolutions-IAM5[Resource::*]": (
+                "ec2:DescribeInstances and ec2:DescribeInstanceStatus have no resource-level permissions."
+            ),
             "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
         })  # fmt: skip
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from modelsmith.limits import LIMITS, MAX_FINE_TUNE_HOURS
+
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*()/=-]{1,1000}$"
 OPTIONAL_S3_URI_PATTERN = r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*()/=-]{1,1000})?$"
@@ -71,14 +73,16 @@ class TrainingDocuments(Construct):
                     "TrainS3Uri": _parameter("Training JSONL (chat or instruction) in S3.", S3_URI_PATTERN),
                     "ValidationS3Uri": _parameter("Validation JSONL in S3 (optional).", OPTIONAL_S3_URI_PATTERN, ""),
                     "BaseModel": _parameter("Base model: Hugging Face ID or local path.", MODEL_PATTERN),
-                    "TimeoutHours": _parameter("Stop the fine-tune after this many hours (1-72).",
-                                               r"^([1-9]|[1-6][0-9]|7[0-2])$", "24"),
+                    "TimeoutHours": _parameter(f"Stop the fine-tune after this many hours (1-{MAX_FINE_TUNE_HOURS}).",
+                                               r"^([1-9]|[1-3][0-9]|4[0-7])$", "24"),
                 },
                 "FineTune",
                 "timeout --kill-after=5m {{ TimeoutHours }}h "
                 f"{BIN}/run_finetune.sh {{{{ RunId }}}} {{{{ ConfigS3Uri }}}} {{{{ TrainS3Uri }}}} "
                 "{{ BaseModel }} {{ ValidationS3Uri }}",
-                "262800",  # the 72-hour maximum plus margin; `timeout` enforces the run's own limit
+                # The SSM agent's maximum (172,800 s; any larger value silently becomes 3,600): the run's own limit,
+                # enforced by `timeout`, is at most MAX_FINE_TUNE_HOURS, an hour less.
+                str(int(LIMITS["ssm_execution_timeout_max"].value)),
             ),
             self.names.archive_run: _document(
                 "Modelsmith: upload a run's output and logs to s3://<artifacts>/runs/<RunId>/.",

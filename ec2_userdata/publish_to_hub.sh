@@ -17,12 +17,15 @@ RUN_ID="${1:?run ID}"; REPO_ID="${2:?repository ID}"; WHAT="${3:?adapter or merg
 folder="${CHECKPOINT_MOUNT}/runs/${RUN_ID}/output/model/${WHAT}"
 [[ -d "$folder" ]] || { echo "nothing to publish: ${folder} does not exist" >&2; exit 3; }
 
+# shellcheck source=ec2_userdata/training_image.sh
+source "$(dirname "${BASH_SOURCE[0]}")/training_image.sh"
+pull_training_image
 # shellcheck source=ec2_userdata/hf_token.sh
 source "$(dirname "${BASH_SOURCE[0]}")/hf_token.sh"
-token_file="$(hf_token_file)"
+token_file="$(hf_token_file "$CONTAINER_USER")"
 trap 'rm -f "$token_file"' EXIT
 
-docker run --rm -e HF_TOKEN_PATH=/run/hf-token -v "${token_file}:/run/hf-token:ro" -v "${folder}:/publish:ro" \
+docker run --rm --user "$CONTAINER_USER" -e HF_TOKEN_PATH=/run/hf-token -v "${token_file}:/run/hf-token:ro" -v "${folder}:/publish:ro" \
   "${TRAINING_IMAGE_URI}" \
   python -c 'import sys; from huggingface_hub import HfApi; api = HfApi(); api.create_repo(sys.argv[1], private=sys.argv[2] == "true", exist_ok=True); print(api.upload_folder(repo_id=sys.argv[1], folder_path="/publish"))' \
   "$REPO_ID" "$PRIVATE"

@@ -27,14 +27,22 @@ if [[ -n "$VALIDATION_URI" ]]; then
   validation_args=(--validation_file /data/input/validation.jsonl)
 fi
 
+# shellcheck source=ec2_userdata/training_image.sh
+source "$(dirname "${BASH_SOURCE[0]}")/training_image.sh"
+pull_training_image
+# The container runs as the image's own user: it must own the run folder (written by root above, or by an earlier
+# attempt of this run) and the Hub cache it shares with other runs.
+mkdir -p "${CHECKPOINT_MOUNT}/hf-cache"
+give_to_container "$run_dir" "${CHECKPOINT_MOUNT}/hf-cache"
+
 # Gated base models (Meta Llama) need the Hub token to download; it reaches the container only as a file.
 # shellcheck source=ec2_userdata/hf_token.sh
 source "$(dirname "${BASH_SOURCE[0]}")/hf_token.sh"
-token_file="$(hf_token_file)"
+token_file="$(hf_token_file "$CONTAINER_USER")"
 trap 'rm -f "$token_file"' EXIT
 
 # Exit code 75: interrupted (SIGTERM) after saving a checkpoint; the next run of this RUN_ID resumes from it.
-docker run --rm --gpus all --shm-size 16g \
+docker run --rm --gpus all --shm-size 16g --user "$CONTAINER_USER" \
   -e HF_HOME=/data/hf-cache -e HF_TOKEN_PATH=/run/hf-token -v "${token_file}:/run/hf-token:ro" \
   -v "${run_dir}:/data" -v "${CHECKPOINT_MOUNT}/hf-cache:/data/hf-cache" \
   "${TRAINING_IMAGE_URI}" \

@@ -105,7 +105,7 @@ cat > "$agent_config" <<JSON
   },
   "logs": {
     "logs_collected": {"files": {"collect_list": [
-      {"file_path": "/var/log/modelsmith/*.log", "log_group_name": "${LOG_GROUP}", "log_stream_name": "{instance_id}/{file_name}"}
+      {"file_path": "/var/log/modelsmith/*.log", "log_group_name": "${LOG_GROUP}", "log_stream_name": "{instance_id}"}
     ]}}
   }
 }
@@ -118,13 +118,13 @@ fi
 
 # 3. Job scripts and training image -------------------------------------------------------------------------
 install -d "${ROOT}/opt/modelsmith/bin"
-for script in run_finetune.sh archive_run.sh publish_to_hub.sh hf_token.sh; do
+for script in run_finetune.sh archive_run.sh publish_to_hub.sh hf_token.sh training_image.sh; do
   install -m 0755 "${SCRIPT_DIR}/${script}" "${ROOT}/opt/modelsmith/bin/${script}"
 done
+# Each job pulls the image again (pull_training_image); pulling here only warms the cache for the first job.
 if [[ -n "${TRAINING_IMAGE_URI:-}" ]] && command -v docker >/dev/null 2>&1; then
-  registry="${TRAINING_IMAGE_URI%%/*}"
-  if aws ecr get-login-password --region "${AWS_REGION}" | docker login --username AWS --password-stdin "$registry" >/dev/null; then
-    docker pull "${TRAINING_IMAGE_URI}" || log "training image ${TRAINING_IMAGE_URI} not pulled yet (push it first)"
-  fi
+  # shellcheck source=ec2_userdata/training_image.sh
+  source "${SCRIPT_DIR}/training_image.sh"
+  pull_training_image || log "training image ${TRAINING_IMAGE_URI} not pulled yet (push it first)"
 fi
 log "instance ready"

@@ -48,6 +48,8 @@ PRICE_SECTIONS = ("ec2_instance_hour", "sagemaker_training_instance_hour", "sage
 # The pipeline's own rules, mirrored here (tests compare them with lambda_src):
 # generate_queries/generation_plan.py: "auto" uses batch inference for 100..50,000 documents.
 BATCH_MINIMUM_DOCUMENTS, BATCH_MAXIMUM_DOCUMENTS = 100, 50_000
+# modelsmith/limits.py MAX_FINE_TUNE_HOURS (this module ships alone in a Lambda function; a test keeps them equal).
+MAX_FINE_TUNE_HOURS = 47
 # generate_queries/query_prompts.py cuts documents at 6,000 characters (~4 characters a token).
 MAX_DOCUMENT_TOKENS = 6000 // 4
 # build_pairs/pair_building.py holds out a fifth of the documents' queries for evaluation.
@@ -405,7 +407,7 @@ def estimate_lora_run(execution_input: Mapping[str, Any], config: Any, *,
     source, settings, table, assume = _start(execution_input, config, prices, assumptions)
     region = settings["region"]
     instance_type = _section(settings, "training_instance")["instance_type"]
-    timeout = _integer(source, "timeout_hours", LORA_DEFAULTS["timeout_hours"], 1, 72)
+    timeout = _integer(source, "timeout_hours", LORA_DEFAULTS["timeout_hours"], 1, MAX_FINE_TUNE_HOURS)
     fine_tune = timeout if assume.lora_hours is None else min(assume.lora_hours, timeout)
     basis = (f"up to timeout_hours {timeout} (the most the fine-tune can run)" if assume.lora_hours is None
              else f"{fine_tune:g} h fine-tune")  # fmt: skip

@@ -54,3 +54,8 @@ LEGACY_OR_END_OF_LIFE_MODELS: Mapping[str, str] = MappingProxyType({
     "anthropic.claude-3-5-sonnet-20241022-v2:0": "EOL by 2026-07-30",
 })  # fmt: skip
 MODEL_LIFECYCLE_SOURCE = "https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle-legacy.html"
+
+
+# The longest fine-tune the GPU workflow accepts: the SSM command's executionTimeout is at most 172,800 s (48 h);
+# one hour of it is kept for the inputs' download, `timeout --kill-after` and the job's own exit.
+MAX_FINE_TUNE_HOURS = int(LIMITS["ssm_execution_timeout_max"].value // 3600) - 1

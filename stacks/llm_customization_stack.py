@@ -122,6 +122,8 @@ class LlmCustomizationStack(Stack):
             f"AwsSolutions-IAM5[Resource::{nag_resource(self, deployments)}]": "The run's deployment is named after the execution.",
         })  # fmt: skip
 
+        # Publishing to the KMS-encrypted topic needs the key too (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        foundation.notifications_topic.grant_publish(self.state_machine)
         self._acknowledge(runs, data_bucket.arn_for_objects("*"), deployments, foundation_models, prepare, evaluate)
         tree = ParameterTree(self, "Parameters", environment_name=config.name)
         tree.publish("workflows", "llm-customization-state-machine-arn", self.state_machine.state_machine_arn,
@@ -146,6 +148,9 @@ class LlmCustomizationStack(Stack):
         })  # fmt: skip
         arn = lambda kind: f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/*"  # noqa: E731
         acknowledge(self.state_machine.role.node.find_child("DefaultPolicy"), {
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
+                "CDK's grant to publish to the encrypted notification topic: kms:GenerateDataKey* on the project key only."
+            ),
             **{f"AwsSolutions-IAM5[Resource::{nag_resource(self, fn.function_arn)}:*]":
                "Versions and aliases of this one function (CDK's LambdaInvoke grants both forms)."
                for fn in self.functions.values()},

@@ -232,9 +232,14 @@ class RetrievalPipelineStack(Stack):
         acknowledge(connector_role.node.find_child("DefaultPolicy"), {
             endpoints_id: endpoints_reason, "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
         })  # fmt: skip
+        # Publishing to the KMS-encrypted topic needs the key too (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        foundation.notifications_topic.grant_publish(self.state_machine)
         sagemaker_reason = "Training jobs, models and endpoint configs are named <model_name>-<id> at run time; tagged per run."
         acknowledge(self.state_machine.role.node.find_child("DefaultPolicy"), {
             endpoints_id: endpoints_reason,
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
+                "CDK's grant to publish to the encrypted notification topic: kms:GenerateDataKey* on the project key only."
+            ),
             **{f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:{kind}/*]":
                sagemaker_reason for kind in ("training-job", "model", "endpoint-config")},
         })  # fmt: skip

@@ -22,6 +22,7 @@ from constructs.private_network import PrivateNetwork
 from constructs.training_documents import TrainingDocuments
 from constructs.training_image_repository import TrainingImageRepository
 from modelsmith.config import EnvironmentConfig
+from modelsmith.limits import MAX_FINE_TUNE_HOURS
 from stacks.foundation_stack import FoundationStack
 from statemachines.common import cost_estimator_function, validator_function
 from statemachines.lora_training import LoraTrainingResources, build_definition
@@ -33,7 +34,8 @@ class TrainingInstanceStack(Stack):
 
     ``poll_interval`` (default 30 s) sets how often the workflow checks the instance and its commands, and
     ``health_checks`` (default 40, i.e. 20 minutes) how many status checks the instance gets to become healthy;
-    tests shorten both. Exposes ``instance``, ``instance_log_group``, ``validator``, ``state_machine``,
+    ``fine_tune_poll_interval`` (default 2 minutes) how often a running fine-tune is checked (a 47-hour run then
+    stays under Step Functions' 25,000 history events); tests shorten all three. Exposes ``instance``, ``instance_log_group``, ``validator``, ``state_machine``,
     ``documents``, ``repository``.
     """
 
@@ -48,6 +50,7 @@ class TrainingInstanceStack(Stack):
         workload_subnets: ec2.SubnetSelection | None = None,
         poll_interval: Duration = Duration.seconds(30),
         health_checks: int = 40,
+        fine_tune_poll_interval: Duration = Duration.minutes(2),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, description=f"Modelsmith {config.name}: GPU training instance and LoRA workflow", **kwargs)
@@ -116,8 +119,10 @@ class TrainingInstanceStack(Stack):
                 topic=foundation.notifications_topic,
                 poll_interval=poll_interval,
                 health_checks=health_checks,
+                fine_tune_poll_interval=fine_tune_poll_interval,
             ))),
-            timeout=Duration.hours(80),
+            # The longest fine-tune (MAX_FINE_TUNE_HOURS) plus start-up, health checks, archive and publication.
+            timeout=Duration.hours(MAX_FINE_TUNE_HOURS + 5),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=True),
         )  # fmt: skip
@@ -125,12 +130,25 @@ class TrainingInstanceStack(Stack):
             "W3005": "CDK adds DependsOn on the role beside the GetAtt so the role's policy exists before the workflow.",
         })  # fmt: skip
         gpu.log_group.grant_write(self.state_machine)  # SSM writes command output with the caller's rights
+        # Starting an instance whose volumes the project key encrypts: EC2 creates a grant on the key for the caller
+        # and decrypts through it (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html).
+        through_ec2 = {"kms:ViaService": f"ec2.{Aws.REGION}.amazonaws.com"}
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["kms:CreateGrant"], resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}, "StringEquals": through_ec2},
+        ))  # fmt: skip
+        self.state_machine.add_to_role_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn], conditions={"StringEquals": through_ec2},
+        ))  # fmt: skip
+        # Publishing to the KMS-encrypted topic needs the key too (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        foundation.notifications_topic.grant_publish(self.state_machine)
         acknowledge(self.state_machine.role.node.find_child("DefaultPolicy"), {
             "AwsSolutions-IAM5[Resource::*]": (
-                "ec2:DescribeInstanceStatus, X-Ray and CloudWatch Logs delivery have no resource-level permissions."
+                "ec2:DescribeInstanceStatus, ssm:GetCommandInvocation, X-Ray and CloudWatch Logs delivery have no "
+                "resource-level permissions (Service Authorization Reference)."
             ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:*]": (
-                "ssm:GetCommandInvocation is authorized on the account's SSM resources, not a command ID known in advance."
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
+                "CDK's grant to publish to the encrypted notification topic: kms:GenerateDataKey* on the project key only."
             ),
             f"AwsSolutions-IAM5[Resource::{nag_resource(self, validator.function.function_arn)}:*]": (
                 "Versions and aliases of the one validator function (CDK's LambdaInvoke grants both forms)."
@@ -141,22 +159,33 @@ class TrainingInstanceStack(Stack):
             "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
         })  # fmt: skip
 
-        AbortCleanup(
+        cleanup = AbortCleanup(
             self, "AbortCleanup", state_machine=self.state_machine, workflow="lora-training", encryption_key=key,
             log_retention=log_retention, topic=foundation.notifications_topic,
             environment={"INSTANCE_ID": gpu.instance.instance_id},
-            permissions=[iam.PolicyStatement(actions=["ec2:StopInstances"], resources=[instance_arn])],
+            permissions=[
+                iam.PolicyStatement(actions=["ec2:StopInstances"], resources=[instance_arn]),
+                # The run's commands are cancelled before the stop; neither ssm:ListCommands nor ssm:CancelCommand
+                # supports resource-level permissions (Service Authorization Reference).
+                iam.PolicyStatement(actions=["ssm:ListCommands", "ssm:CancelCommand"], resources=["*"]),
+            ],
         )  # fmt: skip
+        acknowledge(cleanup.function.role.node.find_child("DefaultPolicy"), {
+            "AwsSolutions-IAM5[Resource::*]": "ssm:ListCommands and ssm:CancelCommand have no resource-level permissions.",
+        })  # fmt: skip
 
         tree = ParameterTree(self, "Parameters", environment_name=config.name)
         tree.publish("training-instance", "instance-id", gpu.instance.instance_id, description="GPU training instance ID")
         tree.publish("training-instance", "checkpoint-volume-id", gpu.checkpoint_volume.volume_id, description="Checkpoint EBS volume ID")
         tree.publish("training-instance", "log-group", gpu.log_group.log_group_name, description="Log group of the instance and its commands")
-        tree.publish("training-instance", "image-repository-uri", self.repository.repository_uri, description="ECR repository of the training image")
+        repository_uri = tree.publish("training-instance", "image-repository-uri", self.repository.repository_uri,
+                                      description="ECR repository of the training image")  # fmt: skip
         tree.publish("training-instance", "run-fine-tune-document", self.documents.run_fine_tune, description="SSM document: run a fine-tune")
         tree.publish("training-instance", "archive-run-document", self.documents.archive_run, description="SSM document: archive a run")
         tree.publish("training-instance", "publish-to-hub-document", self.documents.publish_to_hub, description="SSM document: publish to the Hub")
         if image.publisher_role is not None:
+            # The image CI (.github/workflows/training-image.yml) finds the repository through this parameter.
+            repository_uri.grant_read(image.publisher_role)
             tree.publish("training-instance", "image-publisher-role-arn", image.publisher_role.role_arn,
                          description="Role GitHub Actions assumes to push the training image")  # fmt: skip
         tree.publish("workflows", "lora-training-state-machine-arn", self.state_machine.state_machine_arn, description="LoRA training workflow")

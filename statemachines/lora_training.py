@@ -25,13 +25,21 @@ SCHEMA_NAME = "lora_training"
 COMMAND_DONE_OK = "Success"
 COMMAND_STILL_RUNNING = ["Pending", "InProgress", "Delayed"]
 EC2_TRANSIENT_ERRORS = [*TRANSIENT_SDK_ERRORS, "Ec2.RequestLimitExceeded", "Ec2.InternalError", "Ec2.Unavailable"]
+# Step Functions names an SDK integration's errors <Service>.<ErrorName> and adds the "Exception" suffix where the
+# API's own name lacks it (botocore's ssm shapes InternalServerError, InvocationDoesNotExist): "always add the
+# Exception suffix" (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
 SSM_TRANSIENT_ERRORS = [*TRANSIENT_SDK_ERRORS, "Ssm.ThrottlingException", "Ssm.InternalServerErrorException"]
+SSM_INVOCATION_NOT_YET = "Ssm.InvocationDoesNotExistException"
+# ec2:DescribeInstanceStatus and ssm:GetCommandInvocation support no resource-level permissions (Service
+# Authorization Reference): a statement scoped to an ARN never matches them.
+NO_RESOURCE_LEVEL = ["*"]
 
 
 @dataclass(frozen=True)
 class LoraTrainingResources:
     """What the workflow drives. ``poll_interval`` and ``health_checks`` bound the waits
-    (the instance must pass its status checks within ``poll_interval * health_checks``)."""
+    (the instance must pass its status checks within ``poll_interval * health_checks``); the fine-tune is followed
+    every ``fine_tune_poll_interval``."""
 
     validator: lambda_.IFunction
     estimate_cost: lambda_.IFunction
@@ -44,6 +52,9 @@ class LoraTrainingResources:
     topic: sns.ITopic
     poll_interval: Duration = Duration.seconds(30)
     health_checks: int = 40
+    # A fine-tune runs for hours: polling it every 2 minutes keeps a 47-hour run at ~12,700 history events,
+    # under Step Functions' 25,000 (9 events per poll).
+    fine_tune_poll_interval: Duration = Duration.minutes(2)
 
 
 def _document_arn(name: str) -> str:
@@ -60,9 +71,9 @@ class _Builder:
 
     # Building blocks -------------------------------------------------------------------------------------------
     def _ec2(self, name: str, action: str, parameters: dict, **kwargs) -> tasks.CallAwsService:
+        resources = NO_RESOURCE_LEVEL if action.startswith("describe") else [self.resources.instance_arn]
         task = tasks.CallAwsService(
-            self.scope, name, service="ec2", action=action, parameters=parameters,
-            iam_resources=[self.resources.instance_arn], **kwargs,
+            self.scope, name, service="ec2", action=action, parameters=parameters, iam_resources=resources, **kwargs,
         )  # fmt: skip
         return retry_transient(task, EC2_TRANSIENT_ERRORS)
 
@@ -86,17 +97,18 @@ class _Builder:
         return retry_transient(task, SSM_TRANSIENT_ERRORS)
 
     def _follow(
-        self, label: str, command_path: str, *, error: str, on_failure: sfn.IChainable
+        self, label: str, command_path: str, *, error: str, on_failure: sfn.IChainable, interval: Duration | None = None
     ) -> tuple[sfn.Wait, sfn.Pass]:
         """Wait → Get command status → Choice; returns (its entry, the state reached when the command succeeded)."""
-        wait = sfn.Wait(self.scope, f"Wait for {label}", time=sfn.WaitTime.duration(self.resources.poll_interval))
+        wait = sfn.Wait(self.scope, f"Wait for {label}",
+                        time=sfn.WaitTime.duration(interval or self.resources.poll_interval))  # fmt: skip
         check = tasks.CallAwsService(
             self.scope, f"Get {label} status", service="ssm", action="getCommandInvocation",
             parameters={
                 "CommandId": sfn.JsonPath.string_at(f"{command_path}.command_id"),
                 "InstanceId": self.resources.instance_id,
             },
-            iam_resources=[f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"],
+            iam_resources=NO_RESOURCE_LEVEL,
             result_selector={
                 "command_id": sfn.JsonPath.string_at("$.CommandId"),
                 "status": sfn.JsonPath.string_at("$.Status"),
@@ -105,7 +117,7 @@ class _Builder:
             result_path=command_path,
         )  # fmt: skip
         # The invocation appears a moment after SendCommand returns.
-        retry_transient(check, [*SSM_TRANSIENT_ERRORS, "Ssm.InvocationDoesNotExistException"], max_attempts=6)
+        retry_transient(check, [*SSM_TRANSIENT_ERRORS, SSM_INVOCATION_NOT_YET], max_attempts=6)
         check.add_catch(self.failure_entry, result_path="$.error")
         failed = sfn.Pass(
             self.scope, f"{label.capitalize()} failed",
@@ -167,12 +179,12 @@ class _Builder:
             self.scope, "Get failure archive status", service="ssm", action="getCommandInvocation",
             parameters={"CommandId": sfn.JsonPath.string_at("$.failure_archive.command_id"),
                         "InstanceId": self.resources.instance_id},
-            iam_resources=[f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}:{Aws.ACCOUNT_ID}:*"],
+            iam_resources=NO_RESOURCE_LEVEL,
             result_selector={"command_id": sfn.JsonPath.string_at("$.CommandId"),
                              "status": sfn.JsonPath.string_at("$.Status")},
             result_path="$.failure_archive",
         )  # fmt: skip
-        retry_transient(check, [*SSM_TRANSIENT_ERRORS, "Ssm.InvocationDoesNotExistException"], max_attempts=6)
+        retry_transient(check, [*SSM_TRANSIENT_ERRORS, SSM_INVOCATION_NOT_YET], max_attempts=6)
         check.add_catch(stop, result_path="$.archive_error")
         archived = sfn.Choice(self.scope, "Failure archive finished?").when(
             sfn.Condition.or_(*[sfn.Condition.string_equals("$.failure_archive.status", s) for s in COMMAND_STILL_RUNNING]),
@@ -239,7 +251,8 @@ class _Builder:
         )  # fmt: skip
         send.add_catch(self.failure_entry, result_path="$.error")
         fine_tune_wait, fine_tune_done = self._follow("fine-tune", "$.fine_tune", error="FineTuneFailed",
-                                                            on_failure=self.failure_entry)
+                                                            on_failure=self.failure_entry,
+                                                            interval=r.fine_tune_poll_interval)  # fmt: skip
 
         archive = self._send_command("Archive run artifacts", r.archive_run_document,
                                      {"RunId": sfn.JsonPath.array(RUN_ID)}, result_path="$.archive")  # fmt: skip

@@ -259,9 +259,14 @@ class _Builder:
             "endpoint-config": self._sagemaker_arn("endpoint-config/*"),
             "endpoint": self._sagemaker_arn(f"endpoint/{self.r.sagemaker.endpoint_name_prefix}*"),
         }
+        resources = [arns[kind] for kind in resource_types] or ["*"]
+        # A Create* call that carries Tags is also authorized as sagemaker:AddTags on the new resource
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html).
+        tagging = [iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=resources[:1],
+                                       conditions={"StringEquals": {"sagemaker:TaggingAction": action[0].upper() + action[1:]}})]
         task = tasks.CallAwsService(
-            self.scope, name, service="sagemaker", action=action, parameters=parameters,
-            iam_resources=[arns[kind] for kind in resource_types] or ["*"], **kwargs,
+            self.scope, name, service="sagemaker", action=action, parameters=parameters, iam_resources=resources,
+            additional_iam_statements=tagging if action.startswith("create") and "Tags" in parameters else None, **kwargs,
         )  # fmt: skip
         return retry_transient(task, [*TRANSIENT_SDK_ERRORS, "SageMaker.ThrottlingException"])
 
@@ -338,6 +343,9 @@ class _Builder:
                 actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
                          "sagemaker:AddTags"], resources=[jobs],
             ),
+            # The Step Functions guide's policy for createTrainingJob.sync grants ListTags on "*"
+            # (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html).
+            iam.PolicyStatement(actions=["sagemaker:ListTags"], resources=["*"]),
             iam.PolicyStatement(
                 actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
                 resources=[f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{TRAINING_EVENTS_RULE}"],

@@ -32,6 +32,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         ec2=boto3.client("ec2") if workflow == "lora-training" else None,
         instance_id=os.environ.get(INSTANCE_ID_ENV),
         sagemaker=boto3.client("sagemaker") if workflow == "retrieval-pipeline" else None,
+        ssm=boto3.client("ssm") if workflow == "lora-training" else None,
     )
     logger.info("aborted run cleaned up", extra=report.as_message())
     notify(report, sns=boto3.client("sns"), topic_arn=os.environ[TOPIC_ARN_ENV])

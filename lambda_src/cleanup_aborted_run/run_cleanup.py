@@ -4,7 +4,10 @@ Step Functions runs no Catch when an execution is stopped by hand or by its time
 things a run may have started are found by the names the workflows give them (all derived from the
 execution name) and stopped here:
 
-- ``lora-training``: the GPU instance is stopped (idempotent);
+- ``lora-training``: the run's SSM commands still pending or in progress on the GPU instance (found by the
+  comment ``Modelsmith run <run>`` the workflow gives them) are cancelled first, so that no job is cut off
+  mid-write by the stop and none is picked up again by the SSM agent at the next start; then the instance is
+  stopped (idempotent);
 - ``retrieval-pipeline``: the batch inference job ``modelsmith-<run>`` is stopped if it still runs, and so is
   the run's SageMaker training job (found by its ``modelsmith:run-id`` tag; its name is chosen at run time);
 - ``llm-customization``: the customization job ``modelsmith-<run>`` is stopped if it still runs, and the
@@ -25,6 +28,8 @@ WORKFLOWS = ("lora-training", "retrieval-pipeline", "llm-customization")
 CLEANED_STATUSES = ("ABORTED", "TIMED_OUT")
 NOT_FOUND = ("ResourceNotFoundException", "ValidationException")
 RUNNING_JOB = ("InProgress", "Submitted", "Validating", "Scheduled")
+ACTIVE_COMMAND = ("Pending", "InProgress", "Delayed")
+COMMAND_COMMENT = "Modelsmith run {}"  # statemachines/lora_training.py: the Comment of every command it sends
 RUN_ID_TAG = "modelsmith:run-id"  # modelsmith/naming.py TAG_RUN_ID: what runs tag their SageMaker resources with
 
 
@@ -59,13 +64,15 @@ def parse_event(event: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec2: Any = None,
-             instance_id: str | None = None, sagemaker: Any = None) -> CleanupReport:  # fmt: skip
+             instance_id: str | None = None, sagemaker: Any = None, ssm: Any = None) -> CleanupReport:  # fmt: skip
     if workflow not in WORKFLOWS:
         raise CleanupEventError(f"workflow = {workflow!r}: expected one of {', '.join(WORKFLOWS)}")
     run_id, status = parse_event(event)
     report = CleanupReport(workflow, run_id, status)
     resource = f"modelsmith-{run_id}"
     if workflow == "lora-training":
+        if ssm is not None:
+            _cancel_commands(report, ssm, instance_id, run_id)
         _attempt(report, f"stopped instance {instance_id}", lambda: ec2.stop_instances(InstanceIds=[instance_id]))
     elif workflow == "retrieval-pipeline":
         jobs = bedrock.list_model_invocation_jobs(nameContains=resource).get("invocationJobSummaries", [])
@@ -87,6 +94,21 @@ def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec
                  lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=resource),
                  missing_ok=True)  # fmt: skip
     return report
+
+
+def _cancel_commands(report: CleanupReport, ssm: Any, instance_id: str | None, run_id: str) -> None:
+    """Cancel this run's commands still pending or in progress on the instance."""
+    comment = COMMAND_COMMENT.format(run_id)
+    try:
+        pages = ssm.get_paginator("list_commands").paginate(InstanceId=instance_id)
+        active = [command for page in pages for command in page.get("Commands", [])
+                  if command.get("Comment") == comment and command.get("Status") in ACTIVE_COMMAND]  # fmt: skip
+    except ClientError as error:
+        _record(report, "commands", error)
+        return
+    for command in active:
+        _attempt(report, f"cancelled command {command['CommandId']}",
+                 lambda command_id=command["CommandId"]: ssm.cancel_command(CommandId=command_id, InstanceIds=[instance_id]))  # fmt: skip
 
 
 def _stop_training_jobs(report: CleanupReport, sagemaker: Any, run_id: str) -> None:

@@ -426,7 +426,9 @@ def _evaluate_base(
         return dict(json.loads(cached.read_text(encoding="utf-8")))
     with trainer.model.disable_adapter():
         before, _ = _evaluate(trainer, tokenizer, validation, config)
-    assert before is not None  # there is a validation set    write_json_atomic(cached, before)
+    assert before is not None  # there is a validation set
+    # A resumed run (spot interruption, restart) reads it back instead of evaluating the base model again.
+    write_json_atomic(cached, before)
     log_event("base_evaluated", f"base model: eval_loss {before['eval_loss']:.4f}", **before)
     return before
 

@@ -24,25 +24,8 @@ KNOWN_DEFECTS: dict[str, str] = {
     "huggingface-pytorch-inference:2.1.0-transformers4.37.0-": (
         "issue 16 item 2: the inference images have torch 2.1 and transformers 4.37; the model's "
         "sentence-transformers 6 needs transformers >= 5 and torch >= 2.2"),
-    "SSM executionTimeout 262800 outside": "issue 15 item 1: RunFineTune's timeoutSeconds 262,800 is above the agent's "
-                                           "172,800; every fine-tune would stop at one hour",
-    "above 25,000": "issue 15 item 8: the fine-tune poll loop reaches the 25,000-event history quota before the 72-hour "
-                    "run limit",
     "agent.foundation_model_id: anthropic.claude-3-5-haiku-20241022-v1:0": (
         "issue 18: the agent's default model, Claude 3.5 Haiku, reached end of life on 2026-06-19"),
-    "(needed by rule sns-kms)": "issue 15 item 5 (and the same in every workflow): publishing to the KMS-encrypted "
-                                "topic without kms:GenerateDataKey/kms:Decrypt on the project key",
-    "(needed by rule ebs-kms)": "issue 15 item 3: StartInstances with CMK-encrypted volumes without kms:CreateGrant "
-                                "(+ Decrypt, DescribeKey) through EC2",
-    "ec2:DescribeInstanceStatus on ['*']": "issue 15 item 4: granted only on the instance ARN, which IAM never matches",
-    "ssm:GetCommandInvocation on ['*']": "issue 15 item 4: granted only on an ARN, which IAM never matches",
-    "(needed by rule sagemaker-tags)": "issue 16 item 4: CreateModel/CreateEndpointConfig/CreateEndpoint carry Tags "
-                                       "without sagemaker:AddTags",
-    "sagemaker:ListTags on ['*']": "issue 16 item 9: the .sync training integration needs sagemaker:ListTags",
-    "Contract-IamNoResourceLevel[ec2:describeInstanceStatus]": "issue 15 item 4: ec2:DescribeInstanceStatus scoped to "
-                                                               "the instance ARN; EC2 Describe actions need Resource '*'",
-    "Contract-IamNoResourceLevel[ssm:getCommandInvocation]": "issue 15 item 4: ssm:GetCommandInvocation scoped to an "
-                                                             "ARN; it supports no resource-level permissions",
 }
 
 

@@ -74,3 +74,43 @@ def test_negative_control_removing_one_grant_fails_the_check(deployed: DeployedA
     # THEN the check reports the missing call
     missing, _, _ = ungranted(broken)
     assert any("sns:Publish" in entry and "LlmCustomization" in entry for entry in missing), missing
+
+
+def test_the_image_ci_can_find_and_push_to_its_repository(tmp_path, environments_context) -> None:
+    # GIVEN an environment whose training image is built by GitHub Actions (a publisher role exists)
+    import json as _json
+
+    from aws_cdk import App
+
+    from modelsmith.config import load_config
+    from stacks.modelsmith_app import add_stacks
+    from tests.conftest import CDK_CONTEXT
+    from tests.support.call_inventory import ci_calls
+
+    environments_context["dev"].setdefault("training_instance", {})["image_publisher_github_repository"] = "acme/modelsmith"
+    app = App(outdir=str(tmp_path), context={**CDK_CONTEXT, "environments": environments_context})
+    add_stacks(app, load_config(environments_context, "dev"))
+    app.synth()
+    deployed = DeployedApp.from_templates(sorted(tmp_path.glob("*.template.json")), "us-west-2")
+    # WHEN the CI workflow's calls are checked against the publisher role
+    calls = list(ci_calls(deployed))
+    assert {"ssm:GetParameter", "ecr:GetAuthorizationToken", "ecr:PutImage"} <= {call.action for call in calls}
+    policies = role_policies(deployed)
+    missing = [call.describe() for call in with_dependents(calls, deployed, policies)
+               if not _allowed(call, [d.document for d in policies.get(call.principal, [])], deployed)]
+    # THEN each has its grant
+    assert missing == [], _json.dumps(missing, indent=1)
+
+
+def test_the_workflow_branch_table_covers_what_the_code_calls() -> None:
+    # The functions serving several workflows: every AWS call their code makes, except the notification, belongs
+    # to exactly the branches the table names (so a new call cannot slip past the per-workflow grant check).
+    from tests.support.call_inventory import IAM_ACTION, IAM_PREFIX, WORKFLOW_BRANCHES, lambda_operations
+
+    for function, branches in WORKFLOW_BRANCHES.items():
+        found = set()
+        for service, operations in lambda_operations(function).items():
+            for operation in operations:
+                action = f"{IAM_PREFIX.get(service, service)}:{operation}"
+                found.add(IAM_ACTION.get(action, action))
+        assert found - {"sns:Publish"} == set().union(*branches.values()), function

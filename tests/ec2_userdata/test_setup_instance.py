@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def test_second_run_formats_nothing_and_keeps_one_fstab_entry(machine) -> None:
     assert len([c for c in calls if c.startswith("mount ")]) == 2
     fstab = (machine["root"] / "etc" / "fstab").read_text().splitlines()
     assert fstab == ["LABEL=cloudimg-rootfs / ext4 defaults 0 1", f"UUID={uuid} /mnt/checkpoints xfs defaults,nofail,noatime 0 2"]
-    for script in ("run_finetune.sh", "archive_run.sh", "publish_to_hub.sh", "hf_token.sh"):
+    for script in ("run_finetune.sh", "archive_run.sh", "publish_to_hub.sh", "hf_token.sh", "training_image.sh"):
         assert os.access(machine["root"] / "opt" / "modelsmith" / "bin" / script, os.X_OK)
 
 
@@ -104,6 +105,10 @@ def test_cloudwatch_agent_collects_gpu_metrics_and_job_logs(machine) -> None:
     assert config["metrics"]["aggregation_dimensions"] == [["InstanceId"]]
     (collected,) = config["logs"]["logs_collected"]["files"]["collect_list"]
     assert collected["log_group_name"] == "/modelsmith/test/instance"
+    # The agent replaces only these placeholders (amazon-cloudwatch-agent, translator/util placeholderUtil.go);
+    # any other stays literal text in the stream name.
+    supported = {"{instance_id}", "{hostname}", "{local_hostname}", "{ip_address}", "{aws_region}", "{date}", "{account_id}"}
+    assert set(re.findall(r"\{[a-z_]+\}", collected["log_stream_name"])) <= supported
     assert any(c.startswith("amazon-cloudwatch-agent-ctl -a fetch-config") for c in _calls(machine))
 
 

@@ -174,7 +174,7 @@ def test_workflow_names_and_aliases(dev) -> None:
      "hyperparameters.epoch_count = 11: a whole number from 1 to 10"),
     ("customization", {"hyperparameters": []}, config_dict(), "hyperparameters = []: expected an object"),
     ("customization", {"evaluation": {"metric": "bleu"}}, config_dict(), "evaluation.metric = 'bleu'"),
-    ("lora", {"timeout_hours": 100}, config_dict(), "timeout_hours = 100: a whole number from 1 to 72"),
+    ("lora", {"timeout_hours": 100}, config_dict(), "timeout_hours = 100: a whole number from 1 to 47"),
     ("lora", ["not", "an", "object"], config_dict(), "execution input: expected a JSON object, got list"),
     ("lora", {}, {"training_instance": {}}, "config: region is missing"),
     ("lora", {}, {"region": "us-west-2"}, "config: training_instance is missing"),
@@ -297,3 +297,9 @@ def test_cost_module_needs_only_the_standard_library() -> None:
     source = (REPO_ROOT / "modelsmith" / "cost.py").read_text()
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
     assert imports <= {"__future__", "dataclasses", "json", "re", "datetime", "functools", "pathlib", "typing"}, imports
+
+
+def test_the_lora_hour_limit_is_the_workflows() -> None:
+    from modelsmith import cost, limits
+
+    assert cost.MAX_FINE_TUNE_HOURS == limits.MAX_FINE_TUNE_HOURS

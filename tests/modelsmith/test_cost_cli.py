@@ -76,7 +76,7 @@ def test_bad_json_and_bad_field(tmp_path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"timeout_hours": 0}))
     code, _, err = run("estimate", "-w", "lora", "-i", str(bad))
-    assert code == 2 and err.strip() == "error: timeout_hours = 0: a whole number from 1 to 72"
+    assert code == 2 and err.strip() == "error: timeout_hours = 0: a whole number from 1 to 47"
     code, _, err = run("prices", "--region", "mars-1")
     assert code == 2 and "region 'mars-1': no prices" in err
 

@@ -217,3 +217,10 @@ def test_a_model_path_without_a_tokenizer_is_named(tmp_path: Path, train_records
     assert result.events("input_error")[0]["message"].startswith(
         f"--model_name_or_path {tmp_path / 'empty-model'}: no tokenizer could be loaded"
     )
+
+
+def test_the_base_evaluation_is_kept_for_a_resumed_run(trained: RunResult) -> None:
+    # GIVEN a run that evaluated the base model before training, THEN the result is cached beside its checkpoints,
+    # so a resumed run (spot interruption, restart) reads it instead of evaluating the base model again.
+    cached = json.loads((trained.checkpoint_dir / "base_evaluation.json").read_text())
+    assert cached == trained.metrics["before"]

@@ -70,6 +70,18 @@ def test_user_data_runs_the_setup_script_with_the_volume(training) -> None:
     assert "HF_TOKEN_SECRET_ARN=" in user_data and "hf_" not in user_data.replace("HF_TOKEN", "")
 
 
+def test_user_data_runs_at_every_boot(training) -> None:
+    # cloud-init runs user data scripts only on an instance's first boot unless the scripts-user module is set to
+    # "always" (https://repost.aws/knowledge-center/execute-user-data-ec2): a stopped-and-started instance must set
+    # itself up again (mount, agent, newest job scripts).
+    _, _, raw = training
+    (instance,) = [r for r in raw["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
+    user_data = json.dumps(instance["Properties"]["UserData"])
+    assert "multipart/mixed" in user_data
+    assert "text/cloud-config" in user_data and "cloud_final_modules:\\n- [scripts-user, always]" in user_data
+    assert user_data.index("cloud_final_modules") < user_data.index("setup_instance.sh")
+
+
 def test_instance_role_is_scoped(training) -> None:
     _, template, raw = training
     policies = [r for logical, r in raw["Resources"].items()

@@ -46,6 +46,7 @@ def synthesized_workflow() -> dict[str, Any]:
     stack = TrainingInstanceStack(
         app, "Modelsmith-dev-TrainingInstance", config=config, foundation=foundation, vpc=network.vpc,
         workload_subnets=network.workload_subnets, poll_interval=Duration.seconds(1), health_checks=3,
+        fine_tune_poll_interval=Duration.seconds(1),
     )  # fmt: skip
     template = app.synth().get_stack_by_name(stack.stack_name).template
     logical = stack.get_logical_id
@@ -232,7 +233,7 @@ def test_bad_input_fails_before_anything_starts(world: World) -> None:
     assert execution["error"] == "InputValidationError"
     cause = json.loads(execution["cause"])["errorMessage"]
     for fragment in ("base_model: required field is missing", "config_s3_uri: 'https://example.com/config.yml' does not match",
-                     "timeout_hours: 100 is out of range (maximum 72)", "publish.repo_id: required field is missing",
+                     "timeout_hours: 100 is out of range (maximum 47)", "publish.repo_id: required field is missing",
                      "publish.what: 'everything' is not one of 'adapter', 'merged'", "gpu: unknown field"):  # fmt: skip
         assert fragment in cause, cause
     assert "Start GPU instance" not in state_names(execution["history"])

@@ -206,7 +206,7 @@ def lambda_operations(function: str) -> dict[str, set[str]]:
 # code can call; test_call_grants checks that this table covers exactly what the static scan finds.
 WORKFLOW_BRANCHES: dict[str, dict[str, set[str]]] = {
     "cleanup_aborted_run": {
-        "lora-training": {"ec2:StopInstances"},
+        "lora-training": {"ec2:StopInstances", "ssm:ListCommands", "ssm:CancelCommand"},
         "retrieval-pipeline": {"bedrock:ListModelInvocationJobs", "bedrock:StopModelInvocationJob",
                                "sagemaker:ListTrainingJobs", "sagemaker:ListTags", "sagemaker:StopTrainingJob"},
         "llm-customization": {"bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob",

@@ -40,6 +40,27 @@ def test_aborted_lora_run_stops_the_instance(cleanup) -> None:
 
 
 @mock_aws
+def test_aborted_lora_run_cancels_its_running_commands_before_stopping(cleanup) -> None:
+    # GIVEN an instance running this run's fine-tune command (and another run's finished one)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    ssm = boto3.client("ssm", region_name=REGION)
+    with Stubber(ssm) as stub:
+        stub.add_response("list_commands", {"Commands": [
+            {"CommandId": "11111111-2222-3333-4444-555555555555", "Comment": "Modelsmith run lora-9", "Status": "InProgress"},
+            {"CommandId": "66666666-7777-8888-9999-000000000000", "Comment": "Modelsmith run lora-8", "Status": "InProgress"},
+            {"CommandId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "Comment": "Modelsmith run lora-9", "Status": "Success"},
+        ]}, {"InstanceId": instance})  # fmt: skip
+        stub.add_response("cancel_command", {}, {"CommandId": "11111111-2222-3333-4444-555555555555", "InstanceIds": [instance]})
+        # WHEN the run is aborted
+        report = cleanup.clean_up(status_change("lora-9"), workflow="lora-training", ec2=ec2, instance_id=instance, ssm=ssm)
+        stub.assert_no_pending_responses()
+    # THEN only its own running command is cancelled, before the instance is stopped (actions are in call order)
+    assert report.actions == ["cancelled command 11111111-2222-3333-4444-555555555555", f"stopped instance {instance}"]
+
+
+@mock_aws
 def test_timed_out_customization_stops_its_job_and_deletes_its_deployment(cleanup) -> None:
     bedrock = boto3.client("bedrock", region_name=REGION)
     bedrock.create_model_customization_job(

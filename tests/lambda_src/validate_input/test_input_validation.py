@@ -84,7 +84,7 @@ def test_handler_returns_filled_input_or_raises(handler) -> None:
     with pytest.raises(Exception) as raised:
         handler({"input": {**good, "timeout_hours": 99}, "schema_name": "lora_training"}, FakeLambdaContext())
     assert type(raised.value).__name__ == "InputValidationError"
-    assert "timeout_hours: 99 is out of range (maximum 72)" in str(raised.value)
+    assert "timeout_hours: 99 is out of range (maximum 47)" in str(raised.value)
 
 
 PIPELINE_S3 = {"input_type": "s3", "s3_corpus_path": "s3://data-bucket/corpus.jsonl", "model_name": "handbook-minilm",
