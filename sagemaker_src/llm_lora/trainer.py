@@ -26,6 +26,16 @@ class LoraTrainer(Trainer):
         self.token_meter.add(int(inputs.pop(REAL_TOKENS_KEY)))
         return super().training_step(model, inputs, num_items_in_batch)
 
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        # transformers infers lengths only from dict-like items; ours are Examples, whose length is their token count.
+        if self.args.train_sampling_strategy == "group_by_length":
+            from transformers.trainer_pt_utils import LengthGroupedSampler
+
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                        lengths=[len(example) for example in dataset])  # fmt: skip
+        return super()._get_train_sampler(train_dataset)
+
     def prediction_step(
         self, model: Any, inputs: dict[str, Any], prediction_loss_only: bool, ignore_keys: list[str] | None = None
     ) -> Any:
@@ -70,6 +80,10 @@ def build_training_arguments(
         label_names=["labels"],
         remove_unused_columns=False,
         dataloader_num_workers=0,
+        # Speed switches (training_config.yml): Liger's fused linear cross-entropy never materializes the
+        # vocabulary-sized logits; length grouping batches records of similar length.
+        use_liger_kernel=config.fused_cross_entropy,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         enable_jit_checkpoint=True,  # SIGTERM (spot reclaim, instance stop): checkpoint, then stop
         report_to="none",
         disable_tqdm=True,

@@ -16,7 +16,10 @@ def test_shipped_config_loads_and_sets_every_key() -> None:
 
     assert isinstance(config, TrainingConfig)
     assert set(yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())) == set(config.to_dict())
-    assert config.method == "lora" and config.lora_target_modules[0] == "q_proj"
+    # QLoRA with batch 1 x 16 accumulation steps: fits Llama 3.1 8B on the L4 (tests/sagemaker_src/test_memory.py)
+    assert config.method == "qlora" and config.lora_target_modules[0] == "q_proj"
+    assert (config.per_device_train_batch_size, config.gradient_accumulation_steps) == (1, 16)
+    assert not config.fused_cross_entropy and not config.group_by_length
 
 
 @pytest.mark.parametrize(
@@ -42,6 +45,8 @@ def test_shipped_config_loads_and_sets_every_key() -> None:
         ("save_total_limit: 1\n", "save_total_limit: must be >= 2 so a corrupted newest checkpoint has a fallback"),
         ("- a\n- b\n", "expected a mapping of keys to values, got list"),
         ("lora_rank: [\n", "not valid YAML"),
+        ("packing: true\ngroup_by_length: true\n", "group_by_length: packing already fills every sequence"),
+        ("fused_cross_entropy: 1\n", "fused_cross_entropy: expected true or false, got 1"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, text: str, problem: str) -> None:
@@ -72,3 +77,13 @@ def test_keys_left_out_take_defaults(tmp_path: Path) -> None:
 
     assert config.lora_rank == 4 and config.num_train_epochs == 1.0
     assert config.lora_alpha == TrainingConfig().lora_alpha
+
+
+def test_fused_cross_entropy_is_refused_without_a_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sagemaker_src.llm_lora import modeling
+
+    monkeypatch.setattr(modeling.torch.cuda, "is_available", lambda: False)
+    path = tmp_path / "training_config.yml"
+    path.write_text("method: lora\nfused_cross_entropy: true\n")
+    with pytest.raises(modeling.RuntimeUnavailableError, match="fused_cross_entropy: Liger's kernels are Triton GPU"):
+        modeling.resolve_runtime(load_training_config(path))

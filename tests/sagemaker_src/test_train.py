@@ -224,3 +224,12 @@ def test_the_base_evaluation_is_kept_for_a_resumed_run(trained: RunResult) -> No
     # so a resumed run (spot interruption, restart) reads it instead of evaluating the base model again.
     cached = json.loads((trained.checkpoint_dir / "base_evaluation.json").read_text())
     assert cached == trained.metrics["before"]
+
+
+def test_length_grouping_batches_records_of_similar_length(tmp_path: Path, tiny_model_dir: Path,
+                                                          train_records: list[dict[str, Any]]) -> None:  # fmt: skip
+    result = run_training_in(tmp_path, model=tiny_model_dir, train=write_jsonl(tmp_path / "train.jsonl", train_records),
+                             group_by_length=True, packing=False, max_steps=2, evaluate_before_training=False,
+                             merge_adapter=False)  # fmt: skip
+    assert result.exit_code == 0, result.log[-3:]
+    assert result.metrics["training"]["global_step"] == 2
