@@ -12,6 +12,8 @@ Sources of calls:
   resource of the right type (``exact=False``).
 - **The GPU instance's scripts** (``ec2_userdata/*.sh``) and **the image CI** (``.github/workflows/*.yml``):
   their ``aws`` CLI commands, for the instance role and the image publisher role.
+- **Automation runbooks** started by EventBridge (the idle stop's ``AWS-StopEC2Instance``), for the role passed
+  as their ``AutomationAssumeRole`` (``RUNBOOK_CALLS``).
 
 ``DEPENDENT_RULES`` adds, for each call, what AWS documents the call needs besides its own action: the
 Service Authorization Reference's dependent actions, and the rules for customer managed KMS keys and tags.
@@ -286,8 +288,37 @@ def ci_calls(app: DeployedApp) -> Iterator[Call]:
                 yield Call(principal, action, [], f".github/workflows/{workflow.name}", exact=False)
 
 
+# AWS-owned automation runbooks the app starts -> the calls they make with their AutomationAssumeRole. The runbook
+# reference lists AWS-StopEC2Instance's one step, aws:changeInstanceState (desiredState stopped), which stops the
+# instance and waits for its state and status checks
+# (https://docs.aws.amazon.com/systems-manager/latest/userguide/automation-action-changestate.html).
+RUNBOOK_CALLS = {"AWS-StopEC2Instance": ("ec2:StopInstances", "ec2:DescribeInstances", "ec2:DescribeInstanceStatus")}
+
+
+def automation_calls(app: DeployedApp) -> Iterator[Call]:
+    """Runbooks started by EventBridge rules, with the role passed as their AutomationAssumeRole."""
+    import json
+
+    roles = {app.get_att(stack.name, logical_id, "Arn"): (stack.name, logical_id)
+             for stack, logical_id, _ in app.resources("AWS::IAM::Role")}  # fmt: skip
+    for stack, logical_id, resource in app.resources("AWS::Events::Rule"):
+        for target in resource["Properties"].get("Targets", []):
+            arn = str(app.resolve(stack.name, target["Arn"]))
+            runbook = arn.split(":automation-definition/", 1)[-1].split(":", 1)[0] if ":automation-definition/" in arn else None
+            if runbook is None:
+                continue
+            if runbook not in RUNBOOK_CALLS:
+                raise KeyError(f"{stack.name}/{logical_id}: runbook {runbook} has no modelled calls (RUNBOOK_CALLS)")
+            parameters = json.loads(app.resolve(stack.name, target["Input"]))
+            principal = roles[parameters["AutomationAssumeRole"][0]]
+            instance = f"arn:aws:ec2:{app.region}:{app.account}:instance/{parameters['InstanceId'][0]}"
+            for action in RUNBOOK_CALLS[runbook]:
+                resources = [instance] if iam_reference.action(action).resource_types else ["*"]
+                yield Call(principal, action, resources, f"{stack.name}/{logical_id} ({runbook})")
+
+
 def inventory(app: DeployedApp) -> list[Call]:
-    return [*workflow_calls(app), *lambda_calls(app), *instance_calls(app), *ci_calls(app)]
+    return [*workflow_calls(app), *lambda_calls(app), *instance_calls(app), *ci_calls(app), *automation_calls(app)]
 
 
 # Dependent permissions ----------------------------------------------------------------------------------------------
