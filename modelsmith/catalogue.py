@@ -117,9 +117,13 @@ DLC_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType({
     "me-central-1": "914824155844", "me-south-1": "217643126080", "mx-central-1": "637423239942",
 })  # fmt: skip
 DLC_DEFAULT_ACCOUNT = "763104351884"
-HF_TRAINING_IMAGE = "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04"
-HF_INFERENCE_IMAGE_GPU = "huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04"
-HF_INFERENCE_IMAGE_CPU = "huggingface-pytorch-inference:2.1.0-transformers4.37.0-cpu-py310-ubuntu22.04"
+# The newest published Hugging Face images whose Python and torch run what the jobs install (tests/contracts/
+# test_images.py checks each requirement's Requires-Python and Requires-Dist against IMAGE_VERSIONS below): the
+# training job installs sagemaker_src/retrieval/requirements.txt (transformers 5, Python >= 3.11), the endpoint the
+# model's sentence-transformers 6 (transformers >= 5, torch >= 2.2), which these images already satisfy.
+HF_TRAINING_IMAGE = "huggingface-pytorch-training:2.9.0-transformers5.3.0-gpu-py312-cu130-ubuntu22.04"
+HF_INFERENCE_IMAGE_GPU = "huggingface-pytorch-inference:2.6.0-transformers5.5.3-gpu-py312-cu124-ubuntu22.04"
+HF_INFERENCE_IMAGE_CPU = "huggingface-pytorch-inference:2.6.0-transformers5.5.3-cpu-py312-ubuntu22.04"
 
 
 @dataclass(frozen=True)
@@ -135,12 +139,17 @@ class ImageVersions:
 
 # Every image the config can choose, with its versions as AWS publishes them (the Deep Learning Containers'
 # per-image data files, aws/deep-learning-containers at e0ecedea6a1c56d6b5914f9cfb2fec5c548e67e0, 2026-08-21;
-# the SageMaker Python SDK's image_uri_config/huggingface.json agrees). The tags carry the Python version (py310).
+# the SageMaker Python SDK's image_uri_config/huggingface.json agrees). The tags carry the Python version (py312).
 _DLC_DATA = "https://github.com/aws/deep-learning-containers/blob/e0ecedea6a1c56d6b5914f9cfb2fec5c548e67e0/docs/src/data"
 IMAGE_VERSIONS: Mapping[str, ImageVersions] = MappingProxyType({
-    HF_TRAINING_IMAGE: ImageVersions("3.10", "2.1.0", "4.36.0", f"{_DLC_DATA}/huggingface-pytorch-training/2.1-gpu-sagemaker.yml"),
-    HF_INFERENCE_IMAGE_GPU: ImageVersions("3.10", "2.1.0", "4.37.0", f"{_DLC_DATA}/huggingface-pytorch-inference/2.1-gpu-sagemaker.yml"),
-    HF_INFERENCE_IMAGE_CPU: ImageVersions("3.10", "2.1.0", "4.37.0", f"{_DLC_DATA}/huggingface-pytorch-inference/2.1-cpu-sagemaker.yml"),
+    HF_TRAINING_IMAGE: ImageVersions("3.12", "2.9.0", "5.3.0", f"{_DLC_DATA}/huggingface-pytorch-training/2.9-gpu-sagemaker.yml"),
+    HF_INFERENCE_IMAGE_GPU: ImageVersions("3.12", "2.6.0", "5.5.3", f"{_DLC_DATA}/huggingface-pytorch-inference/2.6-gpu-sagemaker.yml"),
+    HF_INFERENCE_IMAGE_CPU: ImageVersions("3.12", "2.6.0", "5.5.3", f"{_DLC_DATA}/huggingface-pytorch-inference/2.6-cpu-sagemaker.yml"),
+    # The images this project used before (py310, torch 2.1): kept so the check shows why they cannot run the jobs.
+    "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04":
+        ImageVersions("3.10", "2.1.0", "4.36.0", f"{_DLC_DATA}/huggingface-pytorch-training/2.1-gpu-sagemaker.yml"),
+    "huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04":
+        ImageVersions("3.10", "2.1.0", "4.37.0", f"{_DLC_DATA}/huggingface-pytorch-inference/2.1-gpu-sagemaker.yml"),
     # The project's own training image (sagemaker_src/Dockerfile): its base image; torch and transformers come
     # from requirements-ml.txt at build time.
     "python:3.11-slim-bookworm": ImageVersions("3.11", None, None, "https://hub.docker.com/_/python (tag 3.11-slim-bookworm)"),

@@ -76,6 +76,12 @@ class LlmCustomizationStack(Stack):
         deployments = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:custom-model-deployment/*"
         foundation_models = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*"
         evaluate.role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[foundation_models, deployments]))
+        # The custom model is encrypted with the project key (CustomModelKmsKeyId): invoking it decrypts through
+        # Bedrock (https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html).
+        evaluate.role.add_to_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt"], resources=[key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"bedrock.{Aws.REGION}.amazonaws.com"}},
+        ))  # fmt: skip
 
         self.customization_role = iam.Role(
             self, "CustomizationRole", description="Bedrock model customization jobs of Modelsmith runs",

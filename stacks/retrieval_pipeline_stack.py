@@ -167,6 +167,8 @@ class RetrievalPipelineStack(Stack):
             endpoint_instance_type=settings.endpoint_instance_type,
             endpoint_name_prefix=endpoint_prefix,
             endpoint_kms_key_arn=None if endpoint_family in (None, *catalogue.SAGEMAKER_INSTANCE_STORAGE_FAMILIES) else key.key_arn,
+            training_volume_kms_key_arn=None if settings.training_instance_type.split(".")[1] in catalogue.SAGEMAKER_INSTANCE_STORAGE_FAMILIES
+            else key.key_arn,
             tags=naming.resource_tags(config.name, naming.RETRIEVAL_COMPONENT, config.tags),
             spot_training=settings.spot_training,
             max_training_hours=settings.max_training_hours,

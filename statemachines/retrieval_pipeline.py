@@ -67,6 +67,9 @@ class SageMakerSettings:
     endpoint_name_prefix: str
     endpoint_kms_key_arn: str | None
     tags: dict[str, str]
+    # None for training instance types with local NVMe storage: "You can't request a VolumeKmsKeyId when using an
+    # instance type with local storage" (botocore sagemaker ResourceConfig.VolumeKmsKeyId).
+    training_volume_kms_key_arn: str | None = None
     spot_training: bool = False
     max_training_hours: int = 24
     serverless_memory_mib: int = 6144
@@ -300,7 +303,8 @@ class _Builder:
             "InputDataConfig": [{"ChannelName": "train", **channel}, {"ChannelName": "eval", **channel}],
             "OutputDataConfig": {"S3OutputPath.$": self._run_uri("training/"), "KmsKeyId": self.r.encryption_key_arn},
             "ResourceConfig": {"InstanceType": sm.training_instance_type, "InstanceCount": 1,
-                               "VolumeSizeInGB": sm.training_volume_gib, "VolumeKmsKeyId": self.r.encryption_key_arn},
+                               "VolumeSizeInGB": sm.training_volume_gib,
+                               **({"VolumeKmsKeyId": sm.training_volume_kms_key_arn} if sm.training_volume_kms_key_arn else {})},
             "StoppingCondition": {"MaxRuntimeInSeconds": sm.max_training_hours * 3600},
             "EnableInterContainerTrafficEncryption": True,
             # run_tags in raw ASL (a CustomState): the run ID as a ".$" path instead of a JsonPath token

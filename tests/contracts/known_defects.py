@@ -18,12 +18,6 @@ KNOWN_DEFECTS: dict[str, str] = {
                                                       "pattern has no '_'",
     "CreateCustomModelDeployment.modelDeploymentName": "issue 17 item 5: the deployment is named modelsmith-<run ID>; "
                                                        "Bedrock allows 63 characters",
-    "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04: ": (
-        "issue 16 item 1: the default training image has Python 3.10 and torch 2.1; transformers 5 and matplotlib "
-        "3.11 need Python >= 3.11, sentence-transformers 6 needs transformers 5"),
-    "huggingface-pytorch-inference:2.1.0-transformers4.37.0-": (
-        "issue 16 item 2: the inference images have torch 2.1 and transformers 4.37; the model's "
-        "sentence-transformers 6 needs transformers >= 5 and torch >= 2.2"),
     "agent.foundation_model_id: anthropic.claude-3-5-haiku-20241022-v1:0": (
         "issue 18: the agent's default model, Claude 3.5 Haiku, reached end of life on 2026-06-19"),
 }

@@ -91,6 +91,17 @@ def test_the_training_requirements_pin_what_the_project_trains_with() -> None:
     assert both and all(ml[name] == pins(TRAINING_REQUIREMENTS.read_text())[name] for name in both)
 
 
+OLD_TRAINING_IMAGE = "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04"
+
+
 def test_negative_control_an_old_python_is_refused() -> None:
-    problems = image_problems(catalogue.HF_TRAINING_IMAGE, {"transformers": version("transformers")})
+    # The image the pipeline used before: Python 3.10 cannot install transformers 5 (issue 16, item 1).
+    problems = image_problems(OLD_TRAINING_IMAGE, {"transformers": version("transformers")})
     assert any("requires Python >=3.11" in problem and "3.10" in problem for problem in problems), problems
+
+
+def test_negative_control_an_endpoint_image_too_old_for_the_model_is_refused() -> None:
+    # The inference image used before: sentence-transformers 6 needs transformers 5 and torch >= 2.2 (issue 16, item 2).
+    old = "huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04"
+    problems = image_problems(old, {"sentence-transformers": version("sentence-transformers")})
+    assert any("the image has transformers 4.37.0" in problem for problem in problems), problems

@@ -142,7 +142,11 @@ def test_training_job_runs_the_packaged_script_with_config_instance_image_and_en
     for channel in parameters["InputDataConfig"]:
         assert "/runs/{}/pairs/'" in channel["DataSource"]["S3DataSource"]["S3Uri.$"]
     assert "/runs/{}/training/'" in parameters["OutputDataConfig"]["S3OutputPath.$"]
-    assert parameters["OutputDataConfig"]["KmsKeyId"] == parameters["ResourceConfig"]["VolumeKmsKeyId"]
+    assert parameters["OutputDataConfig"]["KmsKeyId"].startswith("${")
+    # SageMaker refuses a VolumeKmsKeyId for instance types with local NVMe storage ("You can't request a
+    # VolumeKmsKeyId when using an instance type with local storage", botocore sagemaker ResourceConfig).
+    family = config.training_instance_type.split(".")[1]
+    assert ("VolumeKmsKeyId" in parameters["ResourceConfig"]) is (family not in catalogue.SAGEMAKER_INSTANCE_STORAGE_FAMILIES)
     assert parameters["StoppingCondition"]["MaxRuntimeInSeconds"] == config.max_training_hours * 3600
     assert parameters.get("EnableManagedSpotTraining", False) is config.spot_training
     tags = {t["Key"]: t.get("Value", t.get("Value.$")) for t in parameters["Tags"]}
@@ -163,6 +167,12 @@ def test_spot_training_checkpoints_into_the_run_and_serverless_endpoints(environ
     (variant,) = states["Create endpoint config"]["Parameters"]["ProductionVariants"]
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 4096, "MaxConcurrency": 5} and "InstanceType" not in variant
     assert "KmsKeyId" not in states["Create endpoint config"]["Parameters"]
+
+
+def test_training_volume_is_encrypted_with_the_project_key_where_sagemaker_takes_one(environments_context, tmp_path) -> None:
+    environments_context["dev"]["retrieval_pipeline"] = {"training_instance_type": "ml.m5.xlarge"}
+    parameters = _states(_synthesize_retrieval_pipeline(environments_context, tmp_path))["Train embedding model"]["Parameters"]
+    assert parameters["ResourceConfig"]["VolumeKmsKeyId"] == parameters["OutputDataConfig"]["KmsKeyId"]
 
 
 def test_endpoint_config_uses_the_config_instance_and_the_key_where_sagemaker_takes_one(environments_context, tmp_path) -> None:

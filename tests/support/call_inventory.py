@@ -22,6 +22,7 @@ Service Authorization Reference's dependent actions, and the rules for customer 
 from __future__ import annotations
 
 import ast
+import json
 import re
 from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ import botocore.session
 
 from tests.support import iam_reference
 from tests.support.asl import UNRESOLVED
+from tests.support.asl import task_states as asl_task_states
 from tests.support.deployed_app import DeployedApp
 from tests.support.iam_evaluation import granted_resources
 
@@ -297,7 +299,7 @@ RUNBOOK_CALLS = {"AWS-StopEC2Instance": ("ec2:StopInstances", "ec2:DescribeInsta
 
 def automation_calls(app: DeployedApp) -> Iterator[Call]:
     """Runbooks started by EventBridge rules, with the role passed as their AutomationAssumeRole."""
-    import json
+
 
     roles = {app.get_att(stack.name, logical_id, "Arn"): (stack.name, logical_id)
              for stack, logical_id, _ in app.resources("AWS::IAM::Role")}  # fmt: skip
@@ -449,6 +451,22 @@ def _secret_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Cal
     return _needs(call, "secrets-kms", ["kms:Decrypt"], keys, "secretsmanager", app) if keys else []
 
 
+def _custom_model_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
+    """Invoking a custom model the app's customization jobs encrypt with a customer managed key needs kms:Decrypt
+    on that key through Bedrock. Statically found calls cannot tell a custom model from a base model: a role that
+    invokes models in a stack whose workflow creates encrypted custom models is held to it."""
+    if call.action not in ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"):
+        return []
+    keys = set()
+    for stack, _, resource in app.resources("AWS::StepFunctions::StateMachine"):
+        if stack.name != call.principal[0]:
+            continue
+        definition = json.loads(app.resolve(stack.name, resource["Properties"]["DefinitionString"]))
+        keys |= {task.parameters["CustomModelKmsKeyId"] for task in asl_task_states(definition)
+                 if isinstance(task.parameters.get("CustomModelKmsKeyId"), str)}  # fmt: skip
+    return _needs(call, "bedrock-custom-model-kms", ["kms:Decrypt"], sorted(keys), "bedrock", app) if keys else []
+
+
 def _reference_dependents(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
     record = iam_reference.action(call.action)
     if record is None:
@@ -469,6 +487,8 @@ DEPENDENT_RULES: tuple[DependentRule, ...] = (
     DependentRule("s3-kms", "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html", _s3_kms),
     DependentRule("secrets-kms", "https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
                   _secret_kms),
+    DependentRule("bedrock-custom-model-kms",
+                  "https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html", _custom_model_kms),
     DependentRule("reference-dependent-action",
                   "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html",
                   _reference_dependents),
