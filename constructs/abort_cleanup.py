@@ -55,7 +55,7 @@ class AbortCleanup(Construct):
             description=f"Stops what an aborted {workflow} run left running",
             encryption_key=encryption_key, log_retention=log_retention, dead_letter_queue=self.dead_letter_queue,
             environment={"WORKFLOW": workflow, "TOPIC_ARN": topic.topic_arn, **(environment or {})},
-            reserved_concurrent_executions=2,
+            reserved_concurrent_executions=2, shared_code=True,
         )  # fmt: skip
         self.function = cleanup.function
         for statement in permissions:

@@ -58,14 +58,16 @@ def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schem
     """First state: the validator function checks the execution input against the workflow's schema
     (``statemachines/schemas/<schema_name>.schema.json``, bundled with the function: see ``validator_function``).
 
-    On success the state's output is the input with defaults filled in; on failure the execution's error is
-    ``InputValidationError`` and its cause names every bad field.
+    On success the state's output is the input with defaults filled in and ``run_names`` (what the run's resources
+    are called in services whose names the run ID may not fit, ``lambda_src/shared/python/run_names.py``); on failure
+    the execution's error is ``InputValidationError`` and its cause names every bad field.
     """
     task = tasks.LambdaInvoke(
         scope,
         "Validate input",
         lambda_function=validator,
-        payload=sfn.TaskInput.from_object({"input": sfn.JsonPath.entire_payload, "schema_name": schema_name}),
+        payload=sfn.TaskInput.from_object({"input": sfn.JsonPath.entire_payload, "schema_name": schema_name,
+                                           "run_id": RUN_ID}),
         payload_response_only=True,
         retry_on_service_exceptions=False,
     )
@@ -75,7 +77,8 @@ def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schem
 
 def validator_function(scope: Construct, construct_id: str, **props: Any) -> PythonFunction:
     """The input validator of a workflow: ``lambda_src/validate_input`` with ``statemachines/schemas`` bundled."""
-    return PythonFunction(scope, construct_id, source="validate_input", bundled_directories={"schemas": SCHEMA_DIR}, **props)
+    return PythonFunction(scope, construct_id, source="validate_input", bundled_directories={"schemas": SCHEMA_DIR},
+                          shared_code=True, **props)  # fmt: skip
 
 
 MODELSMITH_DIR = Path(__file__).resolve().parents[1] / "modelsmith"

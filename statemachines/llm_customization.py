@@ -135,7 +135,7 @@ class _Builder:
         start = self._bedrock(
             "Start customization job", "createModelCustomizationJob",
             {
-                "JobName": sfn.JsonPath.format("modelsmith-{}", RUN_ID),
+                "JobName": sfn.JsonPath.string_at("$.run_names.bedrock"),
                 "CustomModelName": sfn.JsonPath.string_at("$.custom_model_name"),
                 "RoleArn": r.customization_role.role_arn,
                 "BaseModelIdentifier": r.base_model_id,
@@ -149,7 +149,7 @@ class _Builder:
                     "learningRate": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.hyperparameters.learning_rate")),
                 },
                 "CustomModelKmsKeyId": r.encryption_key_arn,
-                "ClientRequestToken": RUN_ID,
+                "ClientRequestToken": sfn.JsonPath.string_at("$.run_names.request_token"),
                 "JobTags": run_tags(r.tags),
                 "CustomModelTags": run_tags(r.tags),
             },
@@ -188,7 +188,7 @@ class _Builder:
 
         deploy = self._bedrock(
             "Deploy custom model (on-demand)", "createCustomModelDeployment",
-            {"ModelDeploymentName": sfn.JsonPath.format("modelsmith-{}", RUN_ID),
+            {"ModelDeploymentName": sfn.JsonPath.string_at("$.run_names.bedrock"),
              "ModelArn": sfn.JsonPath.string_at("$.custom_model.arn"),
              "Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID),
              "Tags": run_tags(r.tags)},

@@ -199,7 +199,7 @@ class _Builder:
         start = self._bedrock(
             "Start batch inference job", "createModelInvocationJob",
             {
-                "JobName": sfn.JsonPath.format("modelsmith-{}", RUN_ID),
+                "JobName": sfn.JsonPath.string_at("$.run_names.bedrock"),
                 "RoleArn": self.r.batch_role.role_arn,
                 "ModelId": sfn.JsonPath.string_at("$.bedrock_model_id"),
                 "InputDataConfig": {"S3InputDataConfig": {"S3Uri": sfn.JsonPath.string_at("$.batch.input_uri"),
@@ -207,7 +207,7 @@ class _Builder:
                 "OutputDataConfig": {"S3OutputDataConfig": {"S3Uri": sfn.JsonPath.string_at("$.batch.output_uri"),
                                                             "S3EncryptionKeyId": self.r.encryption_key_arn}},
                 "TimeoutDurationInHours": 72,
-                "ClientRequestToken": RUN_ID,
+                "ClientRequestToken": sfn.JsonPath.string_at("$.run_names.request_token"),
             },
             [*self._job_arns(), f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*",
              f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/*"],

@@ -8,10 +8,10 @@ execution name) and stopped here:
   comment ``Modelsmith run <run>`` the workflow gives them) are cancelled first, so that no job is cut off
   mid-write by the stop and none is picked up again by the SSM agent at the next start; then the instance is
   stopped (idempotent);
-- ``retrieval-pipeline``: the batch inference job ``modelsmith-<run>`` is stopped if it still runs, and so is
+- ``retrieval-pipeline``: the batch inference job ``run_names.bedrock_name(<run>)`` is stopped if it still runs, and so is
   the run's SageMaker training job (found by its ``modelsmith:run-id`` tag; its name is chosen at run time);
-- ``llm-customization``: the customization job ``modelsmith-<run>`` is stopped if it still runs, and the
-  on-demand deployment ``modelsmith-<run>`` is deleted if it exists.
+- ``llm-customization``: the customization job of that name is stopped if it still runs, and the on-demand
+  deployment of that name is deleted if it exists.
 
 Each action is best-effort and reported; the topic is told what was cleaned up.
 """
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from botocore.exceptions import ClientError
+from run_names import bedrock_name
 
 WORKFLOWS = ("lora-training", "retrieval-pipeline", "llm-customization")
 CLEANED_STATUSES = ("ABORTED", "TIMED_OUT")
@@ -69,7 +70,7 @@ def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec
         raise CleanupEventError(f"workflow = {workflow!r}: expected one of {', '.join(WORKFLOWS)}")
     run_id, status = parse_event(event)
     report = CleanupReport(workflow, run_id, status)
-    resource = f"modelsmith-{run_id}"
+    resource = bedrock_name(run_id)
     if workflow == "lora-training":
         if ssm is not None:
             _cancel_commands(report, ssm, instance_id, run_id)

@@ -1,8 +1,9 @@
 """First state of every workflow: check the execution input against the workflow's JSON Schema.
 
-Event: ``{"input": <execution input>, "schema_name": "<workflow>"}``; the schemas (``statemachines/schemas/``)
-are bundled with the function under ``schemas/``. Returns the input with defaults filled in, or raises
-``InputValidationError`` whose message names every bad field; the state machine fails with that message.
+Event: ``{"input": <execution input>, "schema_name": "<workflow>", "run_id": <execution name>}``; the schemas
+(``statemachines/schemas/``) are bundled with the function under ``schemas/``. Returns the input with defaults
+filled in and, under ``run_names``, the names the run's resources get in other services (``run_names.run_names``),
+or raises ``InputValidationError`` whose message names every bad field; the state machine fails with that message.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from input_validation import InputValidationError, load_schema, validate
+from run_names import run_names
 
 logger = Logger()
 tracer = Tracer()
@@ -22,7 +24,10 @@ tracer = Tracer()
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        return validate(event["input"], load_schema(event["schema_name"]))
+        validated = validate(event["input"], load_schema(event["schema_name"]))
     except InputValidationError as error:
         logger.warning("execution input rejected", extra={"problems": error.problems})
         raise
+    if "run_id" in event:
+        validated["run_names"] = run_names(event["run_id"])
+    return validated

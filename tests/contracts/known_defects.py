@@ -8,16 +8,6 @@ Each entry: a substring of the check's message -> the issue and item that fixes 
 from __future__ import annotations
 
 KNOWN_DEFECTS: dict[str, str] = {
-    "CreateModelInvocationJob.jobName": "issue 16 item 7: the batch job is named modelsmith-<run ID>; Bedrock allows "
-                                        "63 characters and no '_' (botocore bedrock CreateModelInvocationJob.jobName)",
-    "CreateModelInvocationJob.clientRequestToken": "issue 16 item 7: the run ID as clientRequestToken; Bedrock's "
-                                                   "pattern has no '_'",
-    "CreateModelCustomizationJob.jobName": "issue 17 item 5: the customization job is named modelsmith-<run ID>; "
-                                           "Bedrock allows 63 characters and no '_'",
-    "CreateModelCustomizationJob.clientRequestToken": "issue 17 item 5: the run ID as clientRequestToken; Bedrock's "
-                                                      "pattern has no '_'",
-    "CreateCustomModelDeployment.modelDeploymentName": "issue 17 item 5: the deployment is named modelsmith-<run ID>; "
-                                                       "Bedrock allows 63 characters",
     "agent.foundation_model_id: anthropic.claude-3-5-haiku-20241022-v1:0": (
         "issue 18: the agent's default model, Claude 3.5 Haiku, reached end of life on 2026-06-19"),
 }

@@ -55,7 +55,12 @@ def workflows(app: DeployedApp) -> Iterator[Workflow]:
 def rendered_tasks(workflow: Workflow) -> Iterator[tuple[str, asl.TaskState, tuple[str, str] | None, Any]]:
     """(example, task, (service, operation), parameters rendered with that example and the longest run ID)."""
     run_id = longest_run_id()
+    load_handler("validate_input")  # puts lambda_src/shared/python on the path, as the Lambda runtime has it
+    import run_names
+
     for example, execution_input in workflow.examples():
+        # what the validation state returns: the input with defaults and the run's names in other services
+        execution_input = {**execution_input, "run_names": run_names.run_names(run_id)}
         execution_input = asl.execution_state(workflow.definition, execution_input, run_id)
         for task in asl.task_states(workflow.definition):
             yield example, task, asl.api_operation(task), asl.request_parameters(task, execution_input, run_id)
