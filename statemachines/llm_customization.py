@@ -189,6 +189,8 @@ class _Builder:
         deploy = self._bedrock(
             "Deploy custom model (on-demand)", "createCustomModelDeployment",
             {"ModelDeploymentName": sfn.JsonPath.string_at("$.run_names.bedrock"),
+             # idempotency: a retried state gets the existing deployment instead of a second one
+             "ClientRequestToken": sfn.JsonPath.string_at("$.run_names.request_token"),
              "ModelArn": sfn.JsonPath.string_at("$.custom_model.arn"),
              "Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID),
              "Tags": run_tags(r.tags)},
