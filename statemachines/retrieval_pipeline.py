@@ -256,7 +256,8 @@ class _Builder:
         return prepare
 
     # Part 2: train, prove it is better, deploy, register ------------------------------------------------------------
-    def _sagemaker(self, name: str, action: str, parameters: dict, resource_types: list[str], **kwargs: Any) -> tasks.CallAwsService:
+    def _sagemaker(self, name: str, action: str, parameters: dict, resource_types: list[str],
+                   extra_statements: list[iam.PolicyStatement] | None = None, **kwargs: Any) -> tasks.CallAwsService:  # fmt: skip
         arns = {
             "model": self._sagemaker_arn("model/*"),
             "endpoint-config": self._sagemaker_arn("endpoint-config/*"),
@@ -267,9 +268,10 @@ class _Builder:
         # (https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html).
         tagging = [iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=resources[:1],
                                        conditions={"StringEquals": {"sagemaker:TaggingAction": action[0].upper() + action[1:]}})]
+        statements = [*(tagging if action.startswith("create") and "Tags" in parameters else []), *(extra_statements or [])]
         task = tasks.CallAwsService(
             self.scope, name, service="sagemaker", action=action, parameters=parameters, iam_resources=resources,
-            additional_iam_statements=tagging if action.startswith("create") and "Tags" in parameters else None, **kwargs,
+            additional_iam_statements=statements or None, **kwargs,
         )  # fmt: skip
         return retry_transient(task, [*TRANSIENT_SDK_ERRORS, "SageMaker.ThrottlingException"])
 
@@ -473,16 +475,24 @@ class _Builder:
                                                  sfn.JsonPath.string_at("$.names.endpoint_name")),
         }, result_path="$.existing")  # fmt: skip
         endpoint_resources = ["endpoint", "endpoint-config"]
+        # An endpoint whose config names a KmsKeyId: the caller of CreateEndpoint/UpdateEndpoint lets SageMaker create a
+        # grant on the key ("kms:CreateGrant ... required only if the associated EndPointConfig has a KmsKeyId",
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html).
+        key_statements = [] if not sm.endpoint_kms_key_arn else [
+            iam.PolicyStatement(actions=["kms:CreateGrant"], resources=[sm.endpoint_kms_key_arn],
+                                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+            iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[sm.endpoint_kms_key_arn]),
+        ]  # fmt: skip
         create_endpoint = self._sagemaker("Create endpoint", "createEndpoint", {
             "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
             "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
             "Tags": tags,
-        }, endpoint_resources, result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": True},
+        }, endpoint_resources, key_statements, result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": True},
             result_path="$.endpoint")  # fmt: skip
         update_endpoint = self._sagemaker("Update endpoint in place", "updateEndpoint", {
             "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
             "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
-        }, endpoint_resources, result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": False},
+        }, endpoint_resources, key_statements, result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": False},
             result_path="$.endpoint")  # fmt: skip
         for task in (create_endpoint, update_endpoint):
             task.add_catch(cleanup, result_path="$.error")

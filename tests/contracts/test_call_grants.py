@@ -76,22 +76,40 @@ def test_negative_control_removing_one_grant_fails_the_check(deployed: DeployedA
     assert any("sns:Publish" in entry and "LlmCustomization" in entry for entry in missing), missing
 
 
-def test_the_image_ci_can_find_and_push_to_its_repository(tmp_path, environments_context) -> None:
-    # GIVEN an environment whose training image is built by GitHub Actions (a publisher role exists)
-    import json as _json
-
+def _synthesize_with(tmp_path, environments_context, section: str, settings: dict) -> DeployedApp:
     from aws_cdk import App
 
     from modelsmith.config import load_config
     from stacks.modelsmith_app import add_stacks
     from tests.conftest import CDK_CONTEXT
-    from tests.support.call_inventory import ci_calls
 
-    environments_context["dev"].setdefault("training_instance", {})["image_publisher_github_repository"] = "acme/modelsmith"
+    environments_context["dev"].setdefault(section, {}).update(settings)
     app = App(outdir=str(tmp_path), context={**CDK_CONTEXT, "environments": environments_context})
     add_stacks(app, load_config(environments_context, "dev"))
     app.synth()
-    deployed = DeployedApp.from_templates(sorted(tmp_path.glob("*.template.json")), "us-west-2")
+    return DeployedApp.from_templates(sorted(tmp_path.glob("*.template.json")), "us-west-2")
+
+
+def test_a_cpu_endpoint_with_the_project_key_has_its_grant(tmp_path, environments_context) -> None:
+    # GIVEN an endpoint type without instance storage: its config carries the project key (KmsKeyId)
+    deployed = _synthesize_with(tmp_path, environments_context, "retrieval_pipeline", {"endpoint_instance_type": "ml.m5.xlarge"})
+    missing, _, _ = ungranted(deployed)
+    # THEN creating and updating the endpoint may create the grant SageMaker needs on the key
+    assert missing == [], "\n".join(missing)
+    rules = {call.rule for call in with_dependents(
+        [c for c in __import__("tests.support.call_inventory", fromlist=["inventory"]).inventory(deployed)
+         if c.action == "sagemaker:CreateEndpoint"], deployed, role_policies(deployed))}  # fmt: skip
+    assert "sagemaker-endpoint-kms" in rules
+
+
+def test_the_image_ci_can_find_and_push_to_its_repository(tmp_path, environments_context) -> None:
+    # GIVEN an environment whose training image is built by GitHub Actions (a publisher role exists)
+    import json as _json
+
+    from tests.support.call_inventory import ci_calls
+
+    deployed = _synthesize_with(tmp_path, environments_context, "training_instance",
+                                {"image_publisher_github_repository": "acme/modelsmith"})  # fmt: skip
     # WHEN the CI workflow's calls are checked against the publisher role
     calls = list(ci_calls(deployed))
     assert {"ssm:GetParameter", "ecr:GetAuthorizationToken", "ecr:PutImage"} <= {call.action for call in calls}

@@ -409,13 +409,18 @@ def _sagemaker_tags(call: Call, app: DeployedApp, documents: list[dict]) -> list
 
 
 def _sagemaker_endpoint_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
-    if call.action not in ("sagemaker:CreateEndpointConfig", "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"):
+    """CreateEndpoint/UpdateEndpoint of a config with a KmsKeyId: kms:CreateGrant on that key for the caller."""
+    if call.action not in ("sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint"):
         return []
-    key = call.parameters.get("KmsKeyId")
-    if call.action == "sagemaker:CreateEndpointConfig" and isinstance(key, str):
-        return _needs(call, "sagemaker-endpoint-kms", ["kms:CreateGrant", "kms:DescribeKey"], [key], "sagemaker", app,
-                      **{"kms:GrantIsForAWSResource": "true"})  # fmt: skip
-    return []
+    keys = set()
+    for stack, _, resource in app.resources("AWS::StepFunctions::StateMachine"):
+        if stack.name == call.principal[0]:
+            definition = json.loads(app.resolve(stack.name, resource["Properties"]["DefinitionString"]))
+            keys |= {task.parameters["KmsKeyId"] for task in asl_task_states(definition)
+                     if task.integration.endswith(":createEndpointConfig") and isinstance(task.parameters.get("KmsKeyId"), str)}  # fmt: skip
+    return [Call(call.principal, action, sorted(keys), call.source, exact=call.exact, rule="sagemaker-endpoint-kms",
+                 context={"kms:GrantIsForAWSResource": "true", "kms:ViaService": f"sagemaker.{app.region}.amazonaws.com"})
+            for action in ("kms:CreateGrant", "kms:DescribeKey")] if keys else []  # fmt: skip
 
 
 def _s3_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
@@ -481,8 +486,7 @@ DEPENDENT_RULES: tuple[DependentRule, ...] = (
                   _ec2_start_kms),
     DependentRule("sagemaker-tags", "https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html",
                   _sagemaker_tags),
-    DependentRule("sagemaker-endpoint-kms",
-                  "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html",
+    DependentRule("sagemaker-endpoint-kms", "https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html",
                   _sagemaker_endpoint_kms),
     DependentRule("s3-kms", "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html", _s3_kms),
     DependentRule("secrets-kms", "https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
