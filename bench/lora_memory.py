@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
                       batch_size=arguments.batch_size or config.per_device_train_batch_size,
                       sequence_length=config.max_seq_length, lora_rank=config.lora_rank,
                       target_modules=config.lora_target_modules, gradient_checkpointing=config.gradient_checkpointing,
-                      fused_cross_entropy=config.fused_cross_entropy)  # fmt: skip
+                      fused_cross_entropy=config.fused_cross_entropy)
     capacity = arguments.gpu_gb * 1e9
     print(f"{arguments.method or config.method}, batch {arguments.batch_size or config.per_device_train_batch_size} x "
-          f"{config.max_seq_length} tokens, rank {config.lora_rank}:")  # fmt: skip
+          f"{config.max_seq_length} tokens, rank {config.lora_rank}:")
     for name, value in result.rows():
         print(f"  {name:24s} {value / GIB:6.2f} GiB")
     print(f"  {'GPU':24s} {capacity / GIB:6.2f} GiB -> {100 * (1 - result.total / capacity):.0f}% headroom")

@@ -274,6 +274,6 @@ def _every_boot(script: ec2.UserData) -> ec2.MultipartUserData:
     multipart = ec2.MultipartUserData()
     multipart.add_part(ec2.MultipartBody.from_raw_body(
         content_type='text/cloud-config; charset="us-ascii"', body=EVERY_BOOT_CLOUD_CONFIG,
-    ))  # fmt: skip
+    ))
     multipart.add_user_data_part(script, ec2.MultipartBody.SHELL_SCRIPT, True)
     return multipart

@@ -91,7 +91,7 @@ class IdleStop(Construct):
         # resource-level permissions (Service Authorization Reference).
         automation_role.add_to_policy(iam.PolicyStatement(
             actions=["ec2:DescribeInstances", "ec2:DescribeInstanceStatus"], resources=["*"],
-        ))  # fmt: skip
+        ))
         acknowledge(automation_role.node.find_child("DefaultPolicy"), {
             "AwsSolutions-IAM5[Resource::*]": (
                 "ec2:DescribeInstances and ec2:DescribeInstanceStatus have no resource-level permissions."

@@ -68,7 +68,7 @@ class ProjectKey(Construct):
                 "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html); DescribeKey "
                 "carries no encryption context, so the condition only narrows it, never widens it."
             ),
-        })  # fmt: skip
+        })
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AlarmsAndEventsPublishToEncryptedTopics",

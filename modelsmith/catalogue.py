@@ -153,7 +153,7 @@ IMAGE_VERSIONS: Mapping[str, ImageVersions] = MappingProxyType({
     # The project's own training image (sagemaker_src/Dockerfile): its base image; torch and transformers come
     # from requirements-ml.txt at build time.
     "python:3.11-slim-bookworm": ImageVersions("3.11", None, None, "https://hub.docker.com/_/python (tag 3.11-slim-bookworm)"),
-})  # fmt: skip
+})
 
 
 def dlc_image_uri(region: str, image: str, *, region_in_uri: str | None = None) -> str:

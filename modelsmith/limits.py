@@ -39,7 +39,7 @@ LIMITS: Mapping[str, Limit] = MappingProxyType({
     "bedrock_batch_max_records": Limit(50_000, "records", "https://docs.aws.amazon.com/bedrock/latest/userguide/batch-inference-data.html", confirmed=False),
     # SageMaker CreateTrainingJob StoppingCondition.MaxRuntimeInSeconds: "The maximum value is 28 days."
     "sagemaker_training_max_runtime": Limit(28 * 24 * 3600, "s", "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_StoppingCondition.html"),
-})  # fmt: skip
+})
 
 # Bedrock's model lifecycle (https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle-legacy.html; models
 # launched before 2026-09-07 are listed there once Legacy or EOL): model ID -> status and date.
@@ -52,7 +52,7 @@ LEGACY_OR_END_OF_LIFE_MODELS: Mapping[str, str] = MappingProxyType({
     "anthropic.claude-3-haiku-20240307-v1:0": "EOL 2026-09-10",
     "anthropic.claude-3-5-sonnet-20240620-v1:0": "EOL by 2026-07-30",
     "anthropic.claude-3-5-sonnet-20241022-v2:0": "EOL by 2026-07-30",
-})  # fmt: skip
+})
 MODEL_LIFECYCLE_SOURCE = "https://docs.aws.amazon.com/bedrock/latest/userguide/model-lifecycle-legacy.html"
 
 

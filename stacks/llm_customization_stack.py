@@ -81,7 +81,7 @@ class LlmCustomizationStack(Stack):
         evaluate.role.add_to_policy(iam.PolicyStatement(
             actions=["kms:Decrypt"], resources=[key.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"bedrock.{Aws.REGION}.amazonaws.com"}},
-        ))  # fmt: skip
+        ))
 
         self.customization_role = iam.Role(
             self, "CustomizationRole", description="Bedrock model customization jobs of Modelsmith runs",

@@ -292,7 +292,7 @@ class RetrievalPipelineStack(Stack):
         ))  # fmt: skip
         training.add_to_policy(iam.PolicyStatement(
             actions=["kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], resources=[key.key_arn],
-        ))  # fmt: skip
+        ))
         inference.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[runs]))
         inference.add_to_policy(iam.PolicyStatement(
             actions=["kms:Decrypt"], resources=[key.key_arn],

@@ -136,10 +136,10 @@ class TrainingInstanceStack(Stack):
         self.state_machine.add_to_role_policy(iam.PolicyStatement(
             actions=["kms:CreateGrant"], resources=[key.key_arn],
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}, "StringEquals": through_ec2},
-        ))  # fmt: skip
+        ))
         self.state_machine.add_to_role_policy(iam.PolicyStatement(
             actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn], conditions={"StringEquals": through_ec2},
-        ))  # fmt: skip
+        ))
         # Publishing to the KMS-encrypted topic needs the key too (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
         foundation.notifications_topic.grant_publish(self.state_machine)
         acknowledge(self.state_machine.role.node.find_child("DefaultPolicy"), {
@@ -172,14 +172,14 @@ class TrainingInstanceStack(Stack):
         )  # fmt: skip
         acknowledge(cleanup.function.role.node.find_child("DefaultPolicy"), {
             "AwsSolutions-IAM5[Resource::*]": "ssm:ListCommands and ssm:CancelCommand have no resource-level permissions.",
-        })  # fmt: skip
+        })
 
         tree = ParameterTree(self, "Parameters", environment_name=config.name)
         tree.publish("training-instance", "instance-id", gpu.instance.instance_id, description="GPU training instance ID")
         tree.publish("training-instance", "checkpoint-volume-id", gpu.checkpoint_volume.volume_id, description="Checkpoint EBS volume ID")
         tree.publish("training-instance", "log-group", gpu.log_group.log_group_name, description="Log group of the instance and its commands")
         repository_uri = tree.publish("training-instance", "image-repository-uri", self.repository.repository_uri,
-                                      description="ECR repository of the training image")  # fmt: skip
+                                      description="ECR repository of the training image")
         tree.publish("training-instance", "run-fine-tune-document", self.documents.run_fine_tune, description="SSM document: run a fine-tune")
         tree.publish("training-instance", "archive-run-document", self.documents.archive_run, description="SSM document: archive a run")
         tree.publish("training-instance", "publish-to-hub-document", self.documents.publish_to_hub, description="SSM document: publish to the Hub")

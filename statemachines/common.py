@@ -78,7 +78,7 @@ def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schem
 def validator_function(scope: Construct, construct_id: str, **props: Any) -> PythonFunction:
     """The input validator of a workflow: ``lambda_src/validate_input`` with ``statemachines/schemas`` bundled."""
     return PythonFunction(scope, construct_id, source="validate_input", bundled_directories={"schemas": SCHEMA_DIR},
-                          shared_code=True, **props)  # fmt: skip
+                          shared_code=True, **props)
 
 
 MODELSMITH_DIR = Path(__file__).resolve().parents[1] / "modelsmith"

@@ -101,7 +101,7 @@ class _Builder:
     ) -> tuple[sfn.Wait, sfn.Pass]:
         """Wait → Get command status → Choice; returns (its entry, the state reached when the command succeeded)."""
         wait = sfn.Wait(self.scope, f"Wait for {label}",
-                        time=sfn.WaitTime.duration(interval or self.resources.poll_interval))  # fmt: skip
+                        time=sfn.WaitTime.duration(interval or self.resources.poll_interval))
         check = tasks.CallAwsService(
             self.scope, f"Get {label} status", service="ssm", action="getCommandInvocation",
             parameters={
@@ -252,7 +252,7 @@ class _Builder:
         send.add_catch(self.failure_entry, result_path="$.error")
         fine_tune_wait, fine_tune_done = self._follow("fine-tune", "$.fine_tune", error="FineTuneFailed",
                                                             on_failure=self.failure_entry,
-                                                            interval=r.fine_tune_poll_interval)  # fmt: skip
+                                                            interval=r.fine_tune_poll_interval)
 
         archive = self._send_command("Archive run artifacts", r.archive_run_document,
                                      {"RunId": sfn.JsonPath.array(RUN_ID)}, result_path="$.archive")  # fmt: skip

@@ -257,7 +257,7 @@ class _Builder:
 
     # Part 2: train, prove it is better, deploy, register ------------------------------------------------------------
     def _sagemaker(self, name: str, action: str, parameters: dict, resource_types: list[str],
-                   extra_statements: list[iam.PolicyStatement] | None = None, **kwargs: Any) -> tasks.CallAwsService:  # fmt: skip
+                   extra_statements: list[iam.PolicyStatement] | None = None, **kwargs: Any) -> tasks.CallAwsService:
         arns = {
             "model": self._sagemaker_arn("model/*"),
             "endpoint-config": self._sagemaker_arn("endpoint-config/*"),
@@ -482,7 +482,7 @@ class _Builder:
             iam.PolicyStatement(actions=["kms:CreateGrant"], resources=[sm.endpoint_kms_key_arn],
                                 conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
             iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[sm.endpoint_kms_key_arn]),
-        ]  # fmt: skip
+        ]
         create_endpoint = self._sagemaker("Create endpoint", "createEndpoint", {
             "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
             "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),

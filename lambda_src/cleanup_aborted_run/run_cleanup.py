@@ -65,7 +65,7 @@ def parse_event(event: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec2: Any = None,
-             instance_id: str | None = None, sagemaker: Any = None, ssm: Any = None) -> CleanupReport:  # fmt: skip
+             instance_id: str | None = None, sagemaker: Any = None, ssm: Any = None) -> CleanupReport:
     if workflow not in WORKFLOWS:
         raise CleanupEventError(f"workflow = {workflow!r}: expected one of {', '.join(WORKFLOWS)}")
     run_id, status = parse_event(event)
@@ -103,13 +103,13 @@ def _cancel_commands(report: CleanupReport, ssm: Any, instance_id: str | None, r
     try:
         pages = ssm.get_paginator("list_commands").paginate(InstanceId=instance_id)
         active = [command for page in pages for command in page.get("Commands", [])
-                  if command.get("Comment") == comment and command.get("Status") in ACTIVE_COMMAND]  # fmt: skip
+                  if command.get("Comment") == comment and command.get("Status") in ACTIVE_COMMAND]
     except ClientError as error:
         _record(report, "commands", error)
         return
     for command in active:
         _attempt(report, f"cancelled command {command['CommandId']}",
-                 lambda command_id=command["CommandId"]: ssm.cancel_command(CommandId=command_id, InstanceIds=[instance_id]))  # fmt: skip
+                 lambda command_id=command["CommandId"]: ssm.cancel_command(CommandId=command_id, InstanceIds=[instance_id]))
 
 
 def _stop_training_jobs(report: CleanupReport, sagemaker: Any, run_id: str) -> None:

@@ -47,7 +47,7 @@ def test_the_run_id_is_as_long_as_step_functions_allows() -> None:
         (("sns", "Publish"), {"Message": 3}, "expected a string"),
         (("sagemaker", "CreateEndpoint"), {"EndpointName": "x"}, "EndpointConfigName: required"),
     ],
-)  # fmt: skip
+)
 def test_negative_control_the_validator_refuses_what_the_model_forbids(operation, parameters, expected) -> None:
     problems = api_shapes.validate(*operation, parameters)
     assert any(expected in problem for problem in problems), problems
@@ -58,7 +58,7 @@ def test_negative_control_the_validator_refuses_what_the_model_forbids(operation
 # "Common Errors"), with the throttling codes the SDKs retry.
 COMMON_ERRORS = {"AccessDeniedException", "IncompleteSignature", "InternalFailure", "InvalidAction",
                  "InvalidClientTokenId", "NotAuthorized", "OptInRequired", "RequestExpired", "ServiceUnavailable",
-                 "ThrottlingException", "ValidationError", "ValidationException", "RequestLimitExceeded"}  # fmt: skip
+                 "ThrottlingException", "ValidationError", "ValidationException", "RequestLimitExceeded"}
 
 
 def step_functions_error_names(service: str) -> set[str] | None:
@@ -93,7 +93,7 @@ def error_name_problems(app: DeployedApp) -> list[str]:
                     continue
                 if error not in known and error not in COMMON_ERRORS and error.removesuffix("Exception") not in COMMON_ERRORS:
                     problems.append(f"{workflow.logical_id} / {task.name}: {name} is no error of {service} "
-                                    f"(botocore's error shapes, with Step Functions' Exception suffix)")  # fmt: skip
+                                    f"(botocore's error shapes, with Step Functions' Exception suffix)")
     return problems
 
 

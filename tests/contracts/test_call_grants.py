@@ -29,7 +29,7 @@ def _allowed(call, documents, app) -> bool:
         if resource != "*" and record is not None and record.resource_types and not any(
             arn_matches(resource, arn, region=app.region, account=app.account)
             for rtype in record.resource_types for arn in rtype.arns
-        ):  # fmt: skip
+        ):
             continue
         if is_allowed(documents, call.action, resource, call.context):
             return True
@@ -98,7 +98,7 @@ def test_a_cpu_endpoint_with_the_project_key_has_its_grant(tmp_path, environment
     assert missing == [], "\n".join(missing)
     rules = {call.rule for call in with_dependents(
         [c for c in __import__("tests.support.call_inventory", fromlist=["inventory"]).inventory(deployed)
-         if c.action == "sagemaker:CreateEndpoint"], deployed, role_policies(deployed))}  # fmt: skip
+         if c.action == "sagemaker:CreateEndpoint"], deployed, role_policies(deployed))}
     assert "sagemaker-endpoint-kms" in rules
 
 
@@ -109,7 +109,7 @@ def test_the_image_ci_can_find_and_push_to_its_repository(tmp_path, environments
     from tests.support.call_inventory import ci_calls
 
     deployed = _synthesize_with(tmp_path, environments_context, "training_instance",
-                                {"image_publisher_github_repository": "acme/modelsmith"})  # fmt: skip
+                                {"image_publisher_github_repository": "acme/modelsmith"})
     # WHEN the CI workflow's calls are checked against the publisher role
     calls = list(ci_calls(deployed))
     assert {"ssm:GetParameter", "ecr:GetAuthorizationToken", "ecr:PutImage"} <= {call.action for call in calls}

@@ -65,7 +65,7 @@ def test_the_reference_data_knows_the_actions_the_project_depends_on() -> None:
         ({"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
           "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}, "Contract-IamConditionKey[kms:Encrypt:kms:GrantIsForAWSResource]"),
     ],
-)  # fmt: skip
+)
 def test_negative_control_each_kind_of_finding_is_reported(statement: dict, expected: str) -> None:
     findings = iam_reference.lint_statement(statement, region="us-west-2", account="123456789012")
     assert [finding.rule_id for finding in findings] == [expected]
@@ -77,7 +77,7 @@ def test_negative_control_a_bad_grant_in_a_stack_fails_until_acknowledged(tmp_pa
     stack = Stack(app, "Careless")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
     role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeInstanceStatus"],
-                                           resources=[f"arn:aws:ec2:us-west-2:{stack.account}:instance/i-0123"]))  # fmt: skip
+                                           resources=[f"arn:aws:ec2:us-west-2:{stack.account}:instance/i-0123"]))
     policy = role.node.find_child("DefaultPolicy")
     app.synth()
     deployed = DeployedApp.from_templates([tmp_path / "Careless.template.json"], "us-west-2")
@@ -90,10 +90,10 @@ def test_negative_control_a_bad_grant_in_a_stack_fails_until_acknowledged(tmp_pa
     stack = Stack(app, "Careless")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
     role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeInstanceStatus"],
-                                           resources=[f"arn:aws:ec2:us-west-2:{stack.account}:instance/i-0123"]))  # fmt: skip
+                                           resources=[f"arn:aws:ec2:us-west-2:{stack.account}:instance/i-0123"]))
     acknowledge(role.node.find_child("DefaultPolicy"), {
         "Contract-IamNoResourceLevel[ec2:DescribeInstanceStatus]": "A test of the acknowledgment path itself.",
-    })  # fmt: skip
+    })
     app.synth()
     deployed = DeployedApp.from_templates([tmp_path / "acknowledged" / "Careless.template.json"], "us-west-2")
     # THEN it passes

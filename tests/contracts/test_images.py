@@ -60,7 +60,7 @@ def image_problems(image: str, requirements: dict[str, str]) -> list[str]:
             if dependency in preinstalled and dependency not in requirements:
                 if preinstalled[dependency] not in requirement.specifier:
                     problems.append(f"{image}: {name}=={pinned} requires {requirement}; the image has "
-                                    f"{dependency} {preinstalled[dependency]} (an upgrade at every start)")  # fmt: skip
+                                    f"{dependency} {preinstalled[dependency]} (an upgrade at every start)")
     return problems
 
 

@@ -35,7 +35,7 @@ def all_reports(app: DeployedApp) -> list[str]:
     "fragment",
     [pytest.param(fragment, marks=pytest.mark.xfail(strict=True, reason=defect), id=defect.split(":")[0] + ": " + fragment[:40])
      for fragment, defect in KNOWN_DEFECTS.items()],
-)  # fmt: skip
+)
 def test_known_defect_is_still_reported(deployed: DeployedApp, fragment: str) -> None:
     reports = all_reports(deployed)
     assert not any(fragment in report for report in reports), f"still reported: {fragment}"

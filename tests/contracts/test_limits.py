@@ -20,7 +20,7 @@ EVENTS_PER_POLL = 9
 
 def _timeouts(document_content: dict) -> list[int]:
     return [int(step["inputs"]["timeoutSeconds"]) for step in document_content.get("mainSteps", [])
-            if "timeoutSeconds" in step.get("inputs", {})]  # fmt: skip
+            if "timeoutSeconds" in step.get("inputs", {})]
 
 
 def limit_problems(app: DeployedApp) -> list[str]:
@@ -31,7 +31,7 @@ def limit_problems(app: DeployedApp) -> list[str]:
         for timeout in _timeouts(content):
             if not low <= timeout <= high:
                 problems.append(f"{stack.name}/{logical_id}: SSM executionTimeout {timeout} outside {low:.0f}-{high:.0f} "
-                                "(the agent silently runs it with 3600)")  # fmt: skip
+                                "(the agent silently runs it with 3600)")
     for stack, logical_id, resource in app.resources("AWS::Lambda::Function"):
         timeout = resource["Properties"].get("Timeout", 3)
         if timeout > LIMITS["lambda_timeout"].value:
@@ -46,7 +46,7 @@ def limit_problems(app: DeployedApp) -> list[str]:
                 events = hours * 3600 / state["Seconds"] * EVENTS_PER_POLL
                 if events > LIMITS["step_functions_history_events"].value:
                     problems.append(f"{stack.name}/{logical_id}: '{name}' every {state['Seconds']} s for {hours} h writes "
-                                    f"{events:,.0f} history events, above 25,000")  # fmt: skip
+                                    f"{events:,.0f} history events, above 25,000")
     return problems
 
 
@@ -70,9 +70,9 @@ def test_default_models_are_not_legacy_or_end_of_life() -> None:
         "agent.foundation_model_id": re.sub(r"^(us|eu|apac|global)\.", "", AgentConfig().foundation_model_id),
         "retrieval_pipeline bedrock_model_id": json.loads((SCHEMAS / "retrieval_pipeline.schema.json").read_text())
         ["properties"]["bedrock_model_id"]["default"],
-    }  # fmt: skip
+    }
     problems = [f"{where}: {model} is {LEGACY_OR_END_OF_LIFE_MODELS[model]} on Bedrock's model lifecycle page"
-                for where, model in defaults.items() if model in LEGACY_OR_END_OF_LIFE_MODELS]  # fmt: skip
+                for where, model in defaults.items() if model in LEGACY_OR_END_OF_LIFE_MODELS]
     unknown = [problem for problem in problems if expected_failure(problem) is None]
     assert unknown == [], "\n".join(unknown)
 

@@ -17,7 +17,7 @@ EXAMPLES = REPO_ROOT / "statemachines" / "examples"
 SCHEMAS = REPO_ROOT / "statemachines" / "schemas"
 # State machine logical ID prefix -> the schema (and examples) of its execution input.
 WORKFLOW_SCHEMAS = {"LoraTraining": "lora_training", "RetrievalPipeline": "retrieval_pipeline",
-                    "LlmCustomization": "llm_customization"}  # fmt: skip
+                    "LlmCustomization": "llm_customization"}
 
 
 def longest_run_id() -> str:
@@ -41,7 +41,7 @@ class Workflow:
 
         schema = json.loads((SCHEMAS / f"{self.schema}.schema.json").read_text())
         return [(path.name, input_validation.validate(json.loads(path.read_text()), schema))
-                for path in sorted(EXAMPLES.glob(f"{self.schema}*.json"))]  # fmt: skip
+                for path in sorted(EXAMPLES.glob(f"{self.schema}*.json"))]
 
 
 def workflows(app: DeployedApp) -> Iterator[Workflow]:

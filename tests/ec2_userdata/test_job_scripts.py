@@ -92,17 +92,17 @@ def _instance(tmp_path: Path) -> Iterator[dict[str, Path]]:
     env_file = tmp_path / "modelsmith.env"
     env_file.write_text(f"CHECKPOINT_MOUNT={mount}\nTRAINING_IMAGE_URI={IMAGE}\nAWS_REGION=us-west-2\n"
                         "HF_TOKEN_SECRET_ARN=arn:aws:secretsmanager:us-west-2:123456789012:secret:hf-AbCdEf\n"
-                        f"ARTIFACTS_BUCKET=artifacts\n")  # fmt: skip
+                        f"ARTIFACTS_BUCKET=artifacts\n")
     yield {"bin": bin_dir, "state": state, "s3": s3, "mount": mount, "env": env_file, "tmp": tmp_path}
 
 
 def _run(instance: dict[str, Path], script: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": f"{instance['bin']}:{os.environ['PATH']}", "MODELSMITH_ENV_FILE": str(instance["env"]),
            "FAKE_STATE": str(instance["state"]), "FAKE_S3": str(instance["s3"]), "IMAGE_USER": IMAGE_USER,
-           "TMPDIR": str(instance["tmp"])}  # fmt: skip
+           "TMPDIR": str(instance["tmp"])}
     # /var/log/modelsmith is the instance's log folder; the scripts create it.
     return subprocess.run(["bash", str(SCRIPTS / script), *args], env=env, capture_output=True, text=True,
-                          check=False, timeout=60)  # fmt: skip
+                          check=False, timeout=60)
 
 
 def _calls(instance: dict[str, Path]) -> list[str]:

@@ -16,7 +16,7 @@ def _shipped(**overrides):
     settings = dict(method=config.method, batch_size=config.per_device_train_batch_size,
                     sequence_length=config.max_seq_length, lora_rank=config.lora_rank,
                     target_modules=config.lora_target_modules, gradient_checkpointing=config.gradient_checkpointing,
-                    fused_cross_entropy=config.fused_cross_entropy)  # fmt: skip
+                    fused_cross_entropy=config.fused_cross_entropy)
     return estimate(LLAMA_31_8B, **{**settings, **overrides})
 
 
@@ -45,7 +45,7 @@ def test_fused_cross_entropy_never_holds_the_logits() -> None:
 
 
 @pytest.mark.parametrize(("override", "message"), [({"method": "full"}, "method = 'full'"),
-                                                    ({"target_modules": ("qkv",)}, "lora_target_modules")])  # fmt: skip
+                                                    ({"target_modules": ("qkv",)}, "lora_target_modules")])
 def test_bad_settings_are_named(override, message) -> None:
     with pytest.raises(ValueError, match=message):
         _shipped(**override)

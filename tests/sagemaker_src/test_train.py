@@ -227,9 +227,9 @@ def test_the_base_evaluation_is_kept_for_a_resumed_run(trained: RunResult) -> No
 
 
 def test_length_grouping_batches_records_of_similar_length(tmp_path: Path, tiny_model_dir: Path,
-                                                          train_records: list[dict[str, Any]]) -> None:  # fmt: skip
+                                                          train_records: list[dict[str, Any]]) -> None:
     result = run_training_in(tmp_path, model=tiny_model_dir, train=write_jsonl(tmp_path / "train.jsonl", train_records),
                              group_by_length=True, packing=False, max_steps=2, evaluate_before_training=False,
-                             merge_adapter=False)  # fmt: skip
+                             merge_adapter=False)
     assert result.exit_code == 0, result.log[-3:]
     assert result.metrics["training"]["global_step"] == 2

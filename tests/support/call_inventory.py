@@ -42,12 +42,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # botocore service name -> IAM service prefix, where they differ.
 IAM_PREFIX = {"stepfunctions": "states", "bedrock-runtime": "bedrock", "bedrock-agent-runtime": "bedrock",
               "bedrock-agent": "bedrock", "sagemaker-runtime": "sagemaker", "opensearchserverless": "aoss",
-              "bedrock-agentcore-control": "bedrock-agentcore"}  # fmt: skip
+              "bedrock-agentcore-control": "bedrock-agentcore"}
 # Operations whose IAM action differs from the API operation's name (Service Authorization Reference).
 IAM_ACTION = {"bedrock:Converse": "bedrock:InvokeModel", "bedrock:ConverseStream": "bedrock:InvokeModelWithResponseStream",
               "lambda:Invoke": "lambda:InvokeFunction", "s3:ListObjectsV2": "s3:ListBucket",
               "s3:HeadObject": "s3:GetObject", "s3:HeadBucket": "s3:ListBucket", "s3:CopyObject": "s3:PutObject",
-              "s3:DeleteObjects": "s3:DeleteObject", "sagemaker:InvokeEndpoint": "sagemaker:InvokeEndpoint"}  # fmt: skip
+              "s3:DeleteObjects": "s3:DeleteObject", "sagemaker:InvokeEndpoint": "sagemaker:InvokeEndpoint"}
 
 
 @dataclass
@@ -83,7 +83,7 @@ def _integration_calls(integration: str, parameters: dict[str, Any], app: Deploy
         return [("sagemaker:CreateTrainingJob", [job], {}), ("sagemaker:DescribeTrainingJob", [job], {}),
                 ("sagemaker:StopTrainingJob", [job], {}), ("sagemaker:ListTags", ["*"], {}),
                 ("iam:PassRole", [parameters["RoleArn"]], {"iam:PassedToService": "sagemaker.amazonaws.com"}),
-                ("events:PutTargets", [rule], {}), ("events:PutRule", [rule], {}), ("events:DescribeRule", [rule], {})]  # fmt: skip
+                ("events:PutTargets", [rule], {}), ("events:PutRule", [rule], {}), ("events:DescribeRule", [rule], {})]
     raise KeyError(f"integration {integration} has no modelled calls")
 
 
@@ -101,7 +101,7 @@ def _flatten(parameters: Any, prefix: str = "") -> dict[str, Any]:
 
 
 _BEDROCK_MODEL_ALTERNATIVES = {"custom-model", "inference-profile", "provisioned-model", "imported-model",
-                               "application-inference-profile", "prompt-router", "default-prompt-router"}  # fmt: skip
+                               "application-inference-profile", "prompt-router", "default-prompt-router"}
 
 
 def sdk_call_resources(action: str, parameters: dict[str, Any], app: DeployedApp) -> list[str]:
@@ -123,7 +123,7 @@ def sdk_call_resources(action: str, parameters: dict[str, Any], app: DeployedApp
                 arns.append(f"arn:aws:bedrock:{app.region}::foundation-model/{model}")
                 continue
             given = [v for v in flat.values() if isinstance(v, str) and v.startswith(f"arn:aws:{service}:")
-                     and iam_reference.arn_matches(v, template)]  # fmt: skip
+                     and iam_reference.arn_matches(v, template)]
             if given:
                 arns.append(given[0])
                 continue
@@ -135,7 +135,7 @@ def sdk_call_resources(action: str, parameters: dict[str, Any], app: DeployedApp
                     return fixed[name]
                 key = name.lower()
                 for candidate in (key, key + "s", key.removesuffix("name"), key.removesuffix("id") + "identifier",
-                                  key.removesuffix("id") + "ids", key.removesuffix("name") + "identifier"):  # fmt: skip
+                                  key.removesuffix("id") + "ids", key.removesuffix("name") + "identifier"):
                     value = flat.get(candidate)
                     if isinstance(value, list) and value:
                         value = value[0]
@@ -168,7 +168,7 @@ def workflow_calls(app: DeployedApp) -> Iterator[Call]:
 # Lambda functions ----------------------------------------------------------------------------------------------------
 _NOT_OPERATIONS = {"get_paginator", "get_waiter", "close", "can_paginate", "generate_presigned_url"}
 _S3_TRANSFER = {"upload_file": "PutObject", "upload_fileobj": "PutObject", "download_file": "GetObject",
-                "download_fileobj": "GetObject"}  # fmt: skip
+                "download_fileobj": "GetObject"}
 
 
 def _function_sources(function: str) -> list[Path]:
@@ -177,7 +177,7 @@ def _function_sources(function: str) -> list[Path]:
     shared = REPO_ROOT / "lambda_src" / "shared" / "python"
     imported = {alias.name.split(".")[0] for path in files for node in ast.walk(ast.parse(path.read_text()))
                 if isinstance(node, (ast.Import, ast.ImportFrom))
-                for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}  # fmt: skip
+                for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
     return files + [path for path in sorted(shared.glob("*.py")) if path.stem in imported]
 
 
@@ -187,17 +187,17 @@ def lambda_operations(function: str) -> dict[str, set[str]]:
     trees = [ast.parse(path.read_text()) for path in _function_sources(function)]
     services = {node.args[0].value for tree in trees for node in ast.walk(tree)
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client"
-                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)}  # fmt: skip
+                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)}
     called = {node.func.attr for tree in trees for node in ast.walk(tree)
-              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}  # fmt: skip
+              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
     paginated = {node.args[0].value for tree in trees for node in ast.walk(tree)
                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_paginator"
-                 and node.args and isinstance(node.args[0], ast.Constant)}  # fmt: skip
+                 and node.args and isinstance(node.args[0], ast.Constant)}
     operations: dict[str, set[str]] = {}
     for service in services:
         model = session.get_service_model(service)
         by_method = {re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower().replace("v_2", "v2"): name
-                     for name in model.operation_names}  # fmt: skip
+                     for name in model.operation_names}
         found = {by_method[name] for name in (called | paginated) - _NOT_OPERATIONS if name in by_method}
         if service == "s3":
             found |= {operation for method, operation in _S3_TRANSFER.items() if method in called}
@@ -216,7 +216,7 @@ WORKFLOW_BRANCHES: dict[str, dict[str, set[str]]] = {
         "llm-customization": {"bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob",
                               "bedrock:DeleteCustomModelDeployment"},
     },
-}  # fmt: skip
+}
 # Request context a statically found call carries (a listing is made under the run's prefix).
 _STATIC_CONTEXT = {"s3:ListBucket": {"s3:prefix": "runs/example/"},
                    # endpoint_watch.NAMESPACE, the one namespace the project publishes metrics in
@@ -240,14 +240,14 @@ def lambda_calls(app: DeployedApp) -> Iterator[Call]:
                 if action in other_branches and action not in branches.get(workflow, set()):
                     continue
                 yield Call(principal, action, [], f"{stack.name}/{logical_id} (lambda_src/{function})",
-                           context=dict(_STATIC_CONTEXT.get(action, {})), exact=False)  # fmt: skip
+                           context=dict(_STATIC_CONTEXT.get(action, {})), exact=False)
 
 
 # Shell scripts and CI -----------------------------------------------------------------------------------------------
 # The ``aws`` CLI's high-level s3 commands -> the API actions they use (AWS CLI user guide, "Using high-level (s3)
 # commands": cp/sync upload with PutObject, download with GetObject, and list with ListObjectsV2).
 _S3_COMMANDS = {"cp": ["s3:PutObject", "s3:GetObject"], "sync": ["s3:PutObject", "s3:GetObject", "s3:ListBucket"],
-                "ls": ["s3:ListBucket"], "rm": ["s3:DeleteObject"], "mv": ["s3:PutObject", "s3:DeleteObject"]}  # fmt: skip
+                "ls": ["s3:ListBucket"], "rm": ["s3:DeleteObject"], "mv": ["s3:PutObject", "s3:DeleteObject"]}
 
 
 def cli_actions(script: str) -> set[str]:
@@ -267,7 +267,7 @@ def cli_actions(script: str) -> set[str]:
 def instance_calls(app: DeployedApp) -> Iterator[Call]:
     """The GPU instance's scripts run with the instance profile's role."""
     roles = [(stack.name, resource["Properties"]["Roles"][0]["Ref"])
-             for stack, _, resource in app.resources("AWS::IAM::InstanceProfile")]  # fmt: skip
+             for stack, _, resource in app.resources("AWS::IAM::InstanceProfile")]
     for principal in roles:
         for script in sorted((REPO_ROOT / "ec2_userdata").glob("*.sh")):
             for action in sorted(cli_actions(script.read_text())):
@@ -279,9 +279,9 @@ def ci_calls(app: DeployedApp) -> Iterator[Call]:
     docker CLI needs the ECR actions the ECR user guide lists for pushing
     (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html)."""
     publishers = [(stack.name, logical_id) for stack, logical_id, resource in app.resources("AWS::IAM::Role")
-                  if "ImagePublisher" in logical_id]  # fmt: skip
+                  if "ImagePublisher" in logical_id]
     push = {"ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
-            "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}  # fmt: skip
+            "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
     for principal in publishers:
         for workflow in sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml")):
             text = workflow.read_text()
@@ -302,7 +302,7 @@ def automation_calls(app: DeployedApp) -> Iterator[Call]:
 
 
     roles = {app.get_att(stack.name, logical_id, "Arn"): (stack.name, logical_id)
-             for stack, logical_id, _ in app.resources("AWS::IAM::Role")}  # fmt: skip
+             for stack, logical_id, _ in app.resources("AWS::IAM::Role")}
     for stack, logical_id, resource in app.resources("AWS::Events::Rule"):
         for target in resource["Properties"].get("Targets", []):
             arn = str(app.resolve(stack.name, target["Arn"]))
@@ -348,10 +348,10 @@ def _key_arn(app: DeployedApp, stack: str, key: Any) -> str:
 
 
 def _needs(call: Call, rule: str, actions: list[str], resources: list[str], service: str, app: DeployedApp,
-           **context: Any) -> list[Call]:  # fmt: skip
+           **context: Any) -> list[Call]:
     base = {"kms:ViaService": f"{service}.{app.region}.amazonaws.com", "kms:CallerAccount": app.account}
     return [Call(call.principal, action, resources, call.source, context={**base, **context}, exact=call.exact, rule=rule)
-            for action in actions]  # fmt: skip
+            for action in actions]
 
 
 def _sns_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
@@ -397,7 +397,7 @@ def _ec2_start_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[
     if key is None:
         return []
     return _needs(call, "ebs-kms", ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey"], [key], "ec2", app,
-                  **{"kms:GrantIsForAWSResource": "true"})  # fmt: skip
+                  **{"kms:GrantIsForAWSResource": "true"})
 
 
 def _sagemaker_tags(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
@@ -405,7 +405,7 @@ def _sagemaker_tags(call: Call, app: DeployedApp, documents: list[dict]) -> list
     if service != "sagemaker" or not name.startswith("Create") or not call.parameters.get("Tags"):
         return []
     return [Call(call.principal, "sagemaker:AddTags", call.resources[:1], call.source, exact=call.exact,
-                 context={"sagemaker:TaggingAction": name}, rule="sagemaker-tags")]  # fmt: skip
+                 context={"sagemaker:TaggingAction": name}, rule="sagemaker-tags")]
 
 
 def _sagemaker_endpoint_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
@@ -417,10 +417,10 @@ def _sagemaker_endpoint_kms(call: Call, app: DeployedApp, documents: list[dict])
         if stack.name == call.principal[0]:
             definition = json.loads(app.resolve(stack.name, resource["Properties"]["DefinitionString"]))
             keys |= {task.parameters["KmsKeyId"] for task in asl_task_states(definition)
-                     if task.integration.endswith(":createEndpointConfig") and isinstance(task.parameters.get("KmsKeyId"), str)}  # fmt: skip
+                     if task.integration.endswith(":createEndpointConfig") and isinstance(task.parameters.get("KmsKeyId"), str)}
     return [Call(call.principal, action, sorted(keys), call.source, exact=call.exact, rule="sagemaker-endpoint-kms",
                  context={"kms:GrantIsForAWSResource": "true", "kms:ViaService": f"sagemaker.{app.region}.amazonaws.com"})
-            for action in ("kms:CreateGrant", "kms:DescribeKey")] if keys else []  # fmt: skip
+            for action in ("kms:CreateGrant", "kms:DescribeKey")] if keys else []
 
 
 def _s3_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
@@ -468,7 +468,7 @@ def _custom_model_kms(call: Call, app: DeployedApp, documents: list[dict]) -> li
             continue
         definition = json.loads(app.resolve(stack.name, resource["Properties"]["DefinitionString"]))
         keys |= {task.parameters["CustomModelKmsKeyId"] for task in asl_task_states(definition)
-                 if isinstance(task.parameters.get("CustomModelKmsKeyId"), str)}  # fmt: skip
+                 if isinstance(task.parameters.get("CustomModelKmsKeyId"), str)}
     return _needs(call, "bedrock-custom-model-kms", ["kms:Decrypt"], sorted(keys), "bedrock", app) if keys else []
 
 
@@ -477,7 +477,7 @@ def _reference_dependents(call: Call, app: DeployedApp, documents: list[dict]) -
     if record is None:
         return []
     return [Call(call.principal, dependent, ["*"], call.source, exact=False, rule="reference-dependent-action")
-            for dependent in record.dependent_actions]  # fmt: skip
+            for dependent in record.dependent_actions]
 
 
 DEPENDENT_RULES: tuple[DependentRule, ...] = (
@@ -496,7 +496,7 @@ DEPENDENT_RULES: tuple[DependentRule, ...] = (
     DependentRule("reference-dependent-action",
                   "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html",
                   _reference_dependents),
-)  # fmt: skip
+)
 
 
 def with_dependents(calls: list[Call], app: DeployedApp, policies: dict[tuple[str, str], list[Any]]) -> list[Call]:

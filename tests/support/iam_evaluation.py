@@ -41,7 +41,7 @@ def _compare(operator: str, context_value: str, policy_value: str) -> bool:
 
 
 _NEGATED = {"StringNotEquals": "StringEquals", "StringNotLike": "StringLike", "ArnNotEquals": "ArnEquals",
-            "ArnNotLike": "ArnLike", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase"}  # fmt: skip
+            "ArnNotLike": "ArnLike", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase"}
 
 
 def _condition_holds(operator: str, key: str, values: Any, context: Mapping[str, Any]) -> bool:
@@ -84,7 +84,7 @@ def statement_applies(statement: Mapping[str, Any], action: str, resource: str, 
 
 
 def is_allowed(documents: Iterable[Mapping[str, Any]], action: str, resource: str,
-               context: Mapping[str, Any] | None = None) -> bool:  # fmt: skip
+               context: Mapping[str, Any] | None = None) -> bool:
     """Whether identity policy ``documents`` allow ``action`` on ``resource`` with request ``context``."""
     context = context or {}
     statements = [s for document in documents for s in _as_list(document.get("Statement"))]
@@ -97,4 +97,4 @@ def granted_resources(documents: Iterable[Mapping[str, Any]], action: str) -> li
     """The resources of the Allow statements that name ``action`` (for calls whose exact resource is not known)."""
     return [str(resource) for document in documents for s in _as_list(document.get("Statement"))
             if s.get("Effect") == "Allow" and "Action" in s and _action_matches(_as_list(s["Action"]), action)
-            for resource in _as_list(s.get("Resource"))]  # fmt: skip
+            for resource in _as_list(s.get("Resource"))]

@@ -72,23 +72,23 @@ def services() -> frozenset[str]:
 
 @cache
 def _service_actions(service: str) -> dict[str, Action]:
-    raw = _DATA.actions._get_actions(service)
-    resources = _DATA.resources._get_resources(service)
     actions = {}
-    for key, detail in raw.items():
+    for name in _DATA.actions.get_actions_for_service(service):
+        detail = _DATA.actions.get_action_details(service, name)
         types = []
         dependent = list(detail.get("dependentActions", []))
         for entry in detail.get("resourceTypes", []):
-            resource = resources.get(entry["name"].lower(), {}) if entry["name"] else {}
+            resource = (_DATA.resources.get_resource_type_details(service, entry["name"])
+                        if entry["name"] and _DATA.resources.resource_type_exists(service, entry["name"]) else {})
             arns = resource.get("arn", [])
             types.append(ResourceType(
                 name=entry["name"], arns=tuple(arns if isinstance(arns, list) else [arns]),
                 condition_keys=tuple(entry.get("conditionKeys", [])) + tuple(resource.get("conditionKeys", [])),
                 required=bool(entry.get("required")),
-            ))  # fmt: skip
+            ))
             dependent.extend(entry.get("dependentActions", []))
-        actions[key] = Action(service, detail["name"], tuple(types), tuple(detail.get("conditionKeys", [])),
-                              tuple(dict.fromkeys(dependent)))  # fmt: skip
+        actions[name.lower()] = Action(service, detail["name"], tuple(types), tuple(detail.get("conditionKeys", [])),
+                                       tuple(dict.fromkeys(dependent)))
     return actions
 
 
@@ -172,19 +172,19 @@ def lint_statement(statement: Mapping[str, Any], *, region: str, account: str) -
                 findings.append(Finding(
                     "IamNoResourceLevel", pattern,
                     f"supports no resource-level permissions; its statement must use Resource '*', not {resources}",
-                ))  # fmt: skip
+                ))
             else:
                 matching = [
                     act for act in usable
                     if any(arn_matches(res, arn, region=region, account=account)
                            for res in resources for rtype in act.resource_types for arn in rtype.arns)
-                ]  # fmt: skip
+                ]
                 if not matching:
                     types = sorted({arn for act in usable for rtype in act.resource_types for arn in rtype.arns})
                     findings.append(Finding(
                         "IamResourceMismatch", pattern,
                         f"none of {resources} matches its resource types {types[:6]}",
-                    ))  # fmt: skip
+                    ))
         for key in condition_keys:
             if key.lower().startswith("aws:"):
                 continue

@@ -48,7 +48,7 @@ def acknowledgments(resource: dict[str, Any]) -> dict[str, str]:
     return {entry["id"]: entry["reason"] for entry in entries}
 
 
-def _role_ids(app: DeployedApp, stack: str, roles: list[Any]) -> list[str]:
+def _role_ids(roles: list[Any]) -> list[str]:
     """Logical IDs of the in-stack roles among ``roles`` (``Ref``s; imported role names are skipped)."""
     return [role["Ref"] for role in roles if isinstance(role, dict) and "Ref" in role]
 
@@ -59,13 +59,13 @@ def policy_documents(app: DeployedApp) -> Iterator[PolicyDocument]:
         acknowledged = acknowledgments(resource)
         if resource_type == "AWS::IAM::Role":
             yield PolicyDocument(stack.name, logical_id, "trust", app.resolve(stack.name, properties["AssumeRolePolicyDocument"]),
-                                 acknowledged=acknowledged)  # fmt: skip
+                                 acknowledged=acknowledged)
             for inline in properties.get("Policies", []):
                 yield PolicyDocument(stack.name, logical_id, "identity", app.resolve(stack.name, inline["PolicyDocument"]),
-                                     roles=[logical_id], acknowledged=acknowledged)  # fmt: skip
+                                     roles=[logical_id], acknowledged=acknowledged)
         elif resource_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             yield PolicyDocument(stack.name, logical_id, "identity", app.resolve(stack.name, properties["PolicyDocument"]),
-                                 roles=_role_ids(app, stack.name, properties.get("Roles", [])), acknowledged=acknowledged)  # fmt: skip
+                                 roles=_role_ids(properties.get("Roles", [])), acknowledged=acknowledged)
         elif resource_type in RESOURCE_POLICY_PROPERTIES and RESOURCE_POLICY_PROPERTIES[resource_type] in properties:
             document = app.resolve(stack.name, properties[RESOURCE_POLICY_PROPERTIES[resource_type]])
             yield PolicyDocument(stack.name, logical_id, "resource", document, acknowledged=acknowledged)
@@ -86,5 +86,5 @@ def role_policies(app: DeployedApp) -> dict[tuple[str, str], list[PolicyDocument
         for arn in resource["Properties"].get("ManagedPolicyArns", []):
             if isinstance(arn, dict) and "Ref" in arn:
                 by_role[(stack.name, logical_id)] += [d for d in documents if d.stack == stack.name and d.logical_id == arn["Ref"]
-                                                      and (stack.name, logical_id) not in [(d.stack, r) for r in d.roles]]  # fmt: skip
+                                                      and (stack.name, logical_id) not in [(d.stack, r) for r in d.roles]]
     return by_role

@@ -51,7 +51,7 @@ def test_aborted_lora_run_cancels_its_running_commands_before_stopping(cleanup) 
             {"CommandId": "11111111-2222-3333-4444-555555555555", "Comment": "Modelsmith run lora-9", "Status": "InProgress"},
             {"CommandId": "66666666-7777-8888-9999-000000000000", "Comment": "Modelsmith run lora-8", "Status": "InProgress"},
             {"CommandId": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "Comment": "Modelsmith run lora-9", "Status": "Success"},
-        ]}, {"InstanceId": instance})  # fmt: skip
+        ]}, {"InstanceId": instance})
         stub.add_response("cancel_command", {}, {"CommandId": "11111111-2222-3333-4444-555555555555", "InstanceIds": [instance]})
         # WHEN the run is aborted
         report = cleanup.clean_up(status_change("lora-9"), workflow="lora-training", ec2=ec2, instance_id=instance, ssm=ssm)

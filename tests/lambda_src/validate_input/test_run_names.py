@@ -25,7 +25,7 @@ def test_every_run_id_gives_names_bedrock_accepts(run_id: str) -> None:
         ("bedrock", "CreateModelInvocationJob", {"jobName": names["bedrock"], "clientRequestToken": names["request_token"]}),
         ("bedrock", "CreateModelCustomizationJob", {"jobName": names["bedrock"], "clientRequestToken": names["request_token"]}),
         ("bedrock", "CreateCustomModelDeployment", {"modelDeploymentName": names["bedrock"]}),
-    ]:  # fmt: skip
+    ]:
         problems = [p for p in api_shapes.validate(service, operation, parameters) if "required by" not in p]
         assert problems == [], (run_id, problems)
 
@@ -41,7 +41,7 @@ def test_distinct_runs_never_share_a_name(first: str, second: str) -> None:
     ("med-extract-2026-11-23", "modelsmith-med-extract-2026-11-23"),
     ("med_extract_2026", "modelsmith-med-extract-2026-"),
     ("a" * 80, "modelsmith-" + "a" * 43 + "-"),
-])  # fmt: skip
+])
 def test_names_stay_readable(run_id: str, name: str) -> None:
     assert run_names.bedrock_name(run_id).startswith(name)
     assert len(run_names.bedrock_name(run_id)) <= 63
@@ -53,5 +53,5 @@ def test_the_validation_state_returns_the_names(lambda_environment) -> None:  # 
     handler = load_handler("validate_input")
     result = handler({"input": {"config_s3_uri": "s3://data-bucket/c.yml", "train_s3_uri": "s3://data-bucket/t.jsonl",
                                 "base_model": "meta-llama/Llama-3.1-8B"},
-                      "schema_name": "lora_training", "run_id": "run_1"}, FakeLambdaContext())  # fmt: skip
+                      "schema_name": "lora_training", "run_id": "run_1"}, FakeLambdaContext())
     assert result["run_names"] == run_names.run_names("run_1")
