@@ -44,7 +44,10 @@ from statemachines.common import (
 
 SCHEMA_NAME = "retrieval_pipeline"
 WORKFLOW = "retrieval-pipeline"
-BATCH_RUNNING = ["Submitted", "Validating", "Scheduled", "InProgress", "Stopping", "PartiallyCompleted"]
+# botocore bedrock ModelInvocationJobStatus: PartiallyCompleted is final ("partially completed... view the output
+# files"), like Completed; the collection step decides by batch_min_success_fraction whether the run goes on.
+BATCH_RUNNING = ["Submitted", "Validating", "Scheduled", "InProgress", "Stopping"]
+BATCH_DONE = ["Completed", "PartiallyCompleted"]
 ENDPOINT_BUSY = ["Creating", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed"]
 TRAINING_PROGRAM = "retrieval_train.py"
 # SageMaker's managed rule through which Step Functions follows a training job (.sync).
@@ -241,12 +244,13 @@ class _Builder:
             "action": "collect_batch", "run_id": RUN_ID,
             "output_uri": sfn.JsonPath.string_at("$.batch.output_uri"),
             "queries_per_document": sfn.JsonPath.number_at("$.queries_per_document"),
+            "min_success_fraction": sfn.JsonPath.number_at("$.batch_min_success_fraction"),
         }, "$.generation")  # fmt: skip
         finished = sfn.Pass(self.scope, "Batch inference finished", result=sfn.Result.from_boolean(True),
                             result_path="$.batch_job.finished")  # fmt: skip
         status = (
             sfn.Choice(self.scope, "Batch inference done?")
-            .when(sfn.Condition.string_equals("$.batch_job.status", "Completed"), finished)
+            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.batch_job.status", s) for s in BATCH_DONE]), finished)
             .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.batch_job.status", s) for s in BATCH_RUNNING]), wait)
             .otherwise(failed)
         )  # fmt: skip

@@ -13,12 +13,16 @@ index. ``runs/<run_id>/batch/record_ids.jsonl`` maps each record ID to its docum
 "doc_id"}``); it sits outside ``batch/input/`` because the job reads every JSONL file under its input
 prefix. Returns ``{"input_uri", "output_uri", "records"}`` (the two S3 prefixes to give the job).
 
-``collect_batch`` event: ``{"action": "collect_batch", "run_id", "output_uri", "queries_per_document"}``.
+``collect_batch`` event: ``{"action": "collect_batch", "run_id", "output_uri", "queries_per_document",
+"min_success_fraction"?}`` (default 0.9), after a job that ended ``Completed`` or ``PartiallyCompleted`` (a final
+status: "the job partially completed... view the output files", botocore bedrock ModelInvocationJobStatus).
 Reads every ``*.jsonl.out`` under ``output_uri`` (the job writes ``<output_uri><job-id>/records.jsonl.out``),
 each line ``{"recordId", "modelInput", "modelOutput"}`` or ``{"recordId", "modelInput", "error"}``, parses
 the queries, maps the record IDs back to documents and writes ``runs/<run_id>/queries/part-batch.jsonl``.
-Returns ``{"queries_uri", "documents", "queries", "failed_documents"}`` like on-demand generation, and
-raises ``QueryGenerationError`` when no document got a query.
+Documents without a query (an ``error`` record, no record, or no usable query) are listed with their cause in
+``runs/<run_id>/batch/failed-records.jsonl`` (outside ``queries/``, which pair building reads whole). Returns ``{"queries_uri", "documents", "queries",
+"failed_documents", "failed_uri"}`` like on-demand generation, and raises ``QueryGenerationError`` when fewer than
+``min_success_fraction`` of the documents got queries.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any, Callable, Mapping
 import boto3
 
 from generation_plan import BATCH_INFERENCE_MAXIMUM_RECORDS_PER_FILE, BATCH_INFERENCE_MINIMUM_RECORDS
-from query_events import prompt_template, queries_per_document, require_mapping, text
+from query_events import fraction, prompt_template, queries_per_document, require_mapping, text
 from query_generation import QueryGenerationError
 from query_parsing import parse_queries
 from query_prompts import MAX_OUTPUT_TOKENS, TEMPERATURE, render_prompt
@@ -140,6 +144,7 @@ def collect_batch(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[st
     output_bucket, output_prefix = parse_s3_uri(event.get("output_uri"), "output_uri")
     output_prefix = output_prefix if output_prefix.endswith("/") else output_prefix + "/"
     count = queries_per_document(event)
+    minimum = fraction(event, "min_success_fraction", default=0.9)
     s3 = s3_client or boto3.client("s3")
     bucket = artifacts_bucket()
 
@@ -181,12 +186,22 @@ def collect_batch(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[st
 
     documents = list(dict.fromkeys(doc_of_record.values()))
     failed = [doc_id for doc_id in documents if not queries.get(doc_id)]
-    if len(failed) == len(documents):
+    failures = JsonLinesUpload(s3, bucket, f"{prefix}batch/failed-records.jsonl")
+    for doc_id in failed:
+        failures.write({"doc_id": doc_id, "cause": causes.get(doc_id, "no output record or no usable query")})
+    failed_uri = failures.commit()
+    answered = (len(documents) - len(failed)) / len(documents) if documents else 0.0
+    if answered < minimum:
         first = causes.get(failed[0], "no output record or no usable query") if failed else "no records"
-        raise QueryGenerationError(f"all {len(documents)} batch records failed; first cause ({failed[0] if failed else '-'}): {first}")
+        raise QueryGenerationError(
+            f"batch inference answered {len(documents) - len(failed)} of {len(documents)} documents ({answered:.0%}), "
+            f"below batch_min_success_fraction = {minimum}; failed records: {failed_uri}; first cause "
+            f"({failed[0] if failed else '-'}): {first}"
+        )
     upload = JsonLinesUpload(s3, bucket, f"{prefix}queries/part-batch.jsonl")
     for doc_id in documents:
         for query in queries.get(doc_id, []):
             upload.write({"doc_id": doc_id, "query": query})
-    return {"queries_uri": upload.commit(), "documents": len(documents), "queries": upload.lines, "failed_documents": len(failed)}
+    return {"queries_uri": upload.commit(), "documents": len(documents), "queries": upload.lines,
+            "failed_documents": len(failed), "failed_uri": failed_uri}
 

@@ -28,6 +28,14 @@ def integer(event: Mapping[str, Any], name: str, *, minimum: int, maximum: int |
     return value
 
 
+def fraction(event: Mapping[str, Any], name: str, *, default: float) -> float:
+    """A number from 0 to 1 (absent: ``default``)."""
+    value = event.get(name, default)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise InvalidEventError(f"{name}: {value!r} is not a number from 0 to 1")
+    return float(value)
+
+
 def text(event: Mapping[str, Any], name: str) -> str:
     value = event.get(name)
     if name not in event:

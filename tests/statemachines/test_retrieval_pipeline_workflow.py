@@ -132,6 +132,32 @@ def test_batch_generation(world_factory) -> None:
     assert "Wait for batch inference" in state_names(execution["history"])
 
 
+def test_partially_completed_batch_job_goes_on_with_what_completed(world_factory) -> None:
+    # GIVEN a batch job that ends PartiallyCompleted (final, botocore) with every 10th record failed
+    world = world_factory(batch_statuses=("Submitted", "InProgress", "PartiallyCompleted"), batch_failed_every=10)
+    corpus = world.put_corpus([json.dumps(d) for d in documents(120)])
+    execution = run_execution(world.definition, "batch-partial", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL})
+    # THEN the run goes on with the 108 documents that got queries and records the 12 that did not
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    output = json.loads(execution["output"])
+    assert output["pairs"]["train_pairs"] + output["pairs"]["eval_pairs"] == 108 * 3
+    failed_key = f"runs/batch-partial/batch/failed-records.jsonl"
+    failed = world.s3.get_object(Bucket=ARTIFACTS, Key=failed_key)["Body"].read().decode().splitlines()
+    assert len(failed) == 12 and "Fake: input rejected" in failed[0]
+    assert world.batch.stopped == []
+
+
+def test_partially_completed_batch_below_the_threshold_fails_naming_it(world_factory) -> None:
+    world = world_factory(batch_statuses=("Submitted", "PartiallyCompleted"), batch_failed_every=2)
+    corpus = world.put_corpus([json.dumps(d) for d in documents(120)])
+    execution = run_execution(world.definition, "batch-half", {"input_type": "s3", "s3_corpus_path": corpus,
+                                                               "batch_min_success_fraction": 0.8, **MODEL})  # fmt: skip
+    assert execution["status"] == "FAILED"
+    assert "answered 60 of 120 documents (50%), below batch_min_success_fraction = 0.8" in execution["cause"]
+    assert "runs/batch-half/batch/failed-records.jsonl" in execution["cause"]
+    assert not [k for k in world.keys() if "/pairs/" in k]
+
+
 def test_batch_job_that_fails(world_factory) -> None:
     world = world_factory(batch_statuses=("Submitted", "Failed"))
     corpus = world.put_corpus([json.dumps(d) for d in documents(120)])

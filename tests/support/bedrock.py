@@ -64,10 +64,14 @@ class FakeBedrockBatch:
     """``create/get/stop_model_invocation_job`` as Step Functions' aws-sdk integration calls them.
 
     Each ``get`` advances a job one step through ``statuses`` (default Submitted, InProgress, Completed);
-    reaching Completed writes the outputs. ``jobs`` keeps every request and ``stopped`` the stopped job ARNs.
+    reaching Completed or PartiallyCompleted (both final, botocore ModelInvocationJobStatus) writes the outputs.
+    With ``failed_every`` N, every Nth record's output is an ``error`` object instead of ``modelOutput`` (the batch
+    output format of a failed record). ``jobs`` keeps every request and ``stopped`` the stopped job ARNs.
     """
 
-    def __init__(self, answer: Answer, *, statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed")) -> None:
+    def __init__(self, answer: Answer, *, statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed"),
+                 failed_every: int = 0) -> None:  # fmt: skip
+        self.failed_every = failed_every
         self.answer = answer
         self.statuses = statuses
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -87,7 +91,7 @@ class FakeBedrockBatch:
         if job["status"] != "Stopped":
             job["step"] = min(job["step"] + 1, len(self.statuses) - 1)
             job["status"] = self.statuses[job["step"]]
-            if job["status"] == "Completed" and not job.get("written"):
+            if job["status"] in ("Completed", "PartiallyCompleted") and not job.get("written"):
                 self._write_outputs(job)
                 job["written"] = True
         request = job["request"]
@@ -110,11 +114,15 @@ class FakeBedrockBatch:
         for item in s3.list_objects_v2(Bucket=in_bucket, Prefix=in_prefix).get("Contents", []):
             lines = s3.get_object(Bucket=in_bucket, Key=item["Key"])["Body"].read().decode().splitlines()
             outputs = []
-            for line in filter(None, lines):
+            for number, line in enumerate(filter(None, lines), start=1):
                 record = json.loads(line)
                 prompt = json.dumps(record["modelInput"])
+                if self.failed_every and number % self.failed_every == 0:
+                    outputs.append(json.dumps({"recordId": record["recordId"], "modelInput": record["modelInput"],
+                                               "error": {"errorCode": 400, "errorMessage": "Fake: input rejected"}}))
+                    continue
                 outputs.append(json.dumps({"recordId": record["recordId"], "modelInput": record["modelInput"],
-                                           "modelOutput": {"generation": self.answer(prompt), "stop_reason": "stop"}}))  # fmt: skip
+                                           "modelOutput": {"generation": self.answer(prompt), "stop_reason": "stop"}}))
             name = item["Key"].rsplit("/", 1)[-1]
             s3.put_object(Bucket=out_bucket, Key=f"{out_prefix.rstrip('/')}/{job['id']}/{name}.out",
                           Body="\n".join(outputs).encode())  # fmt: skip

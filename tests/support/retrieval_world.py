@@ -121,6 +121,7 @@ class RetrievalWorld:
 
     def __init__(self, synthesized: dict[str, Any], monkeypatch: pytest.MonkeyPatch, *, query_writer: Callable[[str], str],
                  throttle: int = 0, batch_statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed"),
+                 batch_failed_every: int = 0,
                  training_program: Callable[[list[str]], int] | None = no_gain_training,
                  endpoint_final: str = "InService") -> None:  # fmt: skip
         monkeypatch.setenv("ARTIFACTS_BUCKET", ARTIFACTS)
@@ -138,7 +139,7 @@ class RetrievalWorld:
 
         self.runtime = FakeBedrockRuntime(query_writer, throttle=throttle)
         monkeypatch.setattr(sys.modules["query_generation"], "bedrock_runtime_client", lambda: self.runtime)
-        self.batch = FakeBedrockBatch(query_writer, statuses=batch_statuses)
+        self.batch = FakeBedrockBatch(query_writer, statuses=batch_statuses, failed_every=batch_failed_every)
         install_bedrock_service(monkeypatch, self.batch)
         programs = {} if training_program is None else {"program": training_program}
         self.sagemaker = SageMakerStandIn(endpoint_final=endpoint_final, **programs)

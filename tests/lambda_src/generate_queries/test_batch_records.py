@@ -121,7 +121,9 @@ def test_handler_maps_batch_output_back_to_documents(generator, artifacts, prepa
 
     # THEN each answered document has its queries (capped at 2), and the errored and missing ones are failed
     assert result == {"queries_uri": artifacts.run_uri(RUN_ID, "queries/part-batch.jsonl"), "documents": 100, "queries": 194,
-                      "failed_documents": 3}  # fmt: skip
+                      "failed_documents": 3, "failed_uri": artifacts.run_uri(RUN_ID, "batch/failed-records.jsonl")}
+    failures = {line["doc_id"]: line["cause"] for line in artifacts.read_jsonl(result["failed_uri"])}
+    assert set(failures) == {"doc/97", "doc/98", "doc/99"} and "Malformed input request" in failures["doc/97"]
     queries = artifacts.read_jsonl(result["queries_uri"])
     assert queries[:2] == [{"doc_id": "doc/0", "query": "first query for 0"}, {"doc_id": "doc/0", "query": "second query for 0"}]
     documents = {line["doc_id"] for line in queries}
@@ -139,7 +141,7 @@ def test_claude_output_is_read_too(generator, artifacts, prepared) -> None:
 def test_all_records_errored_raises_query_generation_error(generator, artifacts, prepared) -> None:
     lines = [output_line(f"R{n:010d}", error={"errorCode": 429, "errorMessage": "Throttled"}) for n in range(100)]
     artifacts.put_jsonl(artifacts.run_uri(RUN_ID, "batch/output/job-1/records.jsonl.out"), lines)
-    with pytest.raises(generator.generation.QueryGenerationError, match="all 100 batch records failed.*Throttled"):
+    with pytest.raises(generator.generation.QueryGenerationError, match="answered 0 of 100 documents.*Throttled"):
         generator.batch.collect_batch(collect_event(artifacts))
     assert artifacts.keys(f"runs/{RUN_ID}/queries/") == []
 
@@ -152,3 +154,24 @@ def test_no_output_files_raises_query_generation_error(generator, artifacts, pre
 def test_collect_without_a_prepared_batch_names_the_run(generator, artifacts) -> None:
     with pytest.raises(generator.storage.InvalidEventError, match="run_id: no batch record mapping"):
         generator.batch.collect_batch(collect_event(artifacts))
+
+
+@pytest.mark.parametrize(("minimum", "fails"), [(0.9, True), (0.5, False)])
+def test_the_success_threshold_decides_whether_the_run_goes_on(generator, artifacts, prepared, minimum, fails) -> None:
+    # GIVEN a PartiallyCompleted job's output: 80 of 100 records answered
+    lines = [output_line(f"R{n:010d}", f"1. first query for {n}\n2. second query for {n}") if n < 80 else
+             output_line(f"R{n:010d}", error={"errorCode": 400, "errorMessage": "rejected"}) for n in range(100)]
+    artifacts.put_jsonl(artifacts.run_uri(RUN_ID, "batch/output/job-1/records.jsonl.out"), lines)
+    event = {**collect_event(artifacts), "min_success_fraction": minimum}
+    if fails:
+        with pytest.raises(generator.generation.QueryGenerationError, match="answered 80 of 100 documents .80%., below batch_min_success_fraction = 0.9"):
+            generator.batch.collect_batch(event)
+        assert artifacts.keys(f"runs/{RUN_ID}/queries/") == []
+    else:
+        assert generator.batch.collect_batch(event)["failed_documents"] == 20
+    assert len(artifacts.read_jsonl(artifacts.run_uri(RUN_ID, "batch/failed-records.jsonl"))) == 20
+
+
+def test_a_bad_threshold_is_named(generator, artifacts, prepared) -> None:
+    with pytest.raises(generator.batch.InvalidEventError, match="min_success_fraction: 2 is not a number from 0 to 1"):
+        generator.batch.collect_batch({**collect_event(artifacts), "min_success_fraction": 2})
