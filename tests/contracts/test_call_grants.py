@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from tests.contracts.known_defects import expected_failure
 from tests.support.call_inventory import DEPENDENT_RULES, inventory, with_dependents
 from tests.support.deployed_app import DeployedApp
@@ -76,40 +78,46 @@ def test_negative_control_removing_one_grant_fails_the_check(deployed: DeployedA
     assert any("sns:Publish" in entry and "LlmCustomization" in entry for entry in missing), missing
 
 
-def _synthesize_with(tmp_path, environments_context, section: str, settings: dict) -> DeployedApp:
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory) -> DeployedApp:
+    """dev with what its defaults leave out: a CPU endpoint (its config carries the project key) and a GitHub
+    repository that builds the training image (the publisher role exists). One synthesis serves both tests."""
+    import json as _json
+
     from aws_cdk import App
 
     from modelsmith.config import load_config
     from stacks.modelsmith_app import add_stacks
     from tests.conftest import CDK_CONTEXT
 
-    environments_context["dev"].setdefault(section, {}).update(settings)
-    app = App(outdir=str(tmp_path), context={**CDK_CONTEXT, "environments": environments_context})
-    add_stacks(app, load_config(environments_context, "dev"))
+    environments = _json.loads(_json.dumps(CDK_CONTEXT["environments"]))
+    environments["dev"].setdefault("retrieval_pipeline", {})["endpoint_instance_type"] = "ml.m5.xlarge"
+    environments["dev"].setdefault("training_instance", {})["image_publisher_github_repository"] = "acme/modelsmith"
+    outdir = tmp_path_factory.mktemp("variant")
+    app = App(outdir=str(outdir), context={**CDK_CONTEXT, "environments": environments})
+    add_stacks(app, load_config(environments, "dev"))
     app.synth()
-    return DeployedApp.from_templates(sorted(tmp_path.glob("*.template.json")), "us-west-2")
+    return DeployedApp.from_templates(sorted(outdir.glob("*.template.json")), "us-west-2")
 
 
-def test_a_cpu_endpoint_with_the_project_key_has_its_grant(tmp_path, environments_context) -> None:
+def test_a_cpu_endpoint_with_the_project_key_has_its_grant(variant: DeployedApp) -> None:
     # GIVEN an endpoint type without instance storage: its config carries the project key (KmsKeyId)
-    deployed = _synthesize_with(tmp_path, environments_context, "retrieval_pipeline", {"endpoint_instance_type": "ml.m5.xlarge"})
+    deployed = variant
     missing, _, _ = ungranted(deployed)
     # THEN creating and updating the endpoint may create the grant SageMaker needs on the key
     assert missing == [], "\n".join(missing)
-    rules = {call.rule for call in with_dependents(
-        [c for c in __import__("tests.support.call_inventory", fromlist=["inventory"]).inventory(deployed)
-         if c.action == "sagemaker:CreateEndpoint"], deployed, role_policies(deployed))}
+    creates = [call for call in inventory(deployed) if call.action == "sagemaker:CreateEndpoint"]
+    rules = {call.rule for call in with_dependents(creates, deployed, role_policies(deployed))}
     assert "sagemaker-endpoint-kms" in rules
 
 
-def test_the_image_ci_can_find_and_push_to_its_repository(tmp_path, environments_context) -> None:
+def test_the_image_ci_can_find_and_push_to_its_repository(variant: DeployedApp) -> None:
     # GIVEN an environment whose training image is built by GitHub Actions (a publisher role exists)
     import json as _json
 
     from tests.support.call_inventory import ci_calls
 
-    deployed = _synthesize_with(tmp_path, environments_context, "training_instance",
-                                {"image_publisher_github_repository": "acme/modelsmith"})
+    deployed = variant
     # WHEN the CI workflow's calls are checked against the publisher role
     calls = list(ci_calls(deployed))
     assert {"ssm:GetParameter", "ecr:GetAuthorizationToken", "ecr:PutImage"} <= {call.action for call in calls}
