@@ -151,7 +151,7 @@ def test_partially_completed_batch_below_the_threshold_fails_naming_it(world_fac
     world = world_factory(batch_statuses=("Submitted", "PartiallyCompleted"), batch_failed_every=2)
     corpus = world.put_corpus([json.dumps(d) for d in documents(120)])
     execution = run_execution(world.definition, "batch-half", {"input_type": "s3", "s3_corpus_path": corpus,
-                                                               "batch_min_success_fraction": 0.8, **MODEL})  # fmt: skip
+                                                               "batch_min_success_fraction": 0.8, **MODEL})
     assert execution["status"] == "FAILED"
     assert "answered 60 of 120 documents (50%), below batch_min_success_fraction = 0.8" in execution["cause"]
     assert "runs/batch-half/batch/failed-records.jsonl" in execution["cause"]

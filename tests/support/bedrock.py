@@ -70,7 +70,7 @@ class FakeBedrockBatch:
     """
 
     def __init__(self, answer: Answer, *, statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed"),
-                 failed_every: int = 0) -> None:  # fmt: skip
+                 failed_every: int = 0) -> None:
         self.failed_every = failed_every
         self.answer = answer
         self.statuses = statuses
