@@ -268,8 +268,9 @@ class _Builder:
             "endpoint": self._sagemaker_arn(f"endpoint/{self.r.sagemaker.endpoint_name_prefix}*"),
         }
         resources = [arns[kind] for kind in resource_types] or ["*"]
-        # A Create* call that carries Tags is also authorized as sagemaker:AddTags on the new resource
-        # (https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html).
+        # A Create* call that carries Tags is also authorized as sagemaker:AddTags on the new resource, narrowed to
+        # that call by sagemaker:TaggingAction = the create action's name
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html#grant-tagging-permissions).
         tagging = [iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=resources[:1],
                                        conditions={"StringEquals": {"sagemaker:TaggingAction": action[0].upper() + action[1:]}})]
         statements = [*(tagging if action.startswith("create") and "Tags" in parameters else []), *(extra_statements or [])]

@@ -11,7 +11,7 @@ from tests.contracts.test_api_shapes import shape_problems
 from tests.contracts.test_call_grants import ungranted
 from tests.contracts.test_iam_policy_lint import lint_app
 from tests.contracts.test_images import chosen_images, image_problems
-from tests.contracts.test_limits import limit_problems
+from tests.contracts.test_limits import default_model_problems, limit_problems
 from tests.support.deployed_app import DeployedApp
 
 _cache: dict[int, list[str]] = {}
@@ -21,12 +21,7 @@ def all_reports(app: DeployedApp) -> list[str]:
     if id(app) not in _cache:
         reports = [*lint_app(app)[0], *shape_problems(app)[0], *ungranted(app)[0], *limit_problems(app)]
         reports += [problem for image, requirements in chosen_images() for problem in image_problems(image, requirements)]
-        from modelsmith.config import AgentConfig
-        from modelsmith.limits import LEGACY_OR_END_OF_LIFE_MODELS
-
-        model = AgentConfig().foundation_model_id.split(".", 1)[1]
-        if model in LEGACY_OR_END_OF_LIFE_MODELS:
-            reports.append(f"agent.foundation_model_id: {model} is {LEGACY_OR_END_OF_LIFE_MODELS[model]}")
+        reports += default_model_problems()
         _cache[id(app)] = reports
     return _cache[id(app)]
 

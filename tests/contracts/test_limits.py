@@ -64,16 +64,20 @@ def test_customization_record_limits_stay_inside_bedrock_quota() -> None:
     assert all(model.max_records <= cap for model in catalogue.BEDROCK_CUSTOMIZATION_MODELS.values())
 
 
-def test_default_models_are_not_legacy_or_end_of_life() -> None:
+def default_model_problems() -> list[str]:
+    """Default model IDs that Bedrock's model lifecycle page lists as legacy or end of life."""
     defaults = {
         "llm_customization.base_model_id": LlmCustomizationConfig().base_model_id,
         "agent.foundation_model_id": re.sub(r"^(us|eu|apac|global)\.", "", AgentConfig().foundation_model_id),
         "retrieval_pipeline bedrock_model_id": json.loads((SCHEMAS / "retrieval_pipeline.schema.json").read_text())
         ["properties"]["bedrock_model_id"]["default"],
     }
-    problems = [f"{where}: {model} is {LEGACY_OR_END_OF_LIFE_MODELS[model]} on Bedrock's model lifecycle page"
-                for where, model in defaults.items() if model in LEGACY_OR_END_OF_LIFE_MODELS]
-    unknown = [problem for problem in problems if expected_failure(problem) is None]
+    return [f"{where}: {model} is {LEGACY_OR_END_OF_LIFE_MODELS[model]} on Bedrock's model lifecycle page"
+            for where, model in defaults.items() if model in LEGACY_OR_END_OF_LIFE_MODELS]
+
+
+def test_default_models_are_not_legacy_or_end_of_life() -> None:
+    unknown = [problem for problem in default_model_problems() if expected_failure(problem) is None]
     assert unknown == [], "\n".join(unknown)
 
 

@@ -47,7 +47,7 @@ IAM_PREFIX = {"stepfunctions": "states", "bedrock-runtime": "bedrock", "bedrock-
 IAM_ACTION = {"bedrock:Converse": "bedrock:InvokeModel", "bedrock:ConverseStream": "bedrock:InvokeModelWithResponseStream",
               "lambda:Invoke": "lambda:InvokeFunction", "s3:ListObjectsV2": "s3:ListBucket",
               "s3:HeadObject": "s3:GetObject", "s3:HeadBucket": "s3:ListBucket", "s3:CopyObject": "s3:PutObject",
-              "s3:DeleteObjects": "s3:DeleteObject", "sagemaker:InvokeEndpoint": "sagemaker:InvokeEndpoint"}
+              "s3:DeleteObjects": "s3:DeleteObject"}
 
 
 @dataclass
@@ -91,7 +91,7 @@ def _text(value: Any) -> str:
     return "example" if value is UNRESOLVED or value is None else str(value)
 
 
-def _flatten(parameters: Any, prefix: str = "") -> dict[str, Any]:
+def _flatten(parameters: Any) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     if isinstance(parameters, dict):
         for key, value in parameters.items():
@@ -405,6 +405,8 @@ def _sagemaker_tags(call: Call, app: DeployedApp, documents: list[dict]) -> list
     if service != "sagemaker" or not name.startswith("Create") or not call.parameters.get("Tags"):
         return []
     return [Call(call.principal, "sagemaker:AddTags", call.resources[:1], call.source, exact=call.exact,
+                 # the create action's name, as SageMaker's tagging example conditions it
+                 # (https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html#grant-tagging-permissions)
                  context={"sagemaker:TaggingAction": name}, rule="sagemaker-tags")]
 
 
