@@ -23,7 +23,7 @@ from constructs.sagemaker_code import SageMakerTrainingCode
 from modelsmith import catalogue, naming
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
-from statemachines.common import cost_estimator_function, validator_function
+from statemachines.common import FOUNDATION_MODELS_ANY_REGION, cost_estimator_function, validator_function
 from statemachines.retrieval_pipeline import (
     TRAINING_PROGRAM,
     RetrievalPipelineResources,
@@ -100,7 +100,7 @@ class RetrievalPipelineStack(Stack):
         ))  # fmt: skip
         opensearch_secrets = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:modelsmith/{config.name}/opensearch-*"
         extract.role.add_to_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[opensearch_secrets]))
-        foundation_models = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*"
+        foundation_models = FOUNDATION_MODELS_ANY_REGION  # bedrock_model_id may name a cross-Region profile
         inference_profiles = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/*"
         generate.role.add_to_policy(iam.PolicyStatement(
             actions=["bedrock:InvokeModel"], resources=[foundation_models, inference_profiles],
@@ -131,10 +131,10 @@ class RetrievalPipelineStack(Stack):
         register.role.add_to_policy(iam.PolicyStatement(
             actions=["es:ESHttpGet", "es:ESHttpPost", "es:ESHttpPut"], resources=[opensearch_domains, f"{opensearch_domains}/*"],
         ))  # fmt: skip
-        register.role.add_to_policy(iam.PolicyStatement(
-            actions=["iam:PassRole"], resources=[connector_role.role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "opensearchservice.amazonaws.com"}},
-        ))  # fmt: skip
+        # OpenSearch Service checks iam:PassRole on the connector role for the identity that signs the request; its
+        # guide's policy has no condition and it does not document setting iam:PassedToService, so none is set here
+        # (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/ml-amazon-connector.html).
+        register.role.add_to_policy(iam.PolicyStatement(actions=["iam:PassRole"], resources=[connector_role.role_arn]))
         # By name, not by reference: the Foundation stack's secret without a cross-stack export.
         pinecone_secret_name = f"modelsmith/{config.name}/pinecone-api-key"
         pinecone_secret = f"arn:{Aws.PARTITION}:secretsmanager:{Aws.REGION}:{Aws.ACCOUNT_ID}:secret:{pinecone_secret_name}-*"
@@ -341,7 +341,8 @@ class RetrievalPipelineStack(Stack):
                      generate: PythonFunction, pairs: PythonFunction, batch_role: iam.Role) -> None:  # fmt: skip
         runs_id = f"AwsSolutions-IAM5[Resource::{nag_resource(self, runs)}]"
         runs_reason = "Each run reads and writes runs/<execution-name>/, a name chosen when the execution starts."
-        models_reason = "The Bedrock model is chosen per run in the execution input (bedrock_model_id)."
+        models_reason = ("The Bedrock model is chosen per run in the execution input (bedrock_model_id); an inference "
+                         "profile routes to its model in other Regions.")
         for worker in (extract, generate, pairs):
             acknowledge(worker.role.node.find_child("DefaultPolicy"), {runs_id: runs_reason})
         acknowledge(extract.role.node.find_child("DefaultPolicy"), {

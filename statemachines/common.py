@@ -20,6 +20,12 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 # Errors worth retrying for any AWS SDK integration: throttling and service-side faults.
+# Foundation models in every Region: a cross-Region inference profile (us.*, eu.*, global.*) routes a request to
+# its model in any destination Region, and the caller needs the inference action there too ("Prerequisites for
+# inference profiles", https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html, and
+# https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html). Foundation model ARNs
+# have no account, so this grants models only, never another account's resources.
+FOUNDATION_MODELS_ANY_REGION = f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/*"
 TRANSIENT_SDK_ERRORS = ["ThrottlingException", "ServiceUnavailable", "InternalServerError", "States.Timeout"]
 BEDROCK_TRANSIENT_ERRORS = [*TRANSIENT_SDK_ERRORS, "Bedrock.ThrottlingException", "Bedrock.ServiceUnavailableException",
                             "Bedrock.InternalServerException"]  # fmt: skip

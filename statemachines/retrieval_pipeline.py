@@ -32,6 +32,7 @@ from constructs import Construct
 
 from modelsmith.naming import TAG_RUN_ID
 from statemachines.common import (
+    FOUNDATION_MODELS_ANY_REGION,
     RUN_ID,
     BEDROCK_TRANSIENT_ERRORS,
     TRANSIENT_LAMBDA_ERRORS,
@@ -53,6 +54,8 @@ TRAINING_PROGRAM = "retrieval_train.py"
 # SageMaker's managed rule through which Step Functions follows a training job (.sync).
 TRAINING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 
+
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath's default (API_CheckpointConfig)
 
 @dataclass(frozen=True)
 class SageMakerSettings:
@@ -212,7 +215,7 @@ class _Builder:
                 "TimeoutDurationInHours": 72,
                 "ClientRequestToken": sfn.JsonPath.string_at("$.run_names.request_token"),
             },
-            [*self._job_arns(), f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*",
+            [*self._job_arns(), FOUNDATION_MODELS_ANY_REGION,
              f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/*"],
             result_selector={"job_arn": sfn.JsonPath.string_at("$.JobArn")},
             result_path="$.batch_job",
@@ -321,7 +324,10 @@ class _Builder:
         if sm.spot_training:
             parameters["EnableManagedSpotTraining"] = True
             parameters["StoppingCondition"]["MaxWaitTimeInSeconds"] = 2 * sm.max_training_hours * 3600
-            parameters["CheckpointConfig"] = {"S3Uri.$": self._run_uri("checkpoints/"), "LocalPath": "/opt/ml/checkpoints"}
+            # SageMaker syncs LocalPath to S3Uri and restores it when it restarts an interrupted spot job; train.py
+            # saves there and resumes from it (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html).
+            parameters["CheckpointConfig"] = {"S3Uri.$": self._run_uri("checkpoints/"), "LocalPath": CHECKPOINT_LOCAL_PATH}
+            parameters["HyperParameters"]["checkpoint_dir"] = CHECKPOINT_LOCAL_PATH
         training = sfn.CustomState(self.scope, "Train embedding model", state_json={
             "Type": "Task",
             "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createTrainingJob.sync",

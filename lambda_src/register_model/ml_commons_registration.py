@@ -8,7 +8,8 @@ Steps, each one idempotent so that re-running reuses what an earlier run made in
    appended to the list in force, in the scope it came from, keeping every existing entry.
 2. Connector ``<model_name>-sagemaker`` (found by name, else created): protocol ``aws_sigv4`` with the
    credential ``{"roleArn": connector_role_arn}``, a role OpenSearch Service assumes to call
-   ``sagemaker:InvokeEndpoint``. Its predict action POSTs ``{"inputs": [texts]}`` to
+   ``sagemaker:InvokeEndpoint`` (on a ``self_managed`` cluster: the ``{"access_key", "secret_key"}`` the caller
+   read from ``connector_credentials_secret_arn``, see ``registration_events``). Its predict action POSTs ``{"inputs": [texts]}`` to
    ``https://runtime.sagemaker.<region>.amazonaws.com/endpoints/<endpoint>/invocations``: the default embedding
    pre-process function turns the documents into that JSON list, and the default embedding post-process
    function reads the vectors at ``response_filter = $.embeddings`` of the ``{"embeddings", "dimension"}``
@@ -26,6 +27,7 @@ is missing; any other refusal raises ``MlCommonsError`` naming the step.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -97,13 +99,22 @@ def trusted_endpoint_pattern(region: str) -> str:
     return rf"^https://runtime\.sagemaker\.{region}\.amazonaws\.com/.*$"
 
 
-def connector_body(settings: OpenSearchRegistration) -> dict[str, Any]:
+def connector_credential(settings: OpenSearchRegistration, keys: dict[str, str] | None = None) -> dict[str, str]:
+    """``{"roleArn"}`` on OpenSearch Service; on a self-managed cluster the access keys ``keys``."""
+    if settings.cluster == "self_managed":
+        if not keys:
+            raise ValueError("a self_managed cluster needs the access keys of connector_credentials_secret_arn")
+        return {"access_key": keys["access_key"], "secret_key": keys["secret_key"]}
+    return {"roleArn": settings.connector_role_arn}
+
+
+def connector_body(settings: OpenSearchRegistration, credential: dict[str, str]) -> dict[str, Any]:
     return {
         "name": connector_name(settings.model_name),
-        "description": connector_description(settings),
+        "description": connector_description(settings, credential),
         "version": 1,
         "protocol": "aws_sigv4",
-        "credential": {"roleArn": settings.connector_role_arn},
+        "credential": credential,
         "parameters": {"region": settings.region, "service_name": "sagemaker", "response_filter": RESPONSE_FILTER},
         "actions": [
             {
@@ -119,12 +130,17 @@ def connector_body(settings: OpenSearchRegistration) -> dict[str, Any]:
     }
 
 
-def connector_description(settings: OpenSearchRegistration) -> str:
-    # The role is part of the description because ML Commons never returns a connector's credential, so this
-    # is how a re-run sees that the role changed.
+def connector_description(settings: OpenSearchRegistration, credential: dict[str, str]) -> str:
+    # The signer is part of the description because ML Commons never returns a connector's credential, so this
+    # is how a re-run sees that the role (or the access key) changed. Keys appear only as a digest.
+    if "roleArn" in credential:
+        signer = credential["roleArn"]
+    else:
+        digest = hashlib.sha256(f"{credential['access_key']}:{credential['secret_key']}".encode()).hexdigest()[:12]
+        signer = f"the access key in {settings.connector_credentials_secret_arn} (digest {digest})"
     return (
         f"Modelsmith: {settings.model_name} ({settings.embedding_dimension}-d embeddings) from SageMaker endpoint "
-        f"{settings.endpoint_name} in {settings.region}, signed with {settings.connector_role_arn}"
+        f"{settings.endpoint_name} in {settings.region}, signed with {signer}"
     )
 
 
@@ -132,6 +148,7 @@ def register_with_opensearch(
     settings: OpenSearchRegistration,
     client: OpenSearch,
     *,
+    connector_keys: dict[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     poll_seconds: float | None = None,
     timeout_seconds: float | None = None,
@@ -139,6 +156,7 @@ def register_with_opensearch(
     """Run steps 1-5 of the module docstring; returns the IDs and what was created."""
     steps = _Steps(
         settings,
+        connector_credential(settings, connector_keys),
         client,
         sleep,
         TASK_POLL_SECONDS if poll_seconds is None else poll_seconds,
@@ -154,12 +172,13 @@ class _Steps:
     def __init__(
         self,
         settings: OpenSearchRegistration,
+        credential: dict[str, str],
         client: OpenSearch,
         sleep: Callable[[float], None],
         poll_seconds: float,
         timeout_seconds: float,
     ) -> None:
-        self.settings, self.client, self.sleep = settings, client, sleep
+        self.settings, self.credential, self.client, self.sleep = settings, credential, client, sleep
         self.poll_seconds, self.timeout_seconds = poll_seconds, timeout_seconds
         self.ml = client.plugins.ml
         self.current = "start"
@@ -208,7 +227,7 @@ class _Steps:
 
     # 2 -------------------------------------------------------------------------------------------------------
     def ensure_connector(self) -> str:
-        body = connector_body(self.settings)
+        body = connector_body(self.settings, self.credential)
         hits = self._search(self.ml.search_connectors, "name", body["name"])
         if not hits:
             response = self._call(self.ml.create_connector, body=body)

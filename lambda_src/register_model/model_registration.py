@@ -35,8 +35,9 @@ def register_model(
     settings = parse_event(event)
     session = session or boto3.Session()
     if isinstance(settings, OpenSearchRegistration):
+        keys = opensearch_connection.connector_keys(settings, session=session)
         client = opensearch_client or opensearch_connection.connect(settings, session=session)
-        return ml_commons_registration.register_with_opensearch(settings, client, **options)
+        return ml_commons_registration.register_with_opensearch(settings, client, connector_keys=keys, **options)
     assert isinstance(settings, PineconeRegistration)
     if pinecone_client is None:
         secrets = session.client("secretsmanager", region_name=_arn_region(settings.api_key_secret_arn))

@@ -5,6 +5,8 @@
   region named by the domain's host name (``search-x.us-east-1.es.amazonaws.com``), else the event's region.
 - ``"basic"``: ``{"username", "password"}`` from the JSON secret ``opensearch_secret_arn``.
 
+``connector_keys`` reads the access keys a ``self_managed`` cluster's connector signs with.
+
 OpenSearch Serverless collections are refused: ML Commons connectors and models need a managed domain or a
 self-managed cluster.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import boto3
 from opensearchpy import OpenSearch
 
-from opensearch_client import open_client
+from opensearch_client import open_client, read_json_secret
 from registration_events import OpenSearchRegistration
 
 REQUEST_TIMEOUT_SECONDS = 60
@@ -27,3 +29,13 @@ def connect(settings: OpenSearchRegistration, *, session: boto3.Session | None =
         serverless_refusal=("OpenSearch Serverless collections do not run ML Commons connectors; "
                             "use an OpenSearch Service domain"),
     )  # fmt: skip
+
+
+def connector_keys(settings: OpenSearchRegistration, *, session: boto3.Session) -> dict[str, str] | None:
+    """``{"access_key", "secret_key"}`` from ``connector_credentials_secret_arn`` for a ``self_managed`` cluster;
+    None on OpenSearch Service, whose connectors sign with a role."""
+    if settings.cluster != "self_managed":
+        return None
+    return read_json_secret(
+        settings.connector_credentials_secret_arn, session, "connector_credentials_secret_arn", ("access_key", "secret_key")
+    )

@@ -17,6 +17,8 @@ from run_storage import InvalidEventError, parse_s3_uri, run_prefix
 
 ACTIONS = ("opensearch", "pinecone")
 OPENSEARCH_AUTH_MODES = ("sigv4", "basic")
+# Where ML Commons runs decides what the connector signs with (see OpenSearchRegistration).
+CLUSTERS = ("amazon_opensearch_service", "self_managed")
 PINECONE_CLOUDS = ("aws", "gcp", "azure")
 # The execution input's rule for model names (statemachines/schemas): also a Pinecone namespace and an
 # ML Commons model, model group and connector name.
@@ -37,7 +39,17 @@ MAX_EMBEDDING_DIMENSION = 20_000  # Pinecone's limit for a dense index
 class OpenSearchRegistration:
     """``{"action": "opensearch", "run_id", "model_name", "endpoint_name", "embedding_dimension", "region",
     "opensearch_endpoint", "opensearch_auth": "sigv4" | "basic", "opensearch_secret_arn" (basic only),
-    "connector_role_arn"}``; ``region`` is the SageMaker endpoint's."""
+    "cluster": "amazon_opensearch_service" | "self_managed", "connector_credentials_secret_arn" (self_managed
+    only), "connector_role_arn"}``; ``region`` is the SageMaker endpoint's.
+
+    - ``amazon_opensearch_service`` (default): the connector's credential is ``{"roleArn": connector_role_arn}``,
+      a role OpenSearch Service assumes. OpenSearch Service checks ``iam:PassRole`` on that role for the IAM
+      identity that signs the request ("Amazon OpenSearch Service ML connectors for AWS services", Configure
+      permissions), so the requests must be SigV4-signed: ``opensearch_auth`` must be ``sigv4``.
+    - ``self_managed``: open-source ML Commons resolves no role; its ``AwsConnector`` requires ``access_key`` and
+      ``secret_key`` ("Missing credential" otherwise; ml-commons ``AwsConnector.validate``). They come from the
+      JSON secret ``connector_credentials_secret_arn``; the cluster is reached with ``basic`` auth.
+    """
 
     run_id: str
     model_name: str
@@ -48,6 +60,8 @@ class OpenSearchRegistration:
     opensearch_auth: str
     opensearch_secret_arn: str
     connector_role_arn: str
+    cluster: str = "amazon_opensearch_service"
+    connector_credentials_secret_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,10 +113,32 @@ def parse_event(event: Any) -> OpenSearchRegistration | PineconeRegistration:
         auth = event.get("opensearch_auth", "sigv4")
         if auth not in OPENSEARCH_AUTH_MODES:
             raise InvalidEventError(f"opensearch_auth: {auth!r} is not one of {', '.join(OPENSEARCH_AUTH_MODES)}")
+        cluster = event.get("cluster", CLUSTERS[0])
+        if cluster not in CLUSTERS:
+            raise InvalidEventError(f"cluster: {cluster!r} is not one of {', '.join(CLUSTERS)}")
+        if cluster == "amazon_opensearch_service" and auth != "sigv4":
+            raise InvalidEventError(
+                f"opensearch_auth: {auth!r} cannot create a connector on Amazon OpenSearch Service: it checks "
+                "iam:PassRole on the connector role for the IAM identity that signs the request, so use sigv4 "
+                "(or cluster: self_managed for a cluster outside OpenSearch Service)"
+            )
+        if cluster == "self_managed" and auth != "basic":
+            raise InvalidEventError(
+                f"opensearch_auth: {auth!r} signs for Amazon OpenSearch Service; a self_managed cluster takes basic"
+            )
         secret = event.get("opensearch_secret_arn") or ""
         if auth == "basic":
             secret = _matching(
                 event, "opensearch_secret_arn", SECRET_ARN, "a Secrets Manager secret ARN (required for basic auth)"
+            )
+        keys = ""
+        if cluster == "self_managed":
+            keys = _matching(
+                event,
+                "connector_credentials_secret_arn",
+                SECRET_ARN,
+                "a Secrets Manager secret ARN (required for a self_managed cluster: open-source ML Commons signs "
+                "with access keys, not a role)",
             )
         return OpenSearchRegistration(
             **common,
@@ -111,6 +147,8 @@ def parse_event(event: Any) -> OpenSearchRegistration | PineconeRegistration:
             opensearch_auth=auth,
             opensearch_secret_arn=secret,
             connector_role_arn=_matching(event, "connector_role_arn", ROLE_ARN, "an IAM role ARN"),
+            cluster=cluster,
+            connector_credentials_secret_arn=keys,
         )
     parse_s3_uri(event.get("corpus_uri"), "corpus_uri")
     cloud = event.get("cloud")

@@ -6,7 +6,8 @@ mid-save (spot reclaim, instance stop, full disk) leaves a partial one. A checkp
 - its name is ``checkpoint-<step>`` and it has no ``checkpoint-is-incomplete.txt`` marker (written by the
   Trainer's SIGTERM checkpointing while it saves);
 - ``trainer_state.json`` parses and its ``global_step`` equals ``<step>``;
-- ``adapter_config.json`` parses and ``adapter_model.safetensors`` opens with every tensor readable;
+- its config (``adapter_config.json``; ``config.json`` for a full model, see ``FULL_MODEL``) parses and its
+  weights (``adapter_model.safetensors``; ``model.safetensors``) open with every tensor readable;
 - ``optimizer.pt`` and ``scheduler.pt`` (and ``rng_state.pth`` when present) are intact archives: torch
   saves zip files, and every member's CRC is checked without unpickling anything.
 
@@ -35,6 +36,10 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 TORCH_ARCHIVES = ("optimizer.pt", "scheduler.pt")
 OPTIONAL_TORCH_ARCHIVES = ("rng_state.pth",)
 INCOMPLETE_MARKER = "checkpoint-is-incomplete.txt"
+# (config, weights) a checkpoint holds: a PEFT adapter (the default) or a whole model, as a sentence-transformers
+# Trainer saves its Transformer module at the checkpoint's root.
+ADAPTER = (ADAPTER_CONFIG, ADAPTER_WEIGHTS)
+FULL_MODEL = ("config.json", "model.safetensors")
 
 
 @dataclass(frozen=True)
@@ -49,30 +54,31 @@ def checkpoint_step(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def checkpoint_problem(path: Path) -> str | None:
-    """Why ``path`` is not a complete checkpoint, or None when it is."""
+def checkpoint_problem(path: Path, files: tuple[str, str] = ADAPTER) -> str | None:
+    """Why ``path`` is not a complete checkpoint, or None when it is; ``files``: its (config, weights)."""
+    config, weights_file = files
     step = checkpoint_step(path)
     if step is None or not path.is_dir():
         return "not a checkpoint-<step> directory"
     if (path / INCOMPLETE_MARKER).exists():
         return f"{INCOMPLETE_MARKER} present: the save was interrupted"
-    required = [TRAINER_STATE, ADAPTER_CONFIG, ADAPTER_WEIGHTS, *TORCH_ARCHIVES]
+    required = [TRAINER_STATE, config, weights_file, *TORCH_ARCHIVES]
     missing = [name for name in required if not (path / name).is_file()]
     if missing:
         return f"missing {', '.join(missing)}"
     try:
         state = json.loads((path / TRAINER_STATE).read_text(encoding="utf-8"))
-        json.loads((path / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+        json.loads((path / config).read_text(encoding="utf-8"))
     except (ValueError, OSError) as error:
         return f"unreadable JSON: {error}"
     if not isinstance(state, dict) or state.get("global_step") != step:
         return f"{TRAINER_STATE} global_step {state.get('global_step') if isinstance(state, dict) else None} != {step}"
     try:
-        with safe_open(str(path / ADAPTER_WEIGHTS), framework="pt") as weights:
+        with safe_open(str(path / weights_file), framework="pt") as weights:
             for key in weights.keys():  # noqa: SIM118 - safe_open is not a dict
                 weights.get_tensor(key)
     except Exception as error:  # noqa: BLE001 - safetensors raises several types for damaged files
-        return f"{ADAPTER_WEIGHTS} unreadable: {error}"
+        return f"{weights_file} unreadable: {error}"
     for name in TORCH_ARCHIVES + tuple(name for name in OPTIONAL_TORCH_ARCHIVES if (path / name).exists()):
         problem = _archive_problem(path / name)
         if problem:
@@ -90,7 +96,7 @@ def _archive_problem(path: Path) -> str | None:
 
 
 def find_resume_checkpoint(
-    checkpoint_dir: Path, *, set_aside_incomplete: bool = True
+    checkpoint_dir: Path, *, set_aside_incomplete: bool = True, files: tuple[str, str] = ADAPTER
 ) -> tuple[Path | None, list[SkippedCheckpoint]]:
     """The newest complete checkpoint under ``checkpoint_dir`` (None if there is none) and those skipped."""
     checkpoint_dir = Path(checkpoint_dir)
@@ -103,7 +109,7 @@ def find_resume_checkpoint(
     )
     skipped: list[SkippedCheckpoint] = []
     for candidate in candidates:
-        problem = checkpoint_problem(candidate)
+        problem = checkpoint_problem(candidate, files)
         if problem is None:
             return candidate, skipped
         moved_to = None

@@ -22,6 +22,12 @@ SageMaker (channels ``train`` with ``train.jsonl``, ``eval`` with ``eval.jsonl``
 
     python -m sagemaker_src.retrieval.train --model_name_or_path minilm
 
+Managed spot training (``--checkpoint_dir``, which the pipeline sets to the job's ``CheckpointConfig.LocalPath``,
+``/opt/ml/checkpoints``): a checkpoint every ``--checkpoint_steps`` steps, the last two kept; SageMaker syncs the
+directory to S3 and restores it when it restarts an interrupted job, and the run resumes from the newest complete
+checkpoint (incomplete ones are set aside), so an interruption costs at most ``--checkpoint_steps`` steps
+(https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html).
+
 Steps: (1) arguments and machine; (2) data, every line checked before any model loads; (3) base model;
 (4) evaluation of the base model; (5) hard negatives mined with the base model (optional); (6) loss and
 trainer; (7) training; (8) evaluation of the fine-tuned model; (9) outputs: the model in ``model_dir/model``
@@ -36,6 +42,7 @@ loaded, nothing trained or written).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import sys
@@ -46,6 +53,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sagemaker_src.llm_lora.checkpoints import FULL_MODEL, find_resume_checkpoint
 from sagemaker_src.llm_lora.outputs import atomic_directory, write_json_atomic
 from sagemaker_src.llm_lora.progress import configure_logging, log_event
 
@@ -86,6 +94,11 @@ class ScriptArguments:
         default_factory=lambda: os.environ.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"),
         metadata={"help": "metrics.json; $SM_OUTPUT_DATA_DIR, else /opt/ml/output/data"},
     )
+    checkpoint_dir: str | None = field(
+        default=None,
+        metadata={"help": "save checkpoints here and resume from the newest complete one (spot training: "
+                          "/opt/ml/checkpoints); none when not given"},
+    )
 
 
 @dataclass
@@ -114,6 +127,11 @@ class RetrievalTrainingArguments:
     )
     no_dropout: bool = field(default=False, metadata={"help": "switch dropout off (a CPU step is ~3x faster)"})
     eval_batch_size: int = field(default=64, metadata={"help": "texts per batch when encoding for evaluation"})
+    checkpoint_steps: int = field(
+        default=0,
+        metadata={"help": "steps between checkpoints with --checkpoint_dir (0: about every tenth of the run, so an "
+                          "interruption loses at most a tenth)"},
+    )
     seed: int = field(default=42, metadata={"help": "random seed"})
 
 
@@ -201,14 +219,23 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
         train_dataset = _mine_hard_negatives(train_dataset, model, hyperparameters)
         log_event("hard_negatives_mined", f"{len(train_dataset)} training rows with hard negatives")
 
-    # 6. Loss and trainer.
+    # 6. Loss and trainer; with a checkpoint directory, the checkpoint an interrupted run left.
     loss = _build_loss(model, hyperparameters)
-    with tempfile.TemporaryDirectory(prefix="retrieval-trainer-") as trainer_dir:
-        trainer = _build_trainer(model, loss, train_dataset, hyperparameters, bf16=bf16, output_dir=trainer_dir)
+    resume_from = _resume_checkpoint(arguments.checkpoint_dir)
+    with tempfile.TemporaryDirectory(prefix="retrieval-trainer-") as scratch:
+        trainer = _build_trainer(
+            model,
+            loss,
+            train_dataset,
+            hyperparameters,
+            bf16=bf16,
+            output_dir=arguments.checkpoint_dir or scratch,
+            checkpoints=arguments.checkpoint_dir is not None,
+        )
 
         # 7. Training.
         train_started = time.monotonic()
-        train_output = trainer.train()
+        train_output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         train_seconds = time.monotonic() - train_started
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     training = {
@@ -221,6 +248,7 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
         "train_seconds": round(train_seconds, 1),
         "samples_per_second": train_output.metrics.get("train_samples_per_second"),
         "loss": type(loss).__name__,
+        "resumed_from_step": int(resume_from.name.split("-")[1]) if resume_from else None,
     }
 
     # 8. The fine-tuned model on the same held-out pairs.
@@ -270,6 +298,20 @@ def package_inference_code(model_dir: Path) -> Path:
     return Path(model_dir) / INFERENCE_CODE_DIR
 
 
+def _resume_checkpoint(checkpoint_dir: str | None) -> Path | None:
+    """The newest complete checkpoint in ``checkpoint_dir`` (None for a fresh start), each skipped one logged."""
+    if not checkpoint_dir:
+        return None
+    resume_from, skipped = find_resume_checkpoint(Path(checkpoint_dir), files=FULL_MODEL)
+    for checkpoint in skipped:
+        moved_to = str(checkpoint.moved_to) if checkpoint.moved_to else None
+        log_event("checkpoint_skipped", f"{checkpoint.path.name}: {checkpoint.reason}", level=logging.WARNING, moved_to=moved_to)
+    if resume_from:
+        message = f"resuming from {resume_from.name} (an earlier attempt was interrupted)"
+        log_event("resuming", message, checkpoint=str(resume_from))
+    return resume_from
+
+
 def _check_arguments(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArguments) -> None:
     problems = []
     if not arguments.train_dir:
@@ -285,6 +327,8 @@ def _check_arguments(arguments: ScriptArguments, hyperparameters: RetrievalTrain
         problems.append(f"--max_steps: must be > 0 (or -1: use --epochs), got {hyperparameters.max_steps}")
     if hyperparameters.epochs <= 0:
         problems.append(f"--epochs: must be > 0, got {hyperparameters.epochs}")
+    if hyperparameters.checkpoint_steps < 0:
+        problems.append(f"--checkpoint_steps: must be >= 0 (0: every tenth of the run), got {hyperparameters.checkpoint_steps}")
     if hyperparameters.hard_negatives < 0:
         problems.append(f"--hard_negatives: must be >= 0, got {hyperparameters.hard_negatives}")
     if hyperparameters.matryoshka_dims is not None and any(dim <= 0 for dim in hyperparameters.matryoshka_dims):
@@ -348,11 +392,14 @@ def _build_trainer(
     *,
     bf16: bool,
     output_dir: str,
+    checkpoints: bool = False,
 ) -> Any:
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
 
     steps_per_epoch = max(1, len(train_dataset) // hyperparameters.batch_size)
+    total_steps = hyperparameters.max_steps if hyperparameters.max_steps > 0 else math.ceil(steps_per_epoch * hyperparameters.epochs)
+    save_steps = hyperparameters.checkpoint_steps or max(1, math.ceil(total_steps / 10))
     args = SentenceTransformerTrainingArguments(
         output_dir=output_dir,
         num_train_epochs=hyperparameters.epochs,
@@ -364,7 +411,10 @@ def _build_trainer(
         dataloader_pin_memory=bf16,  # pinned memory only helps copies to a GPU
         # In-batch negatives: a duplicate text in a batch would be scored as its own negative.
         batch_sampler=BatchSamplers.NO_DUPLICATES,
-        save_strategy="no",
+        # Checkpoints only where they survive the run (spot training's synced directory); two kept.
+        save_strategy="steps" if checkpoints else "no",
+        save_steps=save_steps,
+        save_total_limit=2,
         eval_strategy="no",
         logging_steps=max(1, steps_per_epoch // 5),
         report_to="none",

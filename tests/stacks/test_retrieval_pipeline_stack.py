@@ -255,7 +255,11 @@ def test_registration_function_and_connector_role_are_scoped(pipeline) -> None:
     secrets = [s for s in statements if "secretsmanager:GetSecretValue" in _actions(s)]
     assert f"secret:modelsmith/{synthesized.config.name}/pinecone-api-key-*" in json.dumps(secrets)
     passes = [s for s in statements if "iam:PassRole" in _actions(s)]
-    assert passes and passes[0]["Condition"]["StringEquals"]["iam:PassedToService"] == "opensearchservice.amazonaws.com"
+    # The connector role only, with no iam:PassedToService condition (see tests/contracts/test_opensearch_connector_grants.py)
+    assert [s["Resource"] for s in passes] == [{"Fn::GetAtt": [connector_id, "Arn"]} for connector_id in
+                                               [k for k in raw["Resources"] if k.startswith("MlCommonsConnectorRole")
+                                                and raw["Resources"][k]["Type"] == "AWS::IAM::Role"]]
+    assert "Condition" not in passes[0]
     (connector,) = [r for k, r in raw["Resources"].items() if k.startswith("MlCommonsConnectorRole") and r["Type"] == "AWS::IAM::Role"]
     assert connector["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "opensearchservice.amazonaws.com"}
     connector_statements = _policy_of(raw, "MlCommonsConnectorRoleDefaultPolicy")

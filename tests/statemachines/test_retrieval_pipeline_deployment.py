@@ -86,8 +86,8 @@ def _connect(world: RetrievalWorld, opensearch: OpenSearchServer, pinecone: Pine
                         lambda event, **kw: original_register(event, runtime_client=world.endpoint_runtime, **kw))
 
 
-def _start(world: RetrievalWorld, name: str, **extra: Any) -> dict[str, Any]:
-    corpus = world.put_corpus([json.dumps({"id": d["id"], "text": d["text"]}) for d in synthetic_documents(60)])
+def _start(world: RetrievalWorld, name: str, documents: int = 60, **extra: Any) -> dict[str, Any]:
+    corpus = world.put_corpus([json.dumps({"id": d["id"], "text": d["text"]}) for d in synthetic_documents(documents)])
     return run_execution(world.definition, name, {"input_type": "s3", "s3_corpus_path": corpus, **MODEL, **TRAINING, **extra},
                          timeout=600)  # fmt: skip
 
@@ -181,6 +181,48 @@ def test_a_training_job_that_fails_deploys_nothing(world_factory) -> None:
     assert description["TrainingJobStatus"] == "Failed" and "exited with status 2" in description["FailureReason"]
     assert world.sagemaker.models() == [] and world.sagemaker.endpoints == {}
     assert [n["error"] for n in world.notifications()] == ["TrainingJobFailed"]
+
+
+@pytest.fixture(scope="module")
+def spot_pipeline() -> dict[str, Any]:
+    return synthesize_pipeline(spot_training=True)
+
+
+def test_a_partially_completed_batch_and_an_interrupted_spot_job_still_deploy(
+    spot_pipeline, lambda_environment, monkeypatch  # noqa: F811
+) -> None:
+    # GIVEN managed spot training whose first attempt is reclaimed once it has saved a checkpoint, and a batch
+    # inference job that ends PartiallyCompleted (a final status, botocore) with every 10th record failed
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        world = RetrievalWorld(
+            spot_pipeline,
+            monkeypatch,
+            query_writer=name_questions,
+            training_program=None,
+            batch_statuses=("Submitted", "InProgress", "PartiallyCompleted"),
+            batch_failed_every=10,
+            spot_interruptions=1,
+        )
+        # (100 documents: Bedrock batch inference's minimum per job)
+        execution = _start(world, "tools-spot", documents=100, generation_mode="batch", epochs=2)
+
+        # THEN the run goes on with the 90 documents that got queries, records the 10 that did not, and deploys
+        assert execution["status"] == "SUCCEEDED", execution.get("cause") or execution["history"][-3:]
+        output = json.loads(execution["output"])
+        assert output["status"] == "deployed"
+        assert output["pairs"]["train_pairs"] + output["pairs"]["eval_pairs"] == 90 * 3
+        assert len(world.read("runs/tools-spot/batch/failed-records.jsonl").decode().splitlines()) == 10
+        # AND the training job was restarted once and resumed from the checkpoint its first attempt saved
+        job = world.sagemaker.training_jobs[output["training_job"]]
+        assert job["request"]["EnableManagedSpotTraining"] is True
+        assert job["request"]["HyperParameters"]["checkpoint_dir"] == job["request"]["CheckpointConfig"]["LocalPath"]
+        (interruption,) = job["interruptions"]
+        step = int(re.search(r"checkpoint-(\d+)", interruption)[1])
+        training = json.loads(world.read("runs/tools-spot/report/metrics.json"))["training"]
+        assert training["resumed_from_step"] == step and 0 < step < training["global_step"]
+        assert f"runs/tools-spot/checkpoints/checkpoint-{step}/trainer_state.json" in world.keys("runs/tools-spot/checkpoints/")
+        # AND the resumed run learned what the uninterrupted one learns
+        assert output["metrics"]["fine_tuned"]["ndcg@10"] > output["metrics"]["base"]["ndcg@10"]
 
 
 def _members(body: bytes) -> list[str]:

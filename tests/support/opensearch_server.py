@@ -24,7 +24,8 @@ so a test can count connectors, model groups and models:
 - ``GET|PUT /_cluster/settings`` (``flat_settings``, ``include_defaults``) for
   ``plugins.ml_commons.trusted_connector_endpoints_regex``; ``ml.default_trusted_endpoints`` is its default;
 - ``POST /_plugins/_ml/connectors/_create`` (refused with 400 unless the predict URL matches a trusted
-  regex, as ML Commons does), ``/connectors/_search``, ``GET|PUT /connectors/<id>`` (an update is refused
+  regex, as ML Commons does; with ``ml.flavor = "self_managed"``, an ``aws_sigv4`` connector without
+  ``access_key``/``secret_key`` is refused with "Missing credential", as open-source ML Commons does), ``/connectors/_search``, ``GET|PUT /connectors/<id>`` (an update is refused
   while a deployed model uses the connector); ``GET`` never returns the credential;
 - ``POST /_plugins/_ml/model_groups/_register`` (a taken name is refused with ML Commons' message) and
   ``/model_groups/_search``;
@@ -252,6 +253,10 @@ ML_COMMONS_DEFAULT_TRUSTED_ENDPOINTS = ["^https://api\\.openai\\.com/.*$", "^htt
 class MlCommons:
     """ML Commons' remote-model APIs with in-memory state (see the module docstring)."""
 
+    # "amazon_opensearch_service" resolves a {"roleArn"} credential (OpenSearch Service assumes the role);
+    # "self_managed" is open-source ML Commons, whose AwsConnector refuses any aws_sigv4 connector without
+    # access_key and secret_key ("Missing credential", ml-commons common/.../connector/AwsConnector.java).
+    flavor: str = "amazon_opensearch_service"
     default_trusted_endpoints: list[str] = field(default_factory=lambda: list(ML_COMMONS_DEFAULT_TRUSTED_ENDPOINTS))
     persistent_settings: dict[str, Any] = field(default_factory=dict)
     transient_settings: dict[str, Any] = field(default_factory=dict)
@@ -344,8 +349,13 @@ class MlCommons:
         missing = [key for key in required if not body.get(key)]
         if missing:
             return f"connector is missing {missing}"
-        if creating and body["protocol"] == "aws_sigv4" and not ({"roleArn"} <= set(body["credential"]) or {"access_key", "secret_key"} <= set(body["credential"])):
-            return "aws_sigv4 connectors need a roleArn or access_key/secret_key credential"
+        if creating and body["protocol"] == "aws_sigv4":
+            credential = set(body["credential"])
+            if self.flavor == "self_managed" and not {"access_key", "secret_key"} <= credential:
+                # ml-commons AwsConnector.validate(): open-source ML Commons signs only with keys of its own.
+                return "Missing credential"
+            if not ({"roleArn"} <= credential or {"access_key", "secret_key"} <= credential):
+                return "aws_sigv4 connectors need a roleArn or access_key/secret_key credential"
         for action in body.get("actions") or []:
             url = action.get("url", "")
             if not any(re.search(pattern, url) for pattern in self.trusted_endpoints()):

@@ -10,6 +10,8 @@ into service (``tests/support/sagemaker.py``); invoking an endpoint runs the ``c
 
 from __future__ import annotations
 
+import copy
+
 import importlib.util
 import io
 import json
@@ -44,10 +46,14 @@ ROLES = {"training": "TrainingJobRole", "inference": "EndpointRole", "connector"
          "batch": "BatchInferenceRole"}  # fmt: skip
 
 
-def synthesize_pipeline() -> dict[str, Any]:
-    """The dev RetrievalPipeline template (short polling intervals) and the logical IDs tests render with."""
+def synthesize_pipeline(*, spot_training: bool = False) -> dict[str, Any]:
+    """The dev RetrievalPipeline template (short polling intervals; managed spot training if asked) and the logical
+    IDs tests render with."""
     app = App(context=CDK_CONTEXT)
-    config = load_config(CDK_CONTEXT["environments"], "dev")
+    environments = copy.deepcopy(CDK_CONTEXT["environments"])
+    if spot_training:
+        environments["dev"].setdefault("retrieval_pipeline", {})["spot_training"] = True
+    config = load_config(environments, "dev")
     foundation = FoundationStack(app, "Modelsmith-dev-Foundation", config=config)
     stack = RetrievalPipelineStack(app, "Modelsmith-dev-RetrievalPipeline", config=config, foundation=foundation,
                                    poll_interval=Duration.seconds(1), endpoint_poll_interval=Duration.seconds(1))  # fmt: skip
@@ -121,7 +127,7 @@ class RetrievalWorld:
 
     def __init__(self, synthesized: dict[str, Any], monkeypatch: pytest.MonkeyPatch, *, query_writer: Callable[[str], str],
                  throttle: int = 0, batch_statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed"),
-                 batch_failed_every: int = 0,
+                 batch_failed_every: int = 0, spot_interruptions: int = 0,
                  training_program: Callable[[list[str]], int] | None = no_gain_training,
                  endpoint_final: str = "InService") -> None:  # fmt: skip
         monkeypatch.setenv("ARTIFACTS_BUCKET", ARTIFACTS)
@@ -142,7 +148,7 @@ class RetrievalWorld:
         self.batch = FakeBedrockBatch(query_writer, statuses=batch_statuses, failed_every=batch_failed_every)
         install_bedrock_service(monkeypatch, self.batch)
         programs = {} if training_program is None else {"program": training_program}
-        self.sagemaker = SageMakerStandIn(endpoint_final=endpoint_final, **programs)
+        self.sagemaker = SageMakerStandIn(endpoint_final=endpoint_final, spot_interruptions=spot_interruptions, **programs)
         install_sagemaker_service(monkeypatch, self.sagemaker)
         self.endpoint_runtime = EndpointRuntime(self.sagemaker)
 

@@ -5,6 +5,14 @@
   the hyperparameters become ``--name value`` arguments, and ``model_dir``/``output_data_dir`` are uploaded
   as ``model.tar.gz``/``output.tar.gz`` under ``<S3OutputPath>/<job>/output/``. Hugging Face Hub IDs of
   the packaged all-MiniLM-L6-v2 resolve to that copy (the network edge: no hub downloads).
+- Managed spot training with a ``CheckpointConfig``: the job's ``LocalPath`` is a local directory (a
+  hyperparameter naming it is pointed there, as the path is inside the container), restored from ``S3Uri`` before
+  the program starts and synced back after it ends, as SageMaker does
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html). With ``spot_interruptions=n`` the
+  first n attempts run the program as a process (``python -m <interrupted_module>``) that is killed as soon as it
+  has written a complete checkpoint (the instance is reclaimed); what it wrote is synced to S3 and the job starts
+  again, as managed spot training restarts an interrupted job
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/model-managed-spot-training.html).
 - Endpoints go Creating/Updating → ``final`` (InService, or Failed for the failure test); an update that
   ends Failed rolls back to the previous config and comes back InService, as SageMaker does.
 - Step Functions' optimized ``sagemaker:createTrainingJob.sync`` integration (moto's interpreter forwards
@@ -20,8 +28,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,11 +55,20 @@ def _run_retrieval_training(argv: list[str]) -> int:
 class SageMakerStandIn:
     """moto's SageMaker behind a client-like object that Step Functions' SageMaker calls are routed to."""
 
-    def __init__(self, *, endpoint_final: str = "InService", program: TrainingProgram = _run_retrieval_training) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint_final: str = "InService",
+        program: TrainingProgram = _run_retrieval_training,
+        spot_interruptions: int = 0,
+        interrupted_module: str = "sagemaker_src.retrieval.train",
+    ) -> None:
         self.client = boto3.client("sagemaker", region_name=REGION)
         self.s3 = boto3.client("s3", region_name=REGION)
         self.endpoint_final = endpoint_final
         self.program = program
+        self.spot_interruptions = spot_interruptions
+        self.interrupted_module = interrupted_module
         self.training_jobs: dict[str, dict[str, Any]] = {}
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.configs: dict[str, dict[str, Any]] = {}
@@ -59,12 +79,18 @@ class SageMakerStandIn:
         self.calls.append("CreateTrainingJob")
         response = self.client.create_training_job(**request)  # validates the request; moto keeps a record
         name = request["TrainingJobName"]
-        with tempfile.TemporaryDirectory(prefix="sagemaker-job-") as work:
-            status, reason = self._train(request, Path(work))
-        self.training_jobs[name] = {"request": request, "status": status, "reason": reason}
+        interruptions = []
+        while True:
+            with tempfile.TemporaryDirectory(prefix="sagemaker-job-") as work:
+                interrupt = bool(request.get("EnableManagedSpotTraining")) and len(interruptions) < self.spot_interruptions
+                status, reason = self._train(request, Path(work), interrupt=interrupt)
+            if status != "Interrupted":
+                break
+            interruptions.append(reason)
+        self.training_jobs[name] = {"request": request, "status": status, "reason": reason, "interruptions": interruptions}
         return {"TrainingJobArn": response["TrainingJobArn"]}
 
-    def _train(self, request: dict[str, Any], work: Path) -> tuple[str, str | None]:
+    def _train(self, request: dict[str, Any], work: Path, *, interrupt: bool = False) -> tuple[str, str | None]:
         environment = {}
         for channel in request.get("InputDataConfig", []):
             target = work / "input" / "data" / channel["ChannelName"]
@@ -74,11 +100,22 @@ class SageMakerStandIn:
         model_dir.mkdir(parents=True)
         output_dir.mkdir(parents=True)
         environment.update({"SM_MODEL_DIR": str(model_dir), "SM_OUTPUT_DATA_DIR": str(output_dir)})
+        checkpoints = request.get("CheckpointConfig")
+        local_checkpoints = work / "checkpoints"
+        if checkpoints:
+            self._download(checkpoints["S3Uri"], local_checkpoints)
+        paths = {checkpoints.get("LocalPath", "/opt/ml/checkpoints"): str(local_checkpoints)} if checkpoints else {}
         argv: list[str] = []
         for key, value in request.get("HyperParameters", {}).items():
             if key.startswith("sagemaker_"):
                 continue
-            argv += [f"--{key}", PACKAGED_MODELS.get(value, value)]
+            argv += [f"--{key}", paths.get(value, PACKAGED_MODELS.get(value, value))]
+        if interrupt:
+            if not checkpoints:
+                raise AssertionError("an interrupted spot job needs a CheckpointConfig to resume from")
+            step = self._run_until_checkpoint(argv, environment, local_checkpoints)
+            self._upload_directory(local_checkpoints, checkpoints["S3Uri"])
+            return "Interrupted", f"spot capacity reclaimed after checkpoint-{step}"
         saved = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         try:
@@ -89,12 +126,56 @@ class SageMakerStandIn:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+        if checkpoints:
+            self._upload_directory(local_checkpoints, checkpoints["S3Uri"])
         output = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{request['TrainingJobName']}/output/"
         self._upload_tar(model_dir, output + "model.tar.gz")
         self._upload_tar(output_dir, output + "output.tar.gz")
         if exit_code != 0:
             return "Failed", f"AlgorithmError: the training program exited with status {exit_code}"
         return "Completed", None
+
+    def _run_until_checkpoint(self, argv: list[str], environment: dict[str, str], checkpoints: Path) -> int:
+        """Run the program as a process and kill it (SIGKILL: no chance to finish a save) once it has written a
+        complete checkpoint; returns that checkpoint's step."""
+        from sagemaker_src.llm_lora.checkpoints import FULL_MODEL, checkpoint_problem, checkpoint_step
+
+        repository = Path(__file__).resolve().parents[2]
+        process_environment = {
+            **os.environ,
+            **environment,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONPATH": os.pathsep.join([str(repository), os.environ.get("PYTHONPATH", "")]),
+        }
+        command = [sys.executable, "-m", self.interrupted_module, *argv]
+        log = checkpoints.parent / "interrupted-attempt.log"  # a file: a pipe nobody reads would block the program
+        with log.open("wb") as output:
+            process = subprocess.Popen(command, cwd=repository, env=process_environment, stdout=output, stderr=output)
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                saved = checkpoints.glob("checkpoint-*")
+                complete = [checkpoint_step(path) for path in saved if checkpoint_problem(path, FULL_MODEL) is None]
+                if complete:
+                    process.kill()
+                    process.wait()
+                    return max(step for step in complete if step is not None)
+                if process.poll() is not None:
+                    errors = log.read_text(errors="replace")[-2000:]
+                    raise AssertionError(f"the program ended ({process.returncode}) before a checkpoint: {errors}")
+                time.sleep(0.1)
+            raise AssertionError("no checkpoint within 300 s")
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    def _upload_directory(self, directory: Path, uri: str) -> None:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                self.s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.relative_to(directory).as_posix()}")
 
     def _download(self, uri: str, target: Path) -> None:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+from botocore.exceptions import ClientError
 from opensearchpy import OpenSearch, Urllib3AWSV4SignerAuth, Urllib3HttpConnection
 
 from run_storage import InvalidEventError
@@ -57,15 +58,31 @@ def open_client(endpoint: str, auth: str, secret_arn: str | None, *, session: bo
 
 def read_basic_credentials(secret_arn: str, session: boto3.Session, *, field_prefix: str = "") -> tuple[str, str]:
     """``(username, password)`` from a JSON secret; errors name the key, never the secret's value."""
-    field = f"{field_prefix}opensearch_secret_arn"
-    secret = session.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    values = read_json_secret(secret_arn, session, f"{field_prefix}opensearch_secret_arn", ("username", "password"))
+    return values["username"], values["password"]
+
+
+def read_json_secret(secret_arn: str, session: boto3.Session, field: str, keys: tuple[str, ...]) -> dict[str, str]:
+    """The non-empty string ``keys`` of the JSON secret ``secret_arn`` (named by event ``field``); errors name the
+    field and the key, never the secret's value. A refused read says which secrets the function may read."""
+    try:
+        secret = session.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code not in ("AccessDeniedException", "ResourceNotFoundException"):
+            raise
+        raise InvalidEventError(
+            f"{field}: cannot read secret {secret_arn} ({code}); the function reads secrets named "
+            "modelsmith/<env>/opensearch-* in its own account and region"
+        ) from None
     try:
         values = json.loads(secret.get("SecretString") or "")
     except json.JSONDecodeError:
         values = None
     if not isinstance(values, dict):
-        raise InvalidEventError(f'{field}: secret {secret_arn} must be JSON like {{"username": ..., "password": ...}}')
-    for key in ("username", "password"):
+        shape = ", ".join(f'"{key}": ...' for key in keys)
+        raise InvalidEventError(f"{field}: secret {secret_arn} must be JSON like {{{shape}}}")
+    for key in keys:
         if not isinstance(values.get(key), str) or not values[key]:
             raise InvalidEventError(f"{field}: secret {secret_arn} has no non-empty '{key}'")
-    return values["username"], values["password"]
+    return {key: values[key] for key in keys}

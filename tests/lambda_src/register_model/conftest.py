@@ -28,6 +28,7 @@ def registration(lambda_environment) -> SimpleNamespace:  # noqa: F811
     import endpoint_embeddings
     import ml_commons_registration
     import model_registration
+    import opensearch_connection
     import pinecone_registration
     import registration_events
     import run_storage
@@ -38,6 +39,7 @@ def registration(lambda_environment) -> SimpleNamespace:  # noqa: F811
         ml=ml_commons_registration,
         pinecone=pinecone_registration,
         events=registration_events,
+        opensearch_connection=opensearch_connection,
         embeddings=endpoint_embeddings,
         storage=run_storage,
     )

@@ -264,23 +264,103 @@ def test_a_refused_step_names_the_step_and_the_reason(registration, artifacts, o
         register(registration, opensearch)
 
 
-def test_basic_auth_reads_the_secret_and_a_wrong_password_names_the_secret(registration, artifacts) -> None:
-    secrets = boto3.client("secretsmanager", region_name="us-west-2")
-    good = secrets.create_secret(Name="os-good", SecretString=json.dumps({"username": "admin", "password": "s3cret!"}))[
-        "ARN"
-    ]
-    bad = secrets.create_secret(Name="os-bad", SecretString=json.dumps({"username": "admin", "password": "wrong"}))[
-        "ARN"
-    ]
+def _secret(name: str, value: dict) -> str:
+    return boto3.client("secretsmanager", region_name="us-west-2").create_secret(
+        Name=name, SecretString=json.dumps(value)
+    )["ARN"]
+
+
+KEYS = {"access_key": "AKIAEXAMPLEKEY000001", "secret_key": "example/secret+key/000001"}
+
+
+def test_a_self_managed_cluster_gets_a_connector_that_signs_with_the_access_keys_of_the_secret(
+    registration, artifacts
+) -> None:
+    # GIVEN open-source ML Commons (it resolves no IAM role: an aws_sigv4 connector needs access_key/secret_key,
+    # ml-commons AwsConnector.validate) behind basic auth, and the keys in a secret
+    login = _secret("modelsmith/dev/opensearch-login", {"username": "admin", "password": "s3cret!"})
+    keys = _secret("modelsmith/dev/opensearch-connector-keys", KEYS)
+    self_managed = {
+        "cluster": "self_managed",
+        "opensearch_auth": "basic",
+        "opensearch_secret_arn": login,
+        "connector_credentials_secret_arn": keys,
+    }
     with OpenSearchServer(username="admin", password="s3cret!") as server:
-        result = register(registration, server, opensearch_auth="basic", opensearch_secret_arn=good)
+        server.ml.flavor = "self_managed"
+        # WHEN the model is registered
+        result = register(registration, server, **self_managed)
+
+        # THEN the connector signs with the keys, and its description names the secret but never a key
+        assert result["created"] == {"connector": True, "model_group": True, "model": True}
+        assert server.ml.credentials[result["connector_id"]] == KEYS
+        description = server.ml.connectors[result["connector_id"]]["description"]
+        assert keys in description and KEYS["access_key"] not in description and KEYS["secret_key"] not in description
+
+        # AND a rotated key in the same secret updates the connector in place on the next run
+        boto3.client("secretsmanager", region_name="us-west-2").put_secret_value(
+            SecretId=keys, SecretString=json.dumps({**KEYS, "access_key": "AKIAEXAMPLEKEY000002"})
+        )
+        again = register(registration, server, **self_managed)
+        assert again["connector_updated"] is True and again["connector_id"] == result["connector_id"]
+        assert server.ml.credentials[result["connector_id"]]["access_key"] == "AKIAEXAMPLEKEY000002"
+        assert server.ml.counts == {"connectors": 1, "model_groups": 1, "models": 1}
+
+
+def test_a_role_connector_is_what_a_self_managed_cluster_refuses(registration, artifacts) -> None:
+    # The defect this option fixes: without cluster = self_managed the connector carries {"roleArn"}, which
+    # open-source ML Commons refuses.
+    login = _secret("modelsmith/dev/opensearch-login", {"username": "admin", "password": "s3cret!"})
+    with OpenSearchServer(username="admin", password="s3cret!") as server:
+        server.ml.flavor = "self_managed"
+        with pytest.raises(registration.storage.InvalidEventError, match=r"^opensearch_auth: 'basic' cannot create"):
+            register(registration, server, opensearch_auth="basic", opensearch_secret_arn=login)
+        # The old connector body, sent over a basic-auth connection: refused as open-source ML Commons does.
+        basic = registration.events.parse_event(
+            opensearch_event(
+                server,
+                cluster="self_managed",
+                opensearch_auth="basic",
+                opensearch_secret_arn=login,
+                connector_credentials_secret_arn=login,
+            )
+        )
+        client = registration.opensearch_connection.connect(basic)
+        role_connector = registration.events.parse_event(opensearch_event(server))
+        with pytest.raises(registration.ml.MlCommonsError, match="Missing credential"):
+            registration.ml.register_with_opensearch(role_connector, client, poll_seconds=0.01)
+        assert server.ml.counts["connectors"] == 0
+
+
+def test_basic_auth_reads_the_secret_and_a_wrong_password_or_bad_keys_name_the_secret(registration, artifacts) -> None:
+    good = _secret("os-good", {"username": "admin", "password": "s3cret!"})
+    bad = _secret("os-bad", {"username": "admin", "password": "wrong"})
+    keys = _secret("os-keys", KEYS)
+    half = _secret("os-half-keys", {"access_key": KEYS["access_key"]})
+    self_managed = {"cluster": "self_managed", "opensearch_auth": "basic", "connector_credentials_secret_arn": keys}
+    with OpenSearchServer(username="admin", password="s3cret!") as server:
+        server.ml.flavor = "self_managed"
+        result = register(registration, server, **self_managed, opensearch_secret_arn=good)
         assert result["created"]["model"] is True
 
         with pytest.raises(
             registration.ml.OpenSearchAccessError,
             match=r"^opensearch_secret_arn: .* refused the username and password in arn:aws:secretsmanager:.*os-bad.* \(HTTP 401\)",
         ):
-            register(registration, server, opensearch_auth="basic", opensearch_secret_arn=bad)
+            register(registration, server, **self_managed, opensearch_secret_arn=bad)
+        with pytest.raises(
+            registration.storage.InvalidEventError,
+            match=r"^connector_credentials_secret_arn: secret arn:aws:secretsmanager:.*os-half-keys.* has no non-empty 'secret_key'",
+        ):
+            register(registration, server, **{**self_managed, "connector_credentials_secret_arn": half}, opensearch_secret_arn=good)
+        missing = keys.replace("os-keys", "os-missing")
+        with pytest.raises(
+            registration.storage.InvalidEventError,
+            match=r"^connector_credentials_secret_arn: cannot read secret .*os-missing.* \(ResourceNotFoundException\); "
+            r"the function reads secrets named modelsmith/<env>/opensearch-\*",
+        ):
+            register(registration, server, **{**self_managed, "connector_credentials_secret_arn": missing}, opensearch_secret_arn=good)
+        assert server.ml.counts == {"connectors": 1, "model_groups": 1, "models": 1}
 
 
 @pytest.mark.parametrize(
@@ -299,7 +379,18 @@ def test_basic_auth_reads_the_secret_and_a_wrong_password_names_the_secret(regis
             "opensearch_endpoint: 'search-domain.example.com' is not an http",
         ),
         ({"opensearch_auth": "token"}, "opensearch_auth: 'token' is not one of sigv4, basic"),
-        ({"opensearch_auth": "basic"}, "opensearch_secret_arn: required"),
+        ({"opensearch_auth": "basic"}, "opensearch_auth: 'basic' cannot create a connector on Amazon OpenSearch Service"),
+        ({"cluster": "on-premises"}, "cluster: 'on-premises' is not one of amazon_opensearch_service, self_managed"),
+        ({"cluster": "self_managed"}, "opensearch_auth: 'sigv4' signs for Amazon OpenSearch Service"),
+        ({"cluster": "self_managed", "opensearch_auth": "basic"}, "opensearch_secret_arn: required"),
+        (
+            {
+                "cluster": "self_managed",
+                "opensearch_auth": "basic",
+                "opensearch_secret_arn": "arn:aws:secretsmanager:us-west-2:123456789012:secret:modelsmith/dev/opensearch-x",
+            },
+            "connector_credentials_secret_arn: required",
+        ),
         ({"connector_role_arn": "modelsmith-role"}, "connector_role_arn: 'modelsmith-role' is not an IAM role ARN"),
         (
             {"opensearch_endpoint": "https://collection-1.us-west-2.aoss.amazonaws.com"},

@@ -93,6 +93,8 @@ PIPELINE_OPENSEARCH = {"input_type": "opensearch", "opensearch_endpoint": "https
                        "index_name": "docs", "model_name": "docs-bge", "model_type": "dense",
                        "base_model_id": "BAAI/bge-base-en-v1.5", "embedding_dimension": 768}
 _DROP = object()
+ML_COMMONS = {"opensearch_endpoint": "https://search-x.us-west-2.es.amazonaws.com"}
+SECRET = "arn:aws:secretsmanager:us-west-2:123456789012:secret:modelsmith/dev/opensearch-keys-AbCdEf"
 PIPELINE_BAD_INPUTS = [
     ("no input type", PIPELINE_S3, {"input_type": _DROP}, ["input_type: required field is missing"]),
     ("unknown input type", PIPELINE_S3, {"input_type": "ftp"}, ["input_type: 'ftp' is not one of 'opensearch', 's3'"]),
@@ -122,6 +124,18 @@ PIPELINE_BAD_INPUTS = [
     ("bad Bedrock model ID", PIPELINE_S3, {"bedrock_model_id": "Claude 3"}, ["bedrock_model_id: 'Claude 3' does not match"]),
     ("typo in a field name", PIPELINE_S3, {"max_document": 100}, ["max_document: unknown field"]),
     ("negative seed", PIPELINE_S3, {"sample_seed": -1}, ["sample_seed: -1 is out of range (minimum 0)"]),
+    # ML Commons: OpenSearch Service checks iam:PassRole for the IAM identity that signs the connector request
+    # (ml-amazon-connector.html); open-source ML Commons signs only with access keys (AwsConnector.validate).
+    ("ML Commons on OpenSearch Service with basic auth", PIPELINE_S3, {"register_targets": ["opensearch"], "ml_commons": {**ML_COMMONS, "opensearch_auth": "basic", "opensearch_secret_arn": SECRET}},
+     ["ml_commons.opensearch_auth: 'basic': Amazon OpenSearch Service checks iam:PassRole on the connector role"]),
+    ("self-managed ML Commons without keys", PIPELINE_S3, {"register_targets": ["opensearch"], "ml_commons": {**ML_COMMONS, "cluster": "self_managed", "opensearch_auth": "basic", "opensearch_secret_arn": SECRET}},
+     ["ml_commons.connector_credentials_secret_arn: required field is missing"]),
+    ("self-managed ML Commons with sigv4", PIPELINE_S3, {"register_targets": ["opensearch"], "ml_commons": {**ML_COMMONS, "cluster": "self_managed", "opensearch_auth": "sigv4", "opensearch_secret_arn": SECRET, "connector_credentials_secret_arn": SECRET}},
+     ["ml_commons.opensearch_auth: 'sigv4': a self_managed cluster is reached with basic auth"]),
+    ("connector keys on OpenSearch Service", PIPELINE_S3, {"register_targets": ["opensearch"], "ml_commons": {**ML_COMMONS, "connector_credentials_secret_arn": SECRET}},
+     ["ml_commons.connector_credentials_secret_arn: only for cluster: self_managed"]),
+    ("unknown cluster", PIPELINE_S3, {"register_targets": ["opensearch"], "ml_commons": {**ML_COMMONS, "cluster": "on-premises"}},
+     ["ml_commons.cluster: 'on-premises' is not one of 'amazon_opensearch_service', 'self_managed'"]),
 ]  # fmt: skip
 
 
