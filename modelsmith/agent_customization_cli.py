@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from modelsmith import customization_cli
+from modelsmith import catalogue, customization_cli
 from modelsmith.cli_support import InputError, app_state
 
 agent_app = typer.Typer(help="Ask the deployed Bedrock agent, or ingest its knowledge base.", no_args_is_help=True)
@@ -82,11 +82,6 @@ def ingest(
 # --- customization ---------------------------------------------------------------------------------------
 
 
-class TargetFormat(str, Enum):
-    PROMPT_COMPLETION = "prompt_completion"
-    CONVERSATION = "conversation"
-
-
 class Metric(str, Enum):
     EXACT_MATCH = "exact_match"
     FIELD_F1 = "field_f1"
@@ -97,8 +92,10 @@ class Metric(str, Enum):
 def prepare(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="chat, instruction or prompt/completion JSONL"),
-    target_format: TargetFormat = typer.Option(
-        ..., "--format", help="prompt_completion for Llama 3.x, conversation for Converse-style models"
+    base_model: str = typer.Option(
+        catalogue.DEFAULT_CUSTOMIZATION_MODEL,
+        "--base-model",
+        help="the model to fine-tune (customization ID): its data format and limits apply, as in the workflow",
     ),
     out: Path = typer.Option(Path("customization-data"), "--out", help="output folder"),
     upload: str = typer.Option(
@@ -108,22 +105,14 @@ def prepare(
         0.1, "--validation-fraction", callback=_fraction, help="between 0 and 1 (exclusive)"
     ),
     seed: int = typer.Option(42, "--seed"),
-    min_records: int = typer.Option(1, "--min-records", min=1),
-    max_records: int = typer.Option(10_000, "--max-records", min=1),
-    max_tokens_per_record: int = typer.Option(4_096, "--max-tokens-per-record", min=1),
 ) -> None:
     """Convert and validate a JSONL file for Bedrock customization (writes train/validation/metadata)."""
     state = app_state(ctx)
+    if base_model not in catalogue.BEDROCK_CUSTOMIZATION_MODELS:
+        known = ", ".join(sorted(catalogue.BEDROCK_CUSTOMIZATION_MODELS))
+        raise typer.BadParameter(f"{base_model!r} is not a model Bedrock fine-tunes; one of {known}", param_hint="--base-model")
     arguments = argparse.Namespace(
-        file=str(file),
-        format=target_format.value,
-        out=str(out),
-        upload=upload,
-        validation_fraction=validation_fraction,
-        seed=seed,
-        min_records=min_records,
-        max_records=max_records,
-        max_tokens_per_record=max_tokens_per_record,
+        file=str(file), base_model=base_model, out=str(out), upload=upload, validation_fraction=validation_fraction, seed=seed
     )
     _exit_with(customization_cli.prepare(arguments, state.aws() if upload else None, sys.stdout))
 

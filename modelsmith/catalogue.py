@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 # Commercial regions where every service the foundation uses (KMS, S3, SNS, SSM, Secrets Manager) exists.
 # https://docs.aws.amazon.com/general/latest/gr/rande.html
@@ -24,11 +24,24 @@ AWS_REGIONS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-# Bedrock model customization (fine-tuning) of Meta Llama 3.x: what each base model accepts.
-# Regions: https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-supported.html
-# Hyperparameters: https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama31.html (and -llama32)
-# Record limits are this project's conservative reading of the Bedrock customization quotas; check them
-# against your account's Service Quotas before relying on the upper bounds.
+# Bedrock model customization (fine-tuning) of Meta Llama 3.x, keyed by the ID a customization job's
+# baseModelIdentifier takes (the ":128k" variant), each with what Bedrock offers for it:
+# - IDs and regions: https://docs.aws.amazon.com/bedrock/latest/userguide/custom-model-supported.html ("Meta |
+#   Llama 3.1 8B Instruct | meta.llama3-1-8b-instruct-v1:0:128k | us-west-2", ...; every Llama model us-west-2 only);
+# - data format: https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-prepare.html (Llama 3.1:
+#   prompt/completion; Llama 3.2 and 3.3: the Converse format, schemaVersion bedrock-conversation-2024);
+# - records and tokens: the same page's model requirements ("Sum of training and validation records | 100 | 10,000";
+#   "Sum of Input and Output tokens | 0 | 16,000 (10000 for Meta Llama 3.2 90B)"); validation at most 1,000 records
+#   as AWS's dataset validator checks it (aws-samples/amazon-bedrock-samples, custom-models/bedrock-fine-tuning/
+#   meta-llama/dataset_validation: "validation datasets must contain less than or equal to 1k rows");
+# - hyperparameters: https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama31.html (and -llama32;
+#   no Llama 3.3 page: the 3.1/3.2 ranges are assumed for it);
+# - serving: on-demand custom model deployment (CreateCustomModelDeployment) only for Llama 3.3 70B among Llama
+#   models, customized on or after 2025-07-16 (https://docs.aws.amazon.com/bedrock/latest/userguide/
+#   deploy-custom-model-on-demand.html); the others through Provisioned Throughput (CreateProvisionedModelThroughput,
+#   no commitment: "To request a no-commit Provisioned Throughput, omit this field", botocore bedrock model).
+# - evaluation: the base model is invoked with ``base_invocation_id``: its on-demand ID, or for Llama 3.2 and 3.3
+#   (which Bedrock serves through cross-Region inference profiles) the US profile.
 @dataclass(frozen=True)
 class HyperparameterRange:
     minimum: float
@@ -36,37 +49,94 @@ class HyperparameterRange:
     default: float
 
 
+ON_DEMAND, PROVISIONED_THROUGHPUT = "on_demand", "provisioned_throughput"
+DEPLOYMENT_MODES: tuple[str, ...] = (ON_DEMAND, PROVISIONED_THROUGHPUT)
+
+
 @dataclass(frozen=True)
 class CustomizableModel:
+    name: str
+    inference_model_id: str  # the base model's foundation-model ID (prices, lifecycle)
+    base_invocation_id: str  # what the evaluation invokes for the base model (an ID or a cross-Region profile)
     regions: frozenset[str]
     data_format: str  # "prompt_completion" or "conversation"
     epoch_count: HyperparameterRange
     batch_size: HyperparameterRange
     learning_rate: HyperparameterRange
-    min_records: int
-    max_records: int
+    min_records: int  # training + validation
+    max_records: int  # training + validation
+    max_validation_records: int
     max_tokens_per_record: int
-    on_demand_deployment: bool  # invocable through an on-demand custom model deployment
+    deployment: str  # ON_DEMAND or PROVISIONED_THROUGHPUT
+
+    def __post_init__(self) -> None:
+        if self.deployment not in DEPLOYMENT_MODES:
+            raise ValueError(f"deployment: {self.deployment!r} is not one of {', '.join(DEPLOYMENT_MODES)}")
+
+    def preparation_settings(self) -> dict[str, Any]:
+        """How the data is converted and checked for this model: the one source of the workflow's preparation
+        step and ``modelsmith validate training-data`` (keys of ``customization_data.Limits`` + ``target_format``)."""
+        return {
+            "target_format": self.data_format,
+            "min_records": self.min_records,
+            "max_records": self.max_records,
+            "max_validation_records": self.max_validation_records,
+            "max_tokens_per_record": self.max_tokens_per_record,
+        }
 
 
-_LLAMA_31 = dict(
-    regions=frozenset({"us-west-2"}), data_format="prompt_completion",
-    epoch_count=HyperparameterRange(1, 10, 5), batch_size=HyperparameterRange(1, 1, 1),
-    learning_rate=HyperparameterRange(5e-6, 0.1, 1e-4), min_records=8, max_records=10_000,
-)  # fmt: skip
+_LLAMA = dict(
+    regions=frozenset({"us-west-2"}),
+    epoch_count=HyperparameterRange(1, 10, 5),
+    batch_size=HyperparameterRange(1, 1, 1),
+    learning_rate=HyperparameterRange(5e-6, 0.1, 1e-4),
+    min_records=100,
+    max_records=10_000,
+    max_validation_records=1_000,
+)
+
+
+def _llama(
+    name: str, model: str, data_format: str, deployment: str, *, tokens: int = 16_000, profile: bool = False
+) -> tuple[str, CustomizableModel]:
+    inference = f"meta.{model}-instruct-v1:0"
+    return f"{inference}:128k", CustomizableModel(
+        name=name,
+        inference_model_id=inference,
+        base_invocation_id=f"us.{inference}" if profile else inference,
+        data_format=data_format,
+        deployment=deployment,
+        max_tokens_per_record=tokens,
+        **_LLAMA,
+    )
+
+
+PT, CONVERSE = PROVISIONED_THROUGHPUT, "conversation"
 BEDROCK_CUSTOMIZATION_MODELS: Mapping[str, CustomizableModel] = MappingProxyType(
-    {
-        "meta.llama3-1-8b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=16_000, on_demand_deployment=True),
-        "meta.llama3-1-70b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=16_000, on_demand_deployment=False),
-        "meta.llama3-2-1b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=8_000, on_demand_deployment=True),
-        "meta.llama3-2-3b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=8_000, on_demand_deployment=True),
-        "meta.llama3-2-11b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=8_000, on_demand_deployment=False),
-        "meta.llama3-2-90b-instruct-v1:0": CustomizableModel(**_LLAMA_31, max_tokens_per_record=8_000, on_demand_deployment=False),
-    }
-)  # fmt: skip
+    dict(
+        [
+            _llama("Llama 3.1 8B Instruct", "llama3-1-8b", "prompt_completion", PT),
+            _llama("Llama 3.1 70B Instruct", "llama3-1-70b", "prompt_completion", PT),
+            _llama("Llama 3.2 1B Instruct", "llama3-2-1b", CONVERSE, PT, profile=True),
+            _llama("Llama 3.2 3B Instruct", "llama3-2-3b", CONVERSE, PT, profile=True),
+            _llama("Llama 3.2 11B Instruct", "llama3-2-11b", CONVERSE, PT, profile=True),
+            _llama("Llama 3.2 90B Instruct", "llama3-2-90b", CONVERSE, PT, tokens=10_000, profile=True),
+            _llama("Llama 3.3 70B Instruct", "llama3-3-70b", CONVERSE, ON_DEMAND, profile=True),
+        ]
+    )
+)
 BEDROCK_LLAMA_FINE_TUNING_REGIONS: Mapping[str, frozenset[str]] = MappingProxyType(
     {model_id: model.regions for model_id, model in BEDROCK_CUSTOMIZATION_MODELS.items()}
 )
+DEFAULT_CUSTOMIZATION_MODEL = "meta.llama3-3-70b-instruct-v1:0:128k"  # on demand: nothing bills while it is idle
+# Provisioned Throughput a run buys for its evaluation: one model unit, no commitment (billed by the hour).
+PROVISIONED_MODEL_UNITS = 1
+
+
+def customization_model_id(model_id: str) -> str | None:
+    """The customization ID of a model given by its inference ID (``...-v1:0`` -> ``...-v1:0:128k``), for messages."""
+    return next((key for key, model in BEDROCK_CUSTOMIZATION_MODELS.items() if model.inference_model_id == model_id), None)
+
 
 # Output dimension of the retrieval base models we know; an unknown model is accepted with the
 # dimension the operator states. Values are from each model's card (hidden size of the pooled output).

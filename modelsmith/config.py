@@ -20,6 +20,7 @@ from typing import Any, Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from modelsmith import catalogue
+from modelsmith.limits import LEGACY_OR_END_OF_LIFE_MODELS, MODEL_LIFECYCLE_SOURCE
 
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,11}$")
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -223,32 +224,36 @@ class RetrievalPipelineConfig(_Section):
 class LlmCustomizationConfig(_Section):
     """Bedrock model customization of Llama 3.x.
 
-    ``enabled`` (default true) and ``base_model_id`` (default ``meta.llama3-1-8b-instruct-v1:0``); the
-    environment's region must offer fine-tuning of that model.
+    ``enabled`` (default true) and ``base_model_id``: a customization ID of ``catalogue.BEDROCK_CUSTOMIZATION_MODELS``
+    (default ``meta.llama3-3-70b-instruct-v1:0:128k``, the Llama model Bedrock serves as an on-demand custom model
+    deployment: no hourly charge while the model is idle). The environment's region must offer fine-tuning of that
+    model, and the base model must not have reached end of life (the evaluation invokes it).
     """
 
     enabled: bool = True
-    base_model_id: str = "meta.llama3-1-8b-instruct-v1:0"
+    base_model_id: str = catalogue.DEFAULT_CUSTOMIZATION_MODEL
+
+    @property
+    def model(self) -> catalogue.CustomizableModel:
+        """What Bedrock offers for the base model (data format, limits, deployment mode)."""
+        return catalogue.BEDROCK_CUSTOMIZATION_MODELS[self.base_model_id]
 
     @field_validator("base_model_id")
     @classmethod
     def _known_model(cls, value: str) -> str:
-        if value not in catalogue.BEDROCK_LLAMA_FINE_TUNING_REGIONS:
-            allowed = ", ".join(sorted(catalogue.BEDROCK_LLAMA_FINE_TUNING_REGIONS))
+        if value not in catalogue.BEDROCK_CUSTOMIZATION_MODELS:
+            suggestion = catalogue.customization_model_id(value)
+            if suggestion:
+                raise ValueError(f"a customization job addresses this model as {suggestion} (its fine-tuning ID)")
+            allowed = ", ".join(sorted(catalogue.BEDROCK_CUSTOMIZATION_MODELS))
             raise ValueError(f"Bedrock cannot fine-tune this model; allowed: {allowed}")
-        return value
-
-    @model_validator(mode="after")
-    def _evaluable_on_demand(self) -> LlmCustomizationConfig:
-        if self.enabled and not catalogue.BEDROCK_CUSTOMIZATION_MODELS[self.base_model_id].on_demand_deployment:
-            on_demand = sorted(m for m, spec in catalogue.BEDROCK_CUSTOMIZATION_MODELS.items() if spec.on_demand_deployment)
-            raise _KeyedError(
-                "base_model_id",
-                self.base_model_id,
-                "the workflow evaluates the custom model through an on-demand deployment, which Bedrock does not "
-                f"offer for this model (it needs provisioned throughput, not supported yet); use {', '.join(on_demand)}",
+        lifecycle = LEGACY_OR_END_OF_LIFE_MODELS.get(catalogue.BEDROCK_CUSTOMIZATION_MODELS[value].inference_model_id)
+        if lifecycle:
+            raise ValueError(
+                f"the base model is {lifecycle} on Bedrock's model lifecycle page ({MODEL_LIFECYCLE_SOURCE}): the "
+                "workflow could not invoke it to evaluate the custom model against it"
             )
-        return self
+        return value
 
 
 # Models a Bedrock agent can orchestrate with (on-demand IDs; an inference profile adds a geography prefix).

@@ -42,8 +42,14 @@ from typing import Any, Callable, Mapping
 PRICES_PATH = Path(__file__).with_name("prices.json")
 WORKFLOWS = ("retrieval-pipeline", "llm-customization", "lora-training")
 WORKFLOW_ALIASES = {"retrieval": "retrieval-pipeline", "customization": "llm-customization", "lora": "lora-training"}
-PRICE_SECTIONS = ("ec2_instance_hour", "sagemaker_training_instance_hour", "sagemaker_endpoint_instance_hour",
-                  "bedrock_per_1k_tokens", "bedrock_customization")  # fmt: skip
+PRICE_SECTIONS = (
+    "ec2_instance_hour",
+    "sagemaker_training_instance_hour",
+    "sagemaker_endpoint_instance_hour",
+    "bedrock_per_1k_tokens",
+    "bedrock_customization",
+    "bedrock_provisioned_throughput_hour",
+)
 
 # The pipeline's own rules, mirrored here (tests compare them with lambda_src):
 # generate_queries/generation_plan.py: "auto" uses batch inference for 100..50,000 documents.
@@ -65,7 +71,10 @@ _PRICED_THINGS = {
     "sagemaker_endpoint_instance_hour": "SageMaker endpoint instance type",
     "bedrock_per_1k_tokens": "Bedrock model",
     "bedrock_customization": "Bedrock customization of model",
+    "bedrock_provisioned_throughput_hour": "Bedrock Provisioned Throughput (per model unit-hour) of model",
 }
+# catalogue.ON_DEMAND / PROVISIONED_THROUGHPUT and PROVISIONED_MODEL_UNITS (mirrored: this module ships alone).
+ON_DEMAND, PROVISIONED_THROUGHPUT, PROVISIONED_MODEL_UNITS = "on_demand", "provisioned_throughput", 1
 _GPU_FAMILIES = re.compile(r"^ml\.(g4dn|g5|g6|g6e|p3|p4d|p4de|p5)\.")
 _INFERENCE_PROFILE = re.compile(r"^(us|eu|apac|us-gov)\.(?=[a-z]+\.)")
 
@@ -193,7 +202,8 @@ class Assumptions:
     ``timeout_hours``, the most it can run) and ``lora_overhead_hours`` (0.5: boot, health checks, archiving).
     ``train_tokens`` (500,000 = 1,000 records of 500 tokens), ``test_cases`` (100) with ``test_prompt_tokens``
     (300) and ``test_output_tokens`` (200), ``judge_prompt_tokens`` (700) and ``judge_output_tokens`` (50),
-    ``storage_months`` (1).
+    ``storage_months`` (1), ``provisioned_hours`` (2: a customization run's Provisioned Throughput from its
+    creation to its deletion after the evaluation).
     """
 
     documents: float | None = None
@@ -213,6 +223,7 @@ class Assumptions:
     judge_prompt_tokens: float = 700
     judge_output_tokens: float = 50
     storage_months: float = 1
+    provisioned_hours: float = 2
 
     @classmethod
     def of(cls, overrides: Mapping[str, Any] | Assumptions | None) -> Assumptions:
@@ -297,7 +308,11 @@ def cost_config(config: Any) -> dict[str, Any]:
             "max_training_hours": getattr(retrieval, "max_training_hours", None),
             "spot_training": getattr(retrieval, "spot_training", False),
         },
-        "llm_customization": {"base_model_id": customization.base_model_id},
+        "llm_customization": {
+            "base_model_id": customization.base_model_id,
+            "inference_model_id": customization.model.inference_model_id,
+            "deployment": customization.model.deployment,
+        },
     }
 
 
@@ -361,10 +376,16 @@ def estimate_retrieval_run(execution_input: Mapping[str, Any], config: Any, *,
 def estimate_customization_run(execution_input: Mapping[str, Any], config: Any, *,
                                assumptions: Mapping[str, Any] | Assumptions | None = None,
                                prices: PriceTable | None = None) -> CostEstimate:  # fmt: skip
-    """Bedrock customization training and storage, and the evaluation's invocations, of one customization run."""
+    """Bedrock customization training and storage, what serves the custom model (an on-demand deployment bills per
+    token; Provisioned Throughput by the model-unit hour, for the evaluation and, if kept, every hour after), and
+    the evaluation's invocations. A price the table lacks for the base model leaves its lines out and a note names
+    the missing entry, so the rest of the estimate is still shown before the run."""
     source, settings, table, assume = _start(execution_input, config, prices, assumptions)
     region = settings["region"]
-    base = _section(settings, "llm_customization")["base_model_id"]
+    customization_settings = _section(settings, "llm_customization")
+    base = customization_settings["base_model_id"]
+    model = customization_settings.get("inference_model_id") or base.removesuffix(":128k")
+    provisioned = customization_settings.get("deployment", ON_DEMAND) == PROVISIONED_THROUGHPUT
     hyperparameters = _object(source, "hyperparameters")
     evaluation = _object(source, "evaluation")
     epochs = _integer(hyperparameters, "epoch_count", CUSTOMIZATION_DEFAULTS["epoch_count"], 1, 10, prefix="hyperparameters.")
@@ -372,21 +393,45 @@ def estimate_customization_run(execution_input: Mapping[str, Any], config: Any, 
     if metric not in ("exact_match", "field_f1", "judge"):
         raise CostError(f"evaluation.metric = {metric!r}: one of exact_match, field_f1, judge")
 
-    customization = table.price(region, "bedrock_customization", base)
-    token_prices = table.price(region, "bedrock_per_1k_tokens", base)
+    missing: list[str] = []
+
+    def price(section: str) -> Any:
+        if region not in table.regions:
+            return table.price(region, section, model)  # raises, naming the priced regions
+        try:
+            return table.price(region, section, model)
+        except CostError:
+            missing.append(f"{_PRICED_THINGS[section]} {model} (no entry regions.{region}.{section} in the price table)")
+            return None
+
+    customization, token_prices = price("bedrock_customization"), price("bedrock_per_1k_tokens")
+    hourly = price("bedrock_provisioned_throughput_hour") if provisioned else None
     training_tokens = assume.train_tokens * epochs
     calls = assume.test_cases * 2  # base model and custom model, once per test case
-    items = [
-        LineItem(f"Bedrock customization of {base}: training", training_tokens / 1000, "1k tokens",
-                 customization["training_per_1k_tokens"], f"{assume.train_tokens:g} tokens of data x {epochs} epochs"),
-        LineItem("Custom model storage", assume.storage_months, "model-month", customization["storage_per_month"],
-                 f"kept {assume.storage_months:g} month(s)", recurring=True),
-        LineItem(f"Evaluation: {base} and the custom model, input tokens", calls * assume.test_prompt_tokens / 1000,
-                 "1k tokens", token_prices["input"],
-                 f"{assume.test_cases:g} cases x 2 models x {assume.test_prompt_tokens:g} tokens; the custom model at its base's price"),
-        LineItem(f"Evaluation: {base} and the custom model, output tokens", calls * assume.test_output_tokens / 1000,
-                 "1k tokens", token_prices["output"], f"{assume.test_cases:g} cases x 2 models x {assume.test_output_tokens:g} tokens"),
-    ]  # fmt: skip
+    units = PROVISIONED_MODEL_UNITS
+    items: list[LineItem] = []
+    if customization:
+        data = f"{assume.train_tokens:g} tokens of data x {epochs} epochs"
+        items.append(LineItem(f"Bedrock customization of {base}: training", training_tokens / 1000, "1k tokens",
+                              customization["training_per_1k_tokens"], data))
+        months = f"kept {assume.storage_months:g} month(s)"
+        items.append(LineItem("Custom model storage", assume.storage_months, "model-month",
+                              customization["storage_per_month"], months, recurring=True))
+    if token_prices:
+        cases = f"{assume.test_cases:g} cases x 2 models"
+        items.append(LineItem(f"Evaluation: {model} and the custom model, input tokens",
+                              calls * assume.test_prompt_tokens / 1000, "1k tokens", token_prices["input"],
+                              f"{cases} x {assume.test_prompt_tokens:g} tokens; the custom model at its base's price"))
+        items.append(LineItem(f"Evaluation: {model} and the custom model, output tokens",
+                              calls * assume.test_output_tokens / 1000, "1k tokens", token_prices["output"],
+                              f"{cases} x {assume.test_output_tokens:g} tokens"))
+    if hourly:
+        label = f"Provisioned Throughput of the custom model ({units} model unit, no commitment)"
+        items.append(LineItem(f"{label} for the evaluation", assume.provisioned_hours * units, "model-unit-hour",
+                              hourly, f"{assume.provisioned_hours:g} h from creation to deletion when not better"))
+        items.append(LineItem(f"{label} kept serving a better model", assume.endpoint_hours * units,
+                              "model-unit-hour", hourly, f"{assume.endpoint_hours:g} h (30 days) until you delete it",
+                              recurring=True))
     if metric == "judge":
         judge = _text(evaluation, "judge_model_id", CUSTOMIZATION_DEFAULTS["judge_model_id"], prefix="evaluation.")
         judge_prices = table.price(region, "bedrock_per_1k_tokens", _base_model(judge))
@@ -396,8 +441,13 @@ def estimate_customization_run(execution_input: Mapping[str, Any], config: Any, 
             LineItem(f"Evaluation: judge {judge}, output tokens", calls * assume.judge_output_tokens / 1000, "1k tokens",
                      judge_prices["output"], f"{calls:g} answers x {assume.judge_output_tokens:g} tokens"),
         ]  # fmt: skip
-    notes = (_OMITTED, "The on-demand deployment of the custom model bills per token used, not per hour.")
-    return CostEstimate("llm-customization", region, tuple(items), notes, table)
+    if provisioned:
+        serving = (f"The custom model is served by Provisioned Throughput ({units} model unit, no commitment), billed "
+                   "every hour from its creation until it is deleted: after the evaluation, unless the model is kept.")
+    else:
+        serving = "The on-demand deployment of the custom model bills per token used, not per hour."
+    unpriced = tuple(f"Not counted: {problem}; AWS publishes it on https://aws.amazon.com/bedrock/pricing/" for problem in missing)
+    return CostEstimate("llm-customization", region, tuple(items), (_OMITTED, serving, *unpriced), table)
 
 
 def estimate_lora_run(execution_input: Mapping[str, Any], config: Any, *,

@@ -1,7 +1,8 @@
 """Prepare fine-tuning data, start and follow a Bedrock customization run, and compare the models it makes.
 
-    python -m modelsmith.customization_cli prepare data/chat.jsonl --format conversation --out prepared/
-    python -m modelsmith.customization_cli prepare data/chat.jsonl --format prompt_completion --upload s3://bucket/inputs/
+    python -m modelsmith.customization_cli prepare data/chat.jsonl --out prepared/         # the default model's format
+    python -m modelsmith.customization_cli prepare data/chat.jsonl --base-model meta.llama3-1-8b-instruct-v1:0:128k \
+        --upload s3://bucket/inputs/
     python -m modelsmith.customization_cli train --env dev --input run-input.json [--name my-run-1]
     python -m modelsmith.customization_cli status arn:aws:states:...:execution:... --wait
     python -m modelsmith.customization_cli test --model arn:aws:bedrock:...:custom-model-deployment/abc --prompt "Hi"
@@ -24,6 +25,8 @@ import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, TextIO
+
+from modelsmith import catalogue
 
 Session = Any  # a boto3.Session, or any object with .client(name) (tests pass fakes)
 LAMBDA_SRC = Path(__file__).resolve().parents[1] / "lambda_src"
@@ -62,10 +65,12 @@ def prepare(args: argparse.Namespace, session: Session | None, out: TextIO) -> i
     source = Path(args.file)
     if not source.is_file():
         raise CommandError(f"{source}: no such file")
-    limits = data.Limits(min_records=args.min_records, max_records=args.max_records,
-                         max_tokens_per_record=args.max_tokens_per_record)  # fmt: skip
-    result = data.convert_and_validate(data.iter_file_lines(source), source_name=str(source), target_format=args.format,
-                                       limits=limits, validation_fraction=args.validation_fraction, seed=args.seed)  # fmt: skip
+    # The base model decides the format and the limits, as in the workflow's preparation step.
+    settings = catalogue.BEDROCK_CUSTOMIZATION_MODELS[args.base_model].preparation_settings()
+    target_format = settings.pop("target_format")
+    result = data.convert_and_validate(data.iter_file_lines(source), source_name=str(source), target_format=target_format,
+                                       limits=data.Limits(**settings), validation_fraction=args.validation_fraction,
+                                       seed=args.seed)  # fmt: skip
     if result.problems:
         for problem in result.problems:
             print(problem, file=out)
@@ -218,15 +223,16 @@ def parser() -> argparse.ArgumentParser:
 
     prepare_parser = commands.add_parser("prepare", parents=[common], help="convert and validate a JSONL file")
     prepare_parser.add_argument("file", help="chat, instruction or prompt/completion JSONL")
-    prepare_parser.add_argument("--format", required=True, choices=("prompt_completion", "conversation"),
-                                help="prompt_completion for Llama 3.x, conversation for Converse-style models")  # fmt: skip
+    prepare_parser.add_argument(
+        "--base-model",
+        default=catalogue.DEFAULT_CUSTOMIZATION_MODEL,
+        choices=sorted(catalogue.BEDROCK_CUSTOMIZATION_MODELS),
+        help="the model to fine-tune (customization ID): its data format and limits apply",
+    )
     prepare_parser.add_argument("--out", default="customization-data", help="output folder (default customization-data)")
     prepare_parser.add_argument("--upload", help="also upload the files under this S3 prefix (s3://bucket/prefix/)")
     prepare_parser.add_argument("--validation-fraction", type=_fraction, default=0.1)
     prepare_parser.add_argument("--seed", type=int, default=42)
-    prepare_parser.add_argument("--min-records", type=_positive_int, default=1)
-    prepare_parser.add_argument("--max-records", type=_positive_int, default=10_000)
-    prepare_parser.add_argument("--max-tokens-per-record", type=_positive_int, default=4_096)
 
     train_parser = commands.add_parser("train", parents=[common], help="start the customization workflow")
     train_parser.add_argument("--env", required=True, help="environment whose workflow to start, e.g. dev")

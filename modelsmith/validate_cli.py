@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Iterator
 
 import typer
 
+from modelsmith import catalogue
 from modelsmith.cli_support import AppState, InputError, app_state
 from modelsmith.lambda_code import lambda_module
 
@@ -39,11 +40,6 @@ EXISTING_FILE = {"exists": True, "dir_okay": False, "readable": True}
 class TrainingTarget(str, Enum):
     BEDROCK = "bedrock"
     LORA = "lora"
-
-
-class CustomizationFormat(str, Enum):
-    PROMPT_COMPLETION = "prompt_completion"
-    CONVERSATION = "conversation"
 
 
 @contextmanager
@@ -141,14 +137,11 @@ def training_data(
     target: TrainingTarget = typer.Option(
         TrainingTarget.BEDROCK, "--for", help="bedrock: the customization workflow; lora: the GPU instance"
     ),
-    data_format: CustomizationFormat = typer.Option(
-        CustomizationFormat.PROMPT_COMPLETION,
-        "--format",
-        help="bedrock: the model's format (prompt_completion for Llama 3.x)",
-    ),
-    max_records: int = typer.Option(10_000, "--max-records", min=1, help="bedrock: most records allowed"),
-    max_tokens_per_record: int = typer.Option(
-        4_096, "--max-tokens-per-record", min=1, help="bedrock: token limit per record"
+    base_model: str = typer.Option(
+        catalogue.DEFAULT_CUSTOMIZATION_MODEL,
+        "--base-model",
+        help="bedrock: the model to fine-tune (its customization ID); its data format and limits apply, as in the "
+        "workflow's preparation step",
     ),
     lora_config: Path = typer.Option(
         None,
@@ -163,19 +156,25 @@ def training_data(
         problems, summary = _lora_problems(file, lora_config)
         finish(state, file, problems, summary, "trains nothing when any record is bad")
         return
+    if base_model not in catalogue.BEDROCK_CUSTOMIZATION_MODELS:
+        known = ", ".join(sorted(catalogue.BEDROCK_CUSTOMIZATION_MODELS))
+        raise typer.BadParameter(f"{base_model!r} is not a model Bedrock fine-tunes; one of {known}", param_hint="--base-model")
+    settings = catalogue.BEDROCK_CUSTOMIZATION_MODELS[base_model].preparation_settings()
+    target_format = settings.pop("target_format")
     customization_data = lambda_module("shared", "customization_data")
     run_storage = lambda_module("shared", "run_storage")
-    limits = customization_data.Limits(max_records=max_records, max_tokens_per_record=max_tokens_per_record)
+    limits = customization_data.Limits(**settings)
     with reading_with_progress(state, file) as stream:
         result = customization_data.convert_and_validate(
-            run_storage.iter_lines(stream), source_name=str(file), target_format=data_format.value, limits=limits
+            run_storage.iter_lines(stream), source_name=str(file), target_format=target_format, limits=limits
         )
     meta = result.metadata
     summary = (
         ""
         if result.problems
         else (
-            f"{meta['records']} {meta['source_format']} records OK as {meta['target_format']}; "
+            f"{meta['records']} {meta['source_format']} records OK as {meta['target_format']} for {base_model} "
+            f"({meta['train_records']} training, {meta['validation_records']} validation); "
             f"about {meta['tokens_per_record']['max']} tokens in the longest ({meta['token_estimate']})"
         )
     )

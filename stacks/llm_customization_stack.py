@@ -20,8 +20,8 @@ from modelsmith import naming
 from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 from modelsmith.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
-from statemachines.common import cost_estimator_function, validator_function
-from statemachines.llm_customization import LlmCustomizationResources, build_definition
+from statemachines.common import FOUNDATION_MODELS_ANY_REGION, cost_estimator_function, validator_function
+from statemachines.llm_customization import SERVINGS, LlmCustomizationResources, build_definition
 
 class LlmCustomizationStack(Stack):
     """Props: config (its ``llm_customization`` names the base model), foundation. ``poll_interval`` (default
@@ -73,9 +73,16 @@ class LlmCustomizationStack(Stack):
         for worker in (prepare, evaluate):
             grant_run_prefix(worker.role, artifacts, key)
             worker.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[data_bucket.arn_for_objects("*")]))
-        deployments = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:custom-model-deployment/*"
-        foundation_models = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/*"
-        evaluate.role.add_to_policy(iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[foundation_models, deployments]))
+        self.model = model = BEDROCK_CUSTOMIZATION_MODELS[base_model_id]
+        # What serves the custom model: its on-demand deployment or its Provisioned Throughput (SERVINGS).
+        deployments = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:{SERVINGS[model.deployment].resource}/*"
+        # The base model may be invoked through a cross-Region inference profile (Llama 3.2 and 3.3), which routes
+        # to the model in other Regions (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html).
+        foundation_models = FOUNDATION_MODELS_ANY_REGION
+        inference_profiles = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/*"
+        evaluate.role.add_to_policy(iam.PolicyStatement(
+            actions=["bedrock:InvokeModel"], resources=[foundation_models, inference_profiles, deployments],
+        ))
         # The custom model is encrypted with the project key (CustomModelKmsKeyId): invoking it decrypts through
         # Bedrock (https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html).
         evaluate.role.add_to_policy(iam.PolicyStatement(
@@ -99,7 +106,7 @@ class LlmCustomizationStack(Stack):
             definition_body=sfn.DefinitionBody.from_chainable(build_definition(self, LlmCustomizationResources(
                 prepare_data=prepare.function, evaluate=evaluate.function, validator=validator.function, estimate_cost=estimator.function,
                 customization_role=self.customization_role, base_model_id=base_model_id,
-                model=BEDROCK_CUSTOMIZATION_MODELS[base_model_id], artifacts_bucket_name=artifacts.bucket_name,
+                model=model, artifacts_bucket_name=artifacts.bucket_name,
                 encryption_key_arn=key.key_arn, topic=foundation.notifications_topic, poll_interval=poll_interval,
                 tags=naming.resource_tags(config.name, naming.LLM_CUSTOMIZATION_COMPONENT, config.tags),
             ))),
@@ -114,29 +121,37 @@ class LlmCustomizationStack(Stack):
         ))  # fmt: skip
 
         jobs = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:model-customization-job/*"
+        on_demand = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:custom-model-deployment/*"
+        provisioned = f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:provisioned-model/*"
         cleanup = AbortCleanup(
             self, "AbortCleanup", state_machine=self.state_machine, workflow="llm-customization", encryption_key=key,
             log_retention=log_retention, topic=foundation.notifications_topic,
             permissions=[
                 iam.PolicyStatement(actions=["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
                                     resources=[jobs]),
-                iam.PolicyStatement(actions=["bedrock:DeleteCustomModelDeployment"], resources=[deployments]),
+                iam.PolicyStatement(actions=["bedrock:DeleteCustomModelDeployment"], resources=[on_demand]),
+                iam.PolicyStatement(actions=["bedrock:DeleteProvisionedModelThroughput"], resources=[provisioned]),
             ],
         )  # fmt: skip
         acknowledge(cleanup.function.role.node.find_child("DefaultPolicy"), {
             f"AwsSolutions-IAM5[Resource::{nag_resource(self, jobs)}]": "The run's job is named after the execution.",
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, deployments)}]": "The run's deployment is named after the execution.",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, on_demand)}]": "The run's deployment is named after the execution.",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, provisioned)}]":
+                "The run's Provisioned Throughput is named after the execution.",
         })  # fmt: skip
 
         # Publishing to the KMS-encrypted topic needs the key too (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
         foundation.notifications_topic.grant_publish(self.state_machine)
-        self._acknowledge(runs, data_bucket.arn_for_objects("*"), deployments, foundation_models, prepare, evaluate)
+        models = (foundation_models, inference_profiles, deployments)
+        self._acknowledge(runs, data_bucket.arn_for_objects("*"), models, prepare, evaluate)
         tree = ParameterTree(self, "Parameters", environment_name=config.name)
         tree.publish("workflows", "llm-customization-state-machine-arn", self.state_machine.state_machine_arn,
                      description="Bedrock model customization workflow")  # fmt: skip
 
-    def _acknowledge(self, runs: str, data_objects: str, deployments: str, foundation_models: str,
-                     prepare: PythonFunction, evaluate: PythonFunction) -> None:  # fmt: skip
+    def _acknowledge(
+        self, runs: str, data_objects: str, models: tuple[str, str, str], prepare: PythonFunction, evaluate: PythonFunction
+    ) -> None:
+        foundation_models, inference_profiles, deployments = models
         runs_id = f"AwsSolutions-IAM5[Resource::{nag_resource(self, runs)}]"
         runs_reason = "Each run reads and writes runs/<execution-name>/, a name chosen when the execution starts."
         data_id = f"AwsSolutions-IAM5[Resource::{nag_resource(self, data_objects)}]"
@@ -145,7 +160,10 @@ class LlmCustomizationStack(Stack):
             acknowledge(worker.role.node.find_child("DefaultPolicy"), {runs_id: runs_reason, data_id: data_reason})
         acknowledge(evaluate.role.node.find_child("DefaultPolicy"), {
             f"AwsSolutions-IAM5[Resource::{nag_resource(self, foundation_models)}]":
-                "The base and judge models are foundation models named in config and execution input.",
+                "The base and judge models are foundation models named in config and execution input; an inference "
+                "profile routes to its model in other Regions.",
+            f"AwsSolutions-IAM5[Resource::{nag_resource(self, inference_profiles)}]":
+                "The base model's cross-Region inference profile (Llama 3.2 and 3.3), this account and Region only.",
             f"AwsSolutions-IAM5[Resource::{nag_resource(self, deployments)}]":
                 "The run's own deployment, created by the workflow under a name known only at run time.",
         })  # fmt: skip
@@ -163,7 +181,7 @@ class LlmCustomizationStack(Stack):
             "AwsSolutions-IAM5[Resource::*]": "X-Ray and CloudWatch Logs delivery have no resource-level permissions.",
             **{f"AwsSolutions-IAM5[Resource::{nag_resource(self, arn(kind))}]":
                "Jobs, custom models and deployments are named after the execution at run time."
-               for kind in ("model-customization-job", "custom-model", "custom-model-deployment")},
+               for kind in ("model-customization-job", "custom-model", SERVINGS[self.model.deployment].resource)},
             "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
         })  # fmt: skip
         acknowledge(self.state_machine, {

@@ -1,8 +1,13 @@
-"""Bedrock model customization of Llama 3.x: prepare → fine-tune → deploy on demand → evaluate → keep or remove.
+"""Bedrock model customization of Llama 3.x: prepare → fine-tune → serve → evaluate → keep or remove.
 
-Validate input → Prepare training data → Start customization job → follow it → Deploy custom model (on-demand)
-→ follow it → Evaluate against the base model → the custom model wins by ``min_gain``? keep the deployment
-(status ``deployed``) : delete it (status ``not_improved``) → Notify.
+Validate input → Estimate cost → Prepare training data → Start customization job → follow it → serve the custom
+model → follow it → Evaluate against the base model → the custom model wins by ``min_gain``? keep it serving
+(status ``deployed``) : remove what serves it (status ``not_improved``) → Notify.
+
+How the custom model is served is the base model's (``CustomizableModel.deployment``, chosen at synth): an
+on-demand custom model deployment (``CreateCustomModelDeployment``; Bedrock offers it for Llama 3.3 70B) or
+Provisioned Throughput (``CreateProvisionedModelThroughput``, one model unit, no commitment: billed by the hour
+until deleted). Both are created with the run's ``clientRequestToken``, so a retried state creates nothing twice.
 
 Why not CDK's BedrockCreateModelCustomizationJob task (``.sync``): it builds the S3 URIs by concatenating a
 bucket with a fixed path, and every run must read and write its own ``runs/<execution-name>/`` prefix. The job
@@ -14,7 +19,7 @@ execution fails with a readable cause.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
@@ -24,7 +29,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from modelsmith.catalogue import CustomizableModel
+from modelsmith.catalogue import ON_DEMAND, PROVISIONED_MODEL_UNITS, PROVISIONED_THROUGHPUT, CustomizableModel
 from statemachines.common import (
     RUN_ID,
     BEDROCK_TRANSIENT_ERRORS,
@@ -38,7 +43,56 @@ from statemachines.common import (
 
 SCHEMA_NAME = "llm_customization"
 JOB_RUNNING = ["InProgress", "Stopping"]
-DEPLOYMENT_PENDING = ["Creating"]
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The Bedrock API that serves a custom model, as the workflow calls it (botocore ``bedrock`` model)."""
+
+    label: str
+    create: str
+    get: str
+    delete: str
+    name_field: str
+    model_field: str
+    identifier_field: str
+    arn_field: str
+    resource: str  # the IAM resource type of what ``create`` makes
+    ready: str
+    pending: tuple[str, ...]
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+SERVINGS = {
+    ON_DEMAND: Serving(
+        label="on-demand",
+        create="createCustomModelDeployment",
+        get="getCustomModelDeployment",
+        delete="deleteCustomModelDeployment",
+        name_field="ModelDeploymentName",
+        model_field="ModelArn",
+        identifier_field="CustomModelDeploymentIdentifier",
+        arn_field="CustomModelDeploymentArn",
+        resource="custom-model-deployment",
+        ready="Active",
+        pending=("Creating",),
+    ),
+    PROVISIONED_THROUGHPUT: Serving(
+        label="Provisioned Throughput",
+        create="createProvisionedModelThroughput",
+        get="getProvisionedModelThroughput",
+        delete="deleteProvisionedModelThroughput",
+        name_field="ProvisionedModelName",
+        model_field="ModelId",
+        identifier_field="ProvisionedModelId",
+        arn_field="ProvisionedModelArn",
+        resource="provisioned-model",
+        ready="InService",
+        pending=("Creating", "Updating"),
+        # no CommitmentDuration: "To request a no-commit Provisioned Throughput, omit this field" (botocore)
+        extra=(("ModelUnits", PROVISIONED_MODEL_UNITS),),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +114,19 @@ class LlmCustomizationResources:
 class _Builder:
     def __init__(self, scope: Construct, resources: LlmCustomizationResources) -> None:
         self.scope, self.r = scope, resources
+        self.serving = SERVINGS[resources.model.deployment]
         self.arn = lambda kind: f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:{kind}/*"
         self.failure_entry = self._failure_path()
+
+    def _delete_serving(self, name: str) -> tasks.CallAwsService:
+        """Delete what serves the custom model (the deployment or the Provisioned Throughput at ``$.deployment.arn``)."""
+        return self._bedrock(
+            name,
+            self.serving.delete,
+            {self.serving.identifier_field: sfn.JsonPath.string_at("$.deployment.arn")},
+            [self.arn(self.serving.resource)],
+            result_path=sfn.JsonPath.DISCARD,
+        )
 
     def _bedrock(self, name: str, action: str, parameters: dict, resources: list[str], *,
                  tagged: Sequence[str] = (), **kwargs) -> tasks.CallAwsService:  # fmt: skip
@@ -98,9 +163,7 @@ class _Builder:
             "error": sfn.JsonPath.string_at("$.error.Error"), "cause": sfn.JsonPath.string_at("$.error.Cause")})
         notify.add_catch(fail, result_path="$.notify_error")
         notify.next(fail)
-        delete = self._bedrock("Delete deployment after failure", "deleteCustomModelDeployment",
-                               {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.deployment.arn")},
-                               [self.arn("custom-model-deployment")], result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+        delete = self._delete_serving("Delete deployment after failure")
         delete.add_catch(notify, result_path="$.cleanup_error")
         delete.next(notify)
         deployed = sfn.Choice(self.scope, "Deployment created?").when(
@@ -124,11 +187,10 @@ class _Builder:
             "run_id": RUN_ID,
             "input": {
                 "train_s3_uri": sfn.JsonPath.string_at("$.train_s3_uri"),
-                "target_format": m.data_format,
+                **m.preparation_settings(),
                 "validation_fraction": sfn.JsonPath.number_at("$.validation_fraction"),
                 "seed": sfn.JsonPath.number_at("$.seed"),
-                "min_records": m.min_records, "max_records": m.max_records,
-                "max_tokens_per_record": m.max_tokens_per_record,
+                "hyperparameters": sfn.JsonPath.object_at("$.hyperparameters"),
             },
         }, "$.data")  # fmt: skip
         run_prefix = f"s3://{r.artifacts_bucket_name}/runs/{{}}/"
@@ -143,18 +205,18 @@ class _Builder:
                 "TrainingDataConfig": {"S3Uri": sfn.JsonPath.string_at("$.data.train_uri")},
                 "ValidationDataConfig": {"Validators": [{"S3Uri": sfn.JsonPath.string_at("$.data.validation_uri")}]},
                 "OutputDataConfig": {"S3Uri": sfn.JsonPath.format(run_prefix + "customization/", RUN_ID)},
-                "HyperParameters": {
-                    "epochCount": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.hyperparameters.epoch_count")),
-                    "batchSize": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.hyperparameters.batch_size")),
-                    "learningRate": sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.hyperparameters.learning_rate")),
-                },
+                # Bedrock takes the values as strings; the preparation step writes them as plain decimals
+                # ("0.0001"), as AWS's examples do, instead of States.Format's undocumented number rendering.
+                "HyperParameters": sfn.JsonPath.object_at("$.data.job_hyperparameters"),
                 "CustomModelKmsKeyId": r.encryption_key_arn,
                 "ClientRequestToken": sfn.JsonPath.string_at("$.run_names.request_token"),
                 "JobTags": run_tags(r.tags),
                 "CustomModelTags": run_tags(r.tags),
             },
+            # The job names the base model by its customization ID (":128k"); both forms of its ARN are granted.
             [self.arn("model-customization-job"), self.arn("custom-model"),
-             f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{r.base_model_id}"],
+             f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{r.base_model_id}",
+             f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{m.inference_model_id}"],
             tagged=[self.arn("model-customization-job"), self.arn("custom-model")],
             result_selector={"arn": sfn.JsonPath.string_at("$.JobArn")}, result_path="$.job",
         )  # fmt: skip
@@ -186,27 +248,39 @@ class _Builder:
             .otherwise(job_failed)
         )  # fmt: skip
 
+        serving = self.serving
         deploy = self._bedrock(
-            "Deploy custom model (on-demand)", "createCustomModelDeployment",
-            {"ModelDeploymentName": sfn.JsonPath.string_at("$.run_names.bedrock"),
-             # idempotency: a retried state gets the existing deployment instead of a second one
-             "ClientRequestToken": sfn.JsonPath.string_at("$.run_names.request_token"),
-             "ModelArn": sfn.JsonPath.string_at("$.custom_model.arn"),
-             "Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID),
-             "Tags": run_tags(r.tags)},
-            [self.arn("custom-model"), self.arn("custom-model-deployment")],
-            tagged=[self.arn("custom-model-deployment")],
-            result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")}, result_path="$.deployment",
-        )  # fmt: skip
+            f"Deploy custom model ({serving.label})",
+            serving.create,
+            {
+                serving.name_field: sfn.JsonPath.string_at("$.run_names.bedrock"),
+                # idempotency: a retried state gets the existing deployment instead of a second one
+                "ClientRequestToken": sfn.JsonPath.string_at("$.run_names.request_token"),
+                serving.model_field: sfn.JsonPath.string_at("$.custom_model.arn"),
+                **({"Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID)} if serving.create == "createCustomModelDeployment" else {}),
+                **dict(serving.extra),
+                "Tags": run_tags(r.tags),
+            },
+            # The Service Authorization Reference lists only the model (custom-model) for both creates; the created
+            # resource is authorized as bedrock:TagResource for its tags.
+            [self.arn("custom-model")],
+            tagged=[self.arn(serving.resource)],
+            result_selector={"arn": sfn.JsonPath.string_at(f"$.{serving.arn_field}")},
+            result_path="$.deployment",
+        )
         deploy.add_catch(self.failure_entry, result_path="$.error")
         deploy_wait = sfn.Wait(self.scope, "Wait for deployment", time=sfn.WaitTime.duration(r.poll_interval))
         deploy_check = self._bedrock(
-            "Get deployment status", "getCustomModelDeployment",
-            {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.deployment.arn")},
-            [self.arn("custom-model-deployment")],
-            result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn"), "status": sfn.JsonPath.string_at("$.Status")},
+            "Get deployment status",
+            serving.get,
+            {serving.identifier_field: sfn.JsonPath.string_at("$.deployment.arn")},
+            [self.arn(serving.resource)],
+            result_selector={
+                "arn": sfn.JsonPath.string_at(f"$.{serving.arn_field}"),
+                "status": sfn.JsonPath.string_at("$.Status"),
+            },
             result_path="$.deployment",
-        )  # fmt: skip
+        )
         deploy_check.add_catch(self.failure_entry, result_path="$.error")
         deploy_failed = self._failed("Deployment failed", "DeploymentFailed", "deployment {} ended {}",
                                      "$.deployment.arn", "$.deployment.status")  # fmt: skip
@@ -215,7 +289,7 @@ class _Builder:
         evaluate = self._invoke("Evaluate against the base model", r.evaluate, {
             "run_id": RUN_ID,
             "test_suite_uri": sfn.JsonPath.string_at("$.test_suite_s3_uri"),
-            "base_model_id": r.base_model_id,
+            "base_model_id": m.base_invocation_id,
             "custom_model_id": sfn.JsonPath.string_at("$.deployment.arn"),
             "metric": sfn.JsonPath.string_at("$.evaluation.metric"),
             "judge_model_id": sfn.JsonPath.string_at("$.evaluation.judge_model_id"),
@@ -223,14 +297,15 @@ class _Builder:
         }, "$.scores")  # fmt: skip
         deploy_status = (
             sfn.Choice(self.scope, "Deployment active?")
-            .when(sfn.Condition.string_equals("$.deployment.status", "Active"), evaluate)
-            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.deployment.status", s) for s in DEPLOYMENT_PENDING]), deploy_wait)
+            .when(sfn.Condition.string_equals("$.deployment.status", serving.ready), evaluate)
+            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.deployment.status", s) for s in serving.pending]), deploy_wait)
             .otherwise(deploy_failed)
         )  # fmt: skip
 
         def outcome(label: str, status: str) -> sfn.Pass:
             return sfn.Pass(self.scope, label, parameters={
                 "run_id": RUN_ID, "status": status, "base_model_id": r.base_model_id,
+                "deployment_mode": m.deployment,
                 "custom_model_arn": sfn.JsonPath.string_at("$.custom_model.arn"),
                 "deployment_arn": sfn.JsonPath.string_at("$.deployment.arn") if status == "deployed" else "none",
                 "base_score": sfn.JsonPath.number_at("$.scores.base_score"),
@@ -241,9 +316,7 @@ class _Builder:
             })  # fmt: skip
 
         def delete(label: str) -> tasks.CallAwsService:
-            task = self._bedrock(label, "deleteCustomModelDeployment",
-                                 {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.deployment.arn")},
-                                 [self.arn("custom-model-deployment")], result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+            task = self._delete_serving(label)
             task.add_catch(self.failure_entry, result_path="$.error")
             return task
 

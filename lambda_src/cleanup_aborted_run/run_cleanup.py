@@ -10,8 +10,9 @@ execution name) and stopped here:
   stopped (idempotent);
 - ``retrieval-pipeline``: the batch inference job ``run_names.bedrock_name(<run>)`` is stopped if it still runs, and so is
   the run's SageMaker training job (found by its ``modelsmith:run-id`` tag; its name is chosen at run time);
-- ``llm-customization``: the customization job of that name is stopped if it still runs, and the on-demand
-  deployment of that name is deleted if it exists.
+- ``llm-customization``: the customization job of that name is stopped if it still runs, and what serves the
+  custom model under that name is deleted if it exists: the on-demand deployment or the Provisioned Throughput
+  (billed by the hour until deleted; DeleteProvisionedModelThroughput takes its name or ARN).
 
 Each action is best-effort and reported; the topic is told what was cleaned up.
 """
@@ -94,6 +95,8 @@ def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec
         _attempt(report, f"deleted deployment {resource}",
                  lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=resource),
                  missing_ok=True)  # fmt: skip
+        _attempt(report, f"deleted Provisioned Throughput {resource}",
+                 lambda: bedrock.delete_provisioned_model_throughput(provisionedModelId=resource), missing_ok=True)
     return report
 
 

@@ -3,7 +3,7 @@ function) with the environment's settings from ``COST_CONFIG`` and prices from `
 
 Event: ``{"workflow": "retrieval-pipeline" | "llm-customization" | "lora-training", "input": <validated input>}``.
 Returns a compact estimate: ``{"currency", "run_total", "recurring_total", "total", "items": [{"description",
-"amount", "recurring"}], "price_table"}``. An input the estimator cannot price returns ``{"unavailable": reason}``
+"amount", "recurring"}], "notes", "price_table"}`` (the notes say what is not counted and how things bill). An input the estimator cannot price returns ``{"unavailable": reason}``
 instead of failing: a missing estimate never stops a run.
 """
 
@@ -30,7 +30,7 @@ def compact(estimate: dict[str, Any]) -> dict[str, Any]:
         "recurring_total": estimate["recurring_total"], "total": estimate["total"],
         "items": [{"description": item["description"], "amount": round(item["amount"], 2), "recurring": item["recurring"]}
                   for item in estimate["items"]],
-        "price_table": estimate["price_table"],
+        "notes": estimate["notes"], "price_table": estimate["price_table"],
     }  # fmt: skip
 
 

@@ -1,15 +1,18 @@
 """Convert and validate a run's fine-tuning data, then store it for Bedrock model customization.
 
 Event: ``{"run_id", "input": {"train_s3_uri", "target_format": "prompt_completion"|"conversation",
-"validation_fraction"?: 0.1, "seed"?: 42, "min_records"?: 1, "max_records"?: 10000,
-"max_tokens_per_record"?: 4096}}``. The JSONL at ``train_s3_uri`` is streamed through
+"validation_fraction"?: 0.1, "seed"?: 42, "min_records"?: 1, "max_records"?: 10000, "max_validation_records"?:
+1000, "max_tokens_per_record"?: 4096, "hyperparameters"?: {"epoch_count", "batch_size", "learning_rate"}}}``. The JSONL at ``train_s3_uri`` is streamed through
 ``customization_data.convert_and_validate`` (formats, checks and split are described there).
 
 - Any problem: every problem goes to ``runs/<run_id>/data/problems.jsonl`` (``{"file", "line", "field",
   "reason"}`` lines) and ``CustomizationDataError`` is raised, its message counting the problems, showing the
   first five and naming that file. No training data is written.
 - Otherwise ``runs/<run_id>/data/{train,validation}.jsonl`` and ``metadata.json`` are written and
-  ``{"train_uri", "validation_uri", "metadata_uri", "train_records", "validation_records", "format"}`` returned.
+  ``{"train_uri", "validation_uri", "metadata_uri", "train_records", "validation_records", "format",
+  "job_hyperparameters"}`` returned; ``job_hyperparameters`` are the customization job's ``hyperParameters``
+  (``epochCount``, ``batchSize``, ``learningRate``): strings, as the API takes them, numbers written as plain
+  decimals (``"0.0001"``, never ``"1e-04"``) like AWS's examples.
 
 A malformed event raises ``InvalidEventError`` naming the field.
 """
@@ -17,6 +20,8 @@ A malformed event raises ``InvalidEventError`` naming the field.
 from __future__ import annotations
 
 import logging
+import math
+from decimal import Decimal
 from typing import Any, Mapping
 
 import boto3
@@ -36,8 +41,11 @@ from run_storage import InvalidEventError, artifacts_bucket, iter_lines, open_ob
 
 logger = logging.getLogger(__name__)
 
-LIMIT_DEFAULTS = {"min_records": Limits.min_records, "max_records": Limits.max_records,
-                  "max_tokens_per_record": Limits.max_tokens_per_record}  # fmt: skip
+LIMIT_DEFAULTS = {
+    name: getattr(Limits, name) for name in ("min_records", "max_records", "max_tokens_per_record", "max_validation_records")
+}
+# execution input name -> Bedrock hyperParameters key (https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama31.html)
+HYPERPARAMETER_KEYS = {"epoch_count": "epochCount", "batch_size": "batchSize", "learning_rate": "learningRate"}
 
 
 def _positive_integer(settings: Mapping[str, Any], name: str, default: int) -> int:
@@ -75,9 +83,33 @@ def read_settings(event: Any) -> tuple[str, str, dict[str, Any], Limits]:
     return prefix, train_uri, options, limits
 
 
+def job_hyperparameters(event: Mapping[str, Any]) -> dict[str, str]:
+    """The job's ``hyperParameters`` from ``input.hyperparameters`` (see the module docstring); unknown or
+    non-numeric values raise naming the field."""
+    given = (event.get("input") or {}).get("hyperparameters")
+    given = {} if given is None else given
+    if not isinstance(given, Mapping):
+        raise InvalidEventError(f"input.hyperparameters: expected an object, got {type(given).__name__}")
+    result = {}
+    for name, value in given.items():
+        if name not in HYPERPARAMETER_KEYS:
+            raise InvalidEventError(f"input.hyperparameters.{name}: unknown; known: {', '.join(HYPERPARAMETER_KEYS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise InvalidEventError(f"input.hyperparameters.{name}: {value!r} must be a positive number")
+        result[HYPERPARAMETER_KEYS[name]] = plain_decimal(value)
+    return result
+
+
+def plain_decimal(value: int | float) -> str:
+    """``value`` in positional notation, shortest form: 1e-4 -> "0.0001", 5 -> "5", 5e-06 -> "0.000005"."""
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def prepare_customization_data(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str, Any]:
     """Convert, validate and store the run's data (see the module docstring)."""
     prefix, train_uri, options, limits = read_settings(event)
+    hyperparameters = job_hyperparameters(event)
     bucket = artifacts_bucket()
     s3 = s3_client or boto3.client("s3")
     lines = iter_lines(open_object(s3, train_uri, "input.train_s3_uri"))
@@ -88,6 +120,12 @@ def prepare_customization_data(event: Mapping[str, Any], *, s3_client: Any = Non
         raise CustomizationDataError(problems_message(result.problems, train_uri, problems_uri))
     uris = store_result(s3, bucket, f"{prefix}data/", result)
     logger.info("customization data stored", extra={"metadata": result.metadata})
-    return {"train_uri": uris["train"], "validation_uri": uris["validation"], "metadata_uri": uris["metadata"],
-            "train_records": len(result.train), "validation_records": len(result.validation),
-            "format": options["target_format"]}  # fmt: skip
+    return {
+        "train_uri": uris["train"],
+        "validation_uri": uris["validation"],
+        "metadata_uri": uris["metadata"],
+        "train_records": len(result.train),
+        "validation_records": len(result.validation),
+        "format": options["target_format"],
+        "job_hyperparameters": hyperparameters,
+    }

@@ -80,8 +80,9 @@ def test_negative_control_removing_one_grant_fails_the_check(deployed: DeployedA
 
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory) -> DeployedApp:
-    """dev with what its defaults leave out: a CPU endpoint (its config carries the project key) and a GitHub
-    repository that builds the training image (the publisher role exists). One synthesis serves both tests."""
+    """dev with what its defaults leave out: a CPU endpoint (its config carries the project key), a GitHub
+    repository that builds the training image (the publisher role exists) and a customization base model served by
+    Provisioned Throughput (Llama 3.1 8B). One synthesis serves the tests below."""
     import json as _json
 
     from aws_cdk import App
@@ -93,6 +94,7 @@ def variant(tmp_path_factory) -> DeployedApp:
     environments = _json.loads(_json.dumps(CDK_CONTEXT["environments"]))
     environments["dev"].setdefault("retrieval_pipeline", {})["endpoint_instance_type"] = "ml.m5.xlarge"
     environments["dev"].setdefault("training_instance", {})["image_publisher_github_repository"] = "acme/modelsmith"
+    environments["dev"].setdefault("llm_customization", {})["base_model_id"] = "meta.llama3-1-8b-instruct-v1:0:128k"
     outdir = tmp_path_factory.mktemp("variant")
     app = App(outdir=str(outdir), context={**CDK_CONTEXT, "environments": environments})
     add_stacks(app, load_config(environments, "dev"))
@@ -109,6 +111,17 @@ def test_a_cpu_endpoint_with_the_project_key_has_its_grant(variant: DeployedApp)
     creates = [call for call in inventory(deployed) if call.action == "sagemaker:CreateEndpoint"]
     rules = {call.rule for call in with_dependents(creates, deployed, role_policies(deployed))}
     assert "sagemaker-endpoint-kms" in rules
+
+
+def test_provisioned_throughput_calls_have_their_grants(variant: DeployedApp) -> None:
+    # GIVEN a base model Bedrock serves only through Provisioned Throughput: the workflow buys, reads and deletes it
+    actions = {call.action for call in inventory(variant)}
+    assert {"bedrock:CreateProvisionedModelThroughput", "bedrock:GetProvisionedModelThroughput",
+            "bedrock:DeleteProvisionedModelThroughput"} <= actions  # fmt: skip
+    assert "bedrock:CreateCustomModelDeployment" not in actions
+    # THEN every call has its grant (the variant's other test checks the whole app; this names the calls)
+    missing, _, _ = ungranted(variant)
+    assert [entry for entry in missing if "Provisioned" in entry] == []
 
 
 def test_the_image_ci_can_find_and_push_to_its_repository(variant: DeployedApp) -> None:

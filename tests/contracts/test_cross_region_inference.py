@@ -52,8 +52,8 @@ def test_query_writers_can_use_a_us_cross_region_profile(deployed: DeployedApp) 
         action = "bedrock:CreateModelInvocationJob" if "CreateModelInvocationJob" in caller else "bedrock:InvokeModel"
         documents = [document.document for document in policies[principal]]
         profile = f"arn:aws:bedrock:{deployed.region}:{deployed.account}:inference-profile/{PROFILE}"
-        needed = [profile] + [f"arn:aws:bedrock:{region}::foundation-model/{PROFILE.removeprefix('us.')}"
-                              for region in DESTINATIONS]  # fmt: skip
+        model = PROFILE.removeprefix("us.")
+        needed = [profile] + [f"arn:aws:bedrock:{region}::foundation-model/{model}" for region in DESTINATIONS]
         problems += [f"{caller}: {action} on {arn}" for arn in needed if not is_allowed(documents, action, arn)]
     assert problems == []
 

@@ -106,14 +106,14 @@ def _chats(path: Path, count: int, extra: list[str] = ()) -> Path:
 
 
 def test_customization_prepare_writes_the_files(tmp_path: Path) -> None:
-    source = _chats(tmp_path / "chats.jsonl", 20)
+    source = _chats(tmp_path / "chats.jsonl", 120)
     result = invoke(
         [
             "customization",
             "prepare",
             str(source),
-            "--format",
-            "prompt_completion",
+            "--base-model",
+            "meta.llama3-1-8b-instruct-v1:0:128k",
             "--out",
             str(tmp_path / "out"),
             "--validation-fraction",
@@ -121,25 +121,26 @@ def test_customization_prepare_writes_the_files(tmp_path: Path) -> None:
         ]
     )
     assert result.exit_code == 0, result.output
-    assert "20 chat records -> prompt_completion: 15 train, 5 validation" in result.stdout
+    assert "120 chat records -> prompt_completion: 90 train, 30 validation" in result.stdout
     assert (tmp_path / "out" / "train.jsonl").is_file()
 
 
 def test_customization_prepare_problems_exit_2(tmp_path: Path) -> None:
     source = _chats(tmp_path / "chats.jsonl", 2, ["{oops"])
     result = invoke(
-        ["customization", "prepare", str(source), "--format", "conversation", "--out", str(tmp_path / "out")]
+        ["customization", "prepare", str(source), "--out", str(tmp_path / "out")]
     )
     assert result.exit_code == 2
     assert result.stdout.startswith(f"{source}:3: (line): not valid JSON")
-    assert result.stderr == f"error: 1 problem in {source} (3 records); nothing written\n"
+    # the bad line, and the file's 3 records against the 100 Bedrock needs (training and validation together)
+    assert result.stderr == f"error: 2 problems in {source} (3 records); nothing written\n"
     assert not (tmp_path / "out").exists()
 
 
 def test_customization_bad_arguments_exit_2(tmp_path: Path) -> None:
     source = _chats(tmp_path / "chats.jsonl", 2)
     result = invoke(
-        ["customization", "prepare", str(source), "--format", "conversation", "--validation-fraction", "1.5"]
+        ["customization", "prepare", str(source), "--validation-fraction", "1.5"]
     )
     assert result.exit_code == 2 and "is not between 0 and 1" in result.output
     result = invoke(

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 from typer.testing import CliRunner
 
 from modelsmith.cli import app
@@ -134,13 +136,18 @@ def chat(n: int) -> dict:
 
 
 def test_bedrock_training_data_is_checked_by_the_customization_module(tmp_path: Path) -> None:
-    data = write_lines(tmp_path / "train.jsonl", [chat(n) for n in range(4)])
+    data = write_lines(tmp_path / "train.jsonl", [chat(n) for n in range(120)])
     result = invoke("training-data", str(data))
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"{data}: 4 chat records OK as prompt_completion; about ")
+    # the default model, Llama 3.3 70B, takes the conversation format
+    assert result.stdout.startswith(
+        f"{data}: 120 chat records OK as conversation for meta.llama3-3-70b-instruct-v1:0:128k (108 training, 12 validation); about "
+    )
 
-    write_lines(data, [chat(0), {"messages": [{"role": "bot", "content": "x"}]}, {"prompt": "p", "completion": "c"}])
-    result = invoke("training-data", str(data), "--format", "conversation")
+    lines = [chat(n) for n in range(120)]
+    lines[1], lines[2] = {"messages": [{"role": "bot", "content": "x"}]}, {"prompt": "p", "completion": "c"}
+    write_lines(data, lines)
+    result = invoke("training-data", str(data), "--base-model", "meta.llama3-1-8b-instruct-v1:0:128k")
     assert result.exit_code == 2
     assert result.stdout.splitlines() == [
         f"{data}:2: messages[0].role: unknown role 'bot'; expected system, user or assistant",
@@ -150,10 +157,26 @@ def test_bedrock_training_data_is_checked_by_the_customization_module(tmp_path: 
 
 
 def test_bedrock_limits_apply(tmp_path: Path) -> None:
+    # model-customization-prepare.html: "Sum of training and validation records | 100 | 10,000"
     data = write_lines(tmp_path / "train.jsonl", [chat(n) for n in range(4)])
-    result = invoke("training-data", str(data), "--max-records", "3")
+    result = invoke("training-data", str(data))
     assert result.exit_code == 2
-    assert result.stdout == f"{data}:0: (file): 4 records; at most 3 allowed\n"
+    assert result.stdout == f"{data}:0: (file): 4 records; at least 100 needed\n"
+
+
+@pytest.mark.parametrize("model_id", sorted(BEDROCK_CUSTOMIZATION_MODELS))
+def test_each_model_gets_its_own_format_and_token_limit(tmp_path: Path, model_id: str) -> None:
+    model = BEDROCK_CUSTOMIZATION_MODELS[model_id]
+    # one answer of about 11,500 tokens (chars / 3.5): within 16,000, over Llama 3.2 90B's 10,000
+    long = {"messages": [{"role": "user", "content": "Describe it."}, {"role": "assistant", "content": "word " * 8_000}]}
+    data = write_lines(tmp_path / "train.jsonl", [chat(n) for n in range(119)] + [long])
+    result = invoke("training-data", str(data), "--base-model", model_id)
+    if model.max_tokens_per_record < 11_500:
+        assert result.exit_code == 2
+        assert f"over the limit of {model.max_tokens_per_record}" in result.stdout
+    else:
+        assert result.exit_code == 0, result.output
+        assert f"records OK as {model.data_format} for {model_id}" in result.stdout
 
 
 def test_lora_training_data_is_checked_by_the_training_records_module(tmp_path: Path) -> None:
@@ -173,7 +196,7 @@ def test_lora_training_data_is_checked_by_the_training_records_module(tmp_path: 
     [
         ["training-data"],
         ["training-data", "x.jsonl", "--for", "sagemaker"],
-        ["training-data", "x.jsonl", "--max-records", "0"],
+        ["training-data", "x.jsonl", "--base-model", "meta.llama3-1-8b-instruct-v1:0"],
     ],
 )
 def test_bad_arguments_are_usage_errors(args: list[str]) -> None:

@@ -64,12 +64,17 @@ BAD_CONFIGS = [
               ("region = 'us-west-9'", "not an AWS commercial region")),
     BadConfig("region without Bedrock Llama fine-tuning", lambda e: (_set("prod.region", "eu-west-1")(e), _set(
               "prod.agent", {"foundation_model_id": "eu.anthropic.claude-3-5-haiku-20241022-v1:0"})(e)), "prod",
-              ("region = 'eu-west-1'", "meta.llama3-1-8b-instruct-v1:0", "offered only in us-west-2")),
+              ("region = 'eu-west-1'", "meta.llama3-3-70b-instruct-v1:0:128k", "offered only in us-west-2")),
     BadConfig("model Bedrock cannot fine-tune", _set("dev.llm_customization.base_model_id", "meta.llama3-70b-instruct-v1:0"),
               "dev", ("llm_customization.base_model_id = 'meta.llama3-70b-instruct-v1:0'", "allowed: meta.llama3-1-70b")),
-    BadConfig("customization model evaluated only through provisioned throughput",
+    # custom-model-supported.html: a customization job takes the ":128k" ID
+    BadConfig("customization model by its inference ID",
               _set("dev.llm_customization.base_model_id", "meta.llama3-1-70b-instruct-v1:0"), "dev",
-              ("llm_customization.base_model_id = 'meta.llama3-1-70b-instruct-v1:0'", "on-demand deployment")),
+              ("llm_customization.base_model_id = 'meta.llama3-1-70b-instruct-v1:0'", "addresses this model as meta.llama3-1-70b-instruct-v1:0:128k")),
+    # model-lifecycle-legacy.html: Llama 3.2 reached end of life on 2026-07-07; the evaluation could not invoke it
+    BadConfig("customization of an end-of-life base model",
+              _set("dev.llm_customization.base_model_id", "meta.llama3-2-3b-instruct-v1:0:128k"), "dev",
+              ("llm_customization.base_model_id = 'meta.llama3-2-3b-instruct-v1:0:128k'", "EOL 2026-07-07", "could not invoke it")),
     BadConfig("embedding dimension of a known model", _set("dev.retrieval_pipeline.embedding_dimension", 384), "dev",
               ("retrieval_pipeline.embedding_dimension = 384", "BAAI/bge-base-en-v1.5 produces 768")),
     BadConfig("SageMaker type without ml. prefix", _set("dev.retrieval_pipeline.training_instance_type", "g5.xlarge"),

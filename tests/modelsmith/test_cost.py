@@ -6,6 +6,8 @@ change that breaks them must also update the arithmetic in the comments.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import sys
 from datetime import date
@@ -40,7 +42,8 @@ def config_dict(**retrieval) -> dict:
         "training_instance": {"instance_type": "g6.2xlarge"},
         "retrieval_pipeline": {"training_instance_type": "ml.g5.xlarge", "endpoint_instance_type": "ml.g5.xlarge",
                                "max_training_hours": 24, "spot_training": False, **retrieval},
-        "llm_customization": {"base_model_id": "meta.llama3-1-8b-instruct-v1:0"},
+        "llm_customization": {"base_model_id": "meta.llama3-1-8b-instruct-v1:0:128k",
+                              "inference_model_id": "meta.llama3-1-8b-instruct-v1:0", "deployment": "on_demand"},
     }  # fmt: skip
 
 
@@ -137,7 +140,7 @@ def test_measurements_override_assumptions_and_the_output_is_json(dev) -> None:
     # 1,000 documents (measured) x 590 tokens = 590 k x 0.00011 (batch) = 0.0649
     assert output["items"][0]["amount"] == pytest.approx(0.0649)
     assert output["items"][3]["quantity"] == 24 and output["recurring_total"] == pytest.approx(33.79)  # 24 x 1.408
-    assert output["price_table"] == {"version": 1, "as_of": "2025-06-01"}
+    assert output["price_table"] == {"version": 2, "as_of": "2025-06-01"}
     assert set(output) == {"workflow", "region", "currency", "total", "run_total", "recurring_total", "items", "notes",
                            "price_table"}  # fmt: skip
 
@@ -161,8 +164,7 @@ def test_workflow_names_and_aliases(dev) -> None:
      "Bedrock model 'mistral.mistral-7b-instruct-v0:2' has no price in us-west-2"),
     ("lora", {}, {**config_dict(), "training_instance": {"instance_type": "p5.48xlarge"}},
      "EC2 instance type 'p5.48xlarge' has no price in us-west-2"),
-    ("customization", {}, {**config_dict(), "region": "us-east-1"},
-     "Bedrock customization of model 'meta.llama3-1-8b-instruct-v1:0' has no price in us-east-1"),
+    ("customization", {}, {**config_dict(), "region": "eu-west-1"}, "region 'eu-west-1': no prices"),
     ("retrieval", {}, {**config_dict(), "region": "eu-west-1"}, "region 'eu-west-1': no prices"),
     ("retrieval", {"queries_per_document": 0}, config_dict(), "queries_per_document = 0: a whole number from 1 to 10"),
     ("retrieval", {"max_documents": "5000"}, config_dict(), "max_documents = '5000': a whole number"),
@@ -210,6 +212,34 @@ def test_price_table_is_versioned_dated_and_complete() -> None:
         assert set(sections) == set(cost.PRICE_SECTIONS), region
 
 
+# Prices AWS publishes only in the tables of https://aws.amazon.com/bedrock/pricing/, which could not be read where
+# this was written (the stored copies carry the page's prose, not its tables): the customization estimate counts
+# the rest and names these in its notes. Fill them in modelsmith/prices.json and remove them here.
+UNPRICED = {("bedrock_customization", "meta.llama3-3-70b-instruct-v1:0"), ("bedrock_per_1k_tokens", "meta.llama3-3-70b-instruct-v1:0")}
+
+
+def test_unpriced_customization_lines_are_named_in_the_notes() -> None:
+    # GIVEN a base model served by Provisioned Throughput, whose hourly price the table lacks
+    settings = {**config_dict(), "llm_customization": {"base_model_id": "meta.llama3-1-70b-instruct-v1:0:128k",
+                                                       "inference_model_id": "meta.llama3-1-70b-instruct-v1:0",
+                                                       "deployment": "provisioned_throughput"}}  # fmt: skip
+    estimate = cost.estimate_customization_run({}, settings)
+    # THEN training, storage and evaluation are counted, and the note names the missing entry and says how PT bills
+    assert [item.description for item in estimate.items][:2] == [
+        "Bedrock customization of meta.llama3-1-70b-instruct-v1:0:128k: training", "Custom model storage"]
+    notes = " ".join(estimate.notes)
+    assert "Not counted: Bedrock Provisioned Throughput (per model unit-hour) of model meta.llama3-1-70b-instruct-v1:0 (no entry regions.us-west-2.bedrock_provisioned_throughput_hour" in notes
+    assert "billed every hour from its creation until it is deleted" in notes
+    # AND with the price in the table, the evaluation's hours and the hours a kept model bills are counted
+    table = cost.load_prices()
+    priced = dataclasses.replace(table, regions={**table.regions, "us-west-2": {
+        **table.regions["us-west-2"], "bedrock_provisioned_throughput_hour": {"meta.llama3-1-70b-instruct-v1:0": 10.0}}})
+    with_price = cost.estimate_customization_run({}, settings, prices=priced)
+    hours = [item for item in with_price.items if item.unit == "model-unit-hour"]
+    assert [(item.quantity, item.amount, item.recurring) for item in hours] == [(2, 20.0, False), (720, 7200.0, True)]
+    assert "Not counted" not in " ".join(with_price.notes)
+
+
 def test_every_configured_instance_and_model_has_a_price() -> None:
     """What cdk.json, the config defaults, the examples and the schema defaults name is priced in each region."""
     examples = [json.loads(path.read_text()) for path in EXAMPLES.glob("*.json")]
@@ -227,13 +257,17 @@ def test_every_configured_instance_and_model_has_a_price() -> None:
         if config.retrieval_pipeline.endpoint_instance_type != "serverless":
             table.price(region, "sagemaker_endpoint_instance_hour", config.retrieval_pipeline.endpoint_instance_type)
         if config.llm_customization.enabled:
-            table.price(region, "bedrock_customization", config.llm_customization.base_model_id)
-            table.price(region, "bedrock_per_1k_tokens", config.llm_customization.base_model_id)
+            # the estimate names what it could not count (test_unpriced_customization_lines_are_named_in_the_notes)
+            model = config.llm_customization.model.inference_model_id
+            for section in ("bedrock_customization", "bedrock_per_1k_tokens"):
+                if (section, model) not in UNPRICED:
+                    table.price(region, section, model)
         for model in models:
             table.price(region, "bedrock_per_1k_tokens", model)
         for example, workflow in (("retrieval_pipeline.json", "retrieval"), ("llm_customization.json", "customization"),
                                   ("lora_training.json", "lora")):  # fmt: skip
-            assert cost.estimate(workflow, json.loads((EXAMPLES / example).read_text()), config).total > 0
+            estimate = cost.estimate(workflow, json.loads((EXAMPLES / example).read_text()), config)
+            assert estimate.total > 0 or any(note.startswith("Not counted") for note in estimate.notes)
 
 
 def test_a_broken_price_table_is_refused_naming_every_entry(tmp_path) -> None:

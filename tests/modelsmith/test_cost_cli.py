@@ -37,7 +37,7 @@ def test_estimate_prints_items_totals_assumptions_and_prices(lora_input) -> None
     assert "EC2 g6.2xlarge (GPU training instance)" in out and "0.9776" in out
     assert "6.84" in out  # (6.5 + 0.5) h x 0.9776
     assert "6.5 h fine-tune + 0.5 h boot" in out
-    assert "Prices: version 1 as of 2025-06-01" in out
+    assert "Prices: version 2 as of 2025-06-01" in out
 
 
 def test_json_output_is_what_a_workflow_gets() -> None:
@@ -51,7 +51,7 @@ def test_json_output_is_what_a_workflow_gets() -> None:
 def test_prices_shows_version_and_region() -> None:
     code, out, _ = run("prices", "--region", "us-east-1")
     assert code == 0
-    assert "Prices in us-east-1, USD: version 1, as of 2025-06-01" in out and "ml.g5.xlarge" in out
+    assert "Prices in us-east-1, USD: version 2, as of 2025-06-01" in out and "ml.g5.xlarge" in out
     assert "0.5 x the on-demand token price" in out
 
 

@@ -46,45 +46,46 @@ def write_chats(path: Path, count: int, extra: list[bytes] = ()) -> Path:
 
 
 def test_prepare_writes_the_files_and_prints_counts(tmp_path) -> None:
-    source = write_chats(tmp_path / "chats.jsonl", 20)
-    code, out, err = cli(["prepare", str(source), "--format", "prompt_completion", "--out", str(tmp_path / "out"),
+    source = write_chats(tmp_path / "chats.jsonl", 120)
+    code, out, err = cli(["prepare", str(source), "--base-model", "meta.llama3-1-8b-instruct-v1:0:128k", "--out", str(tmp_path / "out"),
                           "--validation-fraction", "0.25"])  # fmt: skip
     assert (code, err) == (0, "")
-    assert "20 chat records -> prompt_completion: 15 train, 5 validation" in out
+    # Llama 3.1 takes prompt/completion records (model-customization-prepare.html)
+    assert "120 chat records -> prompt_completion: 90 train, 30 validation" in out
     assert "tokens per record (chars/3.5 (conservative; no tokenizer shipped for this model)): min " in out
     train = [json.loads(line) for line in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
-    assert len(train) == 15 and train[0]["prompt"].startswith("<|begin_of_text|>")
-    assert json.loads((tmp_path / "out" / "metadata.json").read_text())["validation_records"] == 5
+    assert len(train) == 90 and train[0]["prompt"].startswith("<|begin_of_text|>")
+    assert json.loads((tmp_path / "out" / "metadata.json").read_text())["validation_records"] == 30
 
 
 def test_prepare_prints_every_problem_and_writes_nothing(tmp_path) -> None:
-    source = write_chats(tmp_path / "chats.jsonl", 3, [b"{oops", b'{"messages": [{"role": "bot", "content": "x"}]}'])
-    code, out, err = cli(["prepare", str(source), "--format", "conversation", "--out", str(tmp_path / "out")])
+    source = write_chats(tmp_path / "chats.jsonl", 100, [b"{oops", b'{"messages": [{"role": "bot", "content": "x"}]}'])
+    code, out, err = cli(["prepare", str(source), "--out", str(tmp_path / "out")])
     assert code == 2
-    assert out.splitlines() == [f"{source}:4: (line): not valid JSON: Expecting property name enclosed in double quotes at column 2",
-                                f"{source}:5: messages[0].role: unknown role 'bot'; expected system, user or assistant"]  # fmt: skip
-    assert err == f"error: 2 problems in {source} (5 records); nothing written\n"
+    assert out.splitlines() == [f"{source}:101: (line): not valid JSON: Expecting property name enclosed in double quotes at column 2",
+                                f"{source}:102: messages[0].role: unknown role 'bot'; expected system, user or assistant"]  # fmt: skip
+    assert err == f"error: 2 problems in {source} (102 records); nothing written\n"
     assert not (tmp_path / "out").exists()
 
 
 def test_prepare_uploads_to_s3(tmp_path, artifacts) -> None:  # noqa: F811
-    source = write_chats(tmp_path / "chats.jsonl", 10)
+    source = write_chats(tmp_path / "chats.jsonl", 100)
     prefix = f"s3://{artifacts.source_bucket}/inputs/run-7"
-    code, out, _ = cli(["prepare", str(source), "--format", "conversation", "--out", str(tmp_path / "out"), "--upload", prefix],
+    code, out, _ = cli(["prepare", str(source), "--out", str(tmp_path / "out"), "--upload", prefix],
                        session=boto3.Session(region_name=REGION))  # fmt: skip
     assert code == 0 and f"uploaded {prefix}/train.jsonl" in out
-    assert len(artifacts.read_jsonl(f"{prefix}/train.jsonl")) == 9 and len(artifacts.read_jsonl(f"{prefix}/validation.jsonl")) == 1
+    assert len(artifacts.read_jsonl(f"{prefix}/train.jsonl")) == 90 and len(artifacts.read_jsonl(f"{prefix}/validation.jsonl")) == 10
 
 
 def test_prepare_missing_file_is_one_line(tmp_path) -> None:
-    code, out, err = cli(["prepare", str(tmp_path / "nope.jsonl"), "--format", "conversation"])
+    code, out, err = cli(["prepare", str(tmp_path / "nope.jsonl")])
     assert (code, out, err) == (2, "", f"error: {tmp_path / 'nope.jsonl'}: no such file\n")
 
 
 @pytest.mark.parametrize("argv", [
-    ["prepare", "x.jsonl"],  # --format missing
-    ["prepare", "x.jsonl", "--format", "alpaca"],
-    ["prepare", "x.jsonl", "--format", "conversation", "--validation-fraction", "1.5"],
+    ["prepare"],  # the file missing
+    ["prepare", "x.jsonl", "--base-model", "meta.llama3-1-8b-instruct-v1:0"],  # the inference ID, not the customization one
+    ["prepare", "x.jsonl", "--validation-fraction", "1.5"],
     ["benchmark", "--suite", "s.jsonl", "--base", "b", "--custom", "c", "--metric", "bleu"],
     ["status"],
     ["launch"],

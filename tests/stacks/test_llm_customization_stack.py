@@ -31,15 +31,19 @@ def test_job_uses_the_configured_model_and_project_key(customization) -> None:
     assert parameters["CustomizationType"] == "FINE_TUNING"
     assert parameters["CustomModelKmsKeyId"] == "TOKEN"  # the project key's ARN
     assert parameters["OutputDataConfig"]["S3Uri.$"].startswith("States.Format('s3://TOKEN/runs/{}/customization/'")
-    assert set(parameters["HyperParameters"]) == {"epochCount.$", "batchSize.$", "learningRate.$"}
+    # strings written by the preparation step as plain decimals (not States.Format's number rendering)
+    assert parameters["HyperParameters.$"] == "$.data.job_hyperparameters"
+    # the customization ID (":128k") is what the job takes, and what its IAM resource names
+    assert parameters["BaseModelIdentifier"].endswith(":128k")
 
 
 def test_prepared_data_limits_come_from_the_catalogue(customization) -> None:
     synthesized, raw = customization
     model = BEDROCK_CUSTOMIZATION_MODELS[synthesized.config.llm_customization.base_model_id]
     payload = _definition(raw)["States"]["Prepare training data"]["Parameters"]["input"]
-    assert (payload["target_format"], payload["min_records"], payload["max_records"], payload["max_tokens_per_record"]) == (
-        model.data_format, model.min_records, model.max_records, model.max_tokens_per_record)
+    limits = ("min_records", "max_records", "max_tokens_per_record", "max_validation_records")
+    assert payload["target_format"] == model.data_format
+    assert {name: payload[name] for name in limits} == {name: getattr(model, name) for name in limits}
 
 
 def test_schema_hyperparameter_ranges_match_the_catalogue() -> None:

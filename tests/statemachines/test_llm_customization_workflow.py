@@ -1,10 +1,14 @@
 """The Bedrock customization workflow, executed offline: moto's Step Functions and S3; customization jobs from
-moto's Bedrock (with Step Functions' casing); on-demand deployments and Converse from stand-ins
-(tests/support/bedrock.py); the three functions are the real handlers run in-process.
+moto's Bedrock (with Step Functions' casing); on-demand deployments, Provisioned Throughput and Converse from
+stand-ins (tests/support/bedrock.py); the functions are the real handlers run in-process.
+
+Each deployment mode Bedrock offers runs: on demand for Llama 3.3 70B (the default model) and Provisioned
+Throughput for Llama 3.1 8B (modelsmith/catalogue.py, with the sources of both).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -21,6 +25,7 @@ from stacks.llm_customization_stack import LlmCustomizationStack
 from tests.support.bedrock import (
     FakeBedrockRuntime,
     FakeCustomModelDeployments,
+    FakeProvisionedThroughput,
     MotoCustomizationJobs,
     StepFunctionsBedrock,
     install_bedrock_service,
@@ -45,10 +50,15 @@ def chat_records(count: int) -> list[str]:
     ]}) for i in range(count)]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def synthesized_customization() -> dict[str, Any]:
+ON_DEMAND_MODEL = "meta.llama3-3-70b-instruct-v1:0:128k"
+PROVISIONED_MODEL = "meta.llama3-1-8b-instruct-v1:0:128k"
+
+
+def synthesize(base_model_id: str) -> dict[str, Any]:
+    environments = copy.deepcopy(CDK_CONTEXT["environments"])
+    environments["dev"].setdefault("llm_customization", {})["base_model_id"] = base_model_id
     app = App(context=CDK_CONTEXT)
-    config = load_config(CDK_CONTEXT["environments"], "dev")
+    config = load_config(environments, "dev")
     foundation = FoundationStack(app, "Modelsmith-dev-Foundation", config=config)
     stack = LlmCustomizationStack(app, "Modelsmith-dev-LlmCustomization", config=config, foundation=foundation,
                                   poll_interval=Duration.seconds(1))  # fmt: skip
@@ -66,8 +76,14 @@ def synthesized_customization() -> dict[str, Any]:
 
 
 class World:
-    def __init__(self, synthesized: dict[str, Any], monkeypatch: pytest.MonkeyPatch, *, job: str = "Completed",
-                 custom_is_better: bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        synthesized: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        job: str = "Completed",
+        custom_is_better: bool = True,
+    ) -> None:
         monkeypatch.setenv("ARTIFACTS_BUCKET", ARTIFACTS)
         use_cost_config(synthesized["template"], synthesized["functions"]["estimate_cost"], monkeypatch)
         self.s3 = boto3.client("s3", region_name=REGION)
@@ -80,14 +96,16 @@ class World:
 
         def answer(prompt: str, model_id: str) -> str:
             expected = next((value for question, value in SUITE.items() if question in prompt), "unknown")
-            custom = "custom-model-deployment" in model_id
+            custom = "custom-model-deployment" in model_id or "provisioned-model" in model_id
             return expected if custom == custom_is_better else "I am not sure."
 
         self.runtime = FakeBedrockRuntime(answer, by_model=True)
         monkeypatch.setattr(sys.modules["customization_evaluation"], "bedrock_runtime_client", lambda: self.runtime)
         self.jobs = MotoCustomizationJobs(final=job)
         self.deployments = FakeCustomModelDeployments()
-        install_bedrock_service(monkeypatch, StepFunctionsBedrock(self.jobs, self.deployments))
+        self.throughputs = FakeProvisionedThroughput()
+        install_bedrock_service(monkeypatch, StepFunctionsBedrock(self.jobs, self.deployments, self.throughputs))
+        self.base_model_id = synthesized["base_model_id"]
 
         self.inbox = NotificationInbox()
         topic_arn = self.inbox.topic_arn
@@ -105,7 +123,16 @@ class World:
         self.s3.put_object(Bucket=DATA, Key=key, Body="\n".join(lines).encode())
         return f"s3://{DATA}/{key}"
 
-    def inputs(self, records: int = 12) -> dict[str, Any]:
+    @property
+    def served(self) -> dict[str, dict[str, Any]]:
+        """What serves custom models in this world's mode: deployments or Provisioned Throughput, by ARN."""
+        return self.throughputs.throughputs if self.base_model_id == PROVISIONED_MODEL else self.deployments.deployments
+
+    @property
+    def removed(self) -> list[str]:
+        return self.throughputs.deleted if self.base_model_id == PROVISIONED_MODEL else self.deployments.deleted
+
+    def inputs(self, records: int = 120) -> dict[str, Any]:
         return {
             "custom_model_name": "astro-llama",
             "train_s3_uri": self.put("customization/train.jsonl", chat_records(records)),
@@ -119,23 +146,43 @@ class World:
         return self.inbox.messages()
 
 
+@pytest.fixture(scope="module")
+def synthesized_modes() -> dict[str, dict[str, Any]]:
+    return {"on_demand": synthesize(ON_DEMAND_MODEL), "provisioned_throughput": synthesize(PROVISIONED_MODEL)}
+
+
+@pytest.fixture(params=["on_demand", "provisioned_throughput"])
+def mode(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def world_factory(synthesized_customization, lambda_environment, monkeypatch):  # noqa: F811
+def world_factory(synthesized_modes, mode, lambda_environment, monkeypatch):  # noqa: F811
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield lambda **options: World(synthesized_customization, monkeypatch, **options)
+        yield lambda **options: World(synthesized_modes[mode], monkeypatch, **options)
 
 
-def test_a_better_custom_model_is_deployed(world_factory, synthesized_customization) -> None:
+def test_a_better_custom_model_is_deployed(world_factory, mode) -> None:
     world = world_factory()
     execution = run_execution(world.definition, "astro-ft-1", world.inputs())
     assert execution["status"] == "SUCCEEDED", json.dumps([e for e in execution["history"] if "Failed" in e["type"]][:2], default=str)
     output = json.loads(execution["output"])
-    assert output["status"] == "deployed"
+    assert output["status"] == "deployed" and output["deployment_mode"] == mode
     assert (output["base_score"], output["custom_score"], output["gain"]) == (0.0, 1.0, 1.0)
-    assert output["deployment_arn"] in world.deployments.deployments and world.deployments.deleted == []
+    assert output["deployment_arn"] in world.served and world.removed == []
+    # the cost estimate comes first, and says how what serves the model bills
+    names = state_names(execution["history"])
+    assert names.index("Estimate cost") < names.index("Start customization job") < names.index(
+        f"Deploy custom model ({'on-demand' if mode == 'on_demand' else 'Provisioned Throughput'})")
+    assert "notes" in output["cost_estimate"], output["cost_estimate"]
+    notes = " ".join(output["cost_estimate"]["notes"])
+    assert ("billed every hour from its creation" in notes) == (mode == "provisioned_throughput")
+    # the base model is invoked by its on-demand ID (Llama 3.1) or its US cross-Region profile (Llama 3.3)
+    base_calls = {call["modelId"] for call in world.runtime.calls if ":" in call["modelId"] and "arn:" not in call["modelId"]}
+    assert base_calls == {"us.meta.llama3-3-70b-instruct-v1:0" if mode == "on_demand" else "meta.llama3-1-8b-instruct-v1:0"}
     (job,) = world.jobs.client.list_model_customization_jobs()["modelCustomizationJobSummaries"]
     detail = world.jobs.client.get_model_customization_job(jobIdentifier=job["jobName"])
-    assert detail["baseModelArn"].endswith(synthesized_customization["base_model_id"])
+    assert detail["baseModelArn"].endswith(world.base_model_id)
     assert detail["hyperParameters"] == {"epochCount": "2", "batchSize": "1", "learningRate": "0.0001"}
     assert detail["trainingDataConfig"]["s3Uri"] == f"s3://{ARTIFACTS}/runs/astro-ft-1/data/train.jsonl"
     assert detail["outputDataConfig"]["s3Uri"] == f"s3://{ARTIFACTS}/runs/astro-ft-1/customization/"
@@ -146,7 +193,11 @@ def test_a_better_custom_model_is_deployed(world_factory, synthesized_customizat
     assert as_dict(world.jobs.client.list_tags_for_resource(resourceARN=detail["jobArn"])["tags"]) == expected_tags
     (request,) = world.jobs.requests
     assert as_dict(request["customModelTags"]) == expected_tags  # moto keeps no custom model to ask
-    assert as_dict(world.deployments.deployments[output["deployment_arn"]]["request"]["tags"]) == expected_tags
+    created = world.served[output["deployment_arn"]]["request"]
+    assert as_dict(created["tags"]) == expected_tags
+    assert created["clientRequestToken"] and "_" not in created["clientRequestToken"]
+    if mode == "provisioned_throughput":  # one model unit, no commitment (commitmentDuration omitted)
+        assert created["modelUnits"] == 1 and "commitmentDuration" not in created
     report = world.s3.get_object(Bucket=ARTIFACTS, Key="runs/astro-ft-1/evaluation/report.md")["Body"].read().decode()
     assert "exact_match" in report
     assert [n["outcome"] for n in world.notifications()] == ["deployed"]
@@ -160,7 +211,7 @@ def test_a_custom_model_that_does_not_beat_the_base_is_removed(world_factory) ->
     output = json.loads(execution["output"])
     assert output["status"] == "not_improved" and output["deployment_arn"] == "none"
     assert output["gain"] < 0.5
-    assert world.deployments.deleted == list(world.deployments.deployments), "nothing stays deployed"
+    assert world.removed == list(world.served) and len(world.removed) == 1, "nothing stays deployed"
     assert "Delete losing deployment" in state_names(execution["history"])
 
 
@@ -169,7 +220,7 @@ def test_a_failed_job_fails_the_run_and_deploys_nothing(world_factory) -> None:
     execution = run_execution(world.definition, "astro-ft-3", world.inputs())
     assert execution["status"] == "FAILED" and execution["error"] == "CustomizationJobFailed"
     assert "ended Failed" in execution["cause"]
-    assert world.deployments.deployments == {}
+    assert world.served == {}
     assert "Stop customization job" not in state_names(execution["history"]), "a finished job is not stopped"
     assert [n["error"] for n in world.notifications()] == ["CustomizationJobFailed"]
 

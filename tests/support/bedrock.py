@@ -16,6 +16,7 @@ import json
 from typing import Any, Callable
 
 import boto3
+import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 
@@ -174,6 +175,44 @@ class FakeCustomModelDeployments:
 
     def delete_custom_model_deployment(self, **request: Any) -> dict[str, Any]:
         self.deleted.append(_camel(request)["customModelDeploymentIdentifier"])
+        return {}
+
+
+class FakeProvisionedThroughput:
+    """Provisioned Throughput (moto lacks it), from botocore's ``bedrock`` model: requests are validated against
+    ``CreateProvisionedModelThroughput``'s input shape (``modelUnits`` >= 1, ``provisionedModelName``, ``modelId``;
+    ``commitmentDuration`` omitted for no commitment); a throughput is ``Creating`` on the first look, then ``final``
+    (``ProvisionedModelStatus``: Creating, InService, Updating, Failed). A retried create with the same
+    ``clientRequestToken`` returns the throughput it made, as an idempotent create does."""
+
+    def __init__(self, *, final: str = "InService") -> None:
+        self.final = final
+        self.throughputs: dict[str, dict[str, Any]] = {}
+        self.deleted: list[str] = []
+
+    def create_provisioned_model_throughput(self, **request: Any) -> dict[str, Any]:
+        from botocore.validate import validate_parameters
+
+        request = _camel(request)
+        model = botocore.session.get_session().get_service_model("bedrock")
+        validate_parameters(request, model.operation_model("CreateProvisionedModelThroughput").input_shape)
+        for arn, existing in self.throughputs.items():
+            if existing["request"].get("clientRequestToken") == request.get("clientRequestToken"):
+                return {"ProvisionedModelArn": arn}
+        arn = f"arn:aws:bedrock:us-west-2:123456789012:provisioned-model/{len(self.throughputs) + 1:012d}"
+        self.throughputs[arn] = {"request": request, "looks": 0}
+        return {"ProvisionedModelArn": arn}
+
+    def get_provisioned_model_throughput(self, **request: Any) -> dict[str, Any]:
+        arn = _camel(request)["provisionedModelId"]
+        throughput = self.throughputs[arn]
+        throughput["looks"] += 1
+        status = "Creating" if throughput["looks"] == 1 else self.final
+        created = throughput["request"]
+        return {"ProvisionedModelArn": arn, "ModelArn": created["modelId"], "Status": status, "ModelUnits": created["modelUnits"]}
+
+    def delete_provisioned_model_throughput(self, **request: Any) -> dict[str, Any]:
+        self.deleted.append(_camel(request)["provisionedModelId"])
         return {}
 
 

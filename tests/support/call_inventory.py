@@ -119,8 +119,12 @@ def sdk_call_resources(action: str, parameters: dict[str, Any], app: DeployedApp
     for resource_type in types:
         for template in resource_type.arns[:1]:
             if resource_type.name == "foundation-model":
-                model = next((flat[k] for k in ("basemodelidentifier", "modelid") if isinstance(flat.get(k), str)), "example")
-                arns.append(f"arn:aws:bedrock:{app.region}::foundation-model/{model}")
+                model = next((flat[k] for k in ("basemodelidentifier", "modelid") if k in flat), "example")
+                if model is UNRESOLVED:
+                    # The model comes from an earlier state (a custom model the run made): which of Bedrock's model
+                    # types it is is not known here, so the call is checked against any model the role is granted.
+                    continue
+                arns.append(model if str(model).startswith("arn:") else f"arn:aws:bedrock:{app.region}::foundation-model/{model}")
                 continue
             given = [v for v in flat.values() if isinstance(v, str) and v.startswith(f"arn:aws:{service}:")
                      and iam_reference.arn_matches(v, template)]
@@ -159,7 +163,9 @@ def workflow_calls(app: DeployedApp) -> Iterator[Call]:
                 service, name = operation
                 action = f"{IAM_PREFIX.get(service, service)}:{name}"
                 action = IAM_ACTION.get(action, action)
-                yield Call(principal, action, sdk_call_resources(action, parameters, app), source, parameters=parameters)
+                resources = sdk_call_resources(action, parameters, app)
+                # no resource: it is named at run time by an earlier state; any granted one of its type will do
+                yield Call(principal, action, resources, source, parameters=parameters, exact=bool(resources))
                 continue
             for action, resources, context in _integration_calls(integration, parameters, app):
                 yield Call(principal, action, resources, source, context=context, parameters=parameters)
@@ -214,7 +220,7 @@ WORKFLOW_BRANCHES: dict[str, dict[str, set[str]]] = {
         "retrieval-pipeline": {"bedrock:ListModelInvocationJobs", "bedrock:StopModelInvocationJob",
                                "sagemaker:ListTrainingJobs", "sagemaker:ListTags", "sagemaker:StopTrainingJob"},
         "llm-customization": {"bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob",
-                              "bedrock:DeleteCustomModelDeployment"},
+                              "bedrock:DeleteCustomModelDeployment", "bedrock:DeleteProvisionedModelThroughput"},
     },
 }
 # Request context a statically found call carries (a listing is made under the run's prefix).

@@ -55,14 +55,16 @@ class CustomizationDataError(ValueError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on the data set: record count (inclusive) and estimated tokens per record."""
+    """Bounds on the data set: record count (training and validation together, inclusive), validation records
+    (the split takes no more) and estimated tokens per record."""
 
     min_records: int = 1
     max_records: int = 10_000
     max_tokens_per_record: int = 4_096
+    max_validation_records: int = 1_000
 
     def __post_init__(self) -> None:
-        for name in ("min_records", "max_records", "max_tokens_per_record"):
+        for name in ("min_records", "max_records", "max_tokens_per_record", "max_validation_records"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: {value!r} must be a positive integer")
@@ -289,16 +291,21 @@ def _text_length(record: dict[str, Any]) -> int:
 # --- the whole file --------------------------------------------------------------------------------------
 
 
-def split_records(records: list[dict[str, Any]], validation_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Indexes ``(train, validation)``: the ``round(n * fraction)`` records (at least 1, at most n - 1, when n >= 2)
-    with the lowest seeded SHA-256 of their canonical JSON go to validation, with every identical record."""
+def split_records(
+    records: list[dict[str, Any]], validation_fraction: float, seed: int, max_validation: int | None = None
+) -> tuple[list[int], list[int]]:
+    """Indexes ``(train, validation)``: the ``round(n * fraction)`` records (at least 1, at most n - 1 and at most
+    ``max_validation``, when n >= 2) with the lowest seeded SHA-256 of their canonical JSON go to validation, with
+    every identical record (up to that cap)."""
     digests = [hashlib.sha256(f"{seed}\x00{json.dumps(r, sort_keys=True, ensure_ascii=False)}".encode()).digest()
                for r in records]  # fmt: skip
     count = 0 if len(records) < 2 else min(len(records) - 1, max(1, round(len(records) * validation_fraction)))
+    if max_validation is not None:
+        count = min(count, max_validation)
     chosen = set(sorted(digests)[:count])
     validation = [index for index, digest in enumerate(digests) if digest in chosen]
-    if count and len(validation) == len(records):  # every record identical: keep one side non-empty
-        validation = validation[:count]
+    if count and (len(validation) == len(records) or len(validation) > (max_validation or len(records))):
+        validation = validation[:count]  # identical records: keep one side non-empty and the cap
     picked = set(validation)
     return [index for index in range(len(records)) if index not in picked], validation
 
@@ -367,7 +374,7 @@ def convert_and_validate(
         result.metadata = {"source": source_name, "records": count, "problems": len(result.problems)}
         return result
 
-    train_indexes, validation_indexes = split_records(converted, validation_fraction, seed)
+    train_indexes, validation_indexes = split_records(converted, validation_fraction, seed, limits.max_validation_records)
     result.train = [converted[index] for index in train_indexes]
     result.validation = [converted[index] for index in validation_indexes]
     ordered = sorted(tokens)

@@ -77,13 +77,23 @@ def test_timed_out_customization_stops_its_job_and_deletes_its_deployment(cleanu
             return getattr(bedrock, name)
 
         def delete_custom_model_deployment(self, **request: Any) -> dict[str, Any]:
-            deleted.append(request["customModelDeploymentIdentifier"])
+            deleted.append(("deployment", request["customModelDeploymentIdentifier"]))
+            return {}
+
+        def delete_provisioned_model_throughput(self, **request: Any) -> dict[str, Any]:
+            # a Provisioned Throughput model (billed by the hour) is served under the same name; an on-demand
+            # one has none, which Bedrock answers with ResourceNotFoundException
+            deleted.append(("provisioned", request["provisionedModelId"]))
             return {}
 
     report = cleanup.clean_up(status_change("ft-9", "TIMED_OUT"), workflow="llm-customization", bedrock=Deployments())
     assert bedrock.get_model_customization_job(jobIdentifier="modelsmith-ft-9")["status"] == "Stopped"
-    assert deleted == ["modelsmith-ft-9"]
-    assert report.actions == ["stopped customization job modelsmith-ft-9", "deleted deployment modelsmith-ft-9"]
+    assert deleted == [("deployment", "modelsmith-ft-9"), ("provisioned", "modelsmith-ft-9")]
+    assert report.actions == [
+        "stopped customization job modelsmith-ft-9",
+        "deleted deployment modelsmith-ft-9",
+        "deleted Provisioned Throughput modelsmith-ft-9",
+    ]
 
 
 def test_retrieval_run_stops_only_its_own_running_batch_job(cleanup) -> None:

@@ -31,7 +31,7 @@ def test_handler_writes_train_validation_and_metadata(preparer, artifacts) -> No
     assert result == {
         "train_uri": artifacts.run_uri(RUN_ID, "data/train.jsonl"), "validation_uri": artifacts.run_uri(RUN_ID, "data/validation.jsonl"),
         "metadata_uri": artifacts.run_uri(RUN_ID, "data/metadata.json"), "train_records": 16, "validation_records": 4,
-        "format": "conversation",
+        "format": "conversation", "job_hyperparameters": {},
     }  # fmt: skip
     train, validation = artifacts.read_jsonl(result["train_uri"]), artifacts.read_jsonl(result["validation_uri"])
     assert len(train) == 16 and len(validation) == 4
@@ -89,3 +89,35 @@ def test_a_bad_event_names_the_field(preparer, artifacts, settings, message) -> 
 def test_a_missing_source_object_is_named(preparer, artifacts) -> None:
     with pytest.raises(Exception, match="input.train_s3_uri: s3://.*/missing.jsonl does not exist"):
         preparer.handler(event(f"s3://{artifacts.source_bucket}/missing.jsonl"), FakeLambdaContext())
+
+
+def test_job_hyperparameters_are_plain_decimal_strings(preparer, artifacts) -> None:
+    # botocore: ModelCustomizationHyperParameters is a map of string to string; AWS's examples write decimals
+    # ("learningRate": "0.00005"), never exponents, which is what the workflow used to get from States.Format.
+    uri = artifacts.put_jsonl(f"s3://{artifacts.source_bucket}/data/chats.jsonl", [chat(n) for n in range(20)])
+    hyperparameters = {"epoch_count": 5, "batch_size": 1, "learning_rate": 5e-06}
+    result = preparer.handler(event(uri, min_records=10, hyperparameters=hyperparameters), FakeLambdaContext())
+    assert result["job_hyperparameters"] == {"epochCount": "5", "batchSize": "1", "learningRate": "0.000005"}
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "message"),
+    [
+        ({"learning_rate": "fast"}, "input.hyperparameters.learning_rate: 'fast' must be a positive number"),
+        ({"warmup_steps": 5}, "input.hyperparameters.warmup_steps: unknown"),
+        ([], "input.hyperparameters: expected an object"),
+    ],
+)
+def test_bad_hyperparameters_are_named_and_nothing_is_written(preparer, artifacts, hyperparameters, message) -> None:
+    uri = artifacts.put_jsonl(f"s3://{artifacts.source_bucket}/data/chats.jsonl", [chat(n) for n in range(20)])
+    with pytest.raises(Exception, match=message.replace("(", r"\(")) as raised:
+        preparer.handler(event(uri, min_records=10, hyperparameters=hyperparameters), FakeLambdaContext())
+    assert type(raised.value).__name__ == "InvalidEventError"
+    assert artifacts.keys(f"runs/{RUN_ID}/") == []
+
+
+def test_validation_records_are_capped(preparer, artifacts) -> None:
+    # AWS's Llama dataset validator: "validation datasets must contain less than or equal to 1k rows"
+    uri = artifacts.put_jsonl(f"s3://{artifacts.source_bucket}/data/chats.jsonl", [chat(n) for n in range(2_400)])
+    result = preparer.handler(event(uri, validation_fraction=0.5, max_validation_records=1_000), FakeLambdaContext())
+    assert (result["train_records"], result["validation_records"]) == (1_400, 1_000)

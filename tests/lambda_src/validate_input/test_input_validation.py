@@ -166,3 +166,16 @@ def test_pipeline_schema_knows_every_catalogue_model() -> None:
 def test_unknown_or_unsafe_schema_names_are_refused(name, validation) -> None:
     with pytest.raises(ValueError, match="schema_name = "):
         validation.load_schema(name)
+
+
+NAMES = [("astro-assistant", True), ("astro_assistant-2", True), ("a" * 63, True), ("astro--assistant", False)]
+NAMES += [("astro_-assistant", False), ("-astro", False), ("a" * 64, False)]
+
+
+@pytest.mark.parametrize(("name", "accepted"), NAMES)
+def test_custom_model_names_follow_bedrocks_pattern(name, accepted, validation) -> None:
+    # botocore bedrock CustomModelName: 1-63 characters, ([0-9a-zA-Z][_-]?){1,63}: no doubled or leading separator
+    uris = {"train_s3_uri": "s3://data-bucket/t.jsonl", "test_suite_s3_uri": "s3://data-bucket/s.jsonl"}
+    document = {"custom_model_name": name, **uris}
+    problems = validation.describe_problems(document, _schema("llm_customization"))
+    assert (problems == []) == accepted, problems
