@@ -68,3 +68,28 @@ def test_other_geographies_stay_out_of_the_stacks_account_profiles(deployed: Dep
         other_account = f"arn:aws:bedrock:{deployed.region}:999999999999:inference-profile/{PROFILE}"
         assert not is_allowed(documents, "bedrock:InvokeModel", other_account)
         assert not is_allowed(documents, "bedrock:CreateModelInvocationJob", other_account)
+
+
+def test_the_customization_evaluation_can_invoke_its_base_model_through_its_profile(deployed: DeployedApp) -> None:
+    # Llama 3.3 (and 3.2) base models are invoked through their US cross-Region profile (catalogue.base_invocation_id)
+    from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
+
+    stacks = [name for name in deployed.stacks if name.endswith("LlmCustomization")]
+    if not stacks:
+        pytest.skip("llm_customization is disabled in this environment")
+    (stack,) = stacks
+    functions = [(s.name, resource["Properties"]) for s, _, resource in deployed.resources("AWS::Lambda::Function")]
+    (role,) = [
+        properties["Role"]["Fn::GetAtt"][0]
+        for name, properties in functions
+        if name == stack and properties.get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME")
+        == "evaluate_customization"
+    ]
+    documents = [document.document for document in role_policies(deployed)[(stack, role)]]
+    models = BEDROCK_CUSTOMIZATION_MODELS.values()
+    profiles = {model.base_invocation_id for model in models if model.base_invocation_id.startswith("us.")}
+    assert profiles, "the catalogue names US profiles"
+    for profile in sorted(profiles):
+        arns = [f"arn:aws:bedrock:{deployed.region}:{deployed.account}:inference-profile/{profile}"]
+        arns += [f"arn:aws:bedrock:{region}::foundation-model/{profile.removeprefix('us.')}" for region in DESTINATIONS]
+        assert [arn for arn in arns if not is_allowed(documents, "bedrock:InvokeModel", arn)] == []
