@@ -46,6 +46,7 @@ ENV_OUTPUT_PREFIX = "OUTPUT_PREFIX"
 ENV_ADS_TOKEN_SECRET_ARN = "ADS_TOKEN_SECRET_ARN"
 ENV_ARCHIVE_TIMEOUT_SECONDS = "ARCHIVE_TIMEOUT_SECONDS"
 ENV_PRESIGNED_URL_EXPIRY_SECONDS = "PRESIGNED_URL_EXPIRY_SECONDS"
+ENV_KNOWLEDGE_BASE_ID = "KNOWLEDGE_BASE_ID"
 
 
 class AgentToolsFunction(Construct):
@@ -98,6 +99,13 @@ class AgentToolsFunction(Construct):
         self.function, self.role, self.log_group = tools.function, tools.role, tools.log_group
         self._grant_least_privilege(encryption_key, output_bucket, output_prefix, ads_token_secret)
         self._acknowledge()
+
+    def connect_knowledge_base(self, knowledge_base_id: str, knowledge_base_arn: str) -> None:
+        """Let the ``searchKnowledgeBase`` tool retrieve from this knowledge base (``bedrock:Retrieve`` on it only)."""
+        self.function.add_environment(ENV_KNOWLEDGE_BASE_ID, knowledge_base_id)
+        self.policy.add_statements(iam.PolicyStatement(
+            sid="RetrieveFromTheKnowledgeBase", actions=["bedrock:Retrieve"], resources=[knowledge_base_arn],
+        ))  # fmt: skip
 
     def _grant_least_privilege(
         self, key: kms.IKey, bucket: s3.IBucket, prefix: str, secret: secretsmanager.ISecret

@@ -32,6 +32,7 @@ _SAGEMAKER_INSTANCE_TYPE = re.compile(r"^ml\.(?P<family>[a-z][a-z0-9-]*?)\.(?P<s
 _TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _PINECONE_HOST = re.compile(r"^https://[a-z0-9-]+\.svc\.[a-z0-9.-]+\.pinecone\.io/?$")
+_MODEL_ID = re.compile(r"^[a-z0-9-]+\.[a-z0-9][a-z0-9.:-]*$")
 _S3_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]*(?:/[a-z0-9][a-z0-9-]*)*/$")
 
 
@@ -342,10 +343,13 @@ class KnowledgeBaseConfig(_Section):
 
 
 class AgentConfig(_Section):
-    """The Bedrock agent (astronomy research assistant), its tools function and its knowledge base.
+    """The astronomy research assistant, its tools function and its knowledge base.
 
-    ``enabled`` (default true). ``foundation_model_id``: a model agents support, or a cross-region inference
-    profile of one (``us.``/``eu.``/``apac.`` prefix; default ``us.anthropic.claude-3-5-haiku-20241022-v1:0``).
+    ``enabled`` (default true). ``runtime``: ``agentcore`` (default; Amazon Bedrock AgentCore: a Gateway in front of
+    the tools and a managed harness) or ``classic`` (Bedrock Agents Classic, closed to new customers since
+    2026-07-30: only for accounts that already use it). ``foundation_model_id``: a Bedrock model or cross-region
+    inference profile (``us.``/``eu.``/``apac.`` prefix; default ``us.anthropic.claude-haiku-4-5-20251001-v1:0``);
+    with ``classic``, one Bedrock agents support; never one past its end of life.
     ``idle_session_ttl_minutes`` (30), session-summary memory ``memory_enabled`` (true) kept
     ``memory_duration_days`` (30) for ``memory_max_recent_sessions`` (20), ``guardrail_enabled`` (true).
     Tools function: ``tools_reserved_concurrency`` (5), ``tools_memory_mib`` (1536), ``tools_timeout_seconds``
@@ -354,7 +358,8 @@ class AgentConfig(_Section):
     """
 
     enabled: bool = True
-    foundation_model_id: str = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+    runtime: Literal["agentcore", "classic"] = "agentcore"
+    foundation_model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     idle_session_ttl_minutes: int = Field(default=30, ge=1, le=60)
     memory_enabled: bool = True
     memory_duration_days: int = Field(default=30, ge=1, le=365)
@@ -368,18 +373,27 @@ class AgentConfig(_Section):
     output_prefix: str = "agent-tools/"
     knowledge_base: KnowledgeBaseConfig = KnowledgeBaseConfig()
 
-    @field_validator("foundation_model_id")
-    @classmethod
-    def _agent_model(cls, value: str) -> str:
+    @model_validator(mode="after")
+    def _agent_model(self) -> AgentConfig:
+        value = self.foundation_model_id
         geography, _, model = value.partition(".") if value.split(".", 1)[0] in INFERENCE_PROFILE_GEOGRAPHIES else ("", "", value)
-        if model not in AGENT_FOUNDATION_MODELS:
+        if not _MODEL_ID.match(model):
+            raise _KeyedError("foundation_model_id", value, "not a Bedrock model ID (provider.model-version)")
+        lifecycle = LEGACY_OR_END_OF_LIFE_MODELS.get(model)
+        if lifecycle:
+            reason = f"the model is {lifecycle} on Bedrock's model lifecycle page ({MODEL_LIFECYCLE_SOURCE})"
+            raise _KeyedError("foundation_model_id", value, reason)
+        if self.runtime == "classic" and model not in AGENT_FOUNDATION_MODELS:
             close = difflib.get_close_matches(model, sorted(AGENT_FOUNDATION_MODELS), n=1)
             hint = f"did you mean '{(geography + '.') if geography else ''}{close[0]}'? " if close else ""
-            raise ValueError(
-                f"not a model Bedrock agents support; {hint}allowed: {', '.join(sorted(AGENT_FOUNDATION_MODELS))}, "
-                f"optionally prefixed with an inference profile geography ({', '.join(INFERENCE_PROFILE_GEOGRAPHIES)})"
+            raise _KeyedError(
+                "foundation_model_id",
+                value,
+                f"not a model Bedrock agents (runtime: classic) support; {hint}allowed: "
+                f"{', '.join(sorted(AGENT_FOUNDATION_MODELS))}, optionally prefixed with an inference profile geography "
+                f"({', '.join(INFERENCE_PROFILE_GEOGRAPHIES)})",
             )
-        return value
+        return self
 
     @field_validator("output_prefix")
     @classmethod

@@ -70,7 +70,7 @@ def prepare(args: argparse.Namespace, session: Session | None, out: TextIO) -> i
     target_format = settings.pop("target_format")
     result = data.convert_and_validate(data.iter_file_lines(source), source_name=str(source), target_format=target_format,
                                        limits=data.Limits(**settings), validation_fraction=args.validation_fraction,
-                                       seed=args.seed)  # fmt: skip
+                                       seed=args.seed)
     if result.problems:
         for problem in result.problems:
             print(problem, file=out)

@@ -1,13 +1,19 @@
-"""Agent: the Bedrock astronomy research assistant, its tools function and its knowledge base.
+"""Agent: the astronomy research assistant, its tools function and its knowledge base.
+
+``agent.runtime`` decides where the agent runs: ``agentcore`` (default) puts an Amazon Bedrock AgentCore Gateway in
+front of the tools and hosts the agent in a managed harness (``constructs/agent_core_assistant.py``); ``classic``
+builds a Bedrock Agents Classic agent (``constructs/agent_research_assistant.py``), for accounts that still have it.
 
 Uses the Foundation's key, data bucket (knowledge-base documents), artifacts bucket (tool outputs under
 ``agent.output_prefix``) and secrets (NASA ADS token; Pinecone API key when the knowledge base uses Pinecone).
-Publishes ``/modelsmith/<env>/agent/{agent-id,agent-alias-id,knowledge-base-id,data-source-id,
-tools-function-name}`` for ``python -m modelsmith.agent_cli`` and operators.
+Publishes ``/modelsmith/<env>/agent/{runtime,knowledge-base-id,data-source-id,tools-function-name}`` and, per
+runtime, ``{harness-arn,gateway-id,gateway-url}`` or ``{agent-id,agent-alias-id}``, for ``modelsmith agent`` and
+operators.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Duration, Stack
@@ -17,13 +23,15 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs.agent_knowledge_base import AgentKnowledgeBase
-from constructs.agent_research_assistant import AstronomyAgent
+from constructs.agent_core_assistant import AgentCoreAssistant
+from constructs.agent_research_assistant import INSTRUCTION, AstronomyAgent
 from constructs.agent_tools_function import FUNCTION_DIR, AgentToolsFunction
 from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree
 from modelsmith.config import KNOWLEDGE_BASE_EMBEDDING_MODELS, EnvironmentConfig
 
 API_SCHEMA_PATH = FUNCTION_DIR / "openapi.json"
+GATEWAY_TOOLS_PATH = FUNCTION_DIR / "gateway_tools.json"
 
 
 class AgentStack(Stack):
@@ -105,26 +113,46 @@ class AgentStack(Stack):
             retain_data=config.retain_stateful_resources,
         )
 
-        self.assistant = AstronomyAgent(
-            self,
-            "Assistant",
-            agent_name=name,
-            foundation_model_id=agent.foundation_model_id,
-            tools_function=self.tools.function,
-            api_schema_path=API_SCHEMA_PATH,
-            knowledge_base_id=self.knowledge_base.knowledge_base_id,
-            knowledge_base_arn=self.knowledge_base.knowledge_base_arn,
-            encryption_key=encryption_key,
-            idle_session_ttl=Duration.minutes(agent.idle_session_ttl_minutes),
-            memory_duration=Duration.days(agent.memory_duration_days) if agent.memory_enabled else None,
-            memory_max_recent_sessions=agent.memory_max_recent_sessions,
-            guardrail=agent.guardrail_enabled,
-        )
+        self.tools.connect_knowledge_base(self.knowledge_base.knowledge_base_id, self.knowledge_base.knowledge_base_arn)
 
         self.parameters = ParameterTree(self, "Parameters", environment_name=config.name)
         publish = self.parameters.publish
-        publish("agent", "agent-id", self.assistant.agent.agent_id, description="ID of the astronomy agent")
-        publish("agent", "agent-alias-id", self.assistant.alias.alias_id, description="ID of the agent alias clients call")
+        publish("agent", "runtime", agent.runtime, description="Where the agent runs: agentcore or classic")
+        self.assistant: AstronomyAgent | None = None
+        self.agentcore: AgentCoreAssistant | None = None
+        if agent.runtime == "classic":
+            self.assistant = AstronomyAgent(
+                self,
+                "Assistant",
+                agent_name=name,
+                foundation_model_id=agent.foundation_model_id,
+                tools_function=self.tools.function,
+                api_schema_path=API_SCHEMA_PATH,
+                knowledge_base_id=self.knowledge_base.knowledge_base_id,
+                knowledge_base_arn=self.knowledge_base.knowledge_base_arn,
+                encryption_key=encryption_key,
+                idle_session_ttl=Duration.minutes(agent.idle_session_ttl_minutes),
+                memory_duration=Duration.days(agent.memory_duration_days) if agent.memory_enabled else None,
+                memory_max_recent_sessions=agent.memory_max_recent_sessions,
+                guardrail=agent.guardrail_enabled,
+            )
+            publish("agent", "agent-id", self.assistant.agent.agent_id, description="ID of the astronomy agent")
+            publish("agent", "agent-alias-id", self.assistant.alias.alias_id, description="ID of the agent alias clients call")
+        else:
+            self.agentcore = AgentCoreAssistant(
+                self,
+                "AgentCore",
+                name=name,
+                model_id=agent.foundation_model_id,
+                tools_function=self.tools.function,
+                tool_definitions=json.loads(GATEWAY_TOOLS_PATH.read_text()),
+                encryption_key=encryption_key,
+                instruction=INSTRUCTION,
+                memory_days=agent.memory_duration_days if agent.memory_enabled else None,
+            )
+            publish("agent", "harness-arn", self.agentcore.harness.attr_arn, description="ARN of the agent's AgentCore harness")
+            publish("agent", "gateway-id", self.agentcore.gateway.attr_gateway_identifier, description="ID of the tools' AgentCore Gateway")
+            publish("agent", "gateway-url", self.agentcore.gateway.attr_gateway_url, description="MCP URL of the tools' AgentCore Gateway")
         publish("agent", "knowledge-base-id", self.knowledge_base.knowledge_base_id, description="ID of the agent's knowledge base")
         publish("agent", "data-source-id", self.knowledge_base.data_source_id, description="ID of the knowledge base's S3 data source")
         publish("agent", "tools-function-name", self.tools.function.function_name, description="Name of the action-group function")

@@ -61,6 +61,7 @@ class Serving:
     ready: str
     pending: tuple[str, ...]
     extra: tuple[tuple[str, Any], ...] = ()
+    described: bool = False  # the create request takes a Description
 
 
 SERVINGS = {
@@ -76,6 +77,7 @@ SERVINGS = {
         resource="custom-model-deployment",
         ready="Active",
         pending=("Creating",),
+        described=True,
     ),
     PROVISIONED_THROUGHPUT: Serving(
         label="Provisioned Throughput",
@@ -257,7 +259,7 @@ class _Builder:
                 # idempotency: a retried state gets the existing deployment instead of a second one
                 "ClientRequestToken": sfn.JsonPath.string_at("$.run_names.request_token"),
                 serving.model_field: sfn.JsonPath.string_at("$.custom_model.arn"),
-                **({"Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID)} if serving.create == "createCustomModelDeployment" else {}),
+                **({"Description": sfn.JsonPath.format("Modelsmith run {}", RUN_ID)} if serving.described else {}),
                 **dict(serving.extra),
                 "Tags": run_tags(r.tags),
             },

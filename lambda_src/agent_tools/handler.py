@@ -1,6 +1,8 @@
-"""Lambda entry point of the agent's action group: Powertools logging and tracing around the resolver.
+"""Lambda entry point of the agent's tools: Powertools logging and tracing around the resolver.
 
-The routes and their logic live in ``astro_tools`` (see ``astro_tools/api.py``); this file only wires them.
+Two event shapes, one registry of tools (the routes in ``astro_tools/api.py``): a Bedrock Agents Classic
+action-group event (it has ``apiPath``) and an Amazon Bedrock AgentCore Gateway Lambda-target call (the tool's
+arguments, the tool's name in the client context; ``astro_tools/gateway.py``). This file only wires them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from astro_tools import gateway
 from astro_tools.api import app, logger
 
 tracer = Tracer(service="agent-tools")
@@ -19,4 +22,6 @@ tracer = Tracer(service="agent-tools")
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    if isinstance(event, dict) and "apiPath" in event:
+        return app.resolve(event, context)
+    return gateway.handle(event, context)

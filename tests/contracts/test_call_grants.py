@@ -117,7 +117,7 @@ def test_provisioned_throughput_calls_have_their_grants(variant: DeployedApp) ->
     # GIVEN a base model Bedrock serves only through Provisioned Throughput: the workflow buys, reads and deletes it
     actions = {call.action for call in inventory(variant)}
     assert {"bedrock:CreateProvisionedModelThroughput", "bedrock:GetProvisionedModelThroughput",
-            "bedrock:DeleteProvisionedModelThroughput"} <= actions  # fmt: skip
+            "bedrock:DeleteProvisionedModelThroughput"} <= actions
     assert "bedrock:CreateCustomModelDeployment" not in actions
     # THEN every call has its grant (the variant's other test checks the whole app; this names the calls)
     missing, _, _ = ungranted(variant)

@@ -222,7 +222,7 @@ def test_unpriced_customization_lines_are_named_in_the_notes() -> None:
     # GIVEN a base model served by Provisioned Throughput, whose hourly price the table lacks
     settings = {**config_dict(), "llm_customization": {"base_model_id": "meta.llama3-1-70b-instruct-v1:0:128k",
                                                        "inference_model_id": "meta.llama3-1-70b-instruct-v1:0",
-                                                       "deployment": "provisioned_throughput"}}  # fmt: skip
+                                                       "deployment": "provisioned_throughput"}}
     estimate = cost.estimate_customization_run({}, settings)
     # THEN training, storage and evaluation are counted, and the note names the missing entry and says how PT bills
     assert [item.description for item in estimate.items][:2] == [

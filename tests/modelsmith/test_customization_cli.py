@@ -63,7 +63,7 @@ def test_prepare_prints_every_problem_and_writes_nothing(tmp_path) -> None:
     code, out, err = cli(["prepare", str(source), "--out", str(tmp_path / "out")])
     assert code == 2
     assert out.splitlines() == [f"{source}:101: (line): not valid JSON: Expecting property name enclosed in double quotes at column 2",
-                                f"{source}:102: messages[0].role: unknown role 'bot'; expected system, user or assistant"]  # fmt: skip
+                                f"{source}:102: messages[0].role: unknown role 'bot'; expected system, user or assistant"]
     assert err == f"error: 2 problems in {source} (102 records); nothing written\n"
     assert not (tmp_path / "out").exists()
 

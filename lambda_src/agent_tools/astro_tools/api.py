@@ -19,11 +19,12 @@ from aws_lambda_powertools.event_handler import BedrockAgentResolver, Response, 
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from astro_tools import gaia_search, literature, selection, simbad_lookup
+from astro_tools import gaia_search, knowledge, literature, selection, simbad_lookup
 from astro_tools.errors import ToolError
 from astro_tools.models import (
     ConeSearchResult,
     ErrorBody,
+    KnowledgeBaseResult,
     LiteratureResult,
     PlotResult,
     ResolvedObject,
@@ -287,3 +288,21 @@ def search_literature(
         token_provider=lambda: literature.read_token(current.ads_token_secret_arn),
         api_url=current.ads_api_url, timeout_seconds=current.archive_timeout_seconds,
     )  # fmt: skip
+
+
+@app.get(
+    "/knowledge-base/search",
+    operation_id="searchKnowledgeBase",
+    summary="Search the astronomy knowledge base",
+    description=(
+        "Find the passages of the knowledge base's documents (reference notes on catalogues, instruments and "
+        "methods) most relevant to a question. Returns each passage's text, relevance score and source document."
+    ),
+    responses=_responses(KnowledgeBaseResult),
+)
+def search_knowledge_base(
+    query: Annotated[str, Query(description="The question or topic, in words", min_length=1,
+                                max_length=knowledge.MAX_QUERY_LENGTH)],
+    max_results: Annotated[int, Query(description="Passages to return", ge=1, le=knowledge.MAX_RESULTS)] = 5,
+) -> KnowledgeBaseResult:
+    return knowledge.search(query, knowledge_base_id=settings().knowledge_base_id, max_results=max_results)

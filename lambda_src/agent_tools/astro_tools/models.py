@@ -71,6 +71,17 @@ class SelectionResult(BaseModel):
     sample: list[GaiaSource] = Field(description="The brightest selected sources (at most 10)")
 
 
+class Passage(BaseModel):
+    text: str = Field(description="The passage")
+    score: float | None = Field(default=None, description="Relevance to the query (higher is closer)")
+    source: str | None = Field(default=None, description="The document it comes from (S3 URI)")
+
+
+class KnowledgeBaseResult(BaseModel):
+    query: str
+    passages: list[Passage] = Field(description="The most relevant passages, most relevant first")
+
+
 class Paper(BaseModel):
     title: str
     authors: list[str] = Field(description="The first authors (at most 10)")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
+OPENAPI_VERSION = "3.0.0"
 
 
 def generate() -> str:
@@ -24,7 +25,9 @@ def generate() -> str:
     from astro_tools.api import DESCRIPTION, TITLE, VERSION, app
 
     schema = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION))
-    return json.dumps(to_openapi_30(schema), indent=2, sort_keys=True) + "\n"
+    # Bedrock agents: "openapi – (Required) The version of OpenAPI that's being used. This value must be "3.0.0"
+    # for the action group to work." (https://docs.aws.amazon.com/bedrock/latest/userguide/agents-api-schema.html)
+    return json.dumps({**to_openapi_30(schema), "openapi": OPENAPI_VERSION}, indent=2, sort_keys=True) + "\n"
 
 
 def to_openapi_30(node: Any) -> Any:

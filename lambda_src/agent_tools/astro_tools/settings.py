@@ -17,6 +17,7 @@ PRESIGNED_URL_EXPIRY_SECONDS = "PRESIGNED_URL_EXPIRY_SECONDS"
 SIMBAD_TAP_URL = "SIMBAD_TAP_URL"
 GAIA_TAP_URL = "GAIA_TAP_URL"
 ADS_API_URL = "ADS_API_URL"
+KNOWLEDGE_BASE_ID = "KNOWLEDGE_BASE_ID"
 
 DEFAULT_SIMBAD_TAP_URL = "https://simbad.cds.unistra.fr/simbad/sim-tap"
 DEFAULT_GAIA_TAP_URL = "https://gea.esac.esa.int/"
@@ -35,6 +36,7 @@ class Settings:
     simbad_tap_url: str = DEFAULT_SIMBAD_TAP_URL
     gaia_tap_url: str = DEFAULT_GAIA_TAP_URL
     ads_api_url: str = DEFAULT_ADS_API_URL
+    knowledge_base_id: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,4 +55,5 @@ class Settings:
             simbad_tap_url=environ.get(SIMBAD_TAP_URL, DEFAULT_SIMBAD_TAP_URL),
             gaia_tap_url=environ.get(GAIA_TAP_URL, DEFAULT_GAIA_TAP_URL),
             ads_api_url=environ.get(ADS_API_URL, DEFAULT_ADS_API_URL),
+            knowledge_base_id=environ.get(KNOWLEDGE_BASE_ID) or None,
         )
