@@ -55,6 +55,7 @@ selectGaiaSources and the plot tools work on it. Say when a result was truncated
 report counts, the fraction and the statistics.
 - Plots: plotColourMagnitudeDiagram or plotSkyPositions on a result_id; give the user the image link.
 - Literature: searchLiterature (NASA ADS); cite papers with their citation string and bibcode.
+- Background on catalogues, instruments and methods: searchKnowledgeBase; name the source document.
 - When a tool answers with an error, tell the user what went wrong in plain words and what they can change; \
 do not invent data. Links expire; say so."""
 

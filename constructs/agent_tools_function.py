@@ -105,7 +105,7 @@ class AgentToolsFunction(Construct):
         self.function.add_environment(ENV_KNOWLEDGE_BASE_ID, knowledge_base_id)
         self.policy.add_statements(iam.PolicyStatement(
             sid="RetrieveFromTheKnowledgeBase", actions=["bedrock:Retrieve"], resources=[knowledge_base_arn],
-        ))  # fmt: skip
+        ))
 
     def _grant_least_privilege(
         self, key: kms.IKey, bucket: s3.IBucket, prefix: str, secret: secretsmanager.ISecret

@@ -7,10 +7,7 @@ Each entry: a substring of the check's message -> the issue and item that fixes 
 
 from __future__ import annotations
 
-KNOWN_DEFECTS: dict[str, str] = {
-    "agent.foundation_model_id: anthropic.claude-3-5-haiku-20241022-v1:0": (
-        "issue 18: the agent's default model, Claude 3.5 Haiku, reached end of life on 2026-06-19"),
-}
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def expected_failure(message: str) -> str | None:

@@ -63,10 +63,18 @@ BAD_CONFIGS = [
     BadConfig("unknown region", _set("prod.region", "us-west-9"), "prod",
               ("region = 'us-west-9'", "not an AWS commercial region")),
     BadConfig("region without Bedrock Llama fine-tuning", lambda e: (_set("prod.region", "eu-west-1")(e), _set(
-              "prod.agent", {"foundation_model_id": "eu.anthropic.claude-3-5-haiku-20241022-v1:0"})(e)), "prod",
+              "prod.agent", {"foundation_model_id": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"})(e)), "prod",
               ("region = 'eu-west-1'", "meta.llama3-3-70b-instruct-v1:0:128k", "offered only in us-west-2")),
     BadConfig("model Bedrock cannot fine-tune", _set("dev.llm_customization.base_model_id", "meta.llama3-70b-instruct-v1:0"),
               "dev", ("llm_customization.base_model_id = 'meta.llama3-70b-instruct-v1:0'", "allowed: meta.llama3-1-70b")),
+    # model-lifecycle-legacy.html: Claude 3.5 Haiku (the agent's old default) reached end of life on 2026-06-19
+    BadConfig("agent model past its end of life",
+              _set("dev.agent", {"foundation_model_id": "us.anthropic.claude-3-5-haiku-20241022-v1:0"}), "dev",
+              ("agent.foundation_model_id = 'us.anthropic.claude-3-5-haiku-20241022-v1:0'", "EOL 2026-06-19")),
+    BadConfig("Agents Classic with a model it does not support",
+              _set("dev.agent", {"runtime": "classic"}), "dev",
+              ("agent.foundation_model_id = 'us.anthropic.claude-haiku-4-5-20251001-v1:0'", "runtime: classic")),
+    BadConfig("unknown agent runtime", _set("dev.agent", {"runtime": "lambda"}), "dev", ("agent.runtime", "lambda")),
     # custom-model-supported.html: a customization job takes the ":128k" ID
     BadConfig("customization model by its inference ID",
               _set("dev.llm_customization.base_model_id", "meta.llama3-1-70b-instruct-v1:0"), "dev",
@@ -101,8 +109,8 @@ BAD_CONFIGS = [
     BadConfig("GitHub repository without owner", _set("dev.training_instance.image_publisher_github_repository", "modelsmith"),
               "dev", ("training_instance.image_publisher_github_repository = 'modelsmith'", "owner/name")),
     BadConfig("agent inference profile of another geography", _set("prod.agent", {
-              "foundation_model_id": "eu.anthropic.claude-3-5-haiku-20241022-v1:0"}), "prod",
-              ("agent.foundation_model_id = 'eu.anthropic.claude-3-5-haiku-20241022-v1:0'",
+              "foundation_model_id": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"}), "prod",
+              ("agent.foundation_model_id = 'eu.anthropic.claude-haiku-4-5-20251001-v1:0'",
                "cannot be called from region us-west-2")),
     BadConfig("bad e-mail address", _set("prod.notification_emails", ["ops@example.com", "oncall"]), "prod",
               ("notification_emails", "'oncall'", "not e-mail addresses")),
@@ -176,7 +184,7 @@ def test_unknown_model_keeps_the_stated_dimension(environments_context: dict) ->
 def test_customization_can_be_switched_off_outside_its_regions(environments_context: dict) -> None:
     environments_context["prod"]["region"] = "eu-west-1"
     environments_context["prod"]["llm_customization"] = {"enabled": False}
-    environments_context["prod"]["agent"] = {"foundation_model_id": "eu.anthropic.claude-3-5-haiku-20241022-v1:0"}
+    environments_context["prod"]["agent"] = {"foundation_model_id": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"}
     assert load_config(environments_context, "prod").region == "eu-west-1"
 
 

@@ -39,9 +39,17 @@ class Synthesized:
     assembly: Path
 
 
-def synthesize(env_name: str, outdir: Path, environments: dict | None = None) -> Synthesized:
+# Agents Classic, for the accounts that still have it, with a model Bedrock agents support (the default model is
+# for the AgentCore harness); the AgentCore runtime is the default config.
+CLASSIC = {"runtime": "classic", "foundation_model_id": "us.amazon.nova-pro-v1:0"}
+
+
+def synthesize(env_name: str, outdir: Path, environments: dict | None = None, agent: dict | None = None) -> Synthesized:
     app = App(outdir=str(outdir), context={**CDK_CONTEXT, "aws:cdk:bundling-stacks": []})
-    config = load_config(environments or CDK_CONTEXT["environments"], env_name)
+    environments = json.loads(json.dumps(environments or CDK_CONTEXT["environments"]))
+    if agent:
+        environments[env_name]["agent"] = {**environments[env_name].get("agent", {}), **agent}
+    config = load_config(environments, env_name)
     foundation = FoundationStack(app, f"Modelsmith-{env_name}-Foundation", config=config)
     stack = AgentStack(
         app, f"Modelsmith-{env_name}-Agent", config=config, encryption_key=foundation.key,
@@ -57,7 +65,12 @@ def synthesize(env_name: str, outdir: Path, environments: dict | None = None) ->
 
 @pytest.fixture(scope="module", params=ENVIRONMENTS)
 def agent(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(request.param, tmp_path_factory.mktemp(f"agent-{request.param}"))
+    return synthesize(request.param, tmp_path_factory.mktemp(f"agent-{request.param}"), agent=CLASSIC)
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def agentcore(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(request.param, tmp_path_factory.mktemp(f"agentcore-{request.param}"))
 
 
 def _resources(synthesized: Synthesized, kind: str) -> dict:
@@ -165,7 +178,7 @@ def test_alias_moves_only_when_the_agent_changes(agent: Synthesized, tmp_path: P
     assert "RoutingConfiguration" not in alias["Properties"]  # Bedrock versions the prepared draft on each update
     assert {"Fn::GetAtt": [agent_id, "UpdatedAt"]} in alias["Properties"]["Description"]["Fn::Join"][1]
     # Synthesizing again changes nothing: an unchanged deploy leaves agent and alias untouched.
-    again = synthesize(agent.config.name, tmp_path / "again")
+    again = synthesize(agent.config.name, tmp_path / "again", agent=CLASSIC)
     assert again.json["Resources"][agent_id] == agent.json["Resources"][agent_id]
     alias_id = next(iter(_resources(agent, "AWS::Bedrock::AgentAlias")))
     assert again.json["Resources"][alias_id] == agent.json["Resources"][alias_id]
@@ -174,7 +187,7 @@ def test_alias_moves_only_when_the_agent_changes(agent: Synthesized, tmp_path: P
 def test_a_changed_agent_is_an_update_of_the_same_resource(agent: Synthesized, tmp_path: Path) -> None:
     environments = json.loads(json.dumps(CDK_CONTEXT["environments"]))
     environments[agent.config.name]["agent"] = {"idle_session_ttl_minutes": 45}
-    changed = synthesize(agent.config.name, tmp_path / "changed", environments)
+    changed = synthesize(agent.config.name, tmp_path / "changed", environments, agent=CLASSIC)
     agent_id, _ = _one(agent, "AWS::Bedrock::Agent")
     assert changed.json["Resources"][agent_id]["Properties"]["IdleSessionTTLInSeconds"] == 2700
     # Same logical IDs: CloudFormation updates the agent (new UpdatedAt), so the alias description changes too.
@@ -223,7 +236,10 @@ def test_function_reads_only_its_secret_and_writes_only_its_prefix(agent: Synthe
     assert len(managed) == 1
     statements = {s["Sid"]: s for s in managed[0]["Properties"]["PolicyDocument"]["Statement"]}
     assert set(statements) == {"ReadTheAdsToken", "ReadWriteTheOutputPrefix", "ProjectKeyThroughS3",
-                               "ProjectKeyThroughSecretsManagerAndLambda"}  # fmt: skip
+                               "ProjectKeyThroughSecretsManagerAndLambda", "RetrieveFromTheKnowledgeBase"}
+    (kb_id,) = _resources(agent, "AWS::Bedrock::KnowledgeBase")
+    retrieve = statements["RetrieveFromTheKnowledgeBase"]
+    assert (retrieve["Action"], retrieve["Resource"]) == ("bedrock:Retrieve", {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]})
     assert "Secretsnasaadstoken" in json.dumps(statements["ReadTheAdsToken"]["Resource"])
     assert sorted(statements["ReadWriteTheOutputPrefix"]["Action"]) == ["s3:GetObject", "s3:PutObject"]
     prefix_resource = statements["ReadWriteTheOutputPrefix"]["Resource"]["Fn::Join"][1]
@@ -281,12 +297,12 @@ def test_ids_are_published_for_the_command_line(agent: Synthesized) -> None:
     env = agent.config.name
     names = sorted(p["Properties"]["Name"] for p in _resources(agent, "AWS::SSM::Parameter").values())
     assert names == [f"/modelsmith/{env}/agent/{key}" for key in
-                     ("agent-alias-id", "agent-id", "data-source-id", "knowledge-base-id", "tools-function-name")]  # fmt: skip
+                     ("agent-alias-id", "agent-id", "data-source-id", "knowledge-base-id", "runtime", "tools-function-name")]
 
 
 def test_pinecone_knowledge_base_from_config(tmp_path: Path) -> None:
     environments = json.loads(json.dumps(CDK_CONTEXT["environments"]))
-    environments["dev"]["agent"] = {"guardrail_enabled": False, "memory_enabled": False, "knowledge_base": {
+    environments["dev"]["agent"] = {**CLASSIC, "guardrail_enabled": False, "memory_enabled": False, "knowledge_base": {
         "vector_store": "pinecone", "pinecone_connection_string": "https://astro-abc123.svc.aped-4627-b74a.pinecone.io",
         "pinecone_namespace": "astronomy", "chunking_strategy": "hierarchical",
     }}  # fmt: skip
@@ -305,9 +321,76 @@ def test_pinecone_knowledge_base_from_config(tmp_path: Path) -> None:
 
 def test_inference_profile_must_match_the_region(tmp_path: Path) -> None:
     environments = json.loads(json.dumps(CDK_CONTEXT["environments"]))
-    environments["dev"]["agent"] = {"foundation_model_id": "eu.anthropic.claude-3-5-haiku-20241022-v1:0"}
+    environments["dev"]["agent"] = {"foundation_model_id": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"}
     with pytest.raises(ValueError, match="'eu' cross-region inference profile cannot be called from region us-west-2"):
         synthesize("dev", tmp_path, environments)
+
+
+# --- AgentCore (the default runtime) ------------------------------------------------------------------------
+
+
+def test_agentcore_is_the_default_and_builds_no_classic_agent(agentcore: Synthesized) -> None:
+    # Agents Classic: "no longer open to new customers starting on July 30, 2026" (agents-classic-maintenance-mode.html)
+    assert agentcore.config.agent.runtime == "agentcore"
+    assert not _resources(agentcore, "AWS::Bedrock::Agent") and not _resources(agentcore, "AWS::Bedrock::AgentAlias")
+    for kind in ("AWS::BedrockAgentCore::Gateway", "AWS::BedrockAgentCore::GatewayTarget", "AWS::BedrockAgentCore::Harness"):
+        _one(agentcore, kind)
+
+
+def test_the_gateway_serves_the_committed_tools_with_iam_and_the_project_key(agentcore: Synthesized) -> None:
+    from stacks.agent_stack import GATEWAY_TOOLS_PATH
+
+    _, gateway = _one(agentcore, "AWS::BedrockAgentCore::Gateway")
+    properties = gateway["Properties"]
+    assert (properties["AuthorizerType"], properties["ProtocolType"]) == ("AWS_IAM", "MCP")
+    assert "ProjectKey" in json.dumps(properties["KmsKeyArn"])
+    _, target = _one(agentcore, "AWS::BedrockAgentCore::GatewayTarget")
+    target_properties = target["Properties"]
+    assert target_properties["CredentialProviderConfigurations"] == [{"CredentialProviderType": "GATEWAY_IAM_ROLE"}]
+    lambda_target = target_properties["TargetConfiguration"]["Mcp"]["Lambda"]
+    function_id, _ = _one(agentcore, "AWS::Lambda::Function")
+    assert lambda_target["LambdaArn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    committed = json.loads(GATEWAY_TOOLS_PATH.read_text())
+    names = [tool["Name"] for tool in lambda_target["ToolSchema"]["InlinePayload"]]
+    assert names == [tool["name"] for tool in committed] and "searchKnowledgeBase" in names
+
+
+def test_the_harness_runs_the_model_with_the_gateway_and_encrypted_memory(agentcore: Synthesized) -> None:
+    _, harness = _one(agentcore, "AWS::BedrockAgentCore::Harness")
+    properties = harness["Properties"]
+    config = agentcore.config.agent
+    assert properties["HarnessName"] == f"modelsmith_{agentcore.config.name}_astronomy"
+    assert properties["Model"] == {"BedrockModelConfig": {"ModelId": config.foundation_model_id}}
+    (tool,) = properties["Tools"]
+    assert tool["Type"] == "agentcore_gateway" and tool["Config"]["AgentCoreGateway"]["OutboundAuth"] == {"AwsIam": {}}
+    managed = properties["Memory"]["ManagedMemoryConfiguration"]
+    assert managed["EventExpiryDuration"] == config.memory_duration_days and "ProjectKey" in json.dumps(managed["EncryptionKeyArn"])
+    assert "searchKnowledgeBase" in properties["SystemPrompt"][0]["Text"]
+
+
+def test_agentcore_roles_trust_this_accounts_resources_only_and_grant_what_each_calls(agentcore: Synthesized) -> None:
+    roles = {k: v for k, v in _resources(agentcore, "AWS::IAM::Role").items() if k.startswith("AgentCore")}
+    assert {k.split("Role")[0] for k in roles} == {"AgentCoreGateway", "AgentCoreHarness"}
+    for role_id, role in roles.items():
+        (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": "bedrock-agentcore.amazonaws.com"}
+        assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+        kind = "gateway" if role_id.startswith("AgentCoreGateway") else "harness"
+        assert f":{kind}/*" in json.dumps(trust["Condition"]["ArnLike"])
+    policies = {k: v for k, v in _resources(agentcore, "AWS::IAM::Policy").items() if k.startswith("AgentCore")}
+    actions = {k.split("Role")[0]: {a for s in v["Properties"]["PolicyDocument"]["Statement"] for a in
+                                    (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+               for k, v in policies.items()}
+    assert actions["AgentCoreGateway"] == {"lambda:InvokeFunction", "kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"}
+    assert {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock-agentcore:InvokeGateway",
+            "bedrock-agentcore:CreateEvent"} <= actions["AgentCoreHarness"]
+
+
+def test_agentcore_ids_are_published_for_the_command_line(agentcore: Synthesized) -> None:
+    env = agentcore.config.name
+    names = sorted(p["Properties"]["Name"] for p in _resources(agentcore, "AWS::SSM::Parameter").values())
+    assert names == [f"/modelsmith/{env}/agent/{key}" for key in ("data-source-id", "gateway-id", "gateway-url",
+                     "harness-arn", "knowledge-base-id", "runtime", "tools-function-name")]
 
 
 # --- cdk-nag, cfn-lint, checkov -----------------------------------------------------------------------------

@@ -49,5 +49,5 @@ def search(query: str, *, knowledge_base_id: str | None, max_results: int, clien
         Passage(text=(result.get("content") or {}).get("text", ""), score=result.get("score"),
                 source=((result.get("location") or {}).get("s3Location") or {}).get("uri"))
         for result in answer.get("retrievalResults", [])
-    ]  # fmt: skip
+    ]
     return KnowledgeBaseResult(query=query, passages=passages)

@@ -31,7 +31,7 @@ def test_passages_come_back_most_relevant_first(tools, knowledge) -> None:
         {"content": {"text": "BP-RP is the colour index."}, "score": 0.55,
          "location": {"type": "S3", "s3Location": {"uri": "s3://modelsmith-dev-data/kb/colours.md"}}},
     ]}, {"knowledgeBaseId": KB_ID, "retrievalQuery": {"text": "Gaia photometric system"},
-         "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 2}}})  # fmt: skip
+         "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 2}}})
     status, body = tools.invoke("/knowledge-base/search", query="Gaia photometric system", max_results=2)
     assert status == 200
     assert [(p["score"], p["source"]) for p in body["passages"]] == [
