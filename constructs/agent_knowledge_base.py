@@ -40,6 +40,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from constructs.compliance import acknowledge, acknowledge_wildcards
+from modelsmith.catalogue import HIERARCHICAL_PARENT_FACTOR
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
 VECTOR_INDEX = "modelsmith-knowledge-base"
@@ -204,8 +205,9 @@ class AgentKnowledgeBase(Construct):
                     {"ResourceType": "collection", "Resource": resource,
                      "Permission": ["aoss:DescribeCollectionItems", "aoss:CreateCollectionItems", "aoss:UpdateCollectionItems"]},
                     {"ResourceType": "index", "Resource": [f"index/{collection_name}/*"],
-                     "Permission": ["aoss:DescribeIndex", "aoss:CreateIndex", "aoss:UpdateIndex", "aoss:ReadDocument",
-                                    "aoss:WriteDocument"]},
+                     # DeleteIndex: CloudFormation deletes (or replaces) the index it created.
+                     "Permission": ["aoss:DescribeIndex", "aoss:CreateIndex", "aoss:UpdateIndex", "aoss:DeleteIndex",
+                                    "aoss:ReadDocument", "aoss:WriteDocument"]},
                 ],
                 "Principal": [self.role.role_arn, deployer],
             }]),
@@ -306,7 +308,7 @@ def _hierarchical(max_tokens: int, overlap: int) -> bedrock_l1.CfnDataSource.Chu
         chunking_strategy="HIERARCHICAL",
         hierarchical_chunking_configuration=bedrock_l1.CfnDataSource.HierarchicalChunkingConfigurationProperty(
             level_configurations=[
-                bedrock_l1.CfnDataSource.HierarchicalChunkingLevelConfigurationProperty(max_tokens=max_tokens * 5),
+                bedrock_l1.CfnDataSource.HierarchicalChunkingLevelConfigurationProperty(max_tokens=max_tokens * HIERARCHICAL_PARENT_FACTOR),
                 bedrock_l1.CfnDataSource.HierarchicalChunkingLevelConfigurationProperty(max_tokens=max_tokens),
             ],
             overlap_tokens=max(1, max_tokens * overlap // 100),

@@ -47,17 +47,24 @@ def ask(
         None, "--session", help="session ID to continue a conversation (default: a new one)"
     ),
     no_trace: bool = typer.Option(False, "--no-trace", help="print only the answer, not the tool calls"),
+    local: bool = typer.Option(
+        False, "--local", help="run the agent loop here (tools over MCP, as the Gateway serves them) with a Bedrock model"
+    ),
+    model: str = typer.Option(None, "--model", help="with --local: the Bedrock model or inference profile"),
 ) -> None:
-    """Ask the agent a question and stream its answer (and each tool call)."""
+    """Ask the agent a question and stream its answer (and each tool call): the deployed AgentCore harness or
+    Classic agent, or with --local the same tools and loop on this machine."""
     state = app_state(ctx)
     if not question.strip():
         raise InputError(
             "the question is empty", "ask something, e.g. modelsmith agent ask 'What are the coordinates of M31?'"
         )
-    arguments = argparse.Namespace(
-        env=state.env, question=question, agent_id=agent_id, alias_id=alias_id, session=session_id, no_trace=no_trace
-    )
     from modelsmith import agent_cli  # loads the CDK library (parameter names): only when asked
+
+    arguments = argparse.Namespace(
+        env=state.env, question=question, agent_id=agent_id, alias_id=alias_id, session=session_id, no_trace=no_trace,
+        local=local, model=model or agent_cli.DEFAULT_AGENT_MODEL,
+    )
 
     _exit_with(agent_cli.ask(arguments, state.aws(), sys.stdout))
 

@@ -138,6 +138,12 @@ def customization_model_id(model_id: str) -> str | None:
     return next((key for key, model in BEDROCK_CUSTOMIZATION_MODELS.items() if model.inference_model_id == model_id), None)
 
 
+# Knowledge-base hierarchical chunking: the parent level is this many times the child's size
+# (constructs/agent_knowledge_base.py), and each level is at most 8192 tokens (botocore bedrock-agent
+# HierarchicalChunkingLevelConfiguration.maxTokens: min 1, max 8192).
+HIERARCHICAL_PARENT_FACTOR = 5
+HIERARCHICAL_CHUNK_MAX_TOKENS = 8192
+
 # Output dimension of the retrieval base models we know; an unknown model is accepted with the
 # dimension the operator states. Values are from each model's card (hidden size of the pooled output).
 EMBEDDING_DIMENSIONS: Mapping[str, int] = MappingProxyType(

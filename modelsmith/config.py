@@ -32,6 +32,9 @@ _SAGEMAKER_INSTANCE_TYPE = re.compile(r"^ml\.(?P<family>[a-z][a-z0-9-]*?)\.(?P<s
 _TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 _PINECONE_HOST = re.compile(r"^https://[a-z0-9-]+\.svc\.[a-z0-9.-]+\.pinecone\.io/?$")
+# The agent's default model: Claude Haiku 4.5 through its US cross-Region profile (its Bedrock model card: Active,
+# end of life "no sooner than 10/1/2026"; check the lifecycle page, the ID is configurable).
+DEFAULT_AGENT_MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 _MODEL_ID = re.compile(r"^[a-z0-9-]+\.[a-z0-9][a-z0-9.:-]*$")
 _S3_PREFIX = re.compile(r"^[a-z0-9][a-z0-9-]*(?:/[a-z0-9][a-z0-9-]*)*/$")
 
@@ -303,6 +306,18 @@ class KnowledgeBaseConfig(_Section):
     chunk_max_tokens: int = Field(default=300, ge=20, le=8192)
     chunk_overlap_percentage: int = Field(default=20, ge=1, le=99)
 
+    @model_validator(mode="after")
+    def _hierarchical_parent_fits(self) -> KnowledgeBaseConfig:
+        largest = catalogue.HIERARCHICAL_CHUNK_MAX_TOKENS // catalogue.HIERARCHICAL_PARENT_FACTOR
+        if self.chunking_strategy == "hierarchical" and self.chunk_max_tokens > largest:
+            raise _KeyedError(
+                "chunk_max_tokens",
+                self.chunk_max_tokens,
+                f"hierarchical chunks' parents are {catalogue.HIERARCHICAL_PARENT_FACTOR}x their children and Bedrock "
+                f"takes at most {catalogue.HIERARCHICAL_CHUNK_MAX_TOKENS} tokens per level: at most {largest}",
+            )
+        return self
+
     @field_validator("embedding_model_id")
     @classmethod
     def _embedding_model(cls, value: str) -> str:
@@ -359,7 +374,7 @@ class AgentConfig(_Section):
 
     enabled: bool = True
     runtime: Literal["agentcore", "classic"] = "agentcore"
-    foundation_model_id: str = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    foundation_model_id: str = DEFAULT_AGENT_MODEL
     idle_session_ttl_minutes: int = Field(default=30, ge=1, le=60)
     memory_enabled: bool = True
     memory_duration_days: int = Field(default=30, ge=1, le=365)

@@ -43,6 +43,17 @@ def test_collection_is_vector_search_with_customer_key_and_scoped_policies(opens
     access = next(iter(template.find_resources("AWS::OpenSearchServerless::AccessPolicy").values()))["Properties"]
     text = json.dumps(access["Policy"])
     assert "index/modelsmith-dev-astronomy/*" in text and "cfn-exec-role" in text
+    # CloudFormation deletes (or replaces) the index it created: without aoss:DeleteIndex the stack's deletion fails
+    assert "aoss:DeleteIndex" in text
+
+
+def test_hierarchical_parents_stay_within_bedrocks_limit() -> None:
+    # botocore bedrock-agent HierarchicalChunkingLevelConfiguration.maxTokens: at most 8192 per level
+    _, _, template = _build(chunking_strategy="hierarchical", chunk_max_tokens=1638)
+    (source,) = template.find_resources("AWS::Bedrock::DataSource").values()
+    levels = source["Properties"]["VectorIngestionConfiguration"]["ChunkingConfiguration"][
+        "HierarchicalChunkingConfiguration"]["LevelConfigurations"]
+    assert [level["MaxTokens"] for level in levels] == [8190, 1638]
 
 
 def test_vector_index_matches_the_embeddings_model(opensearch) -> None:

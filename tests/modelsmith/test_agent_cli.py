@@ -63,7 +63,8 @@ M31_EVENTS = [
 
 def test_ask_streams_the_answer_and_the_tool_calls() -> None:
     # GIVEN the deployed agent's IDs in SSM and an agent answering about M31
-    ssm, stubber = _ssm_with({"/modelsmith/dev/agent/agent-id": "AGENT12345", "/modelsmith/dev/agent/agent-alias-id": "ALIAS6789"})
+    ssm, stubber = _ssm_with({"/modelsmith/dev/agent/runtime": "classic", "/modelsmith/dev/agent/agent-id": "AGENT12345",
+                              "/modelsmith/dev/agent/agent-alias-id": "ALIAS6789"})
     runtime = FakeRuntime(M31_EVENTS)
     out = io.StringIO()
     # WHEN a user asks
@@ -101,9 +102,9 @@ def test_agent_errors_stop_with_a_message() -> None:
 def test_missing_parameter_says_the_stack_is_not_deployed() -> None:
     ssm = boto3.client("ssm", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
     stubber = Stubber(ssm)
-    stubber.add_client_error("get_parameter", "ParameterNotFound", expected_params={"Name": "/modelsmith/prod/agent/agent-id"})
+    stubber.add_client_error("get_parameter", "ParameterNotFound", expected_params={"Name": "/modelsmith/prod/agent/runtime"})
     stubber.activate()
-    with pytest.raises(SystemExit, match="/modelsmith/prod/agent/agent-id not found; is the Agent stack of 'prod' deployed"):
+    with pytest.raises(SystemExit, match="/modelsmith/prod/agent/runtime not found; is the Agent stack of 'prod' deployed"):
         agent_cli.main(["ask", "--env", "prod", "M31?"], session=FakeSession(ssm=ssm), out=io.StringIO())
 
 
@@ -133,3 +134,67 @@ def test_ingest_starts_the_job_and_waits_for_it() -> None:
     stubber.assert_no_pending_responses()
     assert "ingestion job JOB1234567 started for knowledge base KB12345678" in out.getvalue()
     assert 'ingestion COMPLETE: {"numberOfDocumentsFailed": 0, "numberOfDocumentsScanned": 12' in out.getvalue()
+
+
+# --- AgentCore (the default runtime) --------------------------------------------------------------------
+
+
+class FakeAgentCore:
+    """bedrock-agentcore's invoke_harness: the request is checked against botocore's input shape, the answer is an
+    event stream of the output shape's members (InvokeHarnessStreamOutput)."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events, self.calls = events, []
+
+    def invoke_harness(self, **request: Any) -> dict[str, Any]:
+        import botocore.session
+        from botocore.validate import validate_parameters
+
+        model = botocore.session.get_session().get_service_model("bedrock-agentcore")
+        validate_parameters(request, model.operation_model("InvokeHarness").input_shape)
+        self.calls.append(request)
+        return {"stream": iter(self.events)}
+
+
+HARNESS_ARN = "arn:aws:bedrock-agentcore:us-west-2:123456789012:harness/modelsmith_dev_astronomy-a1b2c3d4e5"
+HARNESS_EVENTS = [
+    {"messageStart": {"role": "assistant"}},
+    {"contentBlockStart": {"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "t1", "name": "astronomy-tools___resolveObject"}}}},
+    {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '{"name": '}}}},
+    {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"toolUse": {"input": '"M31"}'}}}},
+    {"contentBlockStop": {"contentBlockIndex": 0}},
+    {"contentBlockDelta": {"contentBlockIndex": 1, "delta": {"toolResult": [{"text": '{"main_id": "M 31", "ra_deg": 10.6847}'}]}}},
+    {"contentBlockDelta": {"contentBlockIndex": 2, "delta": {"text": "M31 lies at RA 10.68 deg, "}}},
+    {"contentBlockDelta": {"contentBlockIndex": 2, "delta": {"text": "Dec +41.27 deg."}}},
+    {"messageStop": {"stopReason": "end_turn"}},
+]
+
+
+def test_ask_on_agentcore_invokes_the_harness_and_shows_the_tool_calls() -> None:
+    ssm, stubber = _ssm_with({"/modelsmith/dev/agent/runtime": "agentcore", "/modelsmith/dev/agent/harness-arn": HARNESS_ARN})
+    agentcore = FakeAgentCore(HARNESS_EVENTS)
+    out = io.StringIO()
+    code = agent_cli.main(["ask", "--env", "dev", "What are the coordinates of M31?"],
+                          session=FakeSession(ssm=ssm, **{"bedrock-agentcore": agentcore}), out=out)
+    assert code == 0
+    stubber.assert_no_pending_responses()
+    (call,) = agentcore.calls
+    assert call["harnessArn"] == HARNESS_ARN and 33 <= len(call["runtimeSessionId"]) <= 100
+    assert call["messages"] == [{"role": "user", "content": [{"text": "What are the coordinates of M31?"}]}]
+    text = out.getvalue()
+    assert '[tool] astronomy-tools___resolveObject {"name": "M31"}' in text
+    assert '[tool answer] {"main_id": "M 31"' in text
+    assert text.index("[tool]") < text.index("M31 lies at RA 10.68 deg, Dec +41.27 deg.")
+
+
+def test_a_session_id_agentcore_refuses_is_named() -> None:
+    ssm, _ = _ssm_with({"/modelsmith/dev/agent/runtime": "agentcore", "/modelsmith/dev/agent/harness-arn": HARNESS_ARN})
+    with pytest.raises(SystemExit, match=r"--session 's-1': an AgentCore session ID is 33-100"):
+        agent_cli.main(["ask", "--session", "s-1", "M31?"], session=FakeSession(ssm=ssm), out=io.StringIO())
+
+
+def test_harness_errors_stop_with_a_message() -> None:
+    ssm, _ = _ssm_with({"/modelsmith/dev/agent/runtime": "agentcore", "/modelsmith/dev/agent/harness-arn": HARNESS_ARN})
+    agentcore = FakeAgentCore([{"validationException": {"message": "model not enabled"}}])
+    with pytest.raises(SystemExit, match=r"the agent failed \(validationException\): model not enabled"):
+        agent_cli.main(["ask", "M31?"], session=FakeSession(ssm=ssm, **{"bedrock-agentcore": agentcore}), out=io.StringIO())

@@ -73,14 +73,14 @@ def test_agent_ask_reads_the_ids_of_the_global_environment() -> None:
     ssm = boto3.client("ssm", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="y")
     stubber = Stubber(ssm)
     stubber.add_client_error(
-        "get_parameter", "ParameterNotFound", expected_params={"Name": "/modelsmith/prod/agent/agent-id"}
+        "get_parameter", "ParameterNotFound", expected_params={"Name": "/modelsmith/prod/agent/runtime"}
     )
     stubber.activate()
     result = invoke(["--env", "prod", "agent", "ask", "Where is M31?"], FakeSession(ssm=ssm))
     assert result.exit_code == 1
     assert (
         result.stderr
-        == "error: SSM parameter /modelsmith/prod/agent/agent-id not found; is the Agent stack of 'prod' deployed?\n"
+        == "error: SSM parameter /modelsmith/prod/agent/runtime not found; is the Agent stack of 'prod' deployed?\n"
     )
 
 

@@ -74,6 +74,10 @@ BAD_CONFIGS = [
     BadConfig("Agents Classic with a model it does not support",
               _set("dev.agent", {"runtime": "classic"}), "dev",
               ("agent.foundation_model_id = 'us.anthropic.claude-haiku-4-5-20251001-v1:0'", "runtime: classic")),
+    # botocore bedrock-agent HierarchicalChunkingLevelConfiguration.maxTokens <= 8192; the parent is 5x the child
+    BadConfig("hierarchical chunks whose parents exceed Bedrock's limit",
+              _set("dev.agent", {"knowledge_base": {"chunking_strategy": "hierarchical", "chunk_max_tokens": 2000}}), "dev",
+              ("agent.knowledge_base.chunk_max_tokens = 2000", "at most 1638")),
     BadConfig("unknown agent runtime", _set("dev.agent", {"runtime": "lambda"}), "dev", ("agent.runtime", "lambda")),
     # custom-model-supported.html: a customization job takes the ":128k" ID
     BadConfig("customization model by its inference ID",

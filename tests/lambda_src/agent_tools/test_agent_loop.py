@@ -84,3 +84,25 @@ def test_a_bad_argument_comes_back_to_the_model_naming_the_parameter(tools) -> N
     assert "radius_arcmin" in call["result"]["message"]
     assert results[0]["status"] == 400
     assert tools.archives.count("gaia") == 0, "nothing was asked of the archive"
+
+
+def test_modelsmith_agent_ask_local_runs_the_same_loop(tools, monkeypatch, capsys) -> None:
+    # `modelsmith agent ask --local`: the tools run here over MCP; the environment's bucket and ADS secret come
+    # from the Foundation's SSM parameters (here moto's), and the model is given (Bedrock's in real use).
+    import argparse
+    import io
+
+    import boto3
+
+    from modelsmith import agent_cli
+
+    ssm = boto3.client("ssm", region_name="us-west-2")
+    ssm.put_parameter(Name="/modelsmith/dev/s3/artifacts-bucket", Value=tools.bucket, Type="String")
+    secret = "arn:aws:secretsmanager:us-west-2:123456789012:secret:x"
+    ssm.put_parameter(Name="/modelsmith/dev/secrets/nasa-ads-token", Value=secret, Type="String")
+    model = ScriptedModel([{"tool": "resolveObject", "input": {"name": "M31"}}, {"text": lambda r: f"RA {r[0]['ra_deg']:.2f}"}])
+    args = argparse.Namespace(env="dev", question="Where is M31?", no_trace=False, local=True, model="unused")
+    out = io.StringIO()
+    assert agent_cli.ask_local(args, boto3.Session(region_name="us-west-2"), out, model=model) == 0
+    text = out.getvalue()
+    assert '[tool] resolveObject {"name": "M31"}' in text and text.rstrip().endswith("RA 10.68")
