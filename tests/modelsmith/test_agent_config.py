@@ -24,7 +24,8 @@ def test_every_environment_gets_a_working_default_agent(env: str) -> None:
     agent = load_config(CDK_CONTEXT["environments"], env).agent
     assert agent == AgentConfig()
     assert agent.enabled and agent.guardrail_enabled and agent.memory_enabled
-    assert (agent.inference_profile_geography(), agent.base_model_id()) == ("us", "anthropic.claude-3-5-haiku-20241022-v1:0")
+    assert agent.runtime == "agentcore"  # Agents Classic takes no new customers since 2026-07-30
+    assert (agent.inference_profile_geography(), agent.base_model_id()) == ("us", "anthropic.claude-haiku-4-5-20251001-v1:0")
     assert agent.knowledge_base == KnowledgeBaseConfig()
     assert agent.knowledge_base.vector_store == "opensearch-serverless"
     assert agent.output_prefix == "agent-tools/" and agent.archive_timeout_seconds * 3 <= agent.tools_timeout_seconds
@@ -47,10 +48,11 @@ def test_the_section_is_frozen() -> None:
 @pytest.mark.parametrize(
     ("agent", "fragments"),
     [
-        ({"foundation_model_id": "us.anthropic.claude-3-5-haiku-20241022-v2:0"},
-         ("agent.foundation_model_id = 'us.anthropic.claude-3-5-haiku-20241022-v2:0'", "not a model Bedrock agents support",
-          "did you mean 'us.anthropic.claude-3-5-haiku-20241022-v1:0'?")),
-        ({"foundation_model_id": "gpt-4"}, ("agent.foundation_model_id = 'gpt-4'", "allowed: amazon.nova-lite-v1:0")),
+        ({"runtime": "classic", "foundation_model_id": "us.anthropic.claude-3-5-sonnet-20241022-v1:0"},
+         ("agent.foundation_model_id = 'us.anthropic.claude-3-5-sonnet-20241022-v1:0'",
+          "not a model Bedrock agents (runtime: classic) support", "did you mean 'us.anthropic.claude-3-5-sonnet-20241022-v2:0'?")),
+        ({"runtime": "classic", "foundation_model_id": "gpt-4"}, ("agent.foundation_model_id = 'gpt-4'",)),
+        ({"foundation_model_id": "gpt-4"}, ("agent.foundation_model_id = 'gpt-4'", "not a Bedrock model ID")),
         ({"idle_session_ttl_minutes": 120}, ("agent.idle_session_ttl_minutes = 120", "less than or equal to 60")),
         ({"tools_reserved_concurrency": "5"}, ("agent.tools_reserved_concurrency = '5'", "valid integer")),
         ({"archive_timeout_seconds": 60, "tools_timeout_seconds": 120},

@@ -114,3 +114,23 @@ def test_no_checkpoint_means_a_fresh_start(tmp_path: Path) -> None:
     (tmp_path / "base_evaluation.json").write_text("{}")
     (tmp_path / "checkpoint-x").mkdir()
     assert find_resume_checkpoint(tmp_path) == (None, [])
+
+
+def test_a_whole_model_checkpoint_is_checked_by_its_own_files(tmp_path: Path) -> None:
+    # The retrieval trainer (sentence-transformers) saves the whole model: config.json and model.safetensors.
+    from sagemaker_src.llm_lora.checkpoints import FULL_MODEL
+
+    for step in (2, 4):
+        path = make_checkpoint(tmp_path, step)
+        for name in ("adapter_model.safetensors", "adapter_config.json"):
+            (path / name).unlink()
+        save_file({"embeddings.word_embeddings.weight": torch.ones(4, 2)}, str(path / "model.safetensors"))
+        (path / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    assert checkpoint_problem(tmp_path / "checkpoint-4", FULL_MODEL) is None
+    assert checkpoint_problem(tmp_path / "checkpoint-4") == "missing adapter_config.json, adapter_model.safetensors"
+    _truncate(tmp_path / "checkpoint-4" / "model.safetensors")
+
+    resume_from, skipped = find_resume_checkpoint(tmp_path, files=FULL_MODEL)
+
+    assert resume_from == tmp_path / "checkpoint-2"
+    assert [item.path.name for item in skipped] == ["checkpoint-4"] and "model.safetensors unreadable" in skipped[0].reason

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from modelsmith.config import DEFAULT_AGENT_MODEL
 from fastapi.testclient import TestClient
 
 from modelsmith.cli_support import AppState
@@ -225,7 +227,7 @@ def test_ask_with_bedrock_defaults_to_the_environments_agent_model(rag_index: Pa
         ["rag", "ask", "Who won the 1998 world cup?", "--index", str(rag_index), "--generator", "bedrock"], state
     )
     assert result.exit_code == 0, result.output
-    assert runtime.calls[0]["modelId"] == "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+    assert runtime.calls[0]["modelId"] == DEFAULT_AGENT_MODEL == "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     assert "(cited)" not in result.stdout
 
 

@@ -61,32 +61,6 @@ def test_cached_loss_matryoshka_and_hard_negatives_train(retrieval_data_dir: Pat
     assert set(metrics["fine_tuned"]) == METRIC_KEYS
 
 
-@pytest.mark.slow
-def test_a_restarted_run_resumes_from_its_newest_complete_checkpoint(retrieval_data_dir: Path, tmp_path: Path) -> None:
-    from sagemaker_src.llm_lora.checkpoints import FULL_MODEL, checkpoint_problem
-
-    checkpoints = tmp_path / "checkpoints"
-    # GIVEN a first attempt that saved checkpoints every 2 steps (what SageMaker syncs to S3 for spot training)
-    options = ("--checkpoint_dir", str(checkpoints), "--checkpoint_steps", "2")
-    first = _run(retrieval_data_dir, tmp_path / "first", "--max_steps", "4", *options)
-    assert first == EXIT_OK
-    assert sorted(path.name for path in checkpoints.iterdir()) == ["checkpoint-2", "checkpoint-4"]
-    assert all(checkpoint_problem(path, FULL_MODEL) is None for path in checkpoints.iterdir())
-    # AND its newest checkpoint cut off mid-save, as a reclaimed instance leaves it
-    weights = checkpoints / "checkpoint-4" / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:1000])
-
-    # WHEN the job starts again with the restored directory
-    second = _run(retrieval_data_dir, tmp_path / "second", "--max_steps", "6", *options)
-
-    # THEN it resumes from the newest complete checkpoint, sets the broken one aside, and finishes the schedule
-    metrics = json.loads((tmp_path / "second" / "output" / "metrics.json").read_text(encoding="utf-8"))
-    assert second == EXIT_OK
-    assert metrics["training"]["resumed_from_step"] == 2
-    assert metrics["training"]["global_step"] == 6
-    assert any(path.name.startswith("incomplete-checkpoint-4-") for path in checkpoints.iterdir())
-
-
 def test_checkpoint_steps_must_be_positive(retrieval_data_dir: Path, tmp_path: Path) -> None:
     assert _run(retrieval_data_dir, tmp_path, "--checkpoint_steps", "-1") == 2
     assert not (tmp_path / "model").exists()
