@@ -19,7 +19,6 @@ the same resolver, so bounds, errors and logic are the same on both runtimes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -135,18 +134,9 @@ def _text(value: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only compare with the committed file")
-    arguments = parser.parse_args(argv)
-    generated = generate()
-    if arguments.check:
-        if not TOOLS_PATH.exists() or TOOLS_PATH.read_text() != generated:
-            print(f"{TOOLS_PATH} is out of date; run: python -m astro_tools.gateway", file=sys.stderr)
-            return 1
-        return 0
-    TOOLS_PATH.write_text(generated)
-    print(f"wrote {TOOLS_PATH}")
-    return 0
+    from astro_tools.openapi import write_or_check
+
+    return write_or_check(argv, TOOLS_PATH, generate, "astro_tools.gateway", (__doc__ or "").splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
 OPENAPI_VERSION = "3.0.0"
@@ -54,19 +54,24 @@ def to_openapi_30(node: Any) -> Any:
     return node
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(argv: list[str] | None, path: Path, generate_file: Callable[[], str], module: str, summary: str) -> int:
+    """The command line of a generated, committed file: rewrite ``path``, or with ``--check`` exit 1 when it differs."""
+    parser = argparse.ArgumentParser(description=summary)
     parser.add_argument("--check", action="store_true", help="only compare with the committed file")
     arguments = parser.parse_args(argv)
-    generated = generate()
+    generated = generate_file()
     if arguments.check:
-        if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != generated:
-            print(f"{SCHEMA_PATH} is out of date; run: python -m astro_tools.openapi", file=sys.stderr)
+        if not path.exists() or path.read_text() != generated:
+            print(f"{path} is out of date; run: python -m {module}", file=sys.stderr)
             return 1
         return 0
-    SCHEMA_PATH.write_text(generated)
-    print(f"wrote {SCHEMA_PATH}")
+    path.write_text(generated)
+    print(f"wrote {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(argv, SCHEMA_PATH, generate, "astro_tools.openapi", (__doc__ or "").splitlines()[0])
 
 
 if __name__ == "__main__":
