@@ -22,6 +22,7 @@ management, and response generation" (AWS::BedrockAgentCore::Harness), with no c
 Props:
     name (str): e.g. ``modelsmith-dev-astronomy`` (the gateway's name; the harness's with ``_``). Required.
     model_id (str): a model or cross-Region inference profile ID. Required.
+    base_model_id (str): the foundation model behind it (``model_id`` without a profile's prefix). Required.
     tools_function (lambda.IFunction): the tools. Required.
     tool_definitions (list[dict]): the Gateway's tool list (``ToolDefinition`` shapes). Required.
     encryption_key (kms.IKey): the project key. Required.
@@ -34,7 +35,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aws_cdk import Aws, CfnTag
+from aws_cdk import Aws
 from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -58,12 +59,12 @@ class AgentCoreAssistant(Construct):
         *,
         name: str,
         model_id: str,
+        base_model_id: str,
         tools_function: lambda_.IFunction,
         tool_definitions: list[dict[str, Any]],
         encryption_key: kms.IKey,
         instruction: str,
         memory_days: int | None,
-        tags: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         harness_name = name.replace("-", "_")
@@ -91,7 +92,6 @@ class AgentCoreAssistant(Construct):
             self, "Gateway", name=name, authorizer_type="AWS_IAM", protocol_type="MCP",
             role_arn=self.gateway_role.role_arn, kms_key_arn=encryption_key.key_arn,
             description="Modelsmith astronomy tools (SIMBAD, Gaia DR3, NASA ADS, plots) over MCP",
-            tags=dict(tags or {}),
         )
         # The role's policy (not only the role) must exist before the gateway and the target use it.
         gateway_policy = self.gateway_role.node.find_child("DefaultPolicy")
@@ -124,7 +124,7 @@ class AgentCoreAssistant(Construct):
         self.harness_role.add_to_policy(iam.PolicyStatement(
             actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
             resources=[f"arn:{Aws.PARTITION}:bedrock:{region_account}:inference-profile/{model_id}",
-                       f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{_base_model(model_id)}"],
+                       f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{base_model_id}"],
         ))
         self.harness_role.add_to_policy(iam.PolicyStatement(
             actions=["bedrock-agentcore:InvokeGateway"], resources=[self.gateway.attr_gateway_arn],
@@ -157,14 +157,13 @@ class AgentCoreAssistant(Construct):
                     gateway_arn=self.gateway.attr_gateway_arn,
                     outbound_auth=harness.HarnessGatewayOutboundAuthProperty(aws_iam={}))))],
             memory=memory,
-            tags=[CfnTag(key=key, value=value) for key, value in sorted((tags or {}).items())],
         )
         self.harness.node.add_dependency(self.harness_role.node.find_child("DefaultPolicy"))
         self.harness.node.add_dependency(self.target)
 
-        self._acknowledge(tools_function, memories if memory_days is not None else None, model_id)
+        self._acknowledge(tools_function, memories if memory_days is not None else None, base_model_id)
 
-    def _acknowledge(self, tools_function: lambda_.IFunction, memories: str | None, model_id: str) -> None:
+    def _acknowledge(self, tools_function: lambda_.IFunction, memories: str | None, base_model_id: str) -> None:
         acknowledge(self.gateway_role.node.find_child("DefaultPolicy"), {
             f"AwsSolutions-IAM5[Resource::{nag_resource(self, tools_function.function_arn)}:*]":
                 "Versions and aliases of this one function (CDK's grant_invoke grants both forms).",
@@ -172,7 +171,7 @@ class AgentCoreAssistant(Construct):
         })
         reasons = {
             "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{_base_model(model_id)}]":
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{base_model_id}]":
                 "The model of a cross-Region inference profile, in the profile's destination Regions "
                 "(inference-profiles-prereq.html): this one model only.",
         }
@@ -181,12 +180,6 @@ class AgentCoreAssistant(Construct):
                 "The harness's managed memory is created by AgentCore with a generated ID; this account and Region only."
             )
         acknowledge(self.harness_role.node.find_child("DefaultPolicy"), reasons)
-
-
-def _base_model(model_id: str) -> str:
-    """The foundation model behind a cross-Region profile ID (``us.anthropic...`` -> ``anthropic...``)."""
-    head, _, rest = model_id.partition(".")
-    return rest if head in ("us", "eu", "apac", "global", "us-gov", "jp", "au", "ca") and "." in rest else model_id
 
 
 def _tool(definition: dict[str, Any]) -> agentcore.CfnGatewayTarget.ToolDefinitionProperty:

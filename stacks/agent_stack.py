@@ -144,6 +144,7 @@ class AgentStack(Stack):
                 "AgentCore",
                 name=name,
                 model_id=agent.foundation_model_id,
+                base_model_id=agent.base_model_id(),
                 tools_function=self.tools.function,
                 tool_definitions=json.loads(GATEWAY_TOOLS_PATH.read_text()),
                 encryption_key=encryption_key,
