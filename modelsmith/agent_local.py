@@ -14,7 +14,6 @@ AgentCore Gateway puts in front of the deployed agent. They reach the agent thro
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,10 +27,12 @@ ToolInvoker = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 def lambda_invoker(target_name: str = "astronomy-tools") -> ToolInvoker:
     """Call the agent-tools handler as an AgentCore Gateway Lambda target does (``<target>___<tool>``)."""
-    if str(TOOLS_DIR) not in sys.path:
-        sys.path.insert(0, str(TOOLS_DIR))
     import importlib.util
 
+    from modelsmith.lambda_code import lambda_module
+
+    lambda_module("agent_tools", "astro_tools")  # the function's folder on the path, as Lambda puts it
+    # Every function's entry point is called handler.py: load this one by its file, not by its module name.
     spec = importlib.util.spec_from_file_location("agent_tools_handler", TOOLS_DIR / "handler.py")
     assert spec and spec.loader
     handler = importlib.util.module_from_spec(spec)
@@ -46,6 +47,11 @@ def lambda_invoker(target_name: str = "astronomy-tools") -> ToolInvoker:
         return handler.lambda_handler(arguments, context)
 
     return invoke
+
+
+def is_tool_error(answer: dict[str, Any]) -> bool:
+    """A tool's error answer (``astro_tools.gateway.handle``: ``{"error", "message", "status"}``)."""
+    return "status" in answer and "error" in answer
 
 
 def tool_definitions() -> list[dict[str, Any]]:
@@ -67,9 +73,8 @@ def tool_server(invoke: ToolInvoker) -> Any:
 
     async def call_tool(context: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         answer = invoke(params.name, dict(params.arguments or {}))
-        failed = "status" in answer and "error" in answer
         text = json.dumps(answer)
-        return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=failed)
+        return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=is_tool_error(answer))
 
     return Server("modelsmith-astronomy-tools", on_list_tools=list_tools, on_call_tool=call_tool)
 
@@ -110,7 +115,7 @@ def run_agent(question: str, model: Any, *, invoke: ToolInvoker | None = None, s
     def recorded(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         result = base(tool, arguments)
         calls.append({"name": tool, "input": arguments, "result": result,
-                      "status": "error" if "status" in result and "error" in result else "success"})
+                      "status": "error" if is_tool_error(result) else "success"})
         return result
 
     client = MCPClient(mcp_transport(tool_server(recorded)))

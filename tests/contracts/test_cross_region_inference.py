@@ -58,16 +58,16 @@ def test_query_writers_can_use_a_us_cross_region_profile(deployed: DeployedApp) 
     assert problems == []
 
 
-@pytest.mark.parametrize("region", ["eu-west-1", "ap-northeast-1"])
-def test_other_geographies_stay_out_of_the_stacks_account_profiles(deployed: DeployedApp, region: str) -> None:
-    # Negative control: the profile grant stays in this account and Region; only foundation models (which have
-    # no account) are granted in every Region.
+def test_profiles_stay_in_the_stacks_account_and_region(deployed: DeployedApp) -> None:
+    # Negative control: only foundation models (which have no account) are granted in every Region; an inference
+    # profile of another account, or of another Region, is refused.
     policies = role_policies(deployed)
     for principal in _callers(deployed).values():
         documents = [document.document for document in policies[principal]]
-        other_account = f"arn:aws:bedrock:{deployed.region}:999999999999:inference-profile/{PROFILE}"
-        assert not is_allowed(documents, "bedrock:InvokeModel", other_account)
-        assert not is_allowed(documents, "bedrock:CreateModelInvocationJob", other_account)
+        for arn in (f"arn:aws:bedrock:{deployed.region}:999999999999:inference-profile/{PROFILE}",
+                    f"arn:aws:bedrock:eu-west-1:{deployed.account}:inference-profile/eu.meta.llama3-1-8b-instruct-v1:0"):
+            assert not is_allowed(documents, "bedrock:InvokeModel", arn), arn
+            assert not is_allowed(documents, "bedrock:CreateModelInvocationJob", arn), arn
 
 
 def test_the_customization_evaluation_can_invoke_its_base_model_through_its_profile(deployed: DeployedApp) -> None:
