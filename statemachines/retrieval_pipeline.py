@@ -6,8 +6,11 @@ batch queries) → Build training pairs.
 
 Part 2: Name run resources → Train embedding model (a SageMaker training job running
 ``sagemaker_src.retrieval.train``, awaited natively with ``.sync``) → Publish training report (metrics and
-report into the run prefix) → quality gate (fine-tuned nDCG@10 above the base model's by more than 0 and at
-least ``min_ndcg_gain``; otherwise notify and end with status ``not_improved``) → SageMaker model → endpoint
+report into the run prefix, and the quality gate's decision: on the questions written by people when
+``evaluation_questions_uri`` is given, else the held-out synthetic queries, the nDCG@10 gain (``gate: mean``) or
+the lower bound of its paired bootstrap 95% interval (``gate: ci_lower``) above 0 and at least ``min_ndcg_gain``,
+see ``lambda_src/publish_training_report/quality_gate.py``) → "Better than the base model?" (otherwise notify and
+end with status ``not_improved``) → SageMaker model → endpoint
 config → create the endpoint ``ms-<env>-<model_name>`` or update it in place → wait until InService →
 register (OpenSearch ML Commons and/or Pinecone, as the input asks) → Notify → output.
 
@@ -308,6 +311,8 @@ class _Builder:
                 "mini_batch_size.$": text("mini_batch_size"),
                 "learning_rate.$": text("learning_rate"),
                 "hard_negatives.$": text("hard_negatives"),
+                "hard_negative_margin.$": text("hard_negative_margin"),
+                "round_trip_top_k.$": text("round_trip_top_k"),
                 "seed.$": text("sample_seed"),
             },
             "InputDataConfig": [{"ChannelName": "train", **channel}, {"ChannelName": "eval", **channel}],
@@ -380,8 +385,7 @@ class _Builder:
             message=sfn.TaskInput.from_object({
                 "workflow": "retrieval-pipeline", "run_id": RUN_ID, "status": "NOT_IMPROVED",
                 "model_name": sfn.JsonPath.string_at("$.model_name"),
-                "ndcg_at_10_gain": sfn.JsonPath.number_at("$.evaluation.ndcg_at_10_gain"),
-                "min_ndcg_gain": sfn.JsonPath.number_at("$.min_ndcg_gain"),
+                "gate": sfn.JsonPath.object_at("$.evaluation.gate"),
                 "report_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
             }),
             result_path=sfn.JsonPath.DISCARD,
@@ -389,9 +393,7 @@ class _Builder:
         retry_transient(notify, TRANSIENT_SDK_ERRORS)
         summary = sfn.Pass(self.scope, "Summarize run (not improved)", parameters={
             **self._summary_fields(), "status": "not_improved",
-            "reason": sfn.JsonPath.format(
-                "fine-tuned nDCG@10 changed by {} (needed more than 0 and at least {}); nothing was deployed",
-                sfn.JsonPath.string_at("$.evaluation.ndcg_at_10_gain"), sfn.JsonPath.string_at("$.min_ndcg_gain")),
+            "reason": sfn.JsonPath.string_at("$.evaluation.gate.reason"),
         })  # fmt: skip
         return notify.next(summary)
 
@@ -408,7 +410,9 @@ class _Builder:
                 "base": sfn.JsonPath.object_at("$.evaluation.base"),
                 "fine_tuned": sfn.JsonPath.object_at("$.evaluation.fine_tuned"),
                 "difference": sfn.JsonPath.object_at("$.evaluation.difference"),
+                "evaluations": sfn.JsonPath.object_at("$.evaluation.evaluations"),
             },
+            "gate": sfn.JsonPath.object_at("$.evaluation.gate"),
             "report": {
                 "metrics_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
                 "report_uri": sfn.JsonPath.string_at("$.evaluation.report_uri"),
@@ -602,6 +606,7 @@ class _Builder:
             "queries_prefix": sfn.JsonPath.format(f"s3://{r.artifacts_bucket_name}/runs/{{}}/queries/", RUN_ID),
             "eval_fraction": 0.2,
             "seed": sfn.JsonPath.number_at("$.sample_seed"),
+            "query_filter": sfn.JsonPath.string_at("$.query_filter"),
         }, "$.pairs")  # fmt: skip
         names = sfn.Pass(self.scope, "Name run resources", parameters={
             # Training job, model and endpoint config: <model_name>-<8 hex>; the endpoint is the model's own.
@@ -617,15 +622,14 @@ class _Builder:
         }, result_path="$.targets")  # fmt: skip
         report = self._invoke("Publish training report", r.publish_report, {
             "run_id": RUN_ID, "model_artifacts_uri": sfn.JsonPath.string_at("$.training.model_artifacts_uri"),
+            "gate": sfn.JsonPath.string_at("$.gate"), "min_ndcg_gain": sfn.JsonPath.number_at("$.min_ndcg_gain"),
         }, "$.evaluation")  # fmt: skip
-        gain = "$.evaluation.ndcg_at_10_gain"
+        # The decision is the report function's (quality_gate.decide, which the dry run calls too).
         gate = (
             sfn.Choice(self.scope, "Better than the base model?")
-            .when(sfn.Condition.and_(sfn.Condition.number_greater_than(gain, 0),
-                                     sfn.Condition.number_greater_than_equals_json_path(gain, "$.min_ndcg_gain")),
-                  self._deploy_and_register())
+            .when(sfn.Condition.boolean_equals("$.evaluation.gate.passed", True), self._deploy_and_register())
             .otherwise(self._not_improved())
-        )  # fmt: skip
+        )
         pairs.next(names).next(targets).next(self._training()).next(report).next(gate)
         mode = (
             sfn.Choice(self.scope, "Batch or on-demand?")
@@ -646,6 +650,7 @@ class _Builder:
                 "model_name": sfn.JsonPath.string_at("$.model_name"),
                 "endpoint_name": sfn.JsonPath.string_at("$.names.endpoint_name"),
                 "ndcg_at_10_gain": sfn.JsonPath.number_at("$.evaluation.ndcg_at_10_gain"),
+                "gate": sfn.JsonPath.object_at("$.evaluation.gate"),
                 "report_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
             }),
             result_path=sfn.JsonPath.DISCARD,

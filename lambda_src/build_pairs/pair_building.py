@@ -1,7 +1,7 @@
 """Join the generated queries with their passages and split the pairs into train and eval by document.
 
 Event: ``{"run_id", "corpus_uri", "queries_prefix": "s3://.../runs/<id>/queries/", "eval_fraction": 0.2,
-"seed": 42}``. Reads the corpus (``{"id", "text", ...}`` lines) and every ``*.jsonl`` under
+"seed": 42, "query_filter": false}``. Reads the corpus (``{"id", "text", ...}`` lines) and every ``*.jsonl`` under
 ``queries_prefix`` (``{"doc_id", "query"}`` lines), and writes under ``runs/<run_id>/pairs/``:
 
 - ``train.jsonl`` and ``eval.jsonl``: ``{"query", "passage", "doc_id"}`` lines. Documents, not pairs, are
@@ -12,8 +12,9 @@ Event: ``{"run_id", "corpus_uri", "queries_prefix": "s3://.../runs/<id>/queries/
   them, so documents without queries serve as distractors.
 
 Returns ``{"train_uri", "eval_uri", "eval_corpus_uri", "train_pairs", "eval_pairs", "train_documents",
-"eval_documents"}``. No pair at all raises ``NoTrainingPairsError`` saying why. Queries whose document is not
-in the corpus and repeated (document, query) pairs are skipped and logged.
+"eval_documents", "filtered"}``. No pair at all raises ``NoTrainingPairsError`` saying why. Queries whose document
+is not in the corpus and repeated (document, query) pairs are skipped and logged; with ``query_filter``, generic
+and copied queries too (``query_filters``), counted by kind in ``filtered``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Mapping
 
 import boto3
 
+from query_filters import problem as query_problem
 from run_storage import (
     InvalidEventError,
     JsonLinesUpload,
@@ -68,6 +70,9 @@ def build_pairs(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str,
     seed = event.get("seed", DEFAULT_SEED)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InvalidEventError(f"seed: {seed!r} is not of type integer")
+    query_filter = event.get("query_filter", False)
+    if not isinstance(query_filter, bool):
+        raise InvalidEventError(f"query_filter: {query_filter!r} is not of type boolean")
     s3 = s3_client or boto3.client("s3")
 
     passages = read_corpus(s3, corpus_uri)
@@ -77,6 +82,7 @@ def build_pairs(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str,
     queries_of: dict[str, list[str]] = {}
     seen: set[tuple[str, str]] = set()
     read = orphans = repeats = 0
+    filtered = {"generic": 0, "copied": 0}
     for key in query_keys:
         uri = f"s3://{queries_bucket}/{key}"
         for number, record in iter_json_lines(s3, uri, "queries_prefix"):
@@ -90,6 +96,10 @@ def build_pairs(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str,
             if (doc_id, query) in seen:
                 repeats += 1
                 continue
+            found = query_problem(query, passages[doc_id]) if query_filter else None
+            if found:
+                filtered[found] += 1
+                continue
             seen.add((doc_id, query))
             queries_of.setdefault(doc_id, []).append(query)
     if orphans or repeats:
@@ -97,6 +107,8 @@ def build_pairs(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str,
     if not queries_of:
         if read == 0:
             raise NoTrainingPairsError(f"the query files under {queries_prefix} hold no queries")
+        if sum(filtered.values()):
+            raise NoTrainingPairsError(f"the query filter dropped all {read} queries under {queries_prefix} ({filtered})")
         raise NoTrainingPairsError(f"none of the {read} queries under {queries_prefix} belongs to a document of {corpus_uri}")
 
     train_documents, eval_documents = split_documents([doc_id for doc_id in passages if doc_id in queries_of], eval_fraction, seed)
@@ -113,9 +125,16 @@ def build_pairs(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str,
     finally:
         for upload in outputs.values():
             upload.discard()
-    return {"train_uri": uris["train"], "eval_uri": uris["eval"], "eval_corpus_uri": uris["eval_corpus"],
-            "train_pairs": outputs["train"].lines, "eval_pairs": outputs["eval"].lines,
-            "train_documents": len(train_documents), "eval_documents": len(eval_documents)}  # fmt: skip
+    return {
+        "train_uri": uris["train"],
+        "eval_uri": uris["eval"],
+        "eval_corpus_uri": uris["eval_corpus"],
+        "train_pairs": outputs["train"].lines,
+        "eval_pairs": outputs["eval"].lines,
+        "train_documents": len(train_documents),
+        "eval_documents": len(eval_documents),
+        "filtered": filtered,
+    }
 
 
 def read_corpus(s3: Any, corpus_uri: str) -> dict[str, str]:

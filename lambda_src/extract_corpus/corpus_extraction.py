@@ -2,7 +2,8 @@
 
 Event: ``{"run_id": str, "input": <validated execution input>}``. Returns::
 
-    {"corpus_uri", "rejects_uri", "documents", "rejected", "duplicates", "source": "s3" | "opensearch"}
+    {"corpus_uri", "rejects_uri", "documents", "rejected", "duplicates", "source": "s3" | "opensearch",
+     "questions": {...}}  # only with input.evaluation_questions_uri (see evaluation_questions)
 
 Sources:
 
@@ -11,7 +12,8 @@ Sources:
   ``{"line": n, "reason": "...", "raw": <first 200 characters>}`` and counts in ``rejected``. A repeated id
   keeps its first line; the later ones go to the rejects file too but count in ``duplicates``. When more than
   ``max_documents`` remain, the documents whose seeded hash of the id is smallest are kept, so the same
-  input and ``sample_seed`` always give the same corpus, whatever the line order.
+  input and ``sample_seed`` always give the same corpus, whatever the line order. The documents that
+  ``evaluation_questions_uri``'s questions name are always kept (read first, see ``evaluation_questions``).
 - ``input_type = "opensearch"``: see ``opensearch_source``; the first ``max_documents`` documents of the
   index in point-in-time order.
 
@@ -32,6 +34,7 @@ from typing import Any, Iterable, Iterator, Mapping
 import boto3
 from botocore.exceptions import ClientError
 
+import evaluation_questions
 import opensearch_source
 from corpus_records import CorpusDocument, CorpusLineError, SourceOutcome, json_type
 from run_storage import (
@@ -73,6 +76,7 @@ class ExtractionSettings:
     index_name: str = ""
     text_field: str = DEFAULT_TEXT_FIELD
     doc_id_field: str = DEFAULT_DOC_ID_FIELD
+    evaluation_questions_uri: str = ""
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> ExtractionSettings:
@@ -97,7 +101,10 @@ class ExtractionSettings:
             index_name=source.get("index_name", ""),
             text_field=source.get("text_field", DEFAULT_TEXT_FIELD),
             doc_id_field=source.get("doc_id_field", DEFAULT_DOC_ID_FIELD),
+            evaluation_questions_uri=source.get("evaluation_questions_uri", ""),
         )
+        if settings.evaluation_questions_uri:
+            parse_s3_uri(settings.evaluation_questions_uri, "input.evaluation_questions_uri")
         if input_type == "s3":
             parse_s3_uri(settings.s3_corpus_path, "input.s3_corpus_path")
         else:
@@ -125,11 +132,13 @@ def extract_corpus(event: Mapping[str, Any], *, s3_client: Any = None, opensearc
     bucket = artifacts_bucket()
     prefix = run_prefix(settings.run_id) + "corpus/"
     s3 = s3_client or boto3.client("s3")
+    questions_uri = settings.evaluation_questions_uri
+    questions = evaluation_questions.read_questions(s3, questions_uri) if questions_uri else []
     rejects = JsonLinesUpload(s3, bucket, prefix + "rejects.jsonl")
     corpus = JsonLinesUpload(s3, bucket, prefix + "corpus.jsonl")
     try:
         if settings.input_type == "s3":
-            outcome = read_s3_corpus(settings, s3, rejects)
+            outcome = read_s3_corpus(settings, s3, rejects, keep=evaluation_questions.keep_ids(questions))
         else:
             outcome = opensearch_source.read_index(settings, rejects, client=opensearch_client)
         rejects_uri = rejects.commit()
@@ -137,12 +146,19 @@ def extract_corpus(event: Mapping[str, Any], *, s3_client: Any = None, opensearc
             raise EmptyCorpusError(outcome.describe_empty(rejects_uri))
         for document in outcome.documents:
             corpus.write(document.to_json())
+        question_summary = None
+        if questions:  # before the corpus: a run whose questions cannot be scored leaves no corpus behind
+            question_summary = evaluation_questions.write_questions(
+                s3, bucket, run_prefix(settings.run_id), questions_uri, questions, {d.id for d in outcome.documents}
+            )
         corpus_uri = corpus.commit()
     finally:
         rejects.discard()
         corpus.discard()
     summary = {"corpus_uri": corpus_uri, "rejects_uri": rejects_uri, "documents": len(outcome.documents),
                "rejected": outcome.rejected, "duplicates": outcome.duplicates, "source": settings.input_type}  # fmt: skip
+    if question_summary:
+        summary["questions"] = question_summary
     logger.info("corpus extracted", extra=summary)
     return summary
 
@@ -152,8 +168,11 @@ def extract_corpus(event: Mapping[str, Any], *, s3_client: Any = None, opensearc
 # ---------------------------------------------------------------------------------------------------------
 
 
-def read_s3_corpus(settings: ExtractionSettings, s3: Any, rejects: JsonLinesUpload) -> SourceOutcome:
-    """Stream, validate, de-duplicate and sample the JSONL corpus at ``input.s3_corpus_path``."""
+def read_s3_corpus(
+    settings: ExtractionSettings, s3: Any, rejects: JsonLinesUpload, keep: frozenset[str] = frozenset()
+) -> SourceOutcome:
+    """Stream, validate, de-duplicate and sample the JSONL corpus at ``input.s3_corpus_path``, keeping the
+    documents whose ids are in ``keep``."""
     uri = settings.s3_corpus_path
     bucket, key = parse_s3_uri(uri, "input.s3_corpus_path")
     try:
@@ -162,7 +181,7 @@ def read_s3_corpus(settings: ExtractionSettings, s3: Any, rejects: JsonLinesUplo
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchBucket", "404"):
             raise InvalidEventError(f"input.s3_corpus_path: {uri} does not exist") from error
         raise
-    sample = DeterministicSample(settings.max_documents, settings.sample_seed)
+    sample = DeterministicSample(settings.max_documents, settings.sample_seed, keep=keep)
     lines = rejected = duplicates = 0
     for line in read_corpus_lines(iter_lines(body)):
         lines += 1
@@ -245,17 +264,19 @@ def raw_excerpt(raw: bytes) -> str:
 
 
 class DeterministicSample:
-    """Keeps the ``capacity`` documents with the smallest seeded SHA-256 of their id.
+    """Keeps the ``capacity`` documents with the smallest seeded SHA-256 of their id, the ids in ``keep`` first.
 
     The choice depends only on the set of ids and the seed (not on line order or on the process's hash
     salt), and memory stays bounded by ``capacity`` however long the corpus is.
     """
 
-    def __init__(self, capacity: int, seed: int) -> None:
-        self.capacity, self.seed = capacity, seed
+    def __init__(self, capacity: int, seed: int, keep: frozenset[str] = frozenset()) -> None:
+        self.capacity, self.seed, self.keep = capacity, seed, keep
         self._heap: list[tuple[int, int, CorpusDocument]] = []  # (-priority, line, document): a max-heap
 
     def priority(self, document_id: str) -> int:
+        if document_id in self.keep:
+            return -1  # below every digest: kept before any other document
         digest = hashlib.sha256(f"{self.seed}\x00{document_id}".encode()).digest()
         return int.from_bytes(digest[:8], "big")
 

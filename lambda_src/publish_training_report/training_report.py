@@ -1,12 +1,17 @@
 """Publish what a retrieval training job measured: its metrics and run report, copied into the run prefix.
 
-Event: ``{"run_id", "model_artifacts_uri": "s3://<artifacts>/runs/<run_id>/training/<job>/output/model.tar.gz"}``.
+Event: ``{"run_id", "model_artifacts_uri": "s3://<artifacts>/runs/<run_id>/training/<job>/output/model.tar.gz",
+"gate": "mean" | "ci_lower", "min_ndcg_gain": 0.0}``.
 The job's ``output.tar.gz`` beside ``model.tar.gz`` holds what ``sagemaker_src.retrieval.train`` wrote to its
 output-data directory: ``metrics.json`` and the run report (``report.md``, ``metrics.png``). They are copied to
-``runs/<run_id>/report/`` (metrics.json last: its presence means the report is complete).
+``runs/<run_id>/report/`` (metrics.json last: its presence means the report is complete), the report with
+the quality gate's decision (``quality_gate``) appended.
 
-Returns ``{"base", "fine_tuned", "difference"}`` (nDCG@10, MRR@10, recall@1/10/100 each),
-``ndcg_at_10_gain`` (what the quality gate compares), a few training facts, and the report's S3 URIs.
+Returns ``{"base", "fine_tuned", "difference"}`` on the held-out synthetic queries (nDCG@10, MRR@10,
+recall@1/10/100 each), ``evaluations`` (per query set: queries, nDCG@10 of both models, difference and its
+95% interval; the questions whose ids are not in the corpus are counted here and listed in the report),
+``gate`` (the decision: ``passed``, ``reason`` ...), ``ndcg_at_10_gain`` (on the set the gate decided on), a few
+training facts, and the report's S3 URIs.
 Raises ``TrainingOutputError`` naming the file and field when the output is not what the script writes.
 """
 
@@ -21,6 +26,7 @@ from typing import Any
 
 import boto3
 
+from quality_gate import DEFAULT_GATE, GateInputError, decide, report_section
 from run_storage import InvalidEventError, parse_s3_uri, run_prefix
 
 logger = logging.getLogger(__name__)
@@ -46,7 +52,15 @@ def publish_training_report(event: dict[str, Any], s3_client: Any = None) -> dic
     output_uri = f"s3://{bucket}/{output_key}"
     if METRICS_FILE not in files:
         raise TrainingOutputError(f"{output_uri}: has no {METRICS_FILE}; the training script did not finish")
-    metrics = _parse_metrics(files[METRICS_FILE], f"{output_uri}:{METRICS_FILE}")
+    where = f"{output_uri}:{METRICS_FILE}"
+    metrics = _parse_metrics(files[METRICS_FILE], where)
+    try:
+        decision = decide(metrics["evaluations"], gate=event.get("gate", DEFAULT_GATE),
+                          min_ndcg_gain=event.get("min_ndcg_gain", 0.0))
+    except GateInputError as error:
+        raise InvalidEventError(str(error)) from None
+    if "report.md" in files:
+        files["report.md"] += report_section(decision).encode("utf-8")
 
     report_prefix = f"{prefix}report/"
     uris = {}
@@ -62,14 +76,28 @@ def publish_training_report(event: dict[str, Any], s3_client: Any = None) -> dic
         "base": metrics["base"],
         "fine_tuned": metrics["fine_tuned"],
         "difference": metrics["difference"],
-        "ndcg_at_10_gain": metrics["difference"]["ndcg@10"],
+        "evaluations": {name: _summary(entry) for name, entry in metrics["evaluations"].items()},
+        "gate": decision,
+        "ndcg_at_10_gain": decision["ndcg_at_10_gain"],
         "training": {key: training.get(key) for key in ("global_step", "train_seconds", "samples_per_second")},
         "metrics_uri": f"s3://{bucket}/{report_prefix}{METRICS_FILE}",
         "report_uri": uris.get("report.md"),
         "plot_uri": uris.get("metrics.png"),
     }
-    logger.info("nDCG@10 %.4f -> %.4f", metrics["base"]["ndcg@10"], metrics["fine_tuned"]["ndcg@10"])
+    logger.info("quality gate: %s", decision["reason"])
     return result
+
+
+def _summary(entry: dict[str, Any]) -> dict[str, Any]:
+    """A query set's figures for the state (the full metrics stay in metrics.json)."""
+    return {
+        "queries": entry["queries"],
+        "base_ndcg_at_10": entry["base"]["ndcg@10"],
+        "fine_tuned_ndcg_at_10": entry["fine_tuned"]["ndcg@10"],
+        "ndcg_at_10_gain": entry["difference"]["ndcg@10"],
+        "interval": {"low": entry["interval"]["low"], "high": entry["interval"]["high"]},
+        "unknown_ids": len(entry.get("unknown_ids") or []),
+    }
 
 
 def _read_output_archive(s3: Any, bucket: str, key: str) -> dict[str, bytes]:
@@ -115,4 +143,17 @@ def _parse_metrics(raw: bytes, where: str) -> dict[str, Any]:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise TrainingOutputError(f"{where}: {section}.{name}: {value!r} is not a finite number")
         metrics[section] = {name: float(scores[name]) for name in METRIC_NAMES}
+    evaluations = metrics.get("evaluations")
+    if not isinstance(evaluations, dict) or "synthetic" not in evaluations:
+        raise TrainingOutputError(f"{where}: evaluations: missing or without 'synthetic'")
+    for name, entry in evaluations.items():
+        if name not in ("synthetic", "human"):
+            raise TrainingOutputError(f"{where}: evaluations.{name}: not a query set the script writes")
+        if not isinstance(entry, dict) or not isinstance(entry.get("queries"), int):
+            raise TrainingOutputError(f"{where}: evaluations.{name}.queries: missing or not an integer")
+        for path in (("base", "ndcg@10"), ("fine_tuned", "ndcg@10"), ("difference", "ndcg@10"),
+                     ("interval", "low"), ("interval", "high")):
+            value = entry.get(path[0], {}).get(path[1]) if isinstance(entry.get(path[0]), dict) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise TrainingOutputError(f"{where}: evaluations.{name}.{'.'.join(path)}: {value!r} is not a finite number")
     return metrics

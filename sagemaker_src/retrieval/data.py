@@ -3,6 +3,10 @@
 - ``train.jsonl`` / ``eval.jsonl``: one ``{"query": str, "passage": str, "doc_id": str}`` per line.
 - ``eval_corpus.jsonl``: one ``{"id": str, "text": str}`` per line; every ``doc_id`` of ``eval.jsonl`` must
   be one of its ids.
+- ``questions.jsonl`` (optional, beside ``eval.jsonl``): evaluation questions written by people, one
+  ``{"question": str, "relevant_ids": [str, ...]}`` per line (an ``id`` too when the pipeline wrote it).
+  They are searched over ``eval_corpus.jsonl`` and never trained on; a relevant id that is not in the corpus
+  is listed in the results (``unknown_ids``), and a question left without any is not scored.
 
 Problems are reported as ``file:line:field: what is wrong`` so the pipeline that wrote the line can be fixed.
 """
@@ -18,6 +22,7 @@ CORPUS_FIELDS = ("id", "text")
 TRAIN_FILE = "train.jsonl"
 EVAL_FILE = "eval.jsonl"
 EVAL_CORPUS_FILE = "eval_corpus.jsonl"
+QUESTIONS_FILE = "questions.jsonl"
 MAX_PROBLEMS_PER_FILE = 50  # a wholly wrong file should not flood the log
 
 
@@ -120,3 +125,58 @@ def read_training_data(train_path: Path, eval_path: Path, corpus_path: Path) -> 
     if problems:
         raise DataError(problems)
     return train_pairs, EvaluationData(queries=queries, corpus=corpus, relevant_docs=relevant_docs)
+
+
+@dataclass(frozen=True)
+class HumanQuestions:
+    """The questions that can be scored, and those whose relevant ids are (partly) missing from the corpus."""
+
+    data: EvaluationData
+    unknown_ids: list[dict[str, object]]
+
+
+def read_questions(path: Path, corpus: dict[str, str]) -> HumanQuestions:
+    """``questions.jsonl`` checked line by line against ``corpus``; raises :class:`DataError` listing every bad
+    line (``file:line:field: problem``)."""
+    problems: list[str] = []
+    queries: dict[str, str] = {}
+    relevant_docs: dict[str, set[str]] = {}
+    unknown: list[dict[str, object]] = []
+    seen: dict[str, int] = {}
+    with path.open(encoding="utf-8") as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as error:
+                problems.append(f"{path}:{number}: not valid JSON ({error.msg})")
+                continue
+            if not isinstance(value, dict):
+                problems.append(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
+                continue
+            question, ids = value.get("question"), value.get("relevant_ids")
+            if not isinstance(question, str) or not question.strip():
+                problems.append(f"{path}:{number}:question: expected a non-empty string, got {question!r}")
+                continue
+            if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+                problems.append(f"{path}:{number}:relevant_ids: expected a non-empty list of ids, got {ids!r}")
+                continue
+            key = " ".join(question.casefold().split())
+            if key in seen:
+                problems.append(f"{path}:{number}:question: the same question as line {seen[key]}")
+                continue
+            seen[key] = number
+            missing = [doc_id for doc_id in ids if doc_id not in corpus]
+            known = {doc_id for doc_id in ids if doc_id in corpus}
+            if missing:
+                unknown.append({"line": number, "question": question, "missing_ids": missing, "scored": bool(known)})
+            if known:
+                query_id = str(value.get("id") or f"line-{number}")
+                queries[query_id] = question
+                relevant_docs[query_id] = known
+    if not problems and not seen:
+        problems.append(f"{path}: no questions")
+    if problems:
+        raise DataError(problems[:MAX_PROBLEMS_PER_FILE])
+    return HumanQuestions(EvaluationData(queries=queries, corpus=corpus, relevant_docs=relevant_docs), unknown)

@@ -45,7 +45,10 @@ DATA_LABELS = {
     "train_pairs": "training pairs",
     "eval_queries": "held-out queries",
     "eval_corpus": "held-out corpus documents",
+    "human_questions": "questions written by people",
 }
+SET_LABELS = {"human": "questions written by people", "synthetic": "held-out synthetic queries"}
+MAX_LISTED_UNKNOWN = 50
 TRAINING_LABELS = {
     "loss": "loss function",
     "global_step": "optimizer steps",
@@ -148,10 +151,45 @@ def render_markdown(metrics: Mapping[str, Any], *, plot_file: str | None, plot_n
         lines += [f"![Base vs fine-tuned per metric]({plot_file})", ""]
     elif plot_note:
         lines += [f"_{plot_note}_", ""]
+    lines += evaluation_sets_section(metrics.get("evaluations"))
     lines += _facts_table("Data", metrics.get("data"), DATA_LABELS)
     lines += _facts_table("Training", metrics.get("training"), TRAINING_LABELS)
     lines += _facts_table("Hyperparameters", metrics.get("hyperparameters"), {})
     return "\n".join(lines).rstrip() + "\n"
+
+
+def evaluation_sets_section(evaluations: Any) -> list[str]:
+    """nDCG@10 of both models on each query set with the paired bootstrap interval on the difference, and the
+    questions whose relevant ids are not in the corpus."""
+    if not isinstance(evaluations, Mapping) or not evaluations:
+        return []
+    lines = [
+        "## nDCG@10 by query set (paired bootstrap 95% interval on the difference)",
+        "",
+        "| query set | queries | base | fine-tuned | difference | 95% interval |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name in sorted(evaluations, key=lambda key: key != "human"):
+        entry = evaluations[name]
+        interval = entry["interval"]
+        lines.append(
+            f"| {SET_LABELS.get(name, name)} | {entry['queries']} | {entry['base']['ndcg@10']:.6f} | "
+            f"{entry['fine_tuned']['ndcg@10']:.6f} | {entry['difference']['ndcg@10']:+.6f} | "
+            f"{interval['low']:+.6f} to {interval['high']:+.6f} |"
+        )
+    lines.append("")
+    if "human" not in evaluations:
+        lines += ["No questions written by people were given: only synthetic queries were measured.", ""]
+    unknown = evaluations.get("human", {}).get("unknown_ids") or []
+    if unknown:
+        lines += [f"Questions with relevant ids that are not in the corpus ({len(unknown)}):", ""]
+        for entry in unknown[:MAX_LISTED_UNKNOWN]:
+            scored = "scored on its other ids" if entry.get("scored") else "not scored"
+            lines.append(f"- line {entry['line']}: {entry['question']!r}: {', '.join(entry['missing_ids'])} ({scored})")
+        if len(unknown) > MAX_LISTED_UNKNOWN:
+            lines.append(f"- ... and {len(unknown) - MAX_LISTED_UNKNOWN} more (metrics.json lists them all)")
+        lines.append("")
+    return lines
 
 
 def _facts_table(title: str, values: Any, labels: Mapping[str, str]) -> list[str]:

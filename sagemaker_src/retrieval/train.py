@@ -29,8 +29,11 @@ checkpoint (incomplete ones are set aside), so an interruption costs at most ``-
 (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html).
 
 Steps: (1) arguments and machine; (2) data, every line checked before any model loads; (3) base model;
-(4) evaluation of the base model; (5) hard negatives mined with the base model (optional); (6) loss and
-trainer; (7) training; (8) evaluation of the fine-tuned model; (9) outputs: the model in ``model_dir/model``
+(4) evaluation of the base model on the held-out synthetic queries and, when the eval directory holds
+``questions.jsonl``, on questions written by people; (5) round-trip filter and hard negatives, both judged by
+the base model (optional); (6) loss and trainer; (7) training; (8) evaluation of the fine-tuned model on the
+same queries, each set with a paired bootstrap 95% interval on the nDCG@10 difference (``metrics.json``'s
+``evaluations``: the quality gate decides on it); (9) outputs: the model in ``model_dir/model``
 with the SageMaker inference handlers in ``model_dir/code`` (``inference.py``, ``requirements.txt``), the run
 report (``report.md``, ``metrics.png``) in the output-data directory, then ``metrics.json`` in the
 output-data and model directories (written last: its presence means the run finished).
@@ -57,8 +60,19 @@ from sagemaker_src.llm_lora.checkpoints import FULL_MODEL, find_resume_checkpoin
 from sagemaker_src.llm_lora.outputs import atomic_directory, write_json_atomic
 from sagemaker_src.llm_lora.progress import configure_logging, log_event
 
-from .data import EVAL_CORPUS_FILE, EVAL_FILE, TRAIN_FILE, DataError, Pair, read_training_data, resolve_file
-from .evaluation import build_evaluator, difference, evaluate
+from .data import (
+    EVAL_CORPUS_FILE,
+    EVAL_FILE,
+    QUESTIONS_FILE,
+    TRAIN_FILE,
+    DataError,
+    HumanQuestions,
+    Pair,
+    read_questions,
+    read_training_data,
+    resolve_file,
+)
+from .evaluation import build_evaluator, compare, difference, evaluate_per_query
 from .modeling import bf16_supported, load_model, resolve_model_path
 from .report import write_report
 
@@ -124,6 +138,21 @@ class RetrievalTrainingArguments:
     )
     hard_negative_range_min: int = field(
         default=3, metadata={"help": "skip the base model's top-N passages when mining (likely unlabeled positives)"}
+    )
+    hard_negative_margin: float = field(
+        default=0.0,
+        metadata={"help": "skip mined negatives the base model scores within this fraction of the positive's score "
+                          "(likely false negatives; sentence-transformers' relative_margin; 0: no margin)"},
+    )
+    round_trip_top_k: int = field(
+        default=0,
+        metadata={"help": "keep a training pair only when the base model ranks its own passage in the top k of the "
+                          "corpus for its query (round-trip consistency, InPars-v2 / Promptagator; 0: keep all)"},
+    )
+    duplicate_protection: bool = field(
+        default=True,
+        metadata={"help": "batches without a repeated text, so a passage with several queries is never its own "
+                          "in-batch negative (false: plain random batches)"},
     )
     no_dropout: bool = field(default=False, metadata={"help": "switch dropout off (a CPU step is ~3x faster)"})
     eval_batch_size: int = field(default=64, metadata={"help": "texts per batch when encoding for evaluation"})
@@ -192,28 +221,41 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
     train_path = resolve_file(str(arguments.train_dir), TRAIN_FILE)
     eval_path = resolve_file(str(arguments.eval_dir), EVAL_FILE)
     corpus_path = eval_path.parent / EVAL_CORPUS_FILE  # beside eval.jsonl, whether a directory or file was given
+    questions_path = eval_path.parent / QUESTIONS_FILE
     try:
         train_pairs, evaluation_data = read_training_data(train_path, eval_path, corpus_path)
+        human = read_questions(questions_path, evaluation_data.corpus) if questions_path.is_file() else None
     except DataError as error:
         raise InputError(error.problems + [f"{len(error.problems)} problem(s) in the data"]) from None
+    if human is not None and not human.data.queries:
+        raise InputError([f"{questions_path}: no question has a relevant id in {corpus_path}"])
     data_summary = {
         "train_pairs": len(train_pairs),
         "eval_queries": len(evaluation_data.queries),
         "eval_corpus": len(evaluation_data.corpus),
+        "human_questions": len(human.data.queries) if human else 0,
     }
     log_event("data_ready", _describe_data(data_summary), **data_summary)
+    for entry in human.unknown_ids if human else []:
+        log_event("question_ids_unknown", f"{questions_path}:{entry['line']}: not in the corpus: {entry['missing_ids']}",
+                  level=logging.WARNING)
 
     # 3. Base model.
     model = load_model(
         model_path, max_seq_length=hyperparameters.max_seq_length, dropout=not hyperparameters.no_dropout
     )
-    evaluator = build_evaluator(evaluation_data, batch_size=hyperparameters.eval_batch_size)
+    evaluators = {"synthetic": build_evaluator(evaluation_data, batch_size=hyperparameters.eval_batch_size)}
+    if human is not None:
+        evaluators["human"] = build_evaluator(human.data, batch_size=hyperparameters.eval_batch_size)
 
-    # 4. The base model on the held-out pairs.
-    base = evaluate(model, evaluator)
-    log_event("base_evaluated", f"base model: nDCG@10 {base['ndcg@10']:.4f}", **base)
+    # 4. The base model on the held-out queries (and the people's questions).
+    base_scores = {name: evaluate_per_query(model, evaluator) for name, evaluator in evaluators.items()}
+    base = base_scores["synthetic"].metrics
+    log_event("base_evaluated", _describe_scores("base model", base_scores), **base)
 
-    # 5. Hard negatives from the training passages, ranked by the base model.
+    # 5. Round-trip filter and hard negatives, both judged by the base model.
+    if hyperparameters.round_trip_top_k:
+        train_pairs = _round_trip_filter(train_pairs, model, evaluation_data.corpus, hyperparameters)
     train_dataset = _pairs_dataset(train_pairs)
     if hyperparameters.hard_negatives:
         train_dataset = _mine_hard_negatives(train_dataset, model, hyperparameters)
@@ -251,8 +293,18 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
         "resumed_from_step": int(resume_from.name.split("-")[1]) if resume_from else None,
     }
 
-    # 8. The fine-tuned model on the same held-out pairs.
-    tuned = evaluate(model, evaluator)
+    # 8. The fine-tuned model on the same queries, each set compared with a paired bootstrap interval.
+    tuned_scores = {name: evaluate_per_query(model, evaluator) for name, evaluator in evaluators.items()}
+    tuned = tuned_scores["synthetic"].metrics
+    evaluations = {
+        name: compare(
+            base_scores[name],
+            tuned_scores[name],
+            queries=len(evaluators[name].queries),
+            unknown=human.unknown_ids if name == "human" and human else (),
+        )
+        for name in evaluators
+    }
 
     # 9. Outputs, each written whole or not at all; metrics.json last.
     model_dir = Path(arguments.model_dir)
@@ -268,6 +320,7 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
         "base": base,
         "fine_tuned": tuned,
         "difference": difference(base, tuned),
+        "evaluations": evaluations,
         "outputs": {"model": "model", "inference_code": INFERENCE_CODE_DIR},
         "wall_seconds": round(time.monotonic() - started, 1),
         "hyperparameters": asdict(hyperparameters),
@@ -279,7 +332,12 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
     write_json_atomic(model_dir / METRICS_FILE, metrics)
     log_event(
         "run_finished",
-        f"nDCG@10 {base['ndcg@10']:.4f} -> {tuned['ndcg@10']:.4f} after {training['global_step']} steps",
+        f"nDCG@10 {base['ndcg@10']:.4f} -> {tuned['ndcg@10']:.4f} after {training['global_step']} steps"
+        + "".join(
+            f"; {name}: {entry['difference']['ndcg@10']:+.4f} (95% interval {entry['interval']['low']:+.4f} to "
+            f"{entry['interval']['high']:+.4f})"
+            for name, entry in evaluations.items()
+        ),
         base=base,
         fine_tuned=tuned,
         training=training,
@@ -331,6 +389,10 @@ def _check_arguments(arguments: ScriptArguments, hyperparameters: RetrievalTrain
         problems.append(f"--checkpoint_steps: must be >= 0 (0: every tenth of the run), got {hyperparameters.checkpoint_steps}")
     if hyperparameters.hard_negatives < 0:
         problems.append(f"--hard_negatives: must be >= 0, got {hyperparameters.hard_negatives}")
+    if not 0 <= hyperparameters.hard_negative_margin < 1:
+        problems.append(f"--hard_negative_margin: must be in [0, 1), got {hyperparameters.hard_negative_margin}")
+    if hyperparameters.round_trip_top_k < 0:
+        problems.append(f"--round_trip_top_k: must be >= 0 (0: off), got {hyperparameters.round_trip_top_k}")
     if hyperparameters.matryoshka_dims is not None and any(dim <= 0 for dim in hyperparameters.matryoshka_dims):
         problems.append(f"--matryoshka_dims: must all be > 0, got {hyperparameters.matryoshka_dims}")
     if problems:
@@ -338,10 +400,44 @@ def _check_arguments(arguments: ScriptArguments, hyperparameters: RetrievalTrain
 
 
 def _describe_data(summary: dict[str, Any]) -> str:
+    questions = f"; {summary['human_questions']} questions written by people" if summary["human_questions"] else ""
     return (
         f"{summary['train_pairs']} training pairs; {summary['eval_queries']} held-out queries "
-        f"over {summary['eval_corpus']} documents"
+        f"over {summary['eval_corpus']} documents{questions}"
     )
+
+
+def _describe_scores(label: str, scores: dict[str, Any]) -> str:
+    return f"{label}: " + ", ".join(f"nDCG@10 {value.metrics['ndcg@10']:.4f} ({name})" for name, value in scores.items())
+
+
+def _round_trip_filter(
+    pairs: list[Pair], model: Any, corpus: dict[str, str], hyperparameters: RetrievalTrainingArguments
+) -> list[Pair]:
+    """The pairs whose query finds its own document in the base model's top ``round_trip_top_k`` of ``corpus``
+    (a query the base model cannot connect to its source is more often a poor query than a hard one)."""
+    from sentence_transformers.util import semantic_search
+
+    ids = list(corpus)
+    corpus_embeddings = model.encode(
+        [corpus[doc_id] for doc_id in ids], batch_size=hyperparameters.eval_batch_size, convert_to_tensor=True
+    )
+    query_embeddings = model.encode(
+        [pair.query for pair in pairs], batch_size=hyperparameters.eval_batch_size, convert_to_tensor=True
+    )
+    hits = semantic_search(query_embeddings, corpus_embeddings, top_k=hyperparameters.round_trip_top_k)
+    kept = [pair for pair, found in zip(pairs, hits) if pair.doc_id in {ids[hit["corpus_id"]] for hit in found}]
+    log_event(
+        "round_trip_filtered",
+        f"kept {len(kept)} of {len(pairs)} training pairs whose passage is in the base model's top "
+        f"{hyperparameters.round_trip_top_k}",
+        kept=len(kept),
+        dropped=len(pairs) - len(kept),
+    )
+    if len(kept) < 2:
+        raise InputError([f"--round_trip_top_k {hyperparameters.round_trip_top_k}: kept {len(kept)} of {len(pairs)} "
+                          "training pairs; at least 2 are needed (raise k or switch the filter off)"])
+    return kept
 
 
 def _pairs_dataset(pairs: list[Pair]) -> Any:
@@ -359,6 +455,7 @@ def _mine_hard_negatives(dataset: Any, model: Any, hyperparameters: RetrievalTra
         anchor_column_name="anchor",
         positive_column_name="positive",
         range_min=hyperparameters.hard_negative_range_min,
+        relative_margin=hyperparameters.hard_negative_margin or None,
         num_negatives=hyperparameters.hard_negatives,
         sampling_strategy="top",
         output_format="n-tuple" if hyperparameters.hard_negatives > 1 else "triplet",
@@ -410,7 +507,7 @@ def _build_trainer(
         bf16=bf16,
         dataloader_pin_memory=bf16,  # pinned memory only helps copies to a GPU
         # In-batch negatives: a duplicate text in a batch would be scored as its own negative.
-        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        batch_sampler=BatchSamplers.NO_DUPLICATES if hyperparameters.duplicate_protection else BatchSamplers.BATCH_SAMPLER,
         # Checkpoints only where they survive the run (spot training's synced directory); two kept.
         save_strategy="steps" if checkpoints else "no",
         save_steps=save_steps,

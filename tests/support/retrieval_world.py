@@ -69,20 +69,46 @@ def synthesize_pipeline(*, spot_training: bool = False) -> dict[str, Any]:
     }
 
 
-def no_gain_training(argv: list[str]) -> int:
-    """A training program for tests about part 1: writes what the real script writes, scoring the fine-tuned
-    model exactly like the base one (so the run stops at the quality gate), in milliseconds."""
-    import os
+def scripted_training(
+    synthetic: tuple[list[float], list[float]], human: tuple[list[float], list[float]] | None = None
+) -> Callable[[list[str]], int]:
+    """A training program that writes what the real script writes, in milliseconds, with the given per-query
+    nDCG@10 (base, fine-tuned) of each query set: the means, differences and paired bootstrap intervals come
+    from ``sagemaker_src.retrieval.evaluation`` itself, so the gate sees what a real run would give it."""
 
-    from sagemaker_src.llm_lora.outputs import write_json_atomic
-    from sagemaker_src.retrieval.evaluation import METRICS, difference
+    def program(argv: list[str]) -> int:
+        import os
 
-    scores = {name: 0.5 for name in METRICS}
-    metrics = {"status": "completed", "base": scores, "fine_tuned": scores, "difference": difference(scores, scores),
-               "training": {"global_step": 0, "train_seconds": 0.0, "samples_per_second": None}, "argv": argv}  # fmt: skip
-    for directory in (os.environ["SM_OUTPUT_DATA_DIR"], os.environ["SM_MODEL_DIR"]):
-        write_json_atomic(Path(directory) / "metrics.json", metrics)
-    return 0
+        from sagemaker_src.llm_lora.outputs import write_json_atomic
+        from sagemaker_src.retrieval.evaluation import METRICS, Evaluation, compare, difference
+
+        def evaluation(scores: list[float]) -> Evaluation:
+            mean = round(sum(scores) / len(scores), 6)
+            return Evaluation({name: mean for name in METRICS}, scores)
+
+        sets = {"synthetic": synthetic, **({"human": human} if human else {})}
+        evaluations = {
+            name: compare(evaluation(base), evaluation(tuned), queries=len(base)) for name, (base, tuned) in sets.items()
+        }
+        base, tuned = evaluations["synthetic"]["base"], evaluations["synthetic"]["fine_tuned"]
+        metrics = {
+            "status": "completed",
+            "base": base,
+            "fine_tuned": tuned,
+            "difference": difference(base, tuned),
+            "evaluations": evaluations,
+            "argv": argv,
+            "training": {"global_step": 0, "train_seconds": 0.0, "samples_per_second": None},
+        }
+        for directory in (os.environ["SM_OUTPUT_DATA_DIR"], os.environ["SM_MODEL_DIR"]):
+            write_json_atomic(Path(directory) / "metrics.json", metrics)
+        return 0
+
+    return program
+
+
+# For tests about part 1: the fine-tuned model scores exactly like the base one, so the run stops at the gate.
+no_gain_training = scripted_training(synthetic=([0.5] * 8, [0.5] * 8))
 
 
 class EndpointRuntime:

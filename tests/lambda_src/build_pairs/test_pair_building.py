@@ -40,6 +40,7 @@ def test_handler_joins_queries_with_passages_and_splits_by_document(pairs, artif
         "train_uri": artifacts.run_uri(RUN_ID, "pairs/train.jsonl"), "eval_uri": artifacts.run_uri(RUN_ID, "pairs/eval.jsonl"),
         "eval_corpus_uri": artifacts.run_uri(RUN_ID, "pairs/eval_corpus.jsonl"),
         "train_pairs": 16, "eval_pairs": 4, "train_documents": 8, "eval_documents": 2,
+        "filtered": {"generic": 0, "copied": 0},
     }  # fmt: skip
     train, evaluation = artifacts.read_jsonl(result["train_uri"]), artifacts.read_jsonl(result["eval_uri"])
     for pair in train + evaluation:
