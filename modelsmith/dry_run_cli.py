@@ -192,7 +192,7 @@ def dry_run(
         -1, "--max-steps", callback=_max_steps, help="stop training after N steps (-1: train for --epochs)"
     ),
     max_new_tokens: int = typer.Option(
-        40, "--max-new-tokens", min=8, max=400, help="tokens the query writer may write per document"
+        40, "--max-new-tokens", min=8, max=400, help="tokens the query writer may write per query asked for"
     ),
     seed: int = typer.Option(42, "--seed", min=0, max=2_147_483_647, help="sampling, split and training seed"),
     skip_bad_lines: bool = typer.Option(

@@ -90,25 +90,42 @@ class FakeEmbedder:
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
 
 
-def fake_training(gain: float, calls: list[list[str]]) -> Callable[[list[str]], int]:
-    """Stands in for ``train.main``: checks the pairs as the script does, writes its outputs with ``gain``."""
+def fake_training(gain: float, calls: list[list[str]], human: list[float] | None = None) -> Callable[[list[str]], int]:
+    """Stands in for ``train.main``: checks the pairs (and questions) as the script does, and writes its outputs
+    with ``gain`` on every held-out query and, when the run has questions written by people, the per-question
+    nDCG@10 differences ``human``; means and intervals come from the script's own evaluation module."""
 
     def train(arguments: list[str]) -> int:
-        from sagemaker_src.retrieval.data import read_training_data
+        from sagemaker_src.retrieval.data import read_questions, read_training_data
+        from sagemaker_src.retrieval.evaluation import Evaluation, compare, difference
         from sagemaker_src.retrieval.report import write_report
 
         calls.append(list(arguments))
         options = dict(zip(arguments[::2], arguments[1::2]))
         pairs = Path(options["--train_dir"])
-        train_pairs, evaluation = read_training_data(*(pairs / name for name in ("train.jsonl", "eval.jsonl",
-                                                                                  "eval_corpus.jsonl")))  # fmt: skip
+        names = ("train.jsonl", "eval.jsonl", "eval_corpus.jsonl")
+        train_pairs, evaluation = read_training_data(*(pairs / name for name in names))
         base = {"ndcg@10": 0.5, "mrr@10": 0.45, "recall@1": 0.4, "recall@10": 0.7, "recall@100": 0.9}
         tuned = {key: round(value + gain, 6) for key, value in base.items()}
-        metrics = {"status": "completed", "base_model": "fake", "precision": "fp32",
-                   "data": {"train_pairs": len(train_pairs), "eval_queries": len(evaluation.queries),
-                            "eval_corpus": len(evaluation.corpus)},
-                   "training": {"global_step": 3, "train_seconds": 0.1, "samples_per_second": 100.0},
-                   "base": base, "fine_tuned": tuned, "difference": {key: gain for key in base}}  # fmt: skip
+        queries = len(evaluation.queries)
+        synthetic = compare(Evaluation(base, [0.5] * queries), Evaluation(tuned, [0.5 + gain] * queries), queries=queries)
+        evaluations = {"synthetic": synthetic}
+        if (pairs / "questions.jsonl").is_file():
+            questions = read_questions(pairs / "questions.jsonl", evaluation.corpus)
+            changes = (human or [0.0]) * len(questions.data.queries)
+            changes = changes[: len(questions.data.queries)]
+            after = [0.5 + change for change in changes]
+            mean = round(sum(after) / len(after), 6)
+            evaluations["human"] = compare(
+                Evaluation(base, [0.5] * len(after)), Evaluation({**base, "ndcg@10": mean}, after),
+                queries=len(after), unknown=questions.unknown_ids,
+            )
+        metrics = {
+            "status": "completed", "base_model": "fake", "precision": "fp32",
+            "data": {"train_pairs": len(train_pairs), "eval_queries": queries, "eval_corpus": len(evaluation.corpus)},
+            "training": {"global_step": 3, "train_seconds": 0.1, "samples_per_second": 100.0},
+            "base": base, "fine_tuned": tuned, "difference": difference(base, tuned), "evaluations": evaluations,
+        }
         (Path(options["--model_dir"]) / "model").mkdir(parents=True)
         output = Path(options["--output_data_dir"])
         write_report(metrics, output)
@@ -121,10 +138,13 @@ def fake_training(gain: float, calls: list[list[str]]) -> Callable[[list[str]], 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The dry run with fake models; ``fakes["gain"]`` sets the nDCG@10 gain the fake training reports."""
-    state: dict[str, Any] = {"writer": FakeQueryWriter(), "train_calls": [], "gain": 0.05}
+    state: dict[str, Any] = {"writer": FakeQueryWriter(), "train_calls": [], "gain": 0.05, "human": None}
     monkeypatch.setattr(dry_run, "load_query_writer", lambda settings: state["writer"])
-    monkeypatch.setattr(dry_run, "train_entry_point",
-                        lambda arguments: fake_training(state["gain"], state["train_calls"])(arguments))  # fmt: skip
+
+    def train(arguments: list[str]) -> int:
+        return fake_training(state["gain"], state["train_calls"], state["human"])(arguments)
+
+    monkeypatch.setattr(dry_run, "train_entry_point", train)
     monkeypatch.setattr(dry_run, "load_embedder", lambda model_dir: FakeEmbedder())
     return state
 
@@ -274,9 +294,9 @@ def test_the_real_handlers_write_the_same_artifacts(
         assert artifacts.read_bytes(artifacts.run_uri("same-1", path)) == (local / path).read_bytes(), path
 
 
-def test_quality_gate_is_the_state_machines_rule(tmp_path: Path) -> None:
-    """The Choice state "Better than the base model?" of the synthesized workflow, evaluated for a grid of
-    gains, decides exactly as :func:`passes_quality_gate`."""
+def test_the_gate_is_the_report_functions_decision_as_in_the_state_machine(tmp_path: Path, fakes: dict[str, Any]) -> None:
+    """The workflow's Choice "Better than the base model?" only reads ``$.evaluation.gate.passed``, which the
+    report function's ``quality_gate.decide`` writes; the dry run acts on that same field."""
     from aws_cdk import App
 
     from modelsmith.config import load_config
@@ -285,34 +305,25 @@ def test_quality_gate_is_the_state_machines_rule(tmp_path: Path) -> None:
     from tests.support.stepfunctions import render_definition
 
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    application = App(outdir=str(tmp_path), context=context)
+    application = App(outdir=str(tmp_path / "cdk.out"), context=context)
     config = load_config(context["environments"], "dev")
     foundation = FoundationStack(application, "Modelsmith-dev-Foundation", config=config)
-    stack = RetrievalPipelineStack(
-        application, "Modelsmith-dev-RetrievalPipeline", config=config, foundation=foundation
-    )
+    stack = RetrievalPipelineStack(application, "Modelsmith-dev-RetrievalPipeline", config=config, foundation=foundation)
     template = application.synth().get_stack_by_name(stack.stack_name).template
     (logical,) = [key for key, resource in template["Resources"].items()
                   if resource["Type"] == "AWS::StepFunctions::StateMachine" and "RetrievalPipeline" in key]  # fmt: skip
     states = json.loads(render_definition(template, logical, {}, placeholders=True))["States"]
     (rule,) = states["Better than the base model?"]["Choices"]
+    condition = {key: value for key, value in rule.items() if key != "Next"}
+    assert condition == {"Variable": "$.evaluation.gate.passed", "BooleanEquals": True}
+    publish = states["Publish training report"]["Parameters"]["Payload"]
+    assert (publish["gate.$"], publish["min_ndcg_gain.$"]) == ("$.gate", "$.min_ndcg_gain")
 
-    def holds(condition: dict[str, Any], document: dict[str, Any]) -> bool:
-        if "And" in condition:
-            return all(holds(part, document) for part in condition["And"])
-        value = document["evaluation"]["ndcg_at_10_gain"]
-        assert condition["Variable"] == "$.evaluation.ndcg_at_10_gain"
-        if "NumericGreaterThan" in condition:
-            return value > condition["NumericGreaterThan"]
-        if "NumericGreaterThanEqualsPath" in condition:
-            assert condition["NumericGreaterThanEqualsPath"] == "$.min_ndcg_gain"
-            return value >= document["min_ndcg_gain"]
-        raise AssertionError(f"a condition this test does not know: {condition}")
-
-    for gain in (-0.1, 0.0, 0.005, 0.01, 0.02):
-        for minimum in (0.0, 0.01):
-            document = {"evaluation": {"ndcg_at_10_gain": gain}, "min_ndcg_gain": minimum}
-            assert holds(rule, document) is dry_run.passes_quality_gate(gain, minimum), (gain, minimum)
+    fakes["gain"] = -0.01
+    corpus = write_corpus(tmp_path / "notes.jsonl", 30)
+    assert invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), "--run-id", "g1"]).exit_code == 0
+    summary = json.loads((run_folder(tmp_path / "out", "g1") / "summary.json").read_text())
+    assert summary["gate_passed"] is summary["evaluation"]["gate"]["passed"] is False
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -340,9 +351,93 @@ def test_a_model_that_is_not_better_is_reported_and_not_indexed(tmp_path: Path, 
     result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), "--run-id", "r4", "--min-ndcg-gain", "0.01"])
 
     assert result.exit_code == 0, result.output
-    assert "quality gate: not improved (nDCG@10 +0.0040; needed > 0 and >= 0.01)" in result.stdout
+    assert "quality gate: not improved" in result.stdout
+    assert "mean nDCG@10 gain on 6 held-out synthetic queries: +0.0040" in result.stdout
+    assert "needed more than 0 and at least 0.01" in result.stdout
     run = run_folder(tmp_path / "out", "r4")
     assert (run / "report" / "report.md").is_file() and not (run / "faiss").exists()
+
+
+def write_questions(path: Path) -> Path:
+    rows = [
+        {"question": "which tool computes values for astronomers?", "relevant_ids": ["doc-001", "doc-002"]},
+        {"question": "tool number 7", "relevant_ids": ["doc-007"]},
+        {"question": "tool number 12", "relevant_ids": ["doc-012", "doc-999"]},
+        {"question": "a tool that is not in the corpus", "relevant_ids": ["doc-404"]},
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_questions_written_by_people_decide_the_gate_on_the_lower_bound(tmp_path: Path, fakes: dict[str, Any]) -> None:
+    # GIVEN synthetic queries on which the fine-tuned model gains 0.05, and questions on which it is within noise
+    fakes["gain"], fakes["human"] = 0.05, [0.3, -0.2, 0.0]
+    corpus, questions = write_corpus(tmp_path / "notes.jsonl", 30), write_questions(tmp_path / "questions.jsonl")
+
+    arguments = ["--run-id", "h1", "--evaluation-questions", str(questions)]
+    result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), *arguments])
+
+    # THEN the gate (ci_lower by default with questions) decides on the questions and deploys nothing
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "quality gate: not improved" in out and "ci_lower: lower bound of the 95% interval" in out
+    assert "on 3 questions written by people" in out
+    assert re.search(r"questions written by people\s+│\s+3\s+│\s+0\.5000\s+│\s+0\.5333\s+│\s+\+0\.0333\s+│\s+-0\.\d+ to \+0\.\d+", out)
+    assert re.search(r"held-out synthetic queries\s+│\s+6\s+│.*\+0\.0500 to \+0\.0500", out)
+    run = run_folder(tmp_path / "out", "h1")
+    summary = json.loads((run / "summary.json").read_text())
+    gate = summary["evaluation"]["gate"]
+    assert (gate["passed"], gate["mode"], gate["query_set"]) == (False, "ci_lower", "human")
+    assert gate["interval"]["low"] < 0 < gate["interval"]["high"]
+    assert set(summary["evaluation"]["evaluations"]) == {"human", "synthetic"}
+    assert not (run / "faiss").exists()
+    # the questions were never training data, and those whose ids are missing are listed, not dropped
+    training_queries = {json.loads(line)["query"] for line in (run / "pairs" / "train.jsonl").read_text().splitlines()}
+    assert not training_queries & {json.loads(line)["question"] for line in questions.read_text().splitlines()}
+    report = (run / "report" / "report.md").read_text()
+    assert "line 3: 'tool number 12': doc-999 (scored on its other ids)" in report
+    assert "line 4: 'a tool that is not in the corpus': doc-404 (not scored)" in report
+    assert "## Quality gate" in report and "questions written by people" in report
+
+
+def test_questions_on_which_the_model_is_clearly_better_deploy(tmp_path: Path, fakes: dict[str, Any]) -> None:
+    fakes["gain"], fakes["human"] = 0.0, [0.2, 0.25, 0.3]  # no gain on synthetic queries: the questions decide
+    corpus, questions = write_corpus(tmp_path / "notes.jsonl", 30), write_questions(tmp_path / "questions.jsonl")
+
+    arguments = ["--run-id", "h2", "--evaluation-questions", str(questions)]
+    result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), *arguments])
+
+    assert result.exit_code == 0, result.output
+    assert "quality gate: passed" in result.stdout
+    assert (run_folder(tmp_path / "out", "h2") / "faiss" / "index.faiss").is_file()
+
+
+def test_without_questions_the_report_says_the_gate_used_synthetic_queries_only(
+    tmp_path: Path, fakes: dict[str, Any]
+) -> None:
+    corpus = write_corpus(tmp_path / "notes.jsonl", 30)
+    assert invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), "--run-id", "h3"]).exit_code == 0
+    run = run_folder(tmp_path / "out", "h3")
+    gate = json.loads((run / "summary.json").read_text())["evaluation"]["gate"]
+    assert (gate["passed"], gate["mode"], gate["query_set"]) == (True, "mean", "synthetic")
+    assert "The gate used synthetic queries only" in gate["reason"]
+    report = (run / "report" / "report.md").read_text()
+    assert "No questions written by people were given: only synthetic queries were measured." in report
+    assert "The gate used synthetic queries only" in report
+
+
+def test_a_bad_question_line_is_named_before_any_query_is_written(tmp_path: Path, fakes: dict[str, Any]) -> None:
+    corpus = write_corpus(tmp_path / "notes.jsonl", 30)
+    questions = tmp_path / "questions.jsonl"
+    rows = [{"question": "ok?", "relevant_ids": ["doc-001"]}, {"question": "no ids", "relevant_ids": []}]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    arguments = ["--run-id", "h4", "--evaluation-questions", str(questions)]
+    result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), *arguments])
+
+    assert result.exit_code != 0
+    assert "line 2: relevant_ids: expected a non-empty list of document ids" in result.output
+    assert fakes["writer"].conversations == [] and not (run_folder(tmp_path / "out", "h4") / "corpus" / "corpus.jsonl").exists()
 
 
 def test_help_documents_the_options(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""bench/retrieval_bench.py builds a docstring corpus, trains, and prints base vs tuned nDCG@10 and speed."""
+"""bench/retrieval_bench.py runs a dry run per switch (queries reused where generation is the same) and prints
+each run's step times and a table of synthetic and human nDCG@10 with intervals. Here with the dry run's fake
+models (tests/modelsmith/test_dry_run.py); the real figures are in the issue-19 note."""
 
 from __future__ import annotations
 
@@ -6,8 +8,11 @@ import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+
+from tests.modelsmith.test_dry_run import fakes, write_corpus  # noqa: F401
 
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "retrieval_bench.py"
 
@@ -20,37 +25,44 @@ def _load_bench() -> ModuleType:
     return bench
 
 
-def test_first_sentence_becomes_the_query_and_leaves_the_passage() -> None:
+def test_each_switch_changes_one_setting_of_the_baseline() -> None:
+    from modelsmith.dry_run import DryRunSettings
+
     bench = _load_bench()
-
-    query, passage = bench.first_sentence_query("Convert a table to rows.  Each row is a dict keyed by column name.")
-
-    assert query == "Convert a table to rows."
-    assert passage == "Each row is a dict keyed by column name."
-    assert bench.first_sentence_query("Too short. x") is None
-
-
-def test_docstring_corpus_has_one_document_per_public_object() -> None:
-    documents = _load_bench().docstring_documents(["sagemaker_src.retrieval"])
-    ids = [document["id"] for document in documents]
-
-    assert "sagemaker_src.retrieval.modeling.packaged_minilm_path" in ids
-    assert "sagemaker_src.retrieval.data.read_training_data" in ids
-    assert len(ids) == len(set(ids))
-    assert not any(name.rsplit(".", 1)[-1].startswith("_") for name in ids)
+    base = DryRunSettings(corpus=None, demo=True)
+    configurations = bench.configurations(base)
+    assert set(configurations) == set(bench.SWITCHES)
+    assert configurations["query_filter"].query_filter and not base.query_filter
+    assert configurations["round_trip"].training.round_trip_top_k == 10
+    assert configurations["multi_query"].queries_per_document == 3
+    assert configurations["hard_negatives"].training.hard_negatives == 1
+    assert configurations["hard_negatives"].training.hard_negative_margin == 0.05
+    assert configurations["no_duplicate_protection"].training.duplicate_protection is False
 
 
-@pytest.mark.slow
-def test_bench_prints_base_and_tuned_ndcg_and_speed(capsys: pytest.CaptureFixture[str]) -> None:
-    code = _load_bench().main(
-        ["--packages", "sagemaker_src", "--max-docs", "80", "--max-steps", "2", "--batch-size", "16",
-         "--max-seq-length", "64", "--json"]
-    )
+def test_the_bench_prints_step_times_and_both_query_sets_per_switch(
+    tmp_path: Path, fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]  # noqa: F811
+) -> None:
+    from modelsmith import dry_run
 
-    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith('{"time"')]
-    assert code == 0
-    assert any(line.startswith("nDCG@10 base ") and " tuned " in line for line in lines)
-    assert any(line.startswith("training ") and "samples/s" in line for line in lines)
-    result = json.loads(lines[-1])
-    metric_keys = {"ndcg@10", "mrr@10", "recall@1", "recall@10", "recall@100"}
-    assert set(result["base"]) == set(result["fine_tuned"]) == metric_keys
+    fakes["human"] = [0.1, 0.2, 0.0]
+    corpus = write_corpus(tmp_path / "notes.jsonl", 30)
+    monkeypatch.setattr(dry_run.DryRun, "corpus_source", lambda self: corpus)
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"question": "tool number 3", "relevant_ids": ["doc-003"]}) + "\n")
+
+    bench = _load_bench()
+    arguments = ["--switches", "baseline,query_filter,multi_query", "--output-dir", str(tmp_path / "runs"),
+                 "--questions", str(questions), "--max-documents", "30", "--json"]
+    assert bench.main(arguments) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("]")[0] for line in lines if line.startswith("[")] == ["[baseline", "[query_filter", "[multi_query"]
+    assert all("generate" in line and "train" in line and "wall" in line for line in lines if line.startswith("["))
+    table = json.loads(lines[-1])
+    assert [row["switch"] for row in table] == ["baseline", "query_filter", "multi_query"]
+    for row in table:
+        assert set(row["human"]["interval"]) == {"low", "high"} and set(row["synthetic"]["interval"]) == {"low", "high"}
+    # the filter switch reused the baseline's queries; three queries per document needed a generation of their own
+    assert len(fakes["writer"].conversations) == 30 * 2
+    assert table[0]["gate"] == "passed"  # one question, +0.1: an interval from +0.1 to +0.1

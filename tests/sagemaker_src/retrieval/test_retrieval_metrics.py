@@ -73,3 +73,73 @@ def test_real_evaluator_reports_every_metric_with_a_stub_encoder() -> None:
     metrics = evaluate(_StubModel(), build_evaluator(data))
 
     assert metrics == dict.fromkeys(METRIC_KEYS, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-query nDCG@10 and the paired bootstrap interval the quality gate decides on
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class _WordsModel:
+    """An encoder by word counts over a fixed vocabulary: rankings with ties and misses, no model download."""
+
+    similarity_fn_name = "cosine"
+    vocabulary = ["alpha", "beta", "gamma", "delta", "epsilon"]
+
+    class model_card_data:  # noqa: N801 - the attribute the evaluator writes to
+        @staticmethod
+        def set_evaluation_metrics(*_: Any) -> None:
+            pass
+
+    def similarity(self, a: Any, b: Any) -> Any:
+        import torch
+
+        return torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(b, dim=-1).T
+
+    def encode_query(self, texts: list[str], **_: Any) -> Any:
+        import torch
+
+        return torch.tensor([[text.split().count(word) + 0.01 * i for i, word in enumerate(self.vocabulary)]
+                             for text in texts])
+
+    encode_document = encode_query
+    encode = encode_query
+
+
+def test_per_query_ndcg_averages_to_the_evaluators_own_ndcg() -> None:
+    from sagemaker_src.retrieval.evaluation import evaluate_per_query
+
+    data = EvaluationData(
+        queries={"q1": "alpha", "q2": "beta gamma", "q3": "delta"},
+        corpus={f"d{i}": text for i, text in enumerate(["alpha", "beta", "gamma", "delta", "alpha beta", "epsilon"])},
+        relevant_docs={"q1": {"d0", "d4"}, "q2": {"d2"}, "q3": {"d5"}},
+    )
+    result = evaluate_per_query(_WordsModel(), build_evaluator(data))
+    assert len(result.per_query) == 3 and all(0 <= score <= 1 for score in result.per_query)
+    assert sum(result.per_query) / 3 == pytest.approx(result.metrics["ndcg@10"], abs=1e-6)
+    assert result.per_query[0] == pytest.approx(1.0)  # both relevant documents ranked first
+
+
+def test_the_paired_bootstrap_interval_matches_scipys() -> None:
+    import numpy as np
+    from scipy import stats
+
+    from sagemaker_src.retrieval.evaluation import paired_bootstrap_interval
+
+    rng = np.random.default_rng(7)
+    base = rng.uniform(0.2, 0.9, 40)
+    tuned = np.clip(base + rng.normal(0.03, 0.15, 40), 0, 1)
+    low, high = paired_bootstrap_interval(base.tolist(), tuned.tolist())
+    reference = stats.bootstrap((base, tuned), lambda b, t, axis: np.mean(t - b, axis=axis), paired=True,
+                                vectorized=True, n_resamples=10_000, method="percentile", rng=np.random.default_rng(1))
+    assert low == pytest.approx(reference.confidence_interval.low, abs=0.006)
+    assert high == pytest.approx(reference.confidence_interval.high, abs=0.006)
+    assert low < float(np.mean(tuned - base)) < high
+
+
+def test_identical_scores_give_a_zero_width_interval_and_mismatched_lists_are_refused() -> None:
+    from sagemaker_src.retrieval.evaluation import paired_bootstrap_interval
+
+    assert paired_bootstrap_interval([0.4, 0.6, 0.5], [0.5, 0.7, 0.6]) == (0.1, 0.1)
+    with pytest.raises(ValueError, match="paired scores needed: 2 base and 3 fine-tuned"):
+        paired_bootstrap_interval([0.1, 0.2], [0.1, 0.2, 0.3])
