@@ -316,7 +316,7 @@ def test_the_gate_is_the_report_functions_decision_as_in_the_state_machine(tmp_p
     (rule,) = states["Better than the base model?"]["Choices"]
     condition = {key: value for key, value in rule.items() if key != "Next"}
     assert condition == {"Variable": "$.evaluation.gate.passed", "BooleanEquals": True}
-    publish = states["Publish training report"]["Parameters"]["Payload"]
+    publish = states["Publish training report"]["Parameters"]
     assert (publish["gate.$"], publish["min_ndcg_gain.$"]) == ("$.gate", "$.min_ndcg_gain")
 
     fakes["gain"] = -0.01

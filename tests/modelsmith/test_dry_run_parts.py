@@ -191,3 +191,21 @@ def test_imports_run_without_network() -> None:
     # A numeric address and a bare connect: no name lookup, which another directory's guard may own.
     with quiet_imports(), pytest.raises(OSError, match="network access is off"), socket.socket() as sock:
         sock.connect(("192.0.2.1", 80))
+
+
+def test_the_demo_questions_are_many_distinct_and_answered_by_documents_of_the_demo_corpus() -> None:
+    """modelsmith/demo_questions.jsonl: at least 40 questions written by people, each naming documents (by their
+    qualified names) that the demo corpus of the installed astropy and astroquery has, none copied from them."""
+    from modelsmith.demo_corpus import DEMO_PACKAGES
+    from modelsmith.dry_run import DEMO_QUESTIONS
+
+    documents = {document["id"]: document["text"] for document in docstring_documents(DEMO_PACKAGES)}
+    questions = [json.loads(line) for line in DEMO_QUESTIONS.read_text(encoding="utf-8").splitlines()]
+    assert len(questions) >= 40
+    assert len({question["question"].casefold() for question in questions}) == len(questions)
+    missing = {question["question"]: [i for i in question["relevant_ids"] if i not in documents] for question in questions}
+    assert not {question: ids for question, ids in missing.items() if ids}
+    texts = " ".join(documents.values()).casefold()
+    assert not [question["question"] for question in questions if question["question"].casefold().rstrip("?") in texts]
+    packages = {doc_id.split(".")[0] for question in questions for doc_id in question["relevant_ids"]}
+    assert packages == {"astropy", "astroquery"}

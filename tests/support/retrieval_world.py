@@ -81,6 +81,7 @@ def scripted_training(
 
         from sagemaker_src.llm_lora.outputs import write_json_atomic
         from sagemaker_src.retrieval.evaluation import METRICS, Evaluation, compare, difference
+        from sagemaker_src.retrieval.report import write_report
 
         def evaluation(scores: list[float]) -> Evaluation:
             mean = round(sum(scores) / len(scores), 6)
@@ -100,6 +101,7 @@ def scripted_training(
             "argv": argv,
             "training": {"global_step": 0, "train_seconds": 0.0, "samples_per_second": None},
         }
+        write_report(metrics, os.environ["SM_OUTPUT_DATA_DIR"])
         for directory in (os.environ["SM_OUTPUT_DATA_DIR"], os.environ["SM_MODEL_DIR"]):
             write_json_atomic(Path(directory) / "metrics.json", metrics)
         return 0
