@@ -48,10 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     parser.add_argument("--packing", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--fused-cross-entropy", action=argparse.BooleanOptionalAction, default=False,
-                        help="Liger kernels (CUDA + liger-kernel only)")
-    parser.add_argument("--group-by-length", action=argparse.BooleanOptionalAction, default=False,
-                        help="length-grouped batches (with --no-packing)")
+    parser.add_argument(
+        "--fused-cross-entropy",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="Liger kernels (CUDA + liger-kernel only)",
+    )
+    parser.add_argument(
+        "--group-by-length",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="length-grouped batches (with --no-packing)",
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--max-seq-length", type=int, default=1024)

@@ -35,14 +35,21 @@ def main(argv: list[str] | None = None) -> int:
 
     config = load_training_config(arguments.config)
     model = json.loads(arguments.model_config.read_text()) if arguments.model_config else LLAMA_31_8B
-    result = estimate(model, method=arguments.method or config.method,
-                      batch_size=arguments.batch_size or config.per_device_train_batch_size,
-                      sequence_length=config.max_seq_length, lora_rank=config.lora_rank,
-                      target_modules=config.lora_target_modules, gradient_checkpointing=config.gradient_checkpointing,
-                      fused_cross_entropy=config.fused_cross_entropy)
+    result = estimate(
+        model,
+        method=arguments.method or config.method,
+        batch_size=arguments.batch_size or config.per_device_train_batch_size,
+        sequence_length=config.max_seq_length,
+        lora_rank=config.lora_rank,
+        target_modules=config.lora_target_modules,
+        gradient_checkpointing=config.gradient_checkpointing,
+        fused_cross_entropy=config.fused_cross_entropy,
+    )
     capacity = arguments.gpu_gb * 1e9
-    print(f"{arguments.method or config.method}, batch {arguments.batch_size or config.per_device_train_batch_size} x "
-          f"{config.max_seq_length} tokens, rank {config.lora_rank}:")
+    print(
+        f"{arguments.method or config.method}, batch {arguments.batch_size or config.per_device_train_batch_size} x "
+        f"{config.max_seq_length} tokens, rank {config.lora_rank}:"
+    )
     for name, value in result.rows():
         print(f"  {name:24s} {value / GIB:6.2f} GiB")
     print(f"  {'GPU':24s} {capacity / GIB:6.2f} GiB -> {100 * (1 - result.total / capacity):.0f}% headroom")

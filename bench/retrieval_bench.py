@@ -158,8 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sample_seed=options.seed,
         gate="ci_lower",
         evaluation_questions=options.questions or DEMO_QUESTIONS,
-        training=TrainingSettings(epochs=options.epochs, batch_size=options.batch_size,
-                                  learning_rate=options.learning_rate),
+        training=TrainingSettings(
+            epochs=options.epochs, batch_size=options.batch_size, learning_rate=options.learning_rate
+        ),
         sample_queries=0,
     )
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())

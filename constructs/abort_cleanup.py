@@ -48,31 +48,49 @@ class AbortCleanup(Construct):
         environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = dead_letter_queue(self, encryption_key=encryption_key,
-                                                   owner="the clean-up function and its rule")  # fmt: skip
+        self.dead_letter_queue = dead_letter_queue(
+            self, encryption_key=encryption_key, owner="the clean-up function and its rule"
+        )
         cleanup = PythonFunction(
-            self, "Function", source="cleanup_aborted_run",
+            self,
+            "Function",
+            source="cleanup_aborted_run",
             description=f"Stops what an aborted {workflow} run left running",
-            encryption_key=encryption_key, log_retention=log_retention, dead_letter_queue=self.dead_letter_queue,
+            encryption_key=encryption_key,
+            log_retention=log_retention,
+            dead_letter_queue=self.dead_letter_queue,
             environment={"WORKFLOW": workflow, "TOPIC_ARN": topic.topic_arn, **(environment or {})},
-            reserved_concurrent_executions=2, shared_code=True,
-        )  # fmt: skip
+            reserved_concurrent_executions=2,
+            shared_code=True,
+        )
         self.function = cleanup.function
         for statement in permissions:
             cleanup.role.add_to_policy(statement)
         topic.grant_publish(cleanup.role)
-        acknowledge(cleanup.role.node.find_child("DefaultPolicy"), {
-            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
-                "CDK's grants to publish to the encrypted topic and to write the encrypted dead-letter queue: "
-                "kms:GenerateDataKey* on the project key only."
-            ),
-        })  # fmt: skip
+        acknowledge(
+            cleanup.role.node.find_child("DefaultPolicy"),
+            {
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
+                    "CDK's grants to publish to the encrypted topic and to write the encrypted dead-letter queue: "
+                    "kms:GenerateDataKey* on the project key only."
+                ),
+            },
+        )
         self.rule = events.Rule(
-            self, "OnAbort", description=f"Clean up after aborted or timed-out {workflow} runs",
+            self,
+            "OnAbort",
+            description=f"Clean up after aborted or timed-out {workflow} runs",
             event_pattern=events.EventPattern(
-                source=["aws.states"], detail_type=["Step Functions Execution Status Change"],
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
                 detail={"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [state_machine.state_machine_arn]},
             ),
-            targets=[targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letter_queue, retry_attempts=2,
-                                            max_event_age=Duration.hours(2))],
-        )  # fmt: skip
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=2,
+                    max_event_age=Duration.hours(2),
+                )
+            ],
+        )

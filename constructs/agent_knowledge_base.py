@@ -89,35 +89,53 @@ class AgentKnowledgeBase(Construct):
         )
         description = "Astronomy background for the Modelsmith research assistant (documents in S3)"
         if vector_store == "opensearch-serverless":
-            self._create_on_opensearch(name, encryption_key, embedding_dimension, opensearch_standby_replicas, description)
+            self._create_on_opensearch(
+                name, encryption_key, embedding_dimension, opensearch_standby_replicas, description
+            )
         else:
-            self._create_on_pinecone(name, encryption_key, pinecone_connection_string or "",
-                                     pinecone_api_key_secret, pinecone_namespace, description)  # fmt: skip
+            self._create_on_pinecone(
+                name,
+                encryption_key,
+                pinecone_connection_string or "",
+                pinecone_api_key_secret,
+                pinecone_namespace,
+                description,
+            )
 
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ListTheDocumentPrefix",
-            actions=["s3:ListBucket"],
-            resources=[data_bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{data_prefix}*"]}},
-        ))  # fmt: skip
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ReadTheDocuments", actions=["s3:GetObject"], resources=[data_bucket.arn_for_objects(f"{data_prefix}*")],
-        ))  # fmt: skip
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ProjectKeyThroughS3",
-            actions=["kms:Decrypt"],
-            resources=[encryption_key.key_arn],
-            conditions={
-                "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
-                "ArnLike": {"kms:EncryptionContext:aws:s3:arn": data_bucket.bucket_arn},
-            },
-        ))  # fmt: skip
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            sid="TransientIngestionData",
-            actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[encryption_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
-        ))  # fmt: skip
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListTheDocumentPrefix",
+                actions=["s3:ListBucket"],
+                resources=[data_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{data_prefix}*"]}},
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadTheDocuments",
+                actions=["s3:GetObject"],
+                resources=[data_bucket.arn_for_objects(f"{data_prefix}*")],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ProjectKeyThroughS3",
+                actions=["kms:Decrypt"],
+                resources=[encryption_key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"},
+                    "ArnLike": {"kms:EncryptionContext:aws:s3:arn": data_bucket.bucket_arn},
+                },
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TransientIngestionData",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[encryption_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
+            )
+        )
 
         self.data_source = bedrock_l1.CfnDataSource(
             self,
@@ -158,116 +176,198 @@ class AgentKnowledgeBase(Construct):
                 "embeddings model ARN; the wildcard spans those two actions only."
             )
         acknowledge_wildcards(default_policy, patterns)
-        acknowledge(self.role, {
-            "HIPAA.Security-IAMNoInlinePolicy": (
-                "The alpha KnowledgeBase writes its model and collection grants into the role's default policy, "
-                "each scoped to one resource; the document-reading grants sit beside them."
-            ),
-        })  # fmt: skip
+        acknowledge(
+            self.role,
+            {
+                "HIPAA.Security-IAMNoInlinePolicy": (
+                    "The alpha KnowledgeBase writes its model and collection grants into the role's default policy, "
+                    "each scoped to one resource; the document-reading grants sit beside them."
+                ),
+            },
+        )
 
     def _create_on_opensearch(self, name: str, key: kms.IKey, dimension: int, standby: bool, description: str) -> None:
         collection_name = name
         resource = [f"collection/{collection_name}"]
         encryption = aoss.CfnSecurityPolicy(
-            self, "EncryptionPolicy", name=f"{collection_name}-enc"[:32], type="encryption",
-            policy=Stack.of(self).to_json_string({"Rules": [{"ResourceType": "collection", "Resource": resource}],
-                                                  "AWSOwnedKey": False, "KmsARN": key.key_arn}),
-        )  # fmt: skip
+            self,
+            "EncryptionPolicy",
+            name=f"{collection_name}-enc"[:32],
+            type="encryption",
+            policy=Stack.of(self).to_json_string(
+                {
+                    "Rules": [{"ResourceType": "collection", "Resource": resource}],
+                    "AWSOwnedKey": False,
+                    "KmsARN": key.key_arn,
+                }
+            ),
+        )
         network = aoss.CfnSecurityPolicy(
-            self, "NetworkPolicy", name=f"{collection_name}-net"[:32], type="network",
+            self,
+            "NetworkPolicy",
+            name=f"{collection_name}-net"[:32],
+            type="network",
             # Reached over the AWS network by Bedrock and CloudFormation; every call is SigV4-signed and
             # checked against the data access policy below.
-            policy=Stack.of(self).to_json_string([{"Rules": [{"ResourceType": "collection", "Resource": resource}],
-                                                   "AllowFromPublic": True}]),
-        )  # fmt: skip
+            policy=Stack.of(self).to_json_string(
+                [{"Rules": [{"ResourceType": "collection", "Resource": resource}], "AllowFromPublic": True}]
+            ),
+        )
         self.collection = aoss.CfnCollection(
-            self, "Collection", name=collection_name, type="VECTORSEARCH",
+            self,
+            "Collection",
+            name=collection_name,
+            type="VECTORSEARCH",
             description="Vectors of the Modelsmith agent's knowledge base",
             standby_replicas="ENABLED" if standby else "DISABLED",
-        )  # fmt: skip
+        )
         self.collection.node.add_dependency(encryption)
         self.collection.node.add_dependency(network)
 
         self.role = iam.Role(
-            self, "Role",
-            assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com", conditions={
-                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:knowledge-base/*"},
-            }),
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:knowledge-base/*"
+                    },
+                },
+            ),
             description="Modelsmith knowledge base: embeddings model, its collection, its documents",
-        )  # fmt: skip
+        )
         # CloudFormation's execution role creates the vector index (the synthesizer's ARN is a Fn::Sub template).
         deployer = Fn.sub(Stack.of(self).synthesizer.cloud_formation_execution_role_arn)
         access = aoss.CfnAccessPolicy(
-            self, "DataAccessPolicy", name=f"{collection_name}-access"[:32], type="data",
-            policy=Stack.of(self).to_json_string([{
-                "Rules": [
-                    {"ResourceType": "collection", "Resource": resource,
-                     "Permission": ["aoss:DescribeCollectionItems", "aoss:CreateCollectionItems", "aoss:UpdateCollectionItems"]},
-                    {"ResourceType": "index", "Resource": [f"index/{collection_name}/*"],
-                     # DeleteIndex: CloudFormation deletes (or replaces) the index it created.
-                     "Permission": ["aoss:DescribeIndex", "aoss:CreateIndex", "aoss:UpdateIndex", "aoss:DeleteIndex",
-                                    "aoss:ReadDocument", "aoss:WriteDocument"]},
-                ],
-                "Principal": [self.role.role_arn, deployer],
-            }]),
-        )  # fmt: skip
+            self,
+            "DataAccessPolicy",
+            name=f"{collection_name}-access"[:32],
+            type="data",
+            policy=Stack.of(self).to_json_string(
+                [
+                    {
+                        "Rules": [
+                            {
+                                "ResourceType": "collection",
+                                "Resource": resource,
+                                "Permission": [
+                                    "aoss:DescribeCollectionItems",
+                                    "aoss:CreateCollectionItems",
+                                    "aoss:UpdateCollectionItems",
+                                ],
+                            },
+                            {
+                                "ResourceType": "index",
+                                "Resource": [f"index/{collection_name}/*"],
+                                # DeleteIndex: CloudFormation deletes (or replaces) the index it created.
+                                "Permission": [
+                                    "aoss:DescribeIndex",
+                                    "aoss:CreateIndex",
+                                    "aoss:UpdateIndex",
+                                    "aoss:DeleteIndex",
+                                    "aoss:ReadDocument",
+                                    "aoss:WriteDocument",
+                                ],
+                            },
+                        ],
+                        "Principal": [self.role.role_arn, deployer],
+                    }
+                ]
+            ),
+        )
         self.index = aoss.CfnIndex(
-            self, "VectorIndex",
+            self,
+            "VectorIndex",
             collection_endpoint=self.collection.attr_collection_endpoint,
             index_name=VECTOR_INDEX,
             settings={"index": {"knn": True}},
-            mappings={"properties": {
-                VECTOR_FIELD: {"type": "knn_vector", "dimension": dimension,
-                               "method": {"engine": "faiss", "name": "hnsw", "spaceType": "l2"}},
-                TEXT_FIELD: {"type": "text", "index": True},
-                METADATA_FIELD: {"type": "text", "index": False},
-            }},
-        )  # fmt: skip
+            mappings={
+                "properties": {
+                    VECTOR_FIELD: {
+                        "type": "knn_vector",
+                        "dimension": dimension,
+                        "method": {"engine": "faiss", "name": "hnsw", "spaceType": "l2"},
+                    },
+                    TEXT_FIELD: {"type": "text", "index": True},
+                    METADATA_FIELD: {"type": "text", "index": False},
+                }
+            },
+        )
         self.index.node.add_dependency(access)
 
         self.knowledge_base = bedrock.KnowledgeBase(
-            self, "KnowledgeBase",
+            self,
+            "KnowledgeBase",
             knowledge_base_name=f"{collection_name}-kb",
             description=description,
             role=self.role,
             type=bedrock.KnowledgeBaseType.vector(
                 embeddings_model=self.embedding_model,
                 vector_store=bedrock.VectorStore.open_search_serverless(
-                    collection=self.collection, vector_index_name=VECTOR_INDEX, vector_field=VECTOR_FIELD,
-                    text_field=TEXT_FIELD, metadata_field=METADATA_FIELD,
+                    collection=self.collection,
+                    vector_index_name=VECTOR_INDEX,
+                    vector_field=VECTOR_FIELD,
+                    text_field=TEXT_FIELD,
+                    metadata_field=METADATA_FIELD,
                 ),
             ),
-        )  # fmt: skip
+        )
         self.knowledge_base.node.add_dependency(self.index)
         self.knowledge_base_id = self.knowledge_base.knowledge_base_id
         self.knowledge_base_arn = self.knowledge_base.knowledge_base_arn
 
     def _create_on_pinecone(
-        self, name: str, key: kms.IKey, connection_string: str, secret: secretsmanager.ISecret | None,
-        namespace: str | None, description: str,
-    ) -> None:  # fmt: skip
+        self,
+        name: str,
+        key: kms.IKey,
+        connection_string: str,
+        secret: secretsmanager.ISecret | None,
+        namespace: str | None,
+        description: str,
+    ) -> None:
         assert secret is not None
         stack = Stack.of(self)
         self.role = iam.Role(
-            self, "Role",
-            assumed_by=iam.ServicePrincipal("bedrock.amazonaws.com", conditions={
-                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
-                "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:knowledge-base/*"},
-            }),
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:knowledge-base/*"
+                    },
+                },
+            ),
             description="Modelsmith knowledge base: embeddings model, Pinecone key, its documents",
-        )  # fmt: skip
-        policy = iam.ManagedPolicy(self, "ModelAndStore", description="Knowledge base: embeddings model, Pinecone key", statements=[
-            iam.PolicyStatement(sid="InvokeTheEmbeddingsModel", actions=["bedrock:InvokeModel"],
-                                resources=[self.embedding_model.model_arn]),
-            iam.PolicyStatement(sid="ReadThePineconeKey", actions=["secretsmanager:GetSecretValue"],
-                                resources=[secret.secret_arn]),
-            iam.PolicyStatement(sid="ProjectKeyThroughSecretsManager", actions=["kms:Decrypt"], resources=[key.key_arn],
-                                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"}}),
-        ])  # fmt: skip
+        )
+        policy = iam.ManagedPolicy(
+            self,
+            "ModelAndStore",
+            description="Knowledge base: embeddings model, Pinecone key",
+            statements=[
+                iam.PolicyStatement(
+                    sid="InvokeTheEmbeddingsModel",
+                    actions=["bedrock:InvokeModel"],
+                    resources=[self.embedding_model.model_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadThePineconeKey", actions=["secretsmanager:GetSecretValue"], resources=[secret.secret_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="ProjectKeyThroughSecretsManager",
+                    actions=["kms:Decrypt"],
+                    resources=[key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{stack.region}.amazonaws.com"}},
+                ),
+            ],
+        )
         self.role.add_managed_policy(policy)
         self.cfn_knowledge_base = bedrock_l1.CfnKnowledgeBase(
-            self, "KnowledgeBase",
+            self,
+            "KnowledgeBase",
             name=f"{name}-kb",
             description=description,
             role_arn=self.role.role_arn,
@@ -288,7 +388,7 @@ class AgentKnowledgeBase(Construct):
                     ),
                 ),
             ),
-        )  # fmt: skip
+        )
         self.cfn_knowledge_base.node.add_dependency(policy)
         self.knowledge_base_id = self.cfn_knowledge_base.attr_knowledge_base_id
         self.knowledge_base_arn = self.cfn_knowledge_base.attr_knowledge_base_arn
@@ -308,7 +408,9 @@ def _hierarchical(max_tokens: int, overlap: int) -> bedrock_l1.CfnDataSource.Chu
         chunking_strategy="HIERARCHICAL",
         hierarchical_chunking_configuration=bedrock_l1.CfnDataSource.HierarchicalChunkingConfigurationProperty(
             level_configurations=[
-                bedrock_l1.CfnDataSource.HierarchicalChunkingLevelConfigurationProperty(max_tokens=max_tokens * HIERARCHICAL_PARENT_FACTOR),
+                bedrock_l1.CfnDataSource.HierarchicalChunkingLevelConfigurationProperty(
+                    max_tokens=max_tokens * HIERARCHICAL_PARENT_FACTOR
+                ),
                 bedrock_l1.CfnDataSource.HierarchicalChunkingLevelConfigurationProperty(max_tokens=max_tokens),
             ],
             overlap_tokens=max(1, max_tokens * overlap // 100),

@@ -84,7 +84,9 @@ class AstronomyAgent(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         if not api_schema_path.is_file():
-            raise ValueError(f"api_schema_path = {api_schema_path}: no such file; generate it with python -m astro_tools.openapi")
+            raise ValueError(
+                f"api_schema_path = {api_schema_path}: no such file; generate it with python -m astro_tools.openapi"
+            )
 
         self.model = foundation_model(foundation_model_id)
         schema = bedrock.ApiSchema.from_local_asset(str(api_schema_path))
@@ -108,7 +110,9 @@ class AstronomyAgent(Construct):
             guardrail=self.guardrail,
             idle_session_ttl=idle_session_ttl,
             memory=(
-                bedrock.Memory.session_summary(max_recent_sessions=memory_max_recent_sessions, memory_duration=memory_duration)
+                bedrock.Memory.session_summary(
+                    max_recent_sessions=memory_max_recent_sessions, memory_duration=memory_duration
+                )
                 if memory_duration is not None
                 else None
             ),
@@ -160,22 +164,28 @@ class AstronomyAgent(Construct):
                 "grant names exactly that model, in those regions."
             )
         acknowledge_wildcards(role.node.find_child("DefaultPolicy"), patterns)
-        acknowledge(role, {
-            "HIPAA.Security-IAMNoInlinePolicy": (
-                "The alpha Agent writes its model, action-group and schema grants into the role's default policy, "
-                "each scoped to one resource; the knowledge base and key grants are in a managed policy."
-            ),
-        })  # fmt: skip
+        acknowledge(
+            role,
+            {
+                "HIPAA.Security-IAMNoInlinePolicy": (
+                    "The alpha Agent writes its model, action-group and schema grants into the role's default policy, "
+                    "each scoped to one resource; the knowledge base and key grants are in a managed policy."
+                ),
+            },
+        )
 
     def _only_this_agent_invokes(self, tools_function: lambda_.IFunction) -> None:
         """The L2 grants bedrock.amazonaws.com invoke rights before the agent's ARN exists, so without a source
         ARN (any agent of the account could call the function); pin the permission to this agent."""
         permissions = [
-            child for child in tools_function.node.children
+            child
+            for child in tools_function.node.children
             if isinstance(child, lambda_.CfnPermission) and child.principal == "bedrock.amazonaws.com"
-        ]  # fmt: skip
+        ]
         if len(permissions) != 1:
-            raise ValueError(f"{tools_function.node.path}: expected one Bedrock invoke permission, found {len(permissions)}")
+            raise ValueError(
+                f"{tools_function.node.path}: expected one Bedrock invoke permission, found {len(permissions)}"
+            )
         permissions[0].source_arn = self.agent.agent_arn
 
     def _guardrail(self, agent_name: str, key: kms.IKey) -> bedrock.Guardrail:
@@ -193,8 +203,13 @@ class AstronomyAgent(Construct):
             input_strength=bedrock.ContentFilterStrength.HIGH,
             output_strength=bedrock.ContentFilterStrength.NONE,
         )
-        for kind in (bedrock.ContentFilterType.HATE, bedrock.ContentFilterType.INSULTS, bedrock.ContentFilterType.SEXUAL,
-                     bedrock.ContentFilterType.VIOLENCE, bedrock.ContentFilterType.MISCONDUCT):  # fmt: skip
+        for kind in (
+            bedrock.ContentFilterType.HATE,
+            bedrock.ContentFilterType.INSULTS,
+            bedrock.ContentFilterType.SEXUAL,
+            bedrock.ContentFilterType.VIOLENCE,
+            bedrock.ContentFilterType.MISCONDUCT,
+        ):
             guardrail.add_content_filter(
                 type=kind,
                 input_strength=bedrock.ContentFilterStrength.MEDIUM,
@@ -205,21 +220,28 @@ class AstronomyAgent(Construct):
     def _grant_runtime_access(self, knowledge_base_arn: str, key: kms.IKey) -> None:
         role = self.agent.role
         region = Stack.of(self).region
-        policy = iam.ManagedPolicy(self, "KnowledgeBaseAndKey", description="Agent: its knowledge base, the project key", statements=[
-            iam.PolicyStatement(sid="RetrieveFromItsKnowledgeBase", actions=["bedrock:Retrieve"],
-                                resources=[knowledge_base_arn]),
-            iam.PolicyStatement(
-                sid="ProjectKeyForAgentData",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"bedrock.{region}.amazonaws.com"},
-                    # Only for this account's agents; the agent's own ARN would make a dependency cycle.
-                    "ArnLike": {"kms:EncryptionContext:aws:bedrock:arn":
-                                f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:agent/*"},
-                },
-            ),
-        ])  # fmt: skip
+        policy = iam.ManagedPolicy(
+            self,
+            "KnowledgeBaseAndKey",
+            description="Agent: its knowledge base, the project key",
+            statements=[
+                iam.PolicyStatement(
+                    sid="RetrieveFromItsKnowledgeBase", actions=["bedrock:Retrieve"], resources=[knowledge_base_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="ProjectKeyForAgentData",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[key.key_arn],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"bedrock.{region}.amazonaws.com"},
+                        # Only for this account's agents; the agent's own ARN would make a dependency cycle.
+                        "ArnLike": {
+                            "kms:EncryptionContext:aws:bedrock:arn": f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:agent/*"
+                        },
+                    },
+                ),
+            ],
+        )
         role.add_managed_policy(policy)
         self.cfn_agent.node.add_dependency(policy)
 

@@ -72,7 +72,9 @@ class AgentToolsFunction(Construct):
         if not output_prefix.endswith("/") or output_prefix.startswith("/"):
             raise ValueError(f"output_prefix = {output_prefix!r}: a relative prefix ending with '/', e.g. agent-tools/")
         if archive_timeout.to_seconds() >= timeout.to_seconds():
-            raise ValueError(f"archive_timeout ({archive_timeout.to_seconds()} s) must be below timeout ({timeout.to_seconds()} s)")
+            raise ValueError(
+                f"archive_timeout ({archive_timeout.to_seconds()} s) must be below timeout ({timeout.to_seconds()} s)"
+            )
         self.output_prefix = output_prefix
 
         tools = PythonFunction(
@@ -103,53 +105,69 @@ class AgentToolsFunction(Construct):
     def connect_knowledge_base(self, knowledge_base_id: str, knowledge_base_arn: str) -> None:
         """Let the ``searchKnowledgeBase`` tool retrieve from this knowledge base (``bedrock:Retrieve`` on it only)."""
         self.function.add_environment(ENV_KNOWLEDGE_BASE_ID, knowledge_base_id)
-        self.policy.add_statements(iam.PolicyStatement(
-            sid="RetrieveFromTheKnowledgeBase", actions=["bedrock:Retrieve"], resources=[knowledge_base_arn],
-        ))
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="RetrieveFromTheKnowledgeBase",
+                actions=["bedrock:Retrieve"],
+                resources=[knowledge_base_arn],
+            )
+        )
 
     def _grant_least_privilege(
         self, key: kms.IKey, bucket: s3.IBucket, prefix: str, secret: secretsmanager.ISecret
     ) -> None:
         region = Stack.of(self).region
-        self.policy = iam.ManagedPolicy(self, "Access", description="Agent tools: logs, ADS secret, output prefix", statements=[
-            iam.PolicyStatement(
-                sid="ReadTheAdsToken",
-                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                resources=[secret.secret_arn],
-            ),
-            iam.PolicyStatement(
-                sid="ReadWriteTheOutputPrefix",
-                actions=["s3:PutObject", "s3:GetObject"],
-                resources=[bucket.arn_for_objects(f"{prefix}*")],
-            ),
-            iam.PolicyStatement(
-                sid="ProjectKeyThroughS3",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
-                    # SSE-KMS with an S3 Bucket Key: the encryption context is the bucket's ARN.
-                    "ArnLike": {"kms:EncryptionContext:aws:s3:arn": bucket.bucket_arn},
-                },
-            ),
-            iam.PolicyStatement(
-                sid="ProjectKeyThroughSecretsManagerAndLambda",
-                # Secrets Manager decrypts the token; Lambda decrypts the environment variables at start-up.
-                actions=["kms:Decrypt"],
-                resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": [
-                    f"secretsmanager.{region}.amazonaws.com", f"lambda.{region}.amazonaws.com",
-                ]}},
-            ),
-        ])  # fmt: skip
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Access",
+            description="Agent tools: logs, ADS secret, output prefix",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadTheAdsToken",
+                    actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    resources=[secret.secret_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadWriteTheOutputPrefix",
+                    actions=["s3:PutObject", "s3:GetObject"],
+                    resources=[bucket.arn_for_objects(f"{prefix}*")],
+                ),
+                iam.PolicyStatement(
+                    sid="ProjectKeyThroughS3",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[key.key_arn],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                        # SSE-KMS with an S3 Bucket Key: the encryption context is the bucket's ARN.
+                        "ArnLike": {"kms:EncryptionContext:aws:s3:arn": bucket.bucket_arn},
+                    },
+                ),
+                iam.PolicyStatement(
+                    sid="ProjectKeyThroughSecretsManagerAndLambda",
+                    # Secrets Manager decrypts the token; Lambda decrypts the environment variables at start-up.
+                    actions=["kms:Decrypt"],
+                    resources=[key.key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": [
+                                f"secretsmanager.{region}.amazonaws.com",
+                                f"lambda.{region}.amazonaws.com",
+                            ]
+                        }
+                    },
+                ),
+            ],
+        )
         self.role.add_managed_policy(self.policy)
         # The function must not start (or be invoked by CloudFormation) before its role can do its job.
         self.function.node.add_dependency(self.policy)
 
     def _acknowledge(self) -> None:
         # PythonFunction acknowledges the standard findings (synchronous invocation, no VPC, X-Ray, its logs).
-        acknowledge_wildcards(self.policy, {
-            f"Resource::*/{self.output_prefix}*":
-                "Objects the function writes and links to: the result and plot keys are generated per call, so the "
+        acknowledge_wildcards(
+            self.policy,
+            {
+                f"Resource::*/{self.output_prefix}*": "Objects the function writes and links to: the result and plot keys are generated per call, so the "
                 "grant is the function's own prefix of the artifacts bucket, nothing else.",
-        })  # fmt: skip
+            },
+        )

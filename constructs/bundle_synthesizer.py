@@ -58,7 +58,14 @@ ASSETS_GROUP = "Assets (published with `python -m modelsmith.ops_bundle publish`
 RESOLVED_GROUP = "Resolved by CloudFormation at deploy time (keep the defaults)"
 # The console lists groups in this order; site-specific groups are declared by site_parameter().
 DEPLOYMENT_GROUP = "Deployment"
-GROUP_ORDER = ("Notifications", "Network (existing VPC)", "Vector stores", DEPLOYMENT_GROUP, ASSETS_GROUP, RESOLVED_GROUP)
+GROUP_ORDER = (
+    "Notifications",
+    "Network (existing VPC)",
+    "Vector stores",
+    DEPLOYMENT_GROUP,
+    ASSETS_GROUP,
+    RESOLVED_GROUP,
+)
 DEPLOYER_ROLE_PARAMETER = "DeployerRoleArn"
 
 # S3 bucket naming rules (lowercase letters, digits, dots, hyphens; 3-63 characters).
@@ -102,7 +109,9 @@ class BundleStackSynthesizer(StackSynthesizer):
     def __init__(self, *, assets_prefix_default: str = DEFAULT_ASSETS_PREFIX) -> None:
         super().__init__()
         if not re.match(_KEY_PREFIX, assets_prefix_default):
-            raise ValueError(f"assets_prefix_default = {assets_prefix_default!r}: empty, or a key prefix ending with '/'")
+            raise ValueError(
+                f"assets_prefix_default = {assets_prefix_default!r}: empty, or a key prefix ending with '/'"
+            )
         self._assets_prefix_default = assets_prefix_default
         self._assets: dict[str, BundleAsset] = {}
         self._placements: dict[str, _ParameterPlacement] = {}
@@ -157,18 +166,25 @@ class BundleStackSynthesizer(StackSynthesizer):
         if self._bucket is None or self._prefix is None:
             stack = self._bound_stack
             self._bucket = CfnParameter(
-                stack, ASSETS_BUCKET_PARAMETER, type="String", allowed_pattern=_BUCKET_NAME,
+                stack,
+                ASSETS_BUCKET_PARAMETER,
+                type="String",
+                allowed_pattern=_BUCKET_NAME,
                 constraint_description="an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens",
                 description=(
                     "S3 bucket holding this bundle's assets (function code, layers, scripts, schemas), in this "
                     "stack's region, as `python -m modelsmith.ops_bundle publish --bucket` uploaded them."
                 ),
-            )  # fmt: skip
+            )
             self._prefix = CfnParameter(
-                stack, ASSETS_PREFIX_PARAMETER, type="String", default=self._assets_prefix_default,
-                allowed_pattern=_KEY_PREFIX, constraint_description="empty, or a key prefix ending with '/'",
+                stack,
+                ASSETS_PREFIX_PARAMETER,
+                type="String",
+                default=self._assets_prefix_default,
+                allowed_pattern=_KEY_PREFIX,
+                constraint_description="empty, or a key prefix ending with '/'",
                 description="Key prefix of the assets in AssetsBucket (the publish step's --prefix); ends with '/'.",
-            )  # fmt: skip
+            )
             self._placements[self._bucket.node.path] = _ParameterPlacement(ASSETS_GROUP, "Assets bucket")
             self._placements[self._prefix.node.path] = _ParameterPlacement(ASSETS_GROUP, "Assets key prefix")
         return self._bucket.value_as_string, self._prefix.value_as_string
@@ -181,7 +197,9 @@ class BundleStackSynthesizer(StackSynthesizer):
         """
         if self._deployer is None:
             self._deployer = CfnParameter(
-                self._bound_stack, DEPLOYER_ROLE_PARAMETER, type="String",
+                self._bound_stack,
+                DEPLOYER_ROLE_PARAMETER,
+                type="String",
                 allowed_pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
                 constraint_description="an IAM role ARN (arn:aws:iam::<account>:role/<path><name>)",
                 description=(
@@ -189,8 +207,10 @@ class BundleStackSynthesizer(StackSynthesizer):
                     "--role-arn, or else the role of your own credentials (for an assumed-role session, the role's "
                     "ARN, not the sts assumed-role ARN). Resources such as the vector index are created as this role."
                 ),
-            )  # fmt: skip
-            self._placements[self._deployer.node.path] = _ParameterPlacement(DEPLOYMENT_GROUP, "Role that deploys the stack")
+            )
+            self._placements[self._deployer.node.path] = _ParameterPlacement(
+                DEPLOYMENT_GROUP, "Role that deploys the stack"
+            )
         return f"${{{DEPLOYER_ROLE_PARAMETER}}}"
 
     @property
@@ -205,7 +225,9 @@ class BundleStackSynthesizer(StackSynthesizer):
 
     def _describe_parameters(self, stack: Stack) -> None:
         """Describe CDK's SSM-typed parameters and group every parameter for the console."""
-        parameters = [child for child in stack.node.find_all() if isinstance(child, CfnParameter) and Stack.of(child) is stack]
+        parameters = [
+            child for child in stack.node.find_all() if isinstance(child, CfnParameter) and Stack.of(child) is stack
+        ]
         groups: dict[str, list[str]] = {}
         labels: dict[str, dict[str, str]] = {}
         for parameter in parameters:

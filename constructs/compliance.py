@@ -68,7 +68,9 @@ def acknowledge(construct: IConstruct, rules: Mapping[str, str]) -> None:
         elif _CFN_LINT.match(rule_id):
             # cfn-lint metadata has no place for a reason; it stays in the code beside this call.
             resource = _cfn_resource(construct, rule_id)
-            Validations.of(resource).acknowledge(Acknowledgment(id=f"CloudFormation-Validate::{rule_id}", reason=reason))
+            Validations.of(resource).acknowledge(
+                Acknowledgment(id=f"CloudFormation-Validate::{rule_id}", reason=reason)
+            )
             cfn_lint = dict(resource.get_metadata("cfn-lint") or {})
             config = dict(cfn_lint.get("config", {}))
             config["ignore_checks"] = [*config.get("ignore_checks", []), rule_id]
@@ -82,7 +84,6 @@ def _cfn_resource(construct: IConstruct, rule_id: str) -> CfnResource:
     if not isinstance(resource, CfnResource):
         raise ValueError(f"{rule_id} on {construct.node.path}: no CloudFormation resource to attach it to")
     return resource
-
 
 
 def acknowledge_cdk_provider(scope: IConstruct, provider_id: str, purpose: str) -> None:
@@ -100,20 +101,26 @@ def acknowledge_cdk_provider(scope: IConstruct, provider_id: str, purpose: str) 
         return
     role = provider.node.find_child("Role")
     prefix = f"{purpose}: "
-    acknowledge(role, {
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]":
-            prefix + "CDK attaches the basic execution policy to its provider role.",
-    })  # fmt: skip
-    acknowledge(handler, {
-        "HIPAA.Security-LambdaConcurrency": prefix + "runs only during CloudFormation deployments.",
-        "HIPAA.Security-LambdaDLQ": prefix + "invoked synchronously by CloudFormation.",
-        "HIPAA.Security-LambdaInsideVPC": prefix + "calls only AWS APIs; no private resource to reach.",
-        "CKV_AWS_115": prefix + "runs only during CloudFormation deployments; nothing to reserve.",
-        "CKV_AWS_116": prefix + "invoked synchronously by CloudFormation; no DLQ applies.",
-        "CKV_AWS_117": prefix + "calls only AWS APIs; no private resource to reach.",
-        "CKV_AWS_173": prefix + "its environment holds no secrets.",
-        "W3005": prefix + "CDK writes both DependsOn and GetAtt on its own role.",
-    })  # fmt: skip
+    acknowledge(
+        role,
+        {
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": prefix
+            + "CDK attaches the basic execution policy to its provider role.",
+        },
+    )
+    acknowledge(
+        handler,
+        {
+            "HIPAA.Security-LambdaConcurrency": prefix + "runs only during CloudFormation deployments.",
+            "HIPAA.Security-LambdaDLQ": prefix + "invoked synchronously by CloudFormation.",
+            "HIPAA.Security-LambdaInsideVPC": prefix + "calls only AWS APIs; no private resource to reach.",
+            "CKV_AWS_115": prefix + "runs only during CloudFormation deployments; nothing to reserve.",
+            "CKV_AWS_116": prefix + "invoked synchronously by CloudFormation; no DLQ applies.",
+            "CKV_AWS_117": prefix + "calls only AWS APIs; no private resource to reach.",
+            "CKV_AWS_173": prefix + "its environment holds no secrets.",
+            "W3005": prefix + "CDK writes both DependsOn and GetAtt on its own role.",
+        },
+    )
 
 
 def nag_resource(scope: IConstruct, value: str) -> str:
@@ -129,7 +136,7 @@ def _render(resolved: Any) -> str:
     if isinstance(resolved, str):
         return resolved
     if isinstance(resolved, dict) and len(resolved) == 1:
-        (function, argument), = resolved.items()
+        ((function, argument),) = resolved.items()
         if function == "Ref":
             return f"<{argument}>"
         if function == "Fn::GetAtt":
@@ -145,7 +152,7 @@ def flatten(reference: Any) -> str:
     if isinstance(reference, str):
         return reference.replace("${", "<").replace("}", ">")
     if isinstance(reference, dict) and len(reference) == 1:
-        (key, value), = reference.items()
+        ((key, value),) = reference.items()
         if key == "Fn::Join":
             return value[0].join(flatten(item) for item in value[1])
         if key == "Fn::Sub":

@@ -42,7 +42,9 @@ from constructs.training_image_repository import MOVING_TAG
 from modelsmith.config import TrainingInstanceConfig
 
 USERDATA_DIR = Path(__file__).resolve().parents[1] / "ec2_userdata"
-DEEP_LEARNING_AMI_PARAMETER = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
+DEEP_LEARNING_AMI_PARAMETER = (
+    "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
+)
 CHECKPOINT_MOUNT = "/mnt/checkpoints"
 CHECKPOINT_DEVICE = "/dev/sdf"
 
@@ -76,19 +78,27 @@ class GpuTrainingInstance(Construct):
             self, "Logs", encryption_key=encryption_key, retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
         security_group = ec2.SecurityGroup(
-            self, "SecurityGroup", vpc=vpc, allow_all_outbound=False,
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
             description="GPU training instance: no inbound; HTTPS out to AWS endpoints and the Hugging Face Hub",
-        )  # fmt: skip
+        )
         security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS (AWS APIs, ECR, Hugging Face)")
-        acknowledge(security_group, {
-            "CKV_AWS_382": "Egress is HTTPS only; Hugging Face Hub and pip mirrors have no fixed address ranges.",
-        })  # fmt: skip
+        acknowledge(
+            security_group,
+            {
+                "CKV_AWS_382": "Egress is HTTPS only; Hugging Face Hub and pip mirrors have no fixed address ranges.",
+            },
+        )
 
         self.role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="Modelsmith GPU training instance",
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")],
-        )  # fmt: skip
+        )
         self._grant(
             encryption_key=encryption_key,
             data_bucket=data_bucket,
@@ -98,10 +108,13 @@ class GpuTrainingInstance(Construct):
         )
 
         scripts = s3_assets.Asset(self, "Scripts", path=str(USERDATA_DIR))
-        self.role.add_to_policy(iam.PolicyStatement(
-            sid="ReadSetupScripts", actions=["s3:GetObject"],
-            resources=[scripts.bucket.arn_for_objects(scripts.s3_object_key)],
-        ))  # fmt: skip
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadSetupScripts",
+                actions=["s3:GetObject"],
+                resources=[scripts.bucket.arn_for_objects(scripts.s3_object_key)],
+            )
+        )
 
         self.checkpoint_volume = ec2.Volume(
             self,
@@ -157,14 +170,19 @@ class GpuTrainingInstance(Construct):
             detailed_monitoring=True,
             ebs_optimized=True,
             user_data=_every_boot(user_data),
-            block_devices=[ec2.BlockDevice(
-                device_name="/dev/sda1",
-                volume=ec2.BlockDeviceVolume.ebs(
-                    200, volume_type=ec2.EbsDeviceVolumeType.GP3, encrypted=True, kms_key=encryption_key,
-                    delete_on_termination=True,
-                ),
-            )],
-        )  # fmt: skip
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name="/dev/sda1",
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        200,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        encrypted=True,
+                        kms_key=encryption_key,
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+        )
         self.checkpoint_attachment = ec2.CfnVolumeAttachment(
             self,
             "CheckpointAttachment",
@@ -172,45 +190,53 @@ class GpuTrainingInstance(Construct):
             volume_id=self.checkpoint_volume.volume_id,
             device=CHECKPOINT_DEVICE,
         )
-        acknowledge(self.role, {
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]": (
-                "AWS's maintained minimum for the SSM agent (the only way in: no SSH); its actions have no "
-                "resource-level permissions and AWS updates it as the agent changes."
-            ),
-        })  # fmt: skip
-        acknowledge(self.role.node.find_child("DefaultPolicy"), {
-            "AwsSolutions-IAM5[Resource::*]":
-                "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions.",
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, data_bucket.arn_for_objects('*'))}]":
-                "Datasets and configs are read by a key chosen per run; read-only, one bucket.",
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, artifacts_bucket.arn_for_objects('runs/*'))}]":
-                "Each run writes under runs/<run-id>/, an ID chosen at run time.",
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.log_group.log_group_arn)}:log-stream:*]":
-                "The CloudWatch agent names its streams at run time inside this instance's own log group.",
-            "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
-        })  # fmt: skip
-        acknowledge(self.checkpoint_volume, {
-            "HIPAA.Security-EC2EBSInBackupPlan": (
-                "Checkpoints are intermediate and reproducible; each run's results are archived to the versioned, "
-                "retained artifacts bucket, and the volume itself is retained in prod."
-            ),
-        })  # fmt: skip
+        acknowledge(
+            self.role,
+            {
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]": (
+                    "AWS's maintained minimum for the SSM agent (the only way in: no SSH); its actions have no "
+                    "resource-level permissions and AWS updates it as the agent changes."
+                ),
+            },
+        )
+        acknowledge(
+            self.role.node.find_child("DefaultPolicy"),
+            {
+                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken and cloudwatch:PutMetricData have no resource-level permissions.",
+                f"AwsSolutions-IAM5[Resource::{nag_resource(self, data_bucket.arn_for_objects('*'))}]": "Datasets and configs are read by a key chosen per run; read-only, one bucket.",
+                f"AwsSolutions-IAM5[Resource::{nag_resource(self, artifacts_bucket.arn_for_objects('runs/*'))}]": "Each run writes under runs/<run-id>/, an ID chosen at run time.",
+                f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.log_group.log_group_arn)}:log-stream:*]": "The CloudWatch agent names its streams at run time inside this instance's own log group.",
+                "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
+            },
+        )
+        acknowledge(
+            self.checkpoint_volume,
+            {
+                "HIPAA.Security-EC2EBSInBackupPlan": (
+                    "Checkpoints are intermediate and reproducible; each run's results are archived to the versioned, "
+                    "retained artifacts bucket, and the volume itself is retained in prod."
+                ),
+            },
+        )
         if not Token.is_unresolved(subnet.availability_zone):
             for placed in (self.instance, self.checkpoint_volume):
                 # cfn-lint's "avoid hard-coded zones": with an existing VPC the zone is its subnet's, named in
                 # cdk.json (network.availability_zones); the ops bundle makes it the AvailabilityZones parameter.
                 acknowledge(placed, {"W3010": "the zone of the existing subnet, from network.availability_zones"})
-        acknowledge(self.instance, {
-            "HIPAA.Security-EC2InstancesInVPC": (
-                "The instance is launched in a private subnet (of the Network stack's VPC, or the configured "
-                "existing one); the rule cannot read that subnet ID, which sits in NetworkInterfaces and, for a "
-                "created VPC, arrives as a cross-stack reference."
-            ),
-            "AwsSolutions-EC29": (
-                "The instance holds no state (checkpoints live on the separate, retained volume) and CloudFormation "
-                "must be able to replace it when the AMI or type changes; the idle stop limits its cost."
-            ),
-        })  # fmt: skip
+        acknowledge(
+            self.instance,
+            {
+                "HIPAA.Security-EC2InstancesInVPC": (
+                    "The instance is launched in a private subnet (of the Network stack's VPC, or the configured "
+                    "existing one); the rule cannot read that subnet ID, which sits in NetworkInterfaces and, for a "
+                    "created VPC, arrives as a cross-stack reference."
+                ),
+                "AwsSolutions-EC29": (
+                    "The instance holds no state (checkpoints live on the separate, retained volume) and CloudFormation "
+                    "must be able to replace it when the AMI or type changes; the idle stop limits its cost."
+                ),
+            },
+        )
 
     def _grant(
         self,
@@ -224,26 +250,38 @@ class GpuTrainingInstance(Construct):
         """Exact actions on exact resources (no CDK grant: they add action wildcards and, across stacks, key-policy
         edits that would make the Foundation stack depend on this one)."""
         statements = [
-            iam.PolicyStatement(sid="ReadDatasets", actions=["s3:GetObject"], resources=[data_bucket.arn_for_objects("*")]),
+            iam.PolicyStatement(
+                sid="ReadDatasets", actions=["s3:GetObject"], resources=[data_bucket.arn_for_objects("*")]
+            ),
             iam.PolicyStatement(sid="ListDatasets", actions=["s3:ListBucket"], resources=[data_bucket.bucket_arn]),
             iam.PolicyStatement(
-                sid="WriteRunArtifacts", actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                sid="WriteRunArtifacts",
+                actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                 resources=[artifacts_bucket.arn_for_objects("runs/*")],
             ),
             iam.PolicyStatement(
-                sid="ListRunArtifacts", actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn],
+                sid="ListRunArtifacts",
+                actions=["s3:ListBucket"],
+                resources=[artifacts_bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": ["runs/*"]}},
             ),
             iam.PolicyStatement(
-                sid="ReadHuggingFaceToken", actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                sid="ReadHuggingFaceToken",
+                actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
                 resources=[hugging_face_token.secret_arn],
             ),
             iam.PolicyStatement(
-                sid="UseProjectKeyThroughS3AndSecretsManager", actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                sid="UseProjectKeyThroughS3AndSecretsManager",
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[encryption_key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": [
-                    f"s3.{Aws.REGION}.amazonaws.com", f"secretsmanager.{Aws.REGION}.amazonaws.com",
-                ]}},
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [
+                            f"s3.{Aws.REGION}.amazonaws.com",
+                            f"secretsmanager.{Aws.REGION}.amazonaws.com",
+                        ]
+                    }
+                },
             ),
             iam.PolicyStatement(
                 sid="PullTrainingImage",
@@ -260,7 +298,7 @@ class GpuTrainingInstance(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                 resources=[self.log_group.log_group_arn, f"{self.log_group.log_group_arn}:log-stream:*"],
             ),
-        ]  # fmt: skip
+        ]
         for statement in statements:
             self.role.add_to_policy(statement)
 
@@ -272,8 +310,11 @@ EVERY_BOOT_CLOUD_CONFIG = "cloud_final_modules:\n- [scripts-user, always]\n"
 
 def _every_boot(script: ec2.UserData) -> ec2.MultipartUserData:
     multipart = ec2.MultipartUserData()
-    multipart.add_part(ec2.MultipartBody.from_raw_body(
-        content_type='text/cloud-config; charset="us-ascii"', body=EVERY_BOOT_CLOUD_CONFIG,
-    ))
+    multipart.add_part(
+        ec2.MultipartBody.from_raw_body(
+            content_type='text/cloud-config; charset="us-ascii"',
+            body=EVERY_BOOT_CLOUD_CONFIG,
+        )
+    )
     multipart.add_user_data_part(script, ec2.MultipartBody.SHELL_SCRIPT, True)
     return multipart

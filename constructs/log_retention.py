@@ -8,7 +8,11 @@ from modelsmith import catalogue
 
 # RetentionDays lists CloudWatch's periods in ascending order, then INFINITE; the catalogue lists the days.
 _BY_DAYS = dict(
-    zip(catalogue.LOG_RETENTION_DAYS, [member for member in logs.RetentionDays if member.name != "INFINITE"], strict=True)
+    zip(
+        catalogue.LOG_RETENTION_DAYS,
+        [member for member in logs.RetentionDays if member.name != "INFINITE"],
+        strict=True,
+    )
 )
 
 

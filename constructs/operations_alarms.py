@@ -74,54 +74,75 @@ class OperationsAlarms(Construct):
         for workflow in workflows:
             if workflow.state_machine is not None:
                 self._add(
-                    f"{workflow.name}-failed-executions", failed_or_timed_out(workflow), threshold=config.failed_executions,
+                    f"{workflow.name}-failed-executions",
+                    failed_or_timed_out(workflow),
+                    threshold=config.failed_executions,
                     description=f"{workflow.title}: {config.failed_executions} or more executions failed or timed out in "
-                                "5 minutes. The run's own failure notification names the cause; see the Step Functions console.",
-                )  # fmt: skip
+                    "5 minutes. The run's own failure notification names the cause; see the Step Functions console.",
+                )
             functions = list(workflow.functions.items())
-            groups = [dict(functions[start:start + FUNCTIONS_PER_ALARM]) for start in range(0, len(functions), FUNCTIONS_PER_ALARM)]
+            groups = [
+                dict(functions[start : start + FUNCTIONS_PER_ALARM])
+                for start in range(0, len(functions), FUNCTIONS_PER_ALARM)
+            ]
             for number, group in enumerate(groups, start=1):
                 suffix = "" if len(groups) == 1 else f"-{number}"
                 self._add(
-                    f"{workflow.name}-lambda-throttles{suffix}", throttles(group, f"{workflow.name} throttles"),
-                    threshold=config.lambda_throttles, periods=storm,
+                    f"{workflow.name}-lambda-throttles{suffix}",
+                    throttles(group, f"{workflow.name} throttles"),
+                    threshold=config.lambda_throttles,
+                    periods=storm,
                     description=f"{workflow.title}: its functions ({', '.join(group)}) were throttled {config.lambda_throttles} "
-                                f"or more times in each of {storm} consecutive 5-minute periods (reserved concurrency "
-                                "too low for the load, or a retry storm).",
-                )  # fmt: skip
+                    f"or more times in each of {storm} consecutive 5-minute periods (reserved concurrency "
+                    "too low for the load, or a retry storm).",
+                )
 
         self._add(
-            "bedrock-throttles", bedrock_query("InvocationThrottles", group_by_model=False, label="Bedrock throttles"),
-            threshold=config.bedrock_throttles, periods=storm,
+            "bedrock-throttles",
+            bedrock_query("InvocationThrottles", group_by_model=False, label="Bedrock throttles"),
+            threshold=config.bedrock_throttles,
+            periods=storm,
             description=f"Bedrock throttled {config.bedrock_throttles} or more invocations in each of {storm} consecutive "
-                        "5-minute periods in this account and region: query generation and evaluation slow down or fail. "
-                        "Use batch generation or raise the model's quota.",
-        )  # fmt: skip
+            "5-minute periods in this account and region: query generation and evaluation slow down or fail. "
+            "Use batch generation or raise the model's quota.",
+        )
         self._add(
-            "endpoint-5xx-errors", endpoint_watch.errors, threshold=config.endpoint_5xx_errors, periods=2, datapoints=1,
+            "endpoint-5xx-errors",
+            endpoint_watch.errors,
+            threshold=config.endpoint_5xx_errors,
+            periods=2,
+            datapoints=1,
             description=f"The {environment_name} SageMaker endpoints answered {config.endpoint_5xx_errors} or more requests "
-                        "with 5xx errors in 5 minutes (model container failing); see the dashboard's endpoint widgets.",
-        )  # fmt: skip
+            "with 5xx errors in 5 minutes (model container failing); see the dashboard's endpoint widgets.",
+        )
         self._add(
-            "idle-endpoints", endpoint_watch.idle, threshold=1,
+            "idle-endpoints",
+            endpoint_watch.idle,
+            threshold=1,
             description=f"At least one {environment_name} SageMaker endpoint served no invocation for "
-                        f"{config.endpoint_idle_days} days and still bills by the hour; the endpoint watch function's "
-                        "log names it. Delete it if nobody uses it.",
-        )  # fmt: skip
+            f"{config.endpoint_idle_days} days and still bills by the hour; the endpoint watch function's "
+            "log names it. Delete it if nobody uses it.",
+        )
         self._add(
-            "endpoint-watch-silent", endpoint_watch.reports, threshold=1, operator=_Operator.LESS_THAN_THRESHOLD,
+            "endpoint-watch-silent",
+            endpoint_watch.reports,
+            threshold=1,
+            operator=_Operator.LESS_THAN_THRESHOLD,
             missing=cloudwatch.TreatMissingData.BREACHING,
             description="The endpoint watch published nothing for an hour, so the endpoint alarms are blind; "
-                        "see the function's log and dead-letter queue.",
-        )  # fmt: skip
+            "see the function's log and dead-letter queue.",
+        )
         hours = config.max_gpu_instance_hours
         self._add(
-            "gpu-instance-running-long", gpu_running_hours(gpu_instance_id, ONE_HOUR), threshold=0,
-            operator=_Operator.GREATER_THAN_THRESHOLD, periods=hours,
+            "gpu-instance-running-long",
+            gpu_running_hours(gpu_instance_id, ONE_HOUR),
+            threshold=0,
+            operator=_Operator.GREATER_THAN_THRESHOLD,
+            periods=hours,
             description=f"The GPU training instance has been running in each of the last {hours} hours (about "
-                        f"{hours} instance hours). Check that a LoRA run still needs it; the idle stop only acts "
-                        "when CPU and GPU are both idle.",
-        )  # fmt: skip
+            f"{hours} instance hours). Check that a LoRA run still needs it; the idle stop only acts "
+            "when CPU and GPU are both idle.",
+        )
 
     def _add(
         self,
@@ -136,9 +157,16 @@ class OperationsAlarms(Construct):
         missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) -> None:
         alarm = cloudwatch.Alarm(
-            self, key, metric=metric, threshold=threshold, comparison_operator=operator, evaluation_periods=periods,
-            datapoints_to_alarm=datapoints or periods, treat_missing_data=missing,
-            alarm_name=f"modelsmith-{self._environment_name}-{key}", alarm_description=description,
-        )  # fmt: skip
+            self,
+            key,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=operator,
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints or periods,
+            treat_missing_data=missing,
+            alarm_name=f"modelsmith-{self._environment_name}-{key}",
+            alarm_description=description,
+        )
         alarm.add_alarm_action(self._action)
         self.alarms[key] = alarm

@@ -57,17 +57,22 @@ class OperationsDashboard(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.dashboard = cloudwatch.Dashboard(
-            self, "Dashboard", dashboard_name=dashboard_name, default_interval=Duration.days(7),
-        )  # fmt: skip
+            self,
+            "Dashboard",
+            dashboard_name=dashboard_name,
+            default_interval=Duration.days(7),
+        )
         header = cloudwatch.TextWidget(
             markdown=f"# {dashboard_name}\nWorkflows, their functions, Bedrock, the endpoints named `{endpoint_prefix}*` "
-                     "and the GPU training instance. Alarms notify the project's SNS topic.",
-            width=WIDTH, height=2,
-        )  # fmt: skip
+            "and the GPU training instance. Alarms notify the project's SNS topic.",
+            width=WIDTH,
+            height=2,
+        )
         self.dashboard.add_widgets(header)
         if alarms:
-            self.dashboard.add_widgets(cloudwatch.AlarmStatusWidget(alarms=list(alarms), title="Alarms", width=WIDTH,
-                                                                    height=HEIGHT // 2 + 1))  # fmt: skip
+            self.dashboard.add_widgets(
+                cloudwatch.AlarmStatusWidget(alarms=list(alarms), title="Alarms", width=WIDTH, height=HEIGHT // 2 + 1)
+            )
         for workflow in workflows:
             self.dashboard.add_widgets(*self._workflow_row(workflow))
         self.dashboard.add_widgets(*self._bedrock_row())
@@ -79,71 +84,145 @@ class OperationsDashboard(Construct):
         width = WIDTH // 4
         row: list[cloudwatch.IWidget] = []
         if workflow.state_machine is not None:
-            row.append(cloudwatch.GraphWidget(title=f"{workflow.title}: executions", width=width, height=HEIGHT,
-                                              left=list(executions(workflow).values()), statistic="Sum"))  # fmt: skip
-            row.append(cloudwatch.GraphWidget(title=f"{workflow.title}: execution time (ms)", width=width, height=HEIGHT,
-                                              left=[execution_time(workflow, "p50"), execution_time(workflow, "Maximum")]))  # fmt: skip
+            row.append(
+                cloudwatch.GraphWidget(
+                    title=f"{workflow.title}: executions",
+                    width=width,
+                    height=HEIGHT,
+                    left=list(executions(workflow).values()),
+                    statistic="Sum",
+                )
+            )
+            row.append(
+                cloudwatch.GraphWidget(
+                    title=f"{workflow.title}: execution time (ms)",
+                    width=width,
+                    height=HEIGHT,
+                    left=[execution_time(workflow, "p50"), execution_time(workflow, "Maximum")],
+                )
+            )
         if workflow.functions:
             steps = workflow.functions.items()
-            row.append(cloudwatch.GraphWidget(
-                title=f"{workflow.title}: step durations, p90 (ms)", width=width, height=HEIGHT,
-                left=[function_metric(step, function, "Duration", "p90") for step, function in steps],
-            ))  # fmt: skip
-            row.append(cloudwatch.GraphWidget(
-                title=f"{workflow.title}: Lambda errors and throttles", width=width, height=HEIGHT,
-                left=[function_metric(step, function, "Errors", "Sum") for step, function in steps],
-                right=[function_metric(step, function, "Throttles", "Sum") for step, function in steps],
-            ))  # fmt: skip
+            row.append(
+                cloudwatch.GraphWidget(
+                    title=f"{workflow.title}: step durations, p90 (ms)",
+                    width=width,
+                    height=HEIGHT,
+                    left=[function_metric(step, function, "Duration", "p90") for step, function in steps],
+                )
+            )
+            row.append(
+                cloudwatch.GraphWidget(
+                    title=f"{workflow.title}: Lambda errors and throttles",
+                    width=width,
+                    height=HEIGHT,
+                    left=[function_metric(step, function, "Errors", "Sum") for step, function in steps],
+                    right=[function_metric(step, function, "Throttles", "Sum") for step, function in steps],
+                )
+            )
         return row
 
     @staticmethod
     def _bedrock_row() -> list[cloudwatch.IWidget]:
         width = WIDTH // 3
         return [
-            cloudwatch.GraphWidget(title="Bedrock invocations by model (account and region)", width=width, height=HEIGHT,
-                                   left=[bedrock_query("Invocations", group_by_model=True, label="")]),
-            cloudwatch.GraphWidget(title="Bedrock throttling by model (account and region)", width=width, height=HEIGHT,
-                                   left=[bedrock_query("InvocationThrottles", group_by_model=True, label="")]),
-            cloudwatch.GraphWidget(title="Bedrock tokens by model: input (left), output (right)", width=width, height=HEIGHT,
-                                   left=[bedrock_query("InputTokenCount", group_by_model=True, label="")],
-                                   right=[bedrock_query("OutputTokenCount", group_by_model=True, label="")]),
-        ]  # fmt: skip
+            cloudwatch.GraphWidget(
+                title="Bedrock invocations by model (account and region)",
+                width=width,
+                height=HEIGHT,
+                left=[bedrock_query("Invocations", group_by_model=True, label="")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Bedrock throttling by model (account and region)",
+                width=width,
+                height=HEIGHT,
+                left=[bedrock_query("InvocationThrottles", group_by_model=True, label="")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Bedrock tokens by model: input (left), output (right)",
+                width=width,
+                height=HEIGHT,
+                left=[bedrock_query("InputTokenCount", group_by_model=True, label="")],
+                right=[bedrock_query("OutputTokenCount", group_by_model=True, label="")],
+            ),
+        ]
 
     @staticmethod
     def _endpoint_row(prefix: str, watch: EndpointWatch) -> list[cloudwatch.IWidget]:
         width = WIDTH // 4
         return [
-            cloudwatch.GraphWidget(title=f"Endpoints {prefix}*: model latency (µs)", width=width, height=HEIGHT, left=[
-                endpoint_search(prefix, "ModelLatency", "Average", "average"),
-                endpoint_search(prefix, "ModelLatency", "p90", "p90"),
-            ]),
-            cloudwatch.GraphWidget(title=f"Endpoints {prefix}*: invocations", width=width, height=HEIGHT,
-                                   left=[endpoint_search(prefix, "Invocations", "Sum", "")]),
-            cloudwatch.GraphWidget(title=f"Endpoints {prefix}*: 5xx and 4xx errors", width=width, height=HEIGHT,
-                                   left=[endpoint_search(prefix, "Invocation5XXErrors", "Sum", "5xx")],
-                                   right=[endpoint_search(prefix, "Invocation4XXErrors", "Sum", "4xx")]),
-            cloudwatch.GraphWidget(title="Endpoints in service and idle", width=width, height=HEIGHT,
-                                   left=[watch.in_service.with_(label="in service"), watch.idle.with_(label="idle")]),
-        ]  # fmt: skip
+            cloudwatch.GraphWidget(
+                title=f"Endpoints {prefix}*: model latency (µs)",
+                width=width,
+                height=HEIGHT,
+                left=[
+                    endpoint_search(prefix, "ModelLatency", "Average", "average"),
+                    endpoint_search(prefix, "ModelLatency", "p90", "p90"),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title=f"Endpoints {prefix}*: invocations",
+                width=width,
+                height=HEIGHT,
+                left=[endpoint_search(prefix, "Invocations", "Sum", "")],
+            ),
+            cloudwatch.GraphWidget(
+                title=f"Endpoints {prefix}*: 5xx and 4xx errors",
+                width=width,
+                height=HEIGHT,
+                left=[endpoint_search(prefix, "Invocation5XXErrors", "Sum", "5xx")],
+                right=[endpoint_search(prefix, "Invocation4XXErrors", "Sum", "4xx")],
+            ),
+            cloudwatch.GraphWidget(
+                title="Endpoints in service and idle",
+                width=width,
+                height=HEIGHT,
+                left=[watch.in_service.with_(label="in service"), watch.idle.with_(label="idle")],
+            ),
+        ]
 
     @staticmethod
     def _gpu_row(instance_id: str) -> list[cloudwatch.IWidget]:
         width = WIDTH // 4
         return [
-            cloudwatch.GraphWidget(title="GPU instance: running hours per day", width=width, height=HEIGHT,
-                                   left=[gpu_running_hours(instance_id, Duration.days(1))],
-                                   left_y_axis=cloudwatch.YAxisProps(min=0, max=24)),
-            cloudwatch.GraphWidget(title="GPU instance: GPU utilisation (%)", width=width, height=HEIGHT,
-                                   left_y_axis=cloudwatch.YAxisProps(min=0, max=100), left=[
-                gpu_agent_metric(instance_id, "nvidia_smi_utilization_gpu", "Average", "average"),
-                gpu_agent_metric(instance_id, "nvidia_smi_utilization_gpu", "Maximum", "maximum"),
-            ]),
-            cloudwatch.GraphWidget(title="GPU instance: GPU memory used (%)", width=width, height=HEIGHT,
-                                   left=[gpu_memory_percent(instance_id)],
-                                   left_y_axis=cloudwatch.YAxisProps(min=0, max=100)),
-            cloudwatch.GraphWidget(title="GPU instance: CPU utilisation (%)", width=width, height=HEIGHT,
-                                   left_y_axis=cloudwatch.YAxisProps(min=0, max=100), left=[
-                cloudwatch.Metric(namespace="AWS/EC2", metric_name="CPUUtilization", period=FIVE_MINUTES,
-                                  dimensions_map={"InstanceId": instance_id}, statistic="Average", label="CPU"),
-            ]),
-        ]  # fmt: skip
+            cloudwatch.GraphWidget(
+                title="GPU instance: running hours per day",
+                width=width,
+                height=HEIGHT,
+                left=[gpu_running_hours(instance_id, Duration.days(1))],
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=24),
+            ),
+            cloudwatch.GraphWidget(
+                title="GPU instance: GPU utilisation (%)",
+                width=width,
+                height=HEIGHT,
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+                left=[
+                    gpu_agent_metric(instance_id, "nvidia_smi_utilization_gpu", "Average", "average"),
+                    gpu_agent_metric(instance_id, "nvidia_smi_utilization_gpu", "Maximum", "maximum"),
+                ],
+            ),
+            cloudwatch.GraphWidget(
+                title="GPU instance: GPU memory used (%)",
+                width=width,
+                height=HEIGHT,
+                left=[gpu_memory_percent(instance_id)],
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+            ),
+            cloudwatch.GraphWidget(
+                title="GPU instance: CPU utilisation (%)",
+                width=width,
+                height=HEIGHT,
+                left_y_axis=cloudwatch.YAxisProps(min=0, max=100),
+                left=[
+                    cloudwatch.Metric(
+                        namespace="AWS/EC2",
+                        metric_name="CPUUtilization",
+                        period=FIVE_MINUTES,
+                        dimensions_map={"InstanceId": instance_id},
+                        statistic="Average",
+                        label="CPU",
+                    ),
+                ],
+            ),
+        ]

@@ -58,48 +58,77 @@ class EndpointWatch(Construct):
             raise ValueError(f"endpoint_prefix = {endpoint_prefix!r}: give a non-empty lowercase prefix")
         if idle_days < 1:
             raise ValueError(f"idle_days = {idle_days}: at least 1")
-        self.dead_letter_queue = dead_letter_queue(self, encryption_key=encryption_key,
-                                                   owner="the endpoint watch and its schedule")  # fmt: skip
+        self.dead_letter_queue = dead_letter_queue(
+            self, encryption_key=encryption_key, owner="the endpoint watch and its schedule"
+        )
         watch = PythonFunction(
-            self, "Function", source="endpoint_watch",
+            self,
+            "Function",
+            source="endpoint_watch",
             description=f"Publishes the state of the {environment_name} SageMaker endpoints as metrics",
-            encryption_key=encryption_key, log_retention=log_retention, dead_letter_queue=self.dead_letter_queue,
-            environment={"ENVIRONMENT": environment_name, "ENDPOINT_PREFIX": endpoint_prefix, "IDLE_DAYS": str(idle_days)},
-            timeout=Duration.minutes(2), reserved_concurrent_executions=1,
-        )  # fmt: skip
+            encryption_key=encryption_key,
+            log_retention=log_retention,
+            dead_letter_queue=self.dead_letter_queue,
+            environment={
+                "ENVIRONMENT": environment_name,
+                "ENDPOINT_PREFIX": endpoint_prefix,
+                "IDLE_DAYS": str(idle_days),
+            },
+            timeout=Duration.minutes(2),
+            reserved_concurrent_executions=1,
+        )
         self.function = watch.function
         endpoints = f"arn:{Aws.PARTITION}:sagemaker:{Aws.REGION}:{Aws.ACCOUNT_ID}:endpoint/{endpoint_prefix}*"
         watch.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:DescribeEndpoint"], resources=[endpoints]))
         # ListEndpoints and GetMetricData have no resource-level permissions.
-        watch.role.add_to_policy(iam.PolicyStatement(
-            actions=["sagemaker:ListEndpoints", "cloudwatch:GetMetricData"], resources=["*"],
-        ))  # fmt: skip
-        watch.role.add_to_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
-        ))  # fmt: skip
-        acknowledge(watch.role.node.find_child("DefaultPolicy"), {
-            "AwsSolutions-IAM5[Resource::*]": (
-                "X-Ray, sagemaker:ListEndpoints and CloudWatch metric calls have no resource-level permissions; "
-                "PutMetricData is limited to the Modelsmith namespace by condition."
-            ),
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, endpoints)}]": (
-                "Endpoints are created by pipeline runs and named <prefix><model_name> at run time; describe only."
-            ),
-            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
-                "CDK's grant to write the encrypted dead-letter queue: kms:GenerateDataKey* on the project key only."
-            ),
-        })  # fmt: skip
+        watch.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:ListEndpoints", "cloudwatch:GetMetricData"],
+                resources=["*"],
+            )
+        )
+        watch.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
+            )
+        )
+        acknowledge(
+            watch.role.node.find_child("DefaultPolicy"),
+            {
+                "AwsSolutions-IAM5[Resource::*]": (
+                    "X-Ray, sagemaker:ListEndpoints and CloudWatch metric calls have no resource-level permissions; "
+                    "PutMetricData is limited to the Modelsmith namespace by condition."
+                ),
+                f"AwsSolutions-IAM5[Resource::{nag_resource(self, endpoints)}]": (
+                    "Endpoints are created by pipeline runs and named <prefix><model_name> at run time; describe only."
+                ),
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": (
+                    "CDK's grant to write the encrypted dead-letter queue: kms:GenerateDataKey* on the project key only."
+                ),
+            },
+        )
         self.rule = events.Rule(
-            self, "Schedule", description=f"Measure the {environment_name} SageMaker endpoints",
+            self,
+            "Schedule",
+            description=f"Measure the {environment_name} SageMaker endpoints",
             schedule=events.Schedule.rate(schedule),
-            targets=[targets.LambdaFunction(self.function, dead_letter_queue=self.dead_letter_queue, retry_attempts=1,
-                                            max_event_age=schedule)],
-        )  # fmt: skip
+            targets=[
+                targets.LambdaFunction(
+                    self.function, dead_letter_queue=self.dead_letter_queue, retry_attempts=1, max_event_age=schedule
+                )
+            ],
+        )
 
         def metric(name: str, statistic: str, period: Duration) -> cloudwatch.Metric:
-            return cloudwatch.Metric(namespace=NAMESPACE, metric_name=name, statistic=statistic, period=period,
-                                     dimensions_map={ENVIRONMENT_DIMENSION: environment_name})  # fmt: skip
+            return cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name=name,
+                statistic=statistic,
+                period=period,
+                dimensions_map={ENVIRONMENT_DIMENSION: environment_name},
+            )
 
         self.in_service = metric(IN_SERVICE_METRIC, "Maximum", ONE_HOUR)
         self.idle = metric(IDLE_METRIC, "Maximum", ONE_HOUR)

@@ -80,8 +80,9 @@ def failed_or_timed_out(workflow: WatchedWorkflow) -> cloudwatch.MathExpression:
     return cloudwatch.MathExpression(
         expression="FILL(failed, 0) + FILL(timedOut, 0)",
         using_metrics={"failed": counts["failed"], "timedOut": counts["timed_out"]},
-        label=f"{workflow.name} failed or timed out", period=FIVE_MINUTES,
-    )  # fmt: skip
+        label=f"{workflow.name} failed or timed out",
+        period=FIVE_MINUTES,
+    )
 
 
 def execution_time(workflow: WatchedWorkflow, statistic: str) -> cloudwatch.Metric:
@@ -96,12 +97,16 @@ def throttles(functions: Mapping[str, lambda_.IFunction], label: str) -> cloudwa
     """Throttled invocations of ``functions`` per 5 minutes, summed (an alarm's expression takes at most 10 metrics)."""
     if not 0 < len(functions) <= 10:
         raise ValueError(f"{label}: between 1 and 10 functions per throttle expression, got {len(functions)}")
-    metrics = {f"throttles{index}": function.metric_throttles(period=FIVE_MINUTES, statistic="Sum")
-               for index, function in enumerate(functions.values())}  # fmt: skip
+    metrics = {
+        f"throttles{index}": function.metric_throttles(period=FIVE_MINUTES, statistic="Sum")
+        for index, function in enumerate(functions.values())
+    }
     return cloudwatch.MathExpression(
         expression=" + ".join(f"FILL({metric_id}, 0)" for metric_id in metrics),
-        using_metrics=metrics, label=label, period=FIVE_MINUTES,
-    )  # fmt: skip
+        using_metrics=metrics,
+        label=label,
+        period=FIVE_MINUTES,
+    )
 
 
 def bedrock_query(metric_name: str, *, group_by_model: bool, label: str) -> cloudwatch.MathExpression:
@@ -115,14 +120,22 @@ def bedrock_query(metric_name: str, *, group_by_model: bool, label: str) -> clou
 def endpoint_search(prefix: str, metric_name: str, statistic: str, label: str) -> cloudwatch.MathExpression:
     """``metric_name`` of every variant of the endpoints named ``prefix*`` (a SEARCH expression: graphs only)."""
     term = prefix.rstrip("-")
-    expression = (f"SEARCH('{{AWS/SageMaker,EndpointName,VariantName}} MetricName=\"{metric_name}\" "
-                  f"EndpointName={term}', '{statistic}', {FIVE_MINUTES.to_seconds()})")  # fmt: skip
+    expression = (
+        f'SEARCH(\'{{AWS/SageMaker,EndpointName,VariantName}} MetricName="{metric_name}" '
+        f"EndpointName={term}', '{statistic}', {FIVE_MINUTES.to_seconds()})"
+    )
     return cloudwatch.MathExpression(expression=expression, using_metrics={}, label=label, period=FIVE_MINUTES)
 
 
 def gpu_cpu_samples(instance_id: str, period: Duration) -> cloudwatch.Metric:
-    return cloudwatch.Metric(namespace="AWS/EC2", metric_name="CPUUtilization", dimensions_map={"InstanceId": instance_id},
-                             statistic="SampleCount", period=period, label="CPU samples")  # fmt: skip
+    return cloudwatch.Metric(
+        namespace="AWS/EC2",
+        metric_name="CPUUtilization",
+        dimensions_map={"InstanceId": instance_id},
+        statistic="SampleCount",
+        period=period,
+        label="CPU samples",
+    )
 
 
 def gpu_running_hours(instance_id: str, period: Duration) -> cloudwatch.MathExpression:
@@ -130,20 +143,29 @@ def gpu_running_hours(instance_id: str, period: Duration) -> cloudwatch.MathExpr
     return cloudwatch.MathExpression(
         expression=f"FILL(samples, 0) / {CPU_SAMPLES_PER_HOUR}",
         using_metrics={"samples": gpu_cpu_samples(instance_id, period)},
-        label="running hours", period=period,
-    )  # fmt: skip
+        label="running hours",
+        period=period,
+    )
 
 
 def gpu_agent_metric(instance_id: str, metric_name: str, statistic: str, label: str) -> cloudwatch.Metric:
-    return cloudwatch.Metric(namespace=GPU_AGENT_NAMESPACE, metric_name=metric_name,
-                             dimensions_map={"InstanceId": instance_id}, statistic=statistic, period=FIVE_MINUTES,
-                             label=label)  # fmt: skip
+    return cloudwatch.Metric(
+        namespace=GPU_AGENT_NAMESPACE,
+        metric_name=metric_name,
+        dimensions_map={"InstanceId": instance_id},
+        statistic=statistic,
+        period=FIVE_MINUTES,
+        label=label,
+    )
 
 
 def gpu_memory_percent(instance_id: str) -> cloudwatch.MathExpression:
     return cloudwatch.MathExpression(
         expression="100 * used / total",
-        using_metrics={"used": gpu_agent_metric(instance_id, "nvidia_smi_memory_used", "Maximum", "used"),
-                       "total": gpu_agent_metric(instance_id, "nvidia_smi_memory_total", "Maximum", "total")},
-        label="GPU memory used %", period=FIVE_MINUTES,
-    )  # fmt: skip
+        using_metrics={
+            "used": gpu_agent_metric(instance_id, "nvidia_smi_memory_used", "Maximum", "used"),
+            "total": gpu_agent_metric(instance_id, "nvidia_smi_memory_total", "Maximum", "total"),
+        },
+        label="GPU memory used %",
+        period=FIVE_MINUTES,
+    )

@@ -66,7 +66,7 @@ class PrivateNetwork(Construct):
                 "@aws-cdk/aws-ec2:noSubnetRouteTableId",
                 "Nothing here reads the existing subnets' route tables: no gateway endpoint or route is added to a "
                 "VPC that is not ours.",
-            )  # fmt: skip
+            )
             return
 
         workload_type = (
@@ -74,12 +74,19 @@ class PrivateNetwork(Construct):
         )
         subnets = [ec2.SubnetConfiguration(name="workload", subnet_type=workload_type, cidr_mask=20)]
         if config.internet_egress:
-            subnets.insert(0, ec2.SubnetConfiguration(name="nat", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26,
-                                                      map_public_ip_on_launch=False))  # fmt: skip
+            subnets.insert(
+                0,
+                ec2.SubnetConfiguration(
+                    name="nat", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26, map_public_ip_on_launch=False
+                ),
+            )
         flow_logs = logs.LogGroup(
-            self, "FlowLogs", encryption_key=encryption_key, retention=log_retention,
+            self,
+            "FlowLogs",
+            encryption_key=encryption_key,
+            retention=log_retention,
             removal_policy=RemovalPolicy.DESTROY,
-        )  # fmt: skip
+        )
         vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -88,34 +95,48 @@ class PrivateNetwork(Construct):
             nat_gateways=1 if config.internet_egress else 0,
             subnet_configuration=subnets,
             restrict_default_security_group=True,
-            flow_logs={"all": ec2.FlowLogOptions(
-                destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
-                traffic_type=ec2.FlowLogTrafficType.ALL,
-            )},
-        )  # fmt: skip
+            flow_logs={
+                "all": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_logs),
+                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                )
+            },
+        )
         self.vpc = vpc
         self.workload_subnets = ec2.SubnetSelection(subnet_type=workload_type)
 
         vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.workload_subnets])
         endpoint_security_group = ec2.SecurityGroup(
-            self, "EndpointSecurityGroup", vpc=vpc, allow_all_outbound=False,
+            self,
+            "EndpointSecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
             description="Interface endpoints: HTTPS from inside the VPC only",
-        )  # fmt: skip
+        )
         # A literal CIDR (not the VPC token) so that reviewers and cdk-nag can read the rule.
         endpoint_security_group.add_ingress_rule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(443), "HTTPS from the VPC")
         for name, service in INTERFACE_ENDPOINTS.items():
             vpc.add_interface_endpoint(
-                name, service=service, subnets=self.workload_subnets, security_groups=[endpoint_security_group],
-                private_dns_enabled=True, open=False,
-            )  # fmt: skip
-        acknowledge_cdk_provider(self, "Custom::VpcRestrictDefaultSGCustomResourceProvider",
-                                 "CDK's provider that removes the default security group's rules")
+                name,
+                service=service,
+                subnets=self.workload_subnets,
+                security_groups=[endpoint_security_group],
+                private_dns_enabled=True,
+                open=False,
+            )
+        acknowledge_cdk_provider(
+            self,
+            "Custom::VpcRestrictDefaultSGCustomResourceProvider",
+            "CDK's provider that removes the default security group's rules",
+        )
         flow_log_role_policy = vpc.node.find_child("all").node.find_child("IAMRole").node.find_child("DefaultPolicy")
         acknowledge(flow_log_role_policy, {"HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON})
         if config.internet_egress:
             for subnet in vpc.public_subnets:
-                acknowledge(subnet.node.find_child("DefaultRoute"), {
-                    "HIPAA.Security-VPCNoUnrestrictedRouteToIGW":
-                        "Only the NAT gateway's subnet routes to the internet gateway; workloads have no public IP "
+                acknowledge(
+                    subnet.node.find_child("DefaultRoute"),
+                    {
+                        "HIPAA.Security-VPCNoUnrestrictedRouteToIGW": "Only the NAT gateway's subnet routes to the internet gateway; workloads have no public IP "
                         "and sit in private subnets (internet_egress: false removes this subnet).",
-                })  # fmt: skip
+                    },
+                )

@@ -62,13 +62,16 @@ class ProjectKey(Construct):
                 },
             )
         )
-        acknowledge(self.key, {
-            "Contract-IamConditionKey[kms:Describe*:kms:EncryptionContext:aws:logs:arn]": (
-                "The statement CloudWatch Logs documents for encrypting log groups, word for word "
-                "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html); DescribeKey "
-                "carries no encryption context, so the condition only narrows it, never widens it."
-            ),
-        })
+        acknowledge(
+            self.key,
+            {
+                "Contract-IamConditionKey[kms:Describe*:kms:EncryptionContext:aws:logs:arn]": (
+                    "The statement CloudWatch Logs documents for encrypting log groups, word for word "
+                    "(https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html); DescribeKey "
+                    "carries no encryption context, so the condition only narrows it, never widens it."
+                ),
+            },
+        )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AlarmsAndEventsPublishToEncryptedTopics",

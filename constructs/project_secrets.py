@@ -53,8 +53,11 @@ class ProjectSecrets(Construct):
                 encryption_key=encryption_key,
                 removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
             )
-            acknowledge(secret, {
-                "AwsSolutions-SMG4": _ROTATION_REASON,
-                "HIPAA.Security-SecretsManagerRotationEnabled": _ROTATION_REASON,
-            })  # fmt: skip
+            acknowledge(
+                secret,
+                {
+                    "AwsSolutions-SMG4": _ROTATION_REASON,
+                    "HIPAA.Security-SecretsManagerRotationEnabled": _ROTATION_REASON,
+                },
+            )
             self.secrets[secret_id] = secret

@@ -194,31 +194,42 @@ class PythonFunction(Construct):
         self._acknowledge_standard_findings(asynchronous=dead_letter_queue is not None)
 
     def _acknowledge_standard_findings(self, *, asynchronous: bool) -> None:
-        acknowledge(self.role.node.find_child("DefaultPolicy"), {
-            "AwsSolutions-IAM5[Resource::*]":
-                "X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
-            f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.log_group.log_group_arn)}:log-stream:*]":
-                "Log stream names are chosen at run time, always inside this function's own log group.",
-            "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
-        })  # fmt: skip
+        acknowledge(
+            self.role.node.find_child("DefaultPolicy"),
+            {
+                "AwsSolutions-IAM5[Resource::*]": "X-Ray PutTraceSegments and PutTelemetryRecords have no resource-level permissions.",
+                f"AwsSolutions-IAM5[Resource::{nag_resource(self, self.log_group.log_group_arn)}:log-stream:*]": "Log stream names are chosen at run time, always inside this function's own log group.",
+                "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
+            },
+        )
         if not asynchronous:
-            acknowledge(self.function, {
-                "HIPAA.Security-LambdaDLQ": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
-                "CKV_AWS_116": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
-            })  # fmt: skip
-        acknowledge(self.function, {
-            "HIPAA.Security-LambdaInsideVPC": "Calls only AWS APIs over TLS with IAM auth; no private resource to reach.",
-            "CKV_AWS_117": "Calls only AWS APIs over TLS with IAM auth; no private resource to reach.",
-            "W3005": "CDK adds DependsOn on the role beside the GetAtt so the role's policy exists before the function.",
-        })  # fmt: skip
+            acknowledge(
+                self.function,
+                {
+                    "HIPAA.Security-LambdaDLQ": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
+                    "CKV_AWS_116": "Invoked synchronously (Step Functions or Bedrock); the caller sees and handles errors.",
+                },
+            )
+        acknowledge(
+            self.function,
+            {
+                "HIPAA.Security-LambdaInsideVPC": "Calls only AWS APIs over TLS with IAM auth; no private resource to reach.",
+                "CKV_AWS_117": "Calls only AWS APIs over TLS with IAM auth; no private resource to reach.",
+                "W3005": "CDK adds DependsOn on the role beside the GetAtt so the role's policy exists before the function.",
+            },
+        )
 
 
 def dead_letter_queue(scope: Construct, *, encryption_key: kms.IKey, owner: str) -> sqs.Queue:
     """``DeadLetters`` in ``scope``: the queue an asynchronously invoked function and its EventBridge target
     send what failed to (KMS-encrypted, TLS only, kept 14 days). ``owner`` names them in the acknowledgment."""
     queue = sqs.Queue(
-        scope, "DeadLetters", encryption=sqs.QueueEncryption.KMS, encryption_master_key=encryption_key,
-        enforce_ssl=True, retention_period=Duration.days(14),
-    )  # fmt: skip
+        scope,
+        "DeadLetters",
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=encryption_key,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
     acknowledge(queue, {"AwsSolutions-SQS3": f"This queue is itself the dead-letter queue of {owner}."})
     return queue

@@ -17,12 +17,20 @@ RUNS_PREFIX = "runs/*"
 def run_prefix_statements(artifacts_bucket: s3.IBucket, encryption_key: kms.IKey) -> list[iam.PolicyStatement]:
     """Read and write objects under ``runs/*``, list that prefix, use the project key through S3."""
     return [
-        iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject"], resources=[artifacts_bucket.arn_for_objects(RUNS_PREFIX)]),
-        iam.PolicyStatement(actions=["s3:ListBucket"], resources=[artifacts_bucket.bucket_arn],
-                            conditions={"StringLike": {"s3:prefix": [RUNS_PREFIX]}}),
-        iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[encryption_key.key_arn],
-                            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}}),
-    ]  # fmt: skip
+        iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:PutObject"], resources=[artifacts_bucket.arn_for_objects(RUNS_PREFIX)]
+        ),
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[artifacts_bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [RUNS_PREFIX]}},
+        ),
+        iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[encryption_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
+        ),
+    ]
 
 
 def grant_run_prefix(role: iam.IRole, artifacts_bucket: s3.IBucket, encryption_key: kms.IKey) -> None:

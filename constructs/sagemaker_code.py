@@ -47,9 +47,10 @@ def _add(archive: tarfile.TarFile, name: str, content: bytes) -> None:
 def build_source_archive(entry_module: str, program: str, requirements: Path) -> bytes:
     """The gzipped tar: ``<program>``, ``requirements.txt`` and every ``.py``/``.yml`` file of ``sagemaker_src``."""
     members = sorted(
-        path for path in SOURCE_PACKAGE.rglob("*")
+        path
+        for path in SOURCE_PACKAGE.rglob("*")
         if path.is_file() and path.suffix in {".py", ".yml"} and "__pycache__" not in path.parts
-    )  # fmt: skip
+    )
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
         _add(archive, program, _entry_script(entry_module))
@@ -65,7 +66,9 @@ def build_source_archive(entry_module: str, program: str, requirements: Path) ->
 class SageMakerTrainingCode(Construct):
     """See the module docstring."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, entry_module: str, program: str, requirements: Path) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, entry_module: str, program: str, requirements: Path
+    ) -> None:
         super().__init__(scope, construct_id)
         self.program = program
         content = build_source_archive(entry_module, program, requirements)

@@ -83,7 +83,9 @@ class SecureBucket(Construct):
                     expired_object_delete_marker=None if current_version_expiration else True,
                 ),
                 *[
-                    s3.LifecycleRule(id=f"expire-{prefix.strip('/').replace('/', '-')}", prefix=prefix, expiration=after)
+                    s3.LifecycleRule(
+                        id=f"expire-{prefix.strip('/').replace('/', '-')}", prefix=prefix, expiration=after
+                    )
                     for prefix, after in (expiring_prefixes or {}).items()
                 ],
             ],
@@ -98,14 +100,20 @@ class SecureBucket(Construct):
         acknowledge(self.bucket, {"HIPAA.Security-S3BucketReplicationEnabled": replication_reason})
         if is_log_target:
             loop_reason = "This is the server access log target; logging it to itself would loop."
-            acknowledge(self.bucket, {
-                "AwsSolutions-S1": loop_reason,
-                "HIPAA.Security-S3BucketLoggingEnabled": loop_reason,
-                "CKV_AWS_18": loop_reason,
-                "HIPAA.Security-S3DefaultEncryptionKMS": (
-                    "S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS."
-                ),
-            })  # fmt: skip
+            acknowledge(
+                self.bucket,
+                {
+                    "AwsSolutions-S1": loop_reason,
+                    "HIPAA.Security-S3BucketLoggingEnabled": loop_reason,
+                    "CKV_AWS_18": loop_reason,
+                    "HIPAA.Security-S3DefaultEncryptionKMS": (
+                        "S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS."
+                    ),
+                },
+            )
         if not retain:
-            acknowledge_cdk_provider(self, _AUTO_DELETE_PROVIDER_ID,
-                                     "CDK's auto-delete-objects provider, dev only (retain_stateful_resources=false)")
+            acknowledge_cdk_provider(
+                self,
+                _AUTO_DELETE_PROVIDER_ID,
+                "CDK's auto-delete-objects provider, dev only (retain_stateful_resources=false)",
+            )

@@ -38,12 +38,14 @@ def _document(description: str, parameters: dict, step: str, command: str, timeo
         "schemaVersion": "2.2",
         "description": description,
         "parameters": parameters,
-        "mainSteps": [{
-            "action": "aws:runShellScript",
-            "name": step,
-            "inputs": {"timeoutSeconds": timeout, "runCommand": [command]},
-        }],
-    }  # fmt: skip
+        "mainSteps": [
+            {
+                "action": "aws:runShellScript",
+                "name": step,
+                "inputs": {"timeoutSeconds": timeout, "runCommand": [command]},
+            }
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,11 @@ class TrainingDocuments(Construct):
                     "TrainS3Uri": _parameter("Training JSONL (chat or instruction) in S3.", S3_URI_PATTERN),
                     "ValidationS3Uri": _parameter("Validation JSONL in S3 (optional).", OPTIONAL_S3_URI_PATTERN, ""),
                     "BaseModel": _parameter("Base model: Hugging Face ID or local path.", MODEL_PATTERN),
-                    "TimeoutHours": _parameter(f"Stop the fine-tune after this many hours (1-{MAX_FINE_TUNE_HOURS}).",
-                                               r"^([1-9]|[1-3][0-9]|4[0-7])$", "24"),
+                    "TimeoutHours": _parameter(
+                        f"Stop the fine-tune after this many hours (1-{MAX_FINE_TUNE_HOURS}).",
+                        r"^([1-9]|[1-3][0-9]|4[0-7])$",
+                        "24",
+                    ),
                 },
                 "FineTune",
                 "timeout --kill-after=5m {{ TimeoutHours }}h "
@@ -106,8 +111,13 @@ class TrainingDocuments(Construct):
         }
         self.documents = {
             name: ssm.CfnDocument(
-                self, name.rsplit("-", 1)[-1], name=name, document_type="Command", document_format="JSON",
-                content=content, update_method="NewVersion",
-            )  # fmt: skip
+                self,
+                name.rsplit("-", 1)[-1],
+                name=name,
+                document_type="Command",
+                document_format="JSON",
+                content=content,
+                update_method="NewVersion",
+            )
             for name, content in contents.items()
         }

@@ -51,35 +51,52 @@ class TrainingImageRepository(Construct):
             encryption_key=encryption_key,
             lifecycle_rules=[
                 ecr.LifecycleRule(
-                    rule_priority=1, description="Expire untagged images after 7 days",
-                    tag_status=ecr.TagStatus.UNTAGGED, max_image_age=Duration.days(7),
+                    rule_priority=1,
+                    description="Expire untagged images after 7 days",
+                    tag_status=ecr.TagStatus.UNTAGGED,
+                    max_image_age=Duration.days(7),
                 ),
                 ecr.LifecycleRule(
-                    rule_priority=2, description=f"Keep the newest {max_images} images",
-                    tag_status=ecr.TagStatus.ANY, max_image_count=max_images,
+                    rule_priority=2,
+                    description=f"Keep the newest {max_images} images",
+                    tag_status=ecr.TagStatus.ANY,
+                    max_image_count=max_images,
                 ),
             ],
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
             empty_on_delete=not retain,
-        )  # fmt: skip
-        acknowledge(self.repository, {
-            "CKV_AWS_51": f"Tags are immutable except '{MOVING_TAG}', which CI moves to the newest image by design.",
-        })  # fmt: skip
+        )
+        acknowledge(
+            self.repository,
+            {
+                "CKV_AWS_51": f"Tags are immutable except '{MOVING_TAG}', which CI moves to the newest image by design.",
+            },
+        )
 
         self.publisher_role: iam.Role | None = None
         if github_repository is not None:
             provider = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:oidc-provider/{GITHUB_OIDC_HOST}"
             self.publisher_role = iam.Role(
-                self, "PublisherRole",
+                self,
+                "PublisherRole",
                 description=f"GitHub Actions of {github_repository} (main) pushes the training image",
                 max_session_duration=Duration.hours(1),
-                assumed_by=iam.FederatedPrincipal(provider, {
-                    "StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
-                                     f"{GITHUB_OIDC_HOST}:sub": f"repo:{github_repository}:ref:refs/heads/main"},
-                }, "sts:AssumeRoleWithWebIdentity"),
-            )  # fmt: skip
+                assumed_by=iam.FederatedPrincipal(
+                    provider,
+                    {
+                        "StringEquals": {
+                            f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                            f"{GITHUB_OIDC_HOST}:sub": f"repo:{github_repository}:ref:refs/heads/main",
+                        },
+                    },
+                    "sts:AssumeRoleWithWebIdentity",
+                ),
+            )
             self.repository.grant_push(self.publisher_role)
-            acknowledge(self.publisher_role.node.find_child("DefaultPolicy"), {
-                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level permissions.",
-                "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
-            })  # fmt: skip
+            acknowledge(
+                self.publisher_role.node.find_child("DefaultPolicy"),
+                {
+                    "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level permissions.",
+                    "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
+                },
+            )

@@ -85,8 +85,14 @@ def stream_answer(events: Iterable[dict[str, Any]], out: TextIO, *, show_trace: 
             for file in event["files"].get("files", []):
                 print(f"  [file] {file.get('name')} ({file.get('type')})", file=out)
         else:
-            for error_key in ("internalServerException", "throttlingException", "validationException",
-                              "accessDeniedException", "dependencyFailedException", "badGatewayException"):  # fmt: skip
+            for error_key in (
+                "internalServerException",
+                "throttlingException",
+                "validationException",
+                "accessDeniedException",
+                "dependencyFailedException",
+                "badGatewayException",
+            ):
                 if error_key in event:
                     raise SystemExit(f"error: the agent failed ({error_key}): {event[error_key].get('message')}")
     out.write("\n")
@@ -147,9 +153,13 @@ def ask(args: argparse.Namespace, session: Session, out: TextIO) -> int:
     session_id = args.session or uuid.uuid4().hex
     runtime = session.client("bedrock-agent-runtime")
     response = runtime.invoke_agent(
-        agentId=agent_id, agentAliasId=alias_id, sessionId=session_id, inputText=args.question,
-        enableTrace=not args.no_trace, streamingConfigurations={"streamFinalResponse": True},
-    )  # fmt: skip
+        agentId=agent_id,
+        agentAliasId=alias_id,
+        sessionId=session_id,
+        inputText=args.question,
+        enableTrace=not args.no_trace,
+        streamingConfigurations={"streamFinalResponse": True},
+    )
     print(f"(agent {agent_id}, alias {alias_id}, session {session_id})", file=out)
     stream_answer(response["completion"], out, show_trace=not args.no_trace)
     return 0
@@ -196,7 +206,9 @@ def _foundation_parameter(ssm: Any, env: str, group: str, key: str) -> str:
     try:
         return ssm.get_parameter(Name=name)["Parameter"]["Value"]
     except ssm.exceptions.ParameterNotFound:
-        raise SystemExit(f"error: SSM parameter {name} not found; is the Foundation stack of '{env}' deployed?") from None
+        raise SystemExit(
+            f"error: SSM parameter {name} not found; is the Foundation stack of '{env}' deployed?"
+        ) from None
 
 
 def ask_harness(args: argparse.Namespace, session: Session, out: TextIO) -> int:
@@ -206,31 +218,39 @@ def ask_harness(args: argparse.Namespace, session: Session, out: TextIO) -> int:
         raise SystemExit(f"error: --session {session_id!r}: an AgentCore session ID is 33-100 letters, digits, - and _")
     client = session.client("bedrock-agentcore")
     response = client.invoke_harness(
-        harnessArn=harness_arn, runtimeSessionId=session_id, messages=[{"role": "user", "content": [{"text": args.question}]}]
+        harnessArn=harness_arn,
+        runtimeSessionId=session_id,
+        messages=[{"role": "user", "content": [{"text": args.question}]}],
     )
     print(f"(harness {harness_arn}, session {session_id})", file=out)
     stream_harness(response["stream"], out, show_trace=not args.no_trace)
     return 0
 
 
-def ingest(args: argparse.Namespace, session: Session, out: TextIO, *, sleep: Callable[[float], None] = time.sleep) -> int:
+def ingest(
+    args: argparse.Namespace, session: Session, out: TextIO, *, sleep: Callable[[float], None] = time.sleep
+) -> int:
     ssm = session.client("ssm")
     knowledge_base_id = _parameter(ssm, args.env, "knowledge-base-id")
     data_source_id = _parameter(ssm, args.env, "data-source-id")
     client = session.client("bedrock-agent")
-    job = client.start_ingestion_job(knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id,
-                                     description="modelsmith.agent_cli ingest")["ingestionJob"]  # fmt: skip
+    job = client.start_ingestion_job(
+        knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id, description="modelsmith.agent_cli ingest"
+    )["ingestionJob"]
     print(f"ingestion job {job['ingestionJobId']} started for knowledge base {knowledge_base_id}", file=out)
     if args.no_wait:
         return 0
     deadline = time.monotonic() + args.timeout_minutes * 60
     while job["status"] in ("STARTING", "IN_PROGRESS", "STOPPING"):
         if time.monotonic() > deadline:
-            print(f"error: still {job['status']} after {args.timeout_minutes} minutes; check the console", file=sys.stderr)
+            print(
+                f"error: still {job['status']} after {args.timeout_minutes} minutes; check the console", file=sys.stderr
+            )
             return 2
         sleep(args.poll_seconds)
-        job = client.get_ingestion_job(knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id,
-                                       ingestionJobId=job["ingestionJobId"])["ingestionJob"]  # fmt: skip
+        job = client.get_ingestion_job(
+            knowledgeBaseId=knowledge_base_id, dataSourceId=data_source_id, ingestionJobId=job["ingestionJobId"]
+        )["ingestionJob"]
     statistics = job.get("statistics", {})
     print(f"ingestion {job['status']}: {json.dumps(statistics, sort_keys=True)}", file=out)
     for reason in job.get("failureReasons", []):
@@ -248,9 +268,14 @@ def parser() -> argparse.ArgumentParser:
     ask_parser.add_argument("--alias-id", help="alias ID (default: from SSM)")
     ask_parser.add_argument("--session", help="session ID to continue a conversation (default: a new one)")
     ask_parser.add_argument("--no-trace", action="store_true", help="print only the answer, not the tool calls")
-    ask_parser.add_argument("--local", action="store_true",
-                            help="run the agent loop here (tools over MCP, as the Gateway serves them) with a Bedrock model")
-    ask_parser.add_argument("--model", default=DEFAULT_AGENT_MODEL, help=f"with --local: the model (default {DEFAULT_AGENT_MODEL})")
+    ask_parser.add_argument(
+        "--local",
+        action="store_true",
+        help="run the agent loop here (tools over MCP, as the Gateway serves them) with a Bedrock model",
+    )
+    ask_parser.add_argument(
+        "--model", default=DEFAULT_AGENT_MODEL, help=f"with --local: the model (default {DEFAULT_AGENT_MODEL})"
+    )
     ingest_parser = commands.add_parser("ingest", help="ingest the documents under the knowledge base's S3 prefix")
     ingest_parser.add_argument("--env", default="dev")
     ingest_parser.add_argument("--no-wait", action="store_true", help="start the job and return")

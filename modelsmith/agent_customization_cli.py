@@ -48,7 +48,9 @@ def ask(
     ),
     no_trace: bool = typer.Option(False, "--no-trace", help="print only the answer, not the tool calls"),
     local: bool = typer.Option(
-        False, "--local", help="run the agent loop here (tools over MCP, as the Gateway serves them) with a Bedrock model"
+        False,
+        "--local",
+        help="run the agent loop here (tools over MCP, as the Gateway serves them) with a Bedrock model",
     ),
     model: str = typer.Option(None, "--model", help="with --local: the Bedrock model or inference profile"),
 ) -> None:
@@ -62,8 +64,14 @@ def ask(
     from modelsmith import agent_cli  # loads the CDK library (parameter names): only when asked
 
     arguments = argparse.Namespace(
-        env=state.env, question=question, agent_id=agent_id, alias_id=alias_id, session=session_id, no_trace=no_trace,
-        local=local, model=model or agent_cli.DEFAULT_AGENT_MODEL,
+        env=state.env,
+        question=question,
+        agent_id=agent_id,
+        alias_id=alias_id,
+        session=session_id,
+        no_trace=no_trace,
+        local=local,
+        model=model or agent_cli.DEFAULT_AGENT_MODEL,
     )
 
     _exit_with(agent_cli.ask(arguments, state.aws(), sys.stdout))
@@ -117,9 +125,16 @@ def prepare(
     state = app_state(ctx)
     if base_model not in catalogue.BEDROCK_CUSTOMIZATION_MODELS:
         known = ", ".join(sorted(catalogue.BEDROCK_CUSTOMIZATION_MODELS))
-        raise typer.BadParameter(f"{base_model!r} is not a model Bedrock fine-tunes; one of {known}", param_hint="--base-model")
+        raise typer.BadParameter(
+            f"{base_model!r} is not a model Bedrock fine-tunes; one of {known}", param_hint="--base-model"
+        )
     arguments = argparse.Namespace(
-        file=str(file), base_model=base_model, out=str(out), upload=upload, validation_fraction=validation_fraction, seed=seed
+        file=str(file),
+        base_model=base_model,
+        out=str(out),
+        upload=upload,
+        validation_fraction=validation_fraction,
+        seed=seed,
     )
     _exit_with(customization_cli.prepare(arguments, state.aws() if upload else None, sys.stdout))
 

@@ -41,7 +41,9 @@ def lambda_invoker(target_name: str = "astronomy-tools") -> ToolInvoker:
     def invoke(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         context = SimpleNamespace(
             client_context=SimpleNamespace(custom={"bedrockAgentCoreToolName": f"{target_name}___{tool}"}),
-            function_name="agent-tools-local", memory_limit_in_mb=1024, aws_request_id="local",
+            function_name="agent-tools-local",
+            memory_limit_in_mb=1024,
+            aws_request_id="local",
             invoked_function_arn="arn:aws:lambda:local:000000000000:function:agent-tools-local",
         )
         return handler.lambda_handler(arguments, context)
@@ -67,8 +69,9 @@ def tool_server(invoke: ToolInvoker) -> Any:
     definitions = tool_definitions()
 
     async def list_tools(context: Any, params: Any) -> types.ListToolsResult:
-        tools = [types.Tool(name=d["name"], description=d["description"], input_schema=d["inputSchema"])
-                 for d in definitions]
+        tools = [
+            types.Tool(name=d["name"], description=d["description"], input_schema=d["inputSchema"]) for d in definitions
+        ]
         return types.ListToolsResult(tools=tools)
 
     async def call_tool(context: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -104,7 +107,9 @@ class AgentRun:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name", "input", "status", "result"}
 
 
-def run_agent(question: str, model: Any, *, invoke: ToolInvoker | None = None, system_prompt: str | None = None) -> AgentRun:
+def run_agent(
+    question: str, model: Any, *, invoke: ToolInvoker | None = None, system_prompt: str | None = None
+) -> AgentRun:
     """Ask ``question``; the agent may call the tools (through MCP) as often as its model asks."""
     from strands import Agent
     from strands.tools.mcp import MCPClient
@@ -114,8 +119,14 @@ def run_agent(question: str, model: Any, *, invoke: ToolInvoker | None = None, s
 
     def recorded(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         result = base(tool, arguments)
-        calls.append({"name": tool, "input": arguments, "result": result,
-                      "status": "error" if is_tool_error(result) else "success"})
+        calls.append(
+            {
+                "name": tool,
+                "input": arguments,
+                "result": result,
+                "status": "error" if is_tool_error(result) else "success",
+            }
+        )
         return result
 
     client = MCPClient(mcp_transport(tool_server(recorded)))

@@ -14,15 +14,41 @@ from typing import Any, Mapping
 # https://docs.aws.amazon.com/general/latest/gr/rande.html
 AWS_REGIONS: frozenset[str] = frozenset(
     {
-        "us-east-1", "us-east-2", "us-west-1", "us-west-2",
-        "ca-central-1", "ca-west-1", "sa-east-1", "mx-central-1",
-        "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2",
-        "eu-north-1", "eu-south-1", "eu-south-2",
-        "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
-        "ap-southeast-4", "ap-southeast-5", "ap-southeast-7", "ap-northeast-1", "ap-northeast-2",
-        "ap-northeast-3", "ap-east-1", "me-south-1", "me-central-1", "il-central-1", "af-south-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "ca-west-1",
+        "sa-east-1",
+        "mx-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-east-1",
+        "me-south-1",
+        "me-central-1",
+        "il-central-1",
+        "af-south-1",
     }
-)  # fmt: skip
+)
+
 
 # Bedrock model customization (fine-tuning) of Meta Llama 3.x, keyed by the ID a customization job's
 # baseModelIdentifier takes (the ":128k" variant), each with what Bedrock offers for it:
@@ -135,7 +161,9 @@ PROVISIONED_MODEL_UNITS = 1
 
 def customization_model_id(model_id: str) -> str | None:
     """The customization ID of a model given by its inference ID (``...-v1:0`` -> ``...-v1:0:128k``), for messages."""
-    return next((key for key, model in BEDROCK_CUSTOMIZATION_MODELS.items() if model.inference_model_id == model_id), None)
+    return next(
+        (key for key, model in BEDROCK_CUSTOMIZATION_MODELS.items() if model.inference_model_id == model_id), None
+    )
 
 
 # Knowledge-base hierarchical chunking: the parent level is this many times the child's size
@@ -173,9 +201,7 @@ EC2_NVIDIA_GPU_FAMILIES: frozenset[str] = frozenset(
 )
 
 # SageMaker instance families with NVIDIA GPUs, and the CPU families acceptable for real-time endpoints.
-SAGEMAKER_GPU_FAMILIES: frozenset[str] = frozenset(
-    {"g4dn", "g5", "g6", "g6e", "p3", "p4d", "p4de", "p5"}
-)
+SAGEMAKER_GPU_FAMILIES: frozenset[str] = frozenset({"g4dn", "g5", "g6", "g6e", "p3", "p4d", "p4de", "p5"})
 SAGEMAKER_CPU_FAMILIES: frozenset[str] = frozenset({"c5", "c6i", "c7i", "m5", "m6i", "m7i", "r5", "r6i"})
 
 # SageMaker families whose instances carry NVMe instance storage: an endpoint config for them takes no
@@ -185,13 +211,25 @@ SAGEMAKER_INSTANCE_STORAGE_FAMILIES: frozenset[str] = frozenset({"g4dn", "g5", "
 # AWS Deep Learning Containers: the registry account per region (763104351884 unless listed) and the
 # Hugging Face PyTorch images the retrieval pipeline uses by default (override the URIs in config).
 # https://github.com/aws/deep-learning-containers/blob/master/available_images.md
-DLC_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType({
-    "af-south-1": "626614931356", "ap-east-1": "871362719292", "ap-south-2": "772153158452",
-    "ap-southeast-3": "907027046896", "ap-southeast-4": "457447274322", "ap-southeast-5": "550225433462",
-    "ap-southeast-7": "590183813437", "ca-west-1": "204538143572", "eu-central-2": "380420809688",
-    "eu-south-1": "692866216735", "eu-south-2": "503227376785", "il-central-1": "780543022126",
-    "me-central-1": "914824155844", "me-south-1": "217643126080", "mx-central-1": "637423239942",
-})  # fmt: skip
+DLC_REGISTRY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
+    {
+        "af-south-1": "626614931356",
+        "ap-east-1": "871362719292",
+        "ap-south-2": "772153158452",
+        "ap-southeast-3": "907027046896",
+        "ap-southeast-4": "457447274322",
+        "ap-southeast-5": "550225433462",
+        "ap-southeast-7": "590183813437",
+        "ca-west-1": "204538143572",
+        "eu-central-2": "380420809688",
+        "eu-south-1": "692866216735",
+        "eu-south-2": "503227376785",
+        "il-central-1": "780543022126",
+        "me-central-1": "914824155844",
+        "me-south-1": "217643126080",
+        "mx-central-1": "637423239942",
+    }
+)
 DLC_DEFAULT_ACCOUNT = "763104351884"
 # The newest published Hugging Face images whose Python and torch run what the jobs install (tests/contracts/
 # test_images.py checks each requirement's Requires-Python and Requires-Dist against IMAGE_VERSIONS below): the
@@ -216,20 +254,34 @@ class ImageVersions:
 # Every image the config can choose, with its versions as AWS publishes them (the Deep Learning Containers'
 # per-image data files, aws/deep-learning-containers at e0ecedea6a1c56d6b5914f9cfb2fec5c548e67e0, 2026-08-21;
 # the SageMaker Python SDK's image_uri_config/huggingface.json agrees). The tags carry the Python version (py312).
-_DLC_DATA = "https://github.com/aws/deep-learning-containers/blob/e0ecedea6a1c56d6b5914f9cfb2fec5c548e67e0/docs/src/data"
-IMAGE_VERSIONS: Mapping[str, ImageVersions] = MappingProxyType({
-    HF_TRAINING_IMAGE: ImageVersions("3.12", "2.9.0", "5.3.0", f"{_DLC_DATA}/huggingface-pytorch-training/2.9-gpu-sagemaker.yml"),
-    HF_INFERENCE_IMAGE_GPU: ImageVersions("3.12", "2.6.0", "5.5.3", f"{_DLC_DATA}/huggingface-pytorch-inference/2.6-gpu-sagemaker.yml"),
-    HF_INFERENCE_IMAGE_CPU: ImageVersions("3.12", "2.6.0", "5.5.3", f"{_DLC_DATA}/huggingface-pytorch-inference/2.6-cpu-sagemaker.yml"),
-    # The images this project used before (py310, torch 2.1): kept so the check shows why they cannot run the jobs.
-    "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04":
-        ImageVersions("3.10", "2.1.0", "4.36.0", f"{_DLC_DATA}/huggingface-pytorch-training/2.1-gpu-sagemaker.yml"),
-    "huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04":
-        ImageVersions("3.10", "2.1.0", "4.37.0", f"{_DLC_DATA}/huggingface-pytorch-inference/2.1-gpu-sagemaker.yml"),
-    # The project's own training image (sagemaker_src/Dockerfile): its base image; torch and transformers come
-    # from requirements-ml.txt at build time.
-    "python:3.11-slim-bookworm": ImageVersions("3.11", None, None, "https://hub.docker.com/_/python (tag 3.11-slim-bookworm)"),
-})
+_DLC_DATA = (
+    "https://github.com/aws/deep-learning-containers/blob/e0ecedea6a1c56d6b5914f9cfb2fec5c548e67e0/docs/src/data"
+)
+IMAGE_VERSIONS: Mapping[str, ImageVersions] = MappingProxyType(
+    {
+        HF_TRAINING_IMAGE: ImageVersions(
+            "3.12", "2.9.0", "5.3.0", f"{_DLC_DATA}/huggingface-pytorch-training/2.9-gpu-sagemaker.yml"
+        ),
+        HF_INFERENCE_IMAGE_GPU: ImageVersions(
+            "3.12", "2.6.0", "5.5.3", f"{_DLC_DATA}/huggingface-pytorch-inference/2.6-gpu-sagemaker.yml"
+        ),
+        HF_INFERENCE_IMAGE_CPU: ImageVersions(
+            "3.12", "2.6.0", "5.5.3", f"{_DLC_DATA}/huggingface-pytorch-inference/2.6-cpu-sagemaker.yml"
+        ),
+        # The images this project used before (py310, torch 2.1): kept so the check shows why they cannot run the jobs.
+        "huggingface-pytorch-training:2.1.0-transformers4.36.0-gpu-py310-cu121-ubuntu20.04": ImageVersions(
+            "3.10", "2.1.0", "4.36.0", f"{_DLC_DATA}/huggingface-pytorch-training/2.1-gpu-sagemaker.yml"
+        ),
+        "huggingface-pytorch-inference:2.1.0-transformers4.37.0-gpu-py310-cu118-ubuntu20.04": ImageVersions(
+            "3.10", "2.1.0", "4.37.0", f"{_DLC_DATA}/huggingface-pytorch-inference/2.1-gpu-sagemaker.yml"
+        ),
+        # The project's own training image (sagemaker_src/Dockerfile): its base image; torch and transformers come
+        # from requirements-ml.txt at build time.
+        "python:3.11-slim-bookworm": ImageVersions(
+            "3.11", None, None, "https://hub.docker.com/_/python (tag 3.11-slim-bookworm)"
+        ),
+    }
+)
 
 
 def dlc_image_uri(region: str, image: str, *, region_in_uri: str | None = None) -> str:
@@ -247,9 +299,29 @@ def is_dlc_registry_account(account: str) -> bool:
 # CloudWatch Logs accepts only these retention periods (days).
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
 LOG_RETENTION_DAYS: tuple[int, ...] = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-)  # fmt: skip
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 # gp3 limits: https://docs.aws.amazon.com/ebs/latest/userguide/general-purpose.html#gp3-ebs-volume-type
 GP3_MIN_IOPS, GP3_MAX_IOPS = 3000, 16000

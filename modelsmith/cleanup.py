@@ -103,7 +103,9 @@ def find_run_resources(environment: str, session: Session, report: CleanupReport
     left_alone = report.left_alone if report is not None else []
     endpoint_prefix = naming.endpoint_name_prefix(environment)
 
-    def consider(kind: str, name: str, arn: str, tags: dict[str, str], remove: Callable[[], Any], looks_like_run: bool) -> None:
+    def consider(
+        kind: str, name: str, arn: str, tags: dict[str, str], remove: Callable[[], Any], looks_like_run: bool
+    ) -> None:
         if is_run_resource(tags, environment):
             found.append(RunResource(kind, name, arn, tags[naming.TAG_RUN_ID], remove))
         elif looks_like_run and tags.get(naming.TAG_ENVIRONMENT) in (None, environment):
@@ -112,16 +114,40 @@ def find_run_resources(environment: str, session: Session, report: CleanupReport
     for job in _pages(sagemaker, "list_training_jobs", "TrainingJobSummaries"):
         name, arn = job["TrainingJobName"], job["TrainingJobArn"]
         if job["TrainingJobStatus"] in ("InProgress", "Stopping"):
-            consider("SageMaker training job (running)", name, arn, _sagemaker_tags(sagemaker, arn),
-                     lambda name=name: sagemaker.stop_training_job(TrainingJobName=name), False)  # fmt: skip
+            consider(
+                "SageMaker training job (running)",
+                name,
+                arn,
+                _sagemaker_tags(sagemaker, arn),
+                lambda name=name: sagemaker.stop_training_job(TrainingJobName=name),
+                False,
+            )
             continue  # its logs are still being written; the next clean-up removes them
-        streams = [s["logStreamName"] for s in _pages(logs, "describe_log_streams", "logStreams",
-                                                       logGroupName=TRAINING_JOB_LOGS, logStreamNamePrefix=f"{name}/")
-                   ] if _log_group_exists(logs, TRAINING_JOB_LOGS) else []  # fmt: skip
+        streams = (
+            [
+                s["logStreamName"]
+                for s in _pages(
+                    logs,
+                    "describe_log_streams",
+                    "logStreams",
+                    logGroupName=TRAINING_JOB_LOGS,
+                    logStreamNamePrefix=f"{name}/",
+                )
+            ]
+            if _log_group_exists(logs, TRAINING_JOB_LOGS)
+            else []
+        )
         if streams:
-            consider("SageMaker training job logs", name, arn, _sagemaker_tags(sagemaker, arn),
-                     lambda streams=streams: [logs.delete_log_stream(logGroupName=TRAINING_JOB_LOGS, logStreamName=stream)
-                                              for stream in streams], False)  # fmt: skip
+            consider(
+                "SageMaker training job logs",
+                name,
+                arn,
+                _sagemaker_tags(sagemaker, arn),
+                lambda streams=streams: [
+                    logs.delete_log_stream(logGroupName=TRAINING_JOB_LOGS, logStreamName=stream) for stream in streams
+                ],
+                False,
+            )
     for endpoint in _pages(sagemaker, "list_endpoints", "Endpoints"):
         name = endpoint["EndpointName"]
 
@@ -129,34 +155,65 @@ def find_run_resources(environment: str, session: Session, report: CleanupReport
             sagemaker.delete_endpoint(EndpointName=name)
             _delete_log_group(logs, f"/aws/sagemaker/Endpoints/{name}")
 
-        consider("SageMaker endpoint", name, endpoint["EndpointArn"], _sagemaker_tags(sagemaker, endpoint["EndpointArn"]),
-                 remove_endpoint, name.startswith(endpoint_prefix))  # fmt: skip
+        consider(
+            "SageMaker endpoint",
+            name,
+            endpoint["EndpointArn"],
+            _sagemaker_tags(sagemaker, endpoint["EndpointArn"]),
+            remove_endpoint,
+            name.startswith(endpoint_prefix),
+        )
     for config in _pages(sagemaker, "list_endpoint_configs", "EndpointConfigs"):
         name = config["EndpointConfigName"]
-        consider("SageMaker endpoint config", name, config["EndpointConfigArn"],
-                 _sagemaker_tags(sagemaker, config["EndpointConfigArn"]),
-                 lambda name=name: sagemaker.delete_endpoint_config(EndpointConfigName=name), False)  # fmt: skip
+        consider(
+            "SageMaker endpoint config",
+            name,
+            config["EndpointConfigArn"],
+            _sagemaker_tags(sagemaker, config["EndpointConfigArn"]),
+            lambda name=name: sagemaker.delete_endpoint_config(EndpointConfigName=name),
+            False,
+        )
     for model in _pages(sagemaker, "list_models", "Models"):
         name = model["ModelName"]
-        consider("SageMaker model", name, model["ModelArn"], _sagemaker_tags(sagemaker, model["ModelArn"]),
-                 lambda name=name: sagemaker.delete_model(ModelName=name), False)  # fmt: skip
+        consider(
+            "SageMaker model",
+            name,
+            model["ModelArn"],
+            _sagemaker_tags(sagemaker, model["ModelArn"]),
+            lambda name=name: sagemaker.delete_model(ModelName=name),
+            False,
+        )
 
     for throughput in _pages(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"):
         arn = throughput["provisionedModelArn"]
-        consider("Bedrock provisioned throughput", throughput["provisionedModelName"], arn, _bedrock_tags(bedrock, arn),
-                 lambda arn=arn: bedrock.delete_provisioned_model_throughput(provisionedModelId=arn),
-                 throughput["provisionedModelName"].startswith(f"{naming.PROJECT}-"))  # fmt: skip
+        consider(
+            "Bedrock provisioned throughput",
+            throughput["provisionedModelName"],
+            arn,
+            _bedrock_tags(bedrock, arn),
+            lambda arn=arn: bedrock.delete_provisioned_model_throughput(provisionedModelId=arn),
+            throughput["provisionedModelName"].startswith(f"{naming.PROJECT}-"),
+        )
     for deployment in _pages(bedrock, "list_custom_model_deployments", "modelDeploymentSummaries"):
         arn = deployment["customModelDeploymentArn"]
-        consider("Bedrock custom model deployment", deployment["customModelDeploymentName"], arn,
-                 _bedrock_tags(bedrock, arn),
-                 lambda arn=arn: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn),
-                 deployment["customModelDeploymentName"].startswith(f"{naming.PROJECT}-"))  # fmt: skip
+        consider(
+            "Bedrock custom model deployment",
+            deployment["customModelDeploymentName"],
+            arn,
+            _bedrock_tags(bedrock, arn),
+            lambda arn=arn: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn),
+            deployment["customModelDeploymentName"].startswith(f"{naming.PROJECT}-"),
+        )
     for model in _pages(bedrock, "list_custom_models", "modelSummaries"):
         arn = model["modelArn"]
-        consider("Bedrock custom model", model["modelName"], arn, _bedrock_tags(bedrock, arn),
-                 lambda arn=arn: bedrock.delete_custom_model(modelIdentifier=arn),
-                 model["modelName"].startswith(f"{naming.PROJECT}-"))  # fmt: skip
+        consider(
+            "Bedrock custom model",
+            model["modelName"],
+            arn,
+            _bedrock_tags(bedrock, arn),
+            lambda arn=arn: bedrock.delete_custom_model(modelIdentifier=arn),
+            model["modelName"].startswith(f"{naming.PROJECT}-"),
+        )
 
     found += _orphaned_function_log_groups(environment, session, logs)
     return found
@@ -173,13 +230,23 @@ def _orphaned_function_log_groups(environment: str, session: Session, logs: Any)
         except Exception as error:  # noqa: BLE001 - only "not found" means orphaned; anything else re-raises
             if _code(error) != "ResourceNotFoundException":
                 raise
-            orphaned.append(RunResource("log group of a deleted function", name, group.get("arn", name), "",
-                                        lambda name=name: logs.delete_log_group(logGroupName=name)))  # fmt: skip
+            orphaned.append(
+                RunResource(
+                    "log group of a deleted function",
+                    name,
+                    group.get("arn", name),
+                    "",
+                    lambda name=name: logs.delete_log_group(logGroupName=name),
+                )
+            )
     return orphaned
 
 
 def _log_group_exists(logs: Any, name: str) -> bool:
-    return any(group["logGroupName"] == name for group in _pages(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name))
+    return any(
+        group["logGroupName"] == name
+        for group in _pages(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=name)
+    )
 
 
 def _delete_log_group(logs: Any, name: str) -> None:
@@ -208,8 +275,14 @@ def clean_up(environment: str, *, session: Session, region: str, dry_run: bool =
     return report
 
 
-def clean_up_environment(environment: str, *, dry_run: bool = False, force: bool = False, region: str | None = None,
-                         session: Session | None = None) -> CleanupReport:  # fmt: skip
+def clean_up_environment(
+    environment: str,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    region: str | None = None,
+    session: Session | None = None,
+) -> CleanupReport:
     """:func:`clean_up` for an environment of ``cdk.json``, in its region; refuses a retained one without ``force``."""
     from modelsmith.ops_bundle import load_environment
 

@@ -53,9 +53,9 @@ for group_name, group in COMMAND_GROUPS:
     app.add_typer(group, name=group_name)
 app.command("dry-run")(dry_run)  # a command of its own, not a group: `modelsmith dry-run --demo`
 # Single commands (no group of their own).
-app.command("cleanup", help="Delete what pipeline runs left behind in an environment (tagged SageMaker and Bedrock resources).")(
-    cleanup.cleanup_command
-)
+app.command(
+    "cleanup", help="Delete what pipeline runs left behind in an environment (tagged SageMaker and Bedrock resources)."
+)(cleanup.cleanup_command)
 
 
 def _check_env(value: str) -> str:

@@ -27,7 +27,9 @@ _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 _GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _SUBNET_ID_PATTERN = re.compile(r"^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
-_EC2_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z][a-z0-9-]*?)\.(?P<size>[0-9]*x?large|metal[-0-9a-z]*|medium|small|micro|nano)$")
+_EC2_INSTANCE_TYPE = re.compile(
+    r"^(?P<family>[a-z][a-z0-9-]*?)\.(?P<size>[0-9]*x?large|metal[-0-9a-z]*|medium|small|micro|nano)$"
+)
 _SAGEMAKER_INSTANCE_TYPE = re.compile(r"^ml\.(?P<family>[a-z][a-z0-9-]*?)\.(?P<size>[0-9]*x?large|medium)$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
@@ -167,7 +169,9 @@ class TrainingInstanceConfig(_Section):
         return self
 
 
-_ECR_IMAGE_PATTERN = r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$"
+_ECR_IMAGE_PATTERN = (
+    r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$"
+)
 
 
 class RetrievalPipelineConfig(_Section):
@@ -264,22 +268,32 @@ class LlmCustomizationConfig(_Section):
 # https://docs.aws.amazon.com/bedrock/latest/userguide/agents-supported.html
 AGENT_FOUNDATION_MODELS: frozenset[str] = frozenset(
     {
-        "anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0",
-        "anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet-20241022-v2:0",
-        "anthropic.claude-3-7-sonnet-20250219-v1:0", "anthropic.claude-sonnet-4-20250514-v1:0",
-        "amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0", "amazon.nova-pro-v1:0",
-        "meta.llama3-1-70b-instruct-v1:0", "mistral.mistral-large-2407-v1:0",
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        "anthropic.claude-3-5-haiku-20241022-v1:0",
+        "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "anthropic.claude-3-5-sonnet-20241022-v2:0",
+        "anthropic.claude-3-7-sonnet-20250219-v1:0",
+        "anthropic.claude-sonnet-4-20250514-v1:0",
+        "amazon.nova-micro-v1:0",
+        "amazon.nova-lite-v1:0",
+        "amazon.nova-pro-v1:0",
+        "meta.llama3-1-70b-instruct-v1:0",
+        "mistral.mistral-large-2407-v1:0",
     }
-)  # fmt: skip
+)
 # Cross-region inference profile prefixes and the region prefixes each may be called from.
-INFERENCE_PROFILE_GEOGRAPHIES: Mapping[str, tuple[str, ...]] = MappingProxyType({"us": ("us-",), "eu": ("eu-",), "apac": ("ap-",)})
+INFERENCE_PROFILE_GEOGRAPHIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"us": ("us-",), "eu": ("eu-",), "apac": ("ap-",)}
+)
 # Embedding models a knowledge base can use -> vector dimension.
-KNOWLEDGE_BASE_EMBEDDING_MODELS: Mapping[str, int] = MappingProxyType({
-    "amazon.titan-embed-text-v2:0": 1024,
-    "amazon.titan-embed-text-v1": 1536,
-    "cohere.embed-english-v3": 1024,
-    "cohere.embed-multilingual-v3": 1024,
-})
+KNOWLEDGE_BASE_EMBEDDING_MODELS: Mapping[str, int] = MappingProxyType(
+    {
+        "amazon.titan-embed-text-v2:0": 1024,
+        "amazon.titan-embed-text-v1": 1536,
+        "cohere.embed-english-v3": 1024,
+        "cohere.embed-multilingual-v3": 1024,
+    }
+)
 
 
 class KnowledgeBaseConfig(_Section):
@@ -322,28 +336,36 @@ class KnowledgeBaseConfig(_Section):
     @classmethod
     def _embedding_model(cls, value: str) -> str:
         if value not in KNOWLEDGE_BASE_EMBEDDING_MODELS:
-            raise ValueError(f"not a knowledge base embedding model; allowed: {', '.join(sorted(KNOWLEDGE_BASE_EMBEDDING_MODELS))}")
+            raise ValueError(
+                f"not a knowledge base embedding model; allowed: {', '.join(sorted(KNOWLEDGE_BASE_EMBEDDING_MODELS))}"
+            )
         return value
 
     @field_validator("pinecone_connection_string")
     @classmethod
     def _pinecone_host(cls, value: str | None) -> str | None:
         if value is not None and not _PINECONE_HOST.match(value):
-            raise ValueError("not a Pinecone index host; expected https://<index>-<project>.svc.<environment>.pinecone.io")
+            raise ValueError(
+                "not a Pinecone index host; expected https://<index>-<project>.svc.<environment>.pinecone.io"
+            )
         return value
 
     @field_validator("pinecone_api_key_secret_arn")
     @classmethod
     def _secret_arn(cls, value: str | None) -> str | None:
         if value is not None and not _SECRET_ARN.match(value):
-            raise ValueError("not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)")
+            raise ValueError(
+                "not a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)"
+            )
         return value
 
     @field_validator("data_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
         if not _S3_PREFIX.match(value):
-            raise ValueError("an S3 prefix of lowercase letters, digits and hyphens, ending with '/', e.g. knowledge-base/")
+            raise ValueError(
+                "an S3 prefix of lowercase letters, digits and hyphens, ending with '/', e.g. knowledge-base/"
+            )
         return value
 
     @model_validator(mode="after")
@@ -391,7 +413,9 @@ class AgentConfig(_Section):
     @model_validator(mode="after")
     def _agent_model(self) -> AgentConfig:
         value = self.foundation_model_id
-        geography, _, model = value.partition(".") if value.split(".", 1)[0] in INFERENCE_PROFILE_GEOGRAPHIES else ("", "", value)
+        geography, _, model = (
+            value.partition(".") if value.split(".", 1)[0] in INFERENCE_PROFILE_GEOGRAPHIES else ("", "", value)
+        )
         if not _MODEL_ID.match(model):
             raise _KeyedError("foundation_model_id", value, "not a Bedrock model ID (provider.model-version)")
         lifecycle = LEGACY_OR_END_OF_LIFE_MODELS.get(model)
@@ -435,7 +459,11 @@ class AgentConfig(_Section):
 
     def base_model_id(self) -> str:
         """The foundation model ID without an inference profile prefix."""
-        return self.foundation_model_id.split(".", 1)[1] if self.inference_profile_geography() else self.foundation_model_id
+        return (
+            self.foundation_model_id.split(".", 1)[1]
+            if self.inference_profile_geography()
+            else self.foundation_model_id
+        )
 
 
 class OperationsConfig(_Section):
@@ -494,7 +522,9 @@ class EnvironmentConfig(_Section):
     @classmethod
     def _name_format(cls, value: str) -> str:
         if not ENV_NAME_PATTERN.match(value):
-            raise ValueError("must be 2-12 lowercase letters, digits or hyphens, starting with a letter (it is part of resource names such as endpoints ms-<env>-<model_name>)")
+            raise ValueError(
+                "must be 2-12 lowercase letters, digits or hyphens, starting with a letter (it is part of resource names such as endpoints ms-<env>-<model_name>)"
+            )
         return value
 
     @field_validator("region")
@@ -510,9 +540,7 @@ class EnvironmentConfig(_Section):
     @classmethod
     def _retention_allowed(cls, value: int) -> int:
         if value not in catalogue.LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"CloudWatch Logs accepts only {', '.join(map(str, catalogue.LOG_RETENTION_DAYS))}"
-            )
+            raise ValueError(f"CloudWatch Logs accepts only {', '.join(map(str, catalogue.LOG_RETENTION_DAYS))}")
         return value
 
     @field_validator("notification_emails", mode="before")
@@ -631,5 +659,3 @@ def _known_keys(path: list[str]) -> list[str]:
             return []
         model = annotation
     return sorted(name for name in model.model_fields if name != "name")
-
-

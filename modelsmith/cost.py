@@ -61,9 +61,18 @@ MAX_DOCUMENT_TOKENS = 6000 // 4
 # build_pairs/pair_building.py holds out a fifth of the documents' queries for evaluation.
 EVAL_FRACTION = 0.2
 # Execution input defaults (statemachines/schemas/*.schema.json).
-RETRIEVAL_DEFAULTS = {"max_documents": 5000, "queries_per_document": 3, "generation_mode": "auto", "epochs": 1,
-                      "bedrock_model_id": "meta.llama3-1-8b-instruct-v1:0"}  # fmt: skip
-CUSTOMIZATION_DEFAULTS = {"epoch_count": 5, "metric": "exact_match", "judge_model_id": "meta.llama3-1-70b-instruct-v1:0"}
+RETRIEVAL_DEFAULTS = {
+    "max_documents": 5000,
+    "queries_per_document": 3,
+    "generation_mode": "auto",
+    "epochs": 1,
+    "bedrock_model_id": "meta.llama3-1-8b-instruct-v1:0",
+}
+CUSTOMIZATION_DEFAULTS = {
+    "epoch_count": 5,
+    "metric": "exact_match",
+    "judge_model_id": "meta.llama3-1-70b-instruct-v1:0",
+}
 LORA_DEFAULTS = {"timeout_hours": 24}
 _PRICED_THINGS = {
     "ec2_instance_hour": "EC2 instance type",
@@ -109,8 +118,10 @@ class PriceTable:
         entries = self.regions[region][section]
         if key not in entries:
             known = ", ".join(sorted(entries)) or "none"
-            raise CostError(f"{_PRICED_THINGS[section]} {key!r} has no price in {region} ({self.source}, {section}); "
-                            f"priced: {known}")  # fmt: skip
+            raise CostError(
+                f"{_PRICED_THINGS[section]} {key!r} has no price in {region} ({self.source}, {section}); "
+                f"priced: {known}"
+            )
         return entries[key]
 
 
@@ -163,19 +174,30 @@ def parse_prices(raw: Any, *, source: str = "price table") -> PriceTable:
             problems.append(f"regions.{region}.{extra}: unknown section; known: {', '.join(PRICE_SECTIONS)}")
     if problems:
         raise PriceTableError(f"{source}:\n" + "\n".join(f"  - {problem}" for problem in problems))
-    return PriceTable(version=version, as_of=as_of, currency="USD", batch_factor=float(factor),  # type: ignore[arg-type]
-                      regions=regions, source=source)  # fmt: skip
+    return PriceTable(
+        version=version,
+        as_of=as_of,
+        currency="USD",
+        batch_factor=float(factor),  # type: ignore[arg-type]
+        regions=regions,
+        source=source,
+    )
 
 
 def _entry_problems(section: str, where: str, value: Any) -> list[str]:
-    fields = {"bedrock_per_1k_tokens": ("input", "output"),
-              "bedrock_customization": ("training_per_1k_tokens", "storage_per_month")}.get(section)  # fmt: skip
+    fields = {
+        "bedrock_per_1k_tokens": ("input", "output"),
+        "bedrock_customization": ("training_per_1k_tokens", "storage_per_month"),
+    }.get(section)
     if fields is None:
         return [] if _is_number(value) and value > 0 else [f"{where} = {value!r}: a positive price per hour"]
     if not isinstance(value, Mapping) or set(value) != set(fields):
         return [f"{where}: expected exactly {', '.join(fields)}"]
-    return [f"{where}.{name} = {value[name]!r}: a positive price" for name in fields
-            if not (_is_number(value[name]) and value[name] > 0)]  # fmt: skip
+    return [
+        f"{where}.{name} = {value[name]!r}: a positive price"
+        for name in fields
+        if not (_is_number(value[name]) and value[name] > 0)
+    ]
 
 
 def _is_number(value: Any) -> bool:
@@ -237,7 +259,9 @@ class Assumptions:
             if name not in known:
                 problems.append(f"{name}: unknown assumption; known: {', '.join(known)}")
             elif not (_is_number(value) and value >= 0) or (value == 0 and name.endswith("per_second")):
-                problems.append(f"{name} = {value!r}: a non-negative number" + (" above 0" if name.endswith("per_second") else ""))
+                problems.append(
+                    f"{name} = {value!r}: a non-negative number" + (" above 0" if name.endswith("per_second") else "")
+                )
         if problems:
             raise CostError("; ".join(problems))
         return cls(**{name: float(value) for name, value in overrides.items()})
@@ -257,9 +281,15 @@ class LineItem:
         return self.quantity * self.unit_price
 
     def as_dict(self) -> dict[str, Any]:
-        return {"description": self.description, "quantity": round(self.quantity, 6), "unit": self.unit,
-                "unit_price": self.unit_price, "amount": round(self.amount, 4), "recurring": self.recurring,
-                "assumption": self.assumption}  # fmt: skip
+        return {
+            "description": self.description,
+            "quantity": round(self.quantity, 6),
+            "unit": self.unit,
+            "unit_price": self.unit_price,
+            "amount": round(self.amount, 4),
+            "recurring": self.recurring,
+            "assumption": self.assumption,
+        }
 
 
 @dataclass(frozen=True)
@@ -288,12 +318,16 @@ class CostEstimate:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-able summary for a workflow's output (amounts to 4 decimals, totals to cents)."""
         return {
-            "workflow": self.workflow, "region": self.region, "currency": self.currency,
-            "total": round(self.total, 2), "run_total": round(self.run_total, 2),
+            "workflow": self.workflow,
+            "region": self.region,
+            "currency": self.currency,
+            "total": round(self.total, 2),
+            "run_total": round(self.run_total, 2),
             "recurring_total": round(self.recurring_total, 2),
-            "items": [item.as_dict() for item in self.items], "notes": list(self.notes),
+            "items": [item.as_dict() for item in self.items],
+            "notes": list(self.notes),
             "price_table": {"version": self.prices.version, "as_of": self.prices.as_of.isoformat()},
-        }  # fmt: skip
+        }
 
 
 def cost_config(config: Any) -> dict[str, Any]:
@@ -316,9 +350,13 @@ def cost_config(config: Any) -> dict[str, Any]:
     }
 
 
-def estimate_retrieval_run(execution_input: Mapping[str, Any], config: Any, *,
-                           assumptions: Mapping[str, Any] | Assumptions | None = None,
-                           prices: PriceTable | None = None) -> CostEstimate:  # fmt: skip
+def estimate_retrieval_run(
+    execution_input: Mapping[str, Any],
+    config: Any,
+    *,
+    assumptions: Mapping[str, Any] | Assumptions | None = None,
+    prices: PriceTable | None = None,
+) -> CostEstimate:
     """Bedrock query generation, SageMaker training and endpoint hours of one retrieval-pipeline run."""
     source, settings, table, assume = _start(execution_input, config, prices, assumptions)
     region, pipeline = settings["region"], _section(settings, "retrieval_pipeline")
@@ -338,11 +376,21 @@ def estimate_retrieval_run(execution_input: Mapping[str, Any], config: Any, *,
     output_tokens = documents * queries * assume.query_tokens
     how = f"{mode.replace('_', '-')}" + (f", {factor:g} x on-demand price" if mode == "batch" else "")
     items = [
-        LineItem(f"Bedrock {model} input tokens ({how})", input_tokens / 1000, "1k tokens", token_prices["input"] * factor,
-                 f"{documents} documents x ({assume.prompt_tokens:g} prompt + {document_tokens:g} document tokens)"),
-        LineItem(f"Bedrock {model} output tokens ({how})", output_tokens / 1000, "1k tokens", token_prices["output"] * factor,
-                 f"{documents} documents x {queries} queries x {assume.query_tokens:g} tokens"),
-    ]  # fmt: skip
+        LineItem(
+            f"Bedrock {model} input tokens ({how})",
+            input_tokens / 1000,
+            "1k tokens",
+            token_prices["input"] * factor,
+            f"{documents} documents x ({assume.prompt_tokens:g} prompt + {document_tokens:g} document tokens)",
+        ),
+        LineItem(
+            f"Bedrock {model} output tokens ({how})",
+            output_tokens / 1000,
+            "1k tokens",
+            token_prices["output"] * factor,
+            f"{documents} documents x {queries} queries x {assume.query_tokens:g} tokens",
+        ),
+    ]
 
     train_pairs = documents * queries * (1 - EVAL_FRACTION)
     gpu = bool(_GPU_FAMILIES.match(training_type))
@@ -351,31 +399,54 @@ def estimate_retrieval_run(execution_input: Mapping[str, Any], config: Any, *,
     cap = pipeline.get("max_training_hours")
     capped = cap is not None and hours > cap
     hours = min(hours, cap) if cap is not None else hours
-    items.append(LineItem(
-        f"SageMaker training on {training_type}", hours, "instance-hour",
-        table.price(region, "sagemaker_training_instance_hour", training_type),
-        f"{train_pairs:g} training pairs x {epochs:g} epochs at {throughput:g} pairs/s + {assume.training_overhead_hours:g} h"
-        + (f", capped at max_training_hours {cap}" if capped else ""),
-    ))  # fmt: skip
+    items.append(
+        LineItem(
+            f"SageMaker training on {training_type}",
+            hours,
+            "instance-hour",
+            table.price(region, "sagemaker_training_instance_hour", training_type),
+            f"{train_pairs:g} training pairs x {epochs:g} epochs at {throughput:g} pairs/s + {assume.training_overhead_hours:g} h"
+            + (f", capped at max_training_hours {cap}" if capped else ""),
+        )
+    )
     notes = [_OMITTED]
     if pipeline.get("spot_training"):
-        notes.append("spot_training: managed spot usually costs far less; the training line is the on-demand upper bound")
+        notes.append(
+            "spot_training: managed spot usually costs far less; the training line is the on-demand upper bound"
+        )
     if endpoint_type == "serverless":
-        items.append(LineItem("SageMaker serverless endpoint", 0, "request", 0.0,
-                              "billed per request and GB-second of compute; not estimated", recurring=True))  # fmt: skip
+        items.append(
+            LineItem(
+                "SageMaker serverless endpoint",
+                0,
+                "request",
+                0.0,
+                "billed per request and GB-second of compute; not estimated",
+                recurring=True,
+            )
+        )
     else:
-        items.append(LineItem(
-            f"SageMaker endpoint on {endpoint_type} (keeps billing until deleted)", assume.endpoint_hours, "instance-hour",
-            table.price(region, "sagemaker_endpoint_instance_hour", endpoint_type),
-            f"{assume.endpoint_hours:g} hours deployed ({assume.endpoint_hours / 24:g} days); deployed only if the model passes "
-            "the quality gate", recurring=True,
-        ))  # fmt: skip
+        items.append(
+            LineItem(
+                f"SageMaker endpoint on {endpoint_type} (keeps billing until deleted)",
+                assume.endpoint_hours,
+                "instance-hour",
+                table.price(region, "sagemaker_endpoint_instance_hour", endpoint_type),
+                f"{assume.endpoint_hours:g} hours deployed ({assume.endpoint_hours / 24:g} days); deployed only if the model passes "
+                "the quality gate",
+                recurring=True,
+            )
+        )
     return CostEstimate("retrieval-pipeline", region, tuple(items), tuple(notes), table)
 
 
-def estimate_customization_run(execution_input: Mapping[str, Any], config: Any, *,
-                               assumptions: Mapping[str, Any] | Assumptions | None = None,
-                               prices: PriceTable | None = None) -> CostEstimate:  # fmt: skip
+def estimate_customization_run(
+    execution_input: Mapping[str, Any],
+    config: Any,
+    *,
+    assumptions: Mapping[str, Any] | Assumptions | None = None,
+    prices: PriceTable | None = None,
+) -> CostEstimate:
     """Bedrock customization training and storage, what serves the custom model (an on-demand deployment bills per
     token; Provisioned Throughput by the model-unit hour, for the evaluation and, if kept, every hour after), and
     the evaluation's invocations. A price the table lacks for the base model leaves its lines out and a note names
@@ -388,7 +459,9 @@ def estimate_customization_run(execution_input: Mapping[str, Any], config: Any, 
     provisioned = customization_settings.get("deployment", ON_DEMAND) == PROVISIONED_THROUGHPUT
     hyperparameters = _object(source, "hyperparameters")
     evaluation = _object(source, "evaluation")
-    epochs = _integer(hyperparameters, "epoch_count", CUSTOMIZATION_DEFAULTS["epoch_count"], 1, 10, prefix="hyperparameters.")
+    epochs = _integer(
+        hyperparameters, "epoch_count", CUSTOMIZATION_DEFAULTS["epoch_count"], 1, 10, prefix="hyperparameters."
+    )
     metric = _text(evaluation, "metric", CUSTOMIZATION_DEFAULTS["metric"], prefix="evaluation.")
     if metric not in ("exact_match", "field_f1", "judge"):
         raise CostError(f"evaluation.metric = {metric!r}: one of exact_match, field_f1, judge")
@@ -401,7 +474,9 @@ def estimate_customization_run(execution_input: Mapping[str, Any], config: Any, 
         try:
             return table.price(region, section, model)
         except CostError:
-            missing.append(f"{_PRICED_THINGS[section]} {model} (no entry regions.{region}.{section} in the price table)")
+            missing.append(
+                f"{_PRICED_THINGS[section]} {model} (no entry regions.{region}.{section} in the price table)"
+            )
             return None
 
     customization, token_prices = price("bedrock_customization"), price("bedrock_per_1k_tokens")
@@ -412,59 +487,130 @@ def estimate_customization_run(execution_input: Mapping[str, Any], config: Any, 
     items: list[LineItem] = []
     if customization:
         data = f"{assume.train_tokens:g} tokens of data x {epochs} epochs"
-        items.append(LineItem(f"Bedrock customization of {base}: training", training_tokens / 1000, "1k tokens",
-                              customization["training_per_1k_tokens"], data))
+        items.append(
+            LineItem(
+                f"Bedrock customization of {base}: training",
+                training_tokens / 1000,
+                "1k tokens",
+                customization["training_per_1k_tokens"],
+                data,
+            )
+        )
         months = f"kept {assume.storage_months:g} month(s)"
-        items.append(LineItem("Custom model storage", assume.storage_months, "model-month",
-                              customization["storage_per_month"], months, recurring=True))
+        items.append(
+            LineItem(
+                "Custom model storage",
+                assume.storage_months,
+                "model-month",
+                customization["storage_per_month"],
+                months,
+                recurring=True,
+            )
+        )
     if token_prices:
         cases = f"{assume.test_cases:g} cases x 2 models"
-        items.append(LineItem(f"Evaluation: {model} and the custom model, input tokens",
-                              calls * assume.test_prompt_tokens / 1000, "1k tokens", token_prices["input"],
-                              f"{cases} x {assume.test_prompt_tokens:g} tokens; the custom model at its base's price"))
-        items.append(LineItem(f"Evaluation: {model} and the custom model, output tokens",
-                              calls * assume.test_output_tokens / 1000, "1k tokens", token_prices["output"],
-                              f"{cases} x {assume.test_output_tokens:g} tokens"))
+        items.append(
+            LineItem(
+                f"Evaluation: {model} and the custom model, input tokens",
+                calls * assume.test_prompt_tokens / 1000,
+                "1k tokens",
+                token_prices["input"],
+                f"{cases} x {assume.test_prompt_tokens:g} tokens; the custom model at its base's price",
+            )
+        )
+        items.append(
+            LineItem(
+                f"Evaluation: {model} and the custom model, output tokens",
+                calls * assume.test_output_tokens / 1000,
+                "1k tokens",
+                token_prices["output"],
+                f"{cases} x {assume.test_output_tokens:g} tokens",
+            )
+        )
     if hourly:
         label = f"Provisioned Throughput of the custom model ({units} model unit, no commitment)"
-        items.append(LineItem(f"{label} for the evaluation", assume.provisioned_hours * units, "model-unit-hour",
-                              hourly, f"{assume.provisioned_hours:g} h from creation to deletion when not better"))
-        items.append(LineItem(f"{label} kept serving a better model", assume.endpoint_hours * units,
-                              "model-unit-hour", hourly, f"{assume.endpoint_hours:g} h (30 days) until you delete it",
-                              recurring=True))
+        items.append(
+            LineItem(
+                f"{label} for the evaluation",
+                assume.provisioned_hours * units,
+                "model-unit-hour",
+                hourly,
+                f"{assume.provisioned_hours:g} h from creation to deletion when not better",
+            )
+        )
+        items.append(
+            LineItem(
+                f"{label} kept serving a better model",
+                assume.endpoint_hours * units,
+                "model-unit-hour",
+                hourly,
+                f"{assume.endpoint_hours:g} h (30 days) until you delete it",
+                recurring=True,
+            )
+        )
     if metric == "judge":
         judge = _text(evaluation, "judge_model_id", CUSTOMIZATION_DEFAULTS["judge_model_id"], prefix="evaluation.")
         judge_prices = table.price(region, "bedrock_per_1k_tokens", _base_model(judge))
         items += [
-            LineItem(f"Evaluation: judge {judge}, input tokens", calls * assume.judge_prompt_tokens / 1000, "1k tokens",
-                     judge_prices["input"], f"{calls:g} answers x {assume.judge_prompt_tokens:g} tokens"),
-            LineItem(f"Evaluation: judge {judge}, output tokens", calls * assume.judge_output_tokens / 1000, "1k tokens",
-                     judge_prices["output"], f"{calls:g} answers x {assume.judge_output_tokens:g} tokens"),
-        ]  # fmt: skip
+            LineItem(
+                f"Evaluation: judge {judge}, input tokens",
+                calls * assume.judge_prompt_tokens / 1000,
+                "1k tokens",
+                judge_prices["input"],
+                f"{calls:g} answers x {assume.judge_prompt_tokens:g} tokens",
+            ),
+            LineItem(
+                f"Evaluation: judge {judge}, output tokens",
+                calls * assume.judge_output_tokens / 1000,
+                "1k tokens",
+                judge_prices["output"],
+                f"{calls:g} answers x {assume.judge_output_tokens:g} tokens",
+            ),
+        ]
     if provisioned:
-        serving = (f"The custom model is served by Provisioned Throughput ({units} model unit, no commitment), billed "
-                   "every hour from its creation until it is deleted: after the evaluation, unless the model is kept.")
+        serving = (
+            f"The custom model is served by Provisioned Throughput ({units} model unit, no commitment), billed "
+            "every hour from its creation until it is deleted: after the evaluation, unless the model is kept."
+        )
     else:
         serving = "The on-demand deployment of the custom model bills per token used, not per hour."
-    unpriced = tuple(f"Not counted: {problem}; AWS publishes it on https://aws.amazon.com/bedrock/pricing/" for problem in missing)
+    unpriced = tuple(
+        f"Not counted: {problem}; AWS publishes it on https://aws.amazon.com/bedrock/pricing/" for problem in missing
+    )
     return CostEstimate("llm-customization", region, tuple(items), (_OMITTED, serving, *unpriced), table)
 
 
-def estimate_lora_run(execution_input: Mapping[str, Any], config: Any, *,
-                      assumptions: Mapping[str, Any] | Assumptions | None = None,
-                      prices: PriceTable | None = None) -> CostEstimate:  # fmt: skip
+def estimate_lora_run(
+    execution_input: Mapping[str, Any],
+    config: Any,
+    *,
+    assumptions: Mapping[str, Any] | Assumptions | None = None,
+    prices: PriceTable | None = None,
+) -> CostEstimate:
     """GPU instance hours of one LoRA run on the training instance."""
     source, settings, table, assume = _start(execution_input, config, prices, assumptions)
     region = settings["region"]
     instance_type = _section(settings, "training_instance")["instance_type"]
     timeout = _integer(source, "timeout_hours", LORA_DEFAULTS["timeout_hours"], 1, MAX_FINE_TUNE_HOURS)
     fine_tune = timeout if assume.lora_hours is None else min(assume.lora_hours, timeout)
-    basis = (f"up to timeout_hours {timeout} (the most the fine-tune can run)" if assume.lora_hours is None
-             else f"{fine_tune:g} h fine-tune")  # fmt: skip
-    items = (LineItem(f"EC2 {instance_type} (GPU training instance)", fine_tune + assume.lora_overhead_hours,
-                      "instance-hour", table.price(region, "ec2_instance_hour", instance_type),
-                      f"{basis} + {assume.lora_overhead_hours:g} h boot, health checks and archiving; stopped at the end"),)  # fmt: skip
-    notes = (_OMITTED, "The checkpoint volume (EBS gp3) bills by the month whether or not a run happens; not counted per run.")
+    basis = (
+        f"up to timeout_hours {timeout} (the most the fine-tune can run)"
+        if assume.lora_hours is None
+        else f"{fine_tune:g} h fine-tune"
+    )
+    items = (
+        LineItem(
+            f"EC2 {instance_type} (GPU training instance)",
+            fine_tune + assume.lora_overhead_hours,
+            "instance-hour",
+            table.price(region, "ec2_instance_hour", instance_type),
+            f"{basis} + {assume.lora_overhead_hours:g} h boot, health checks and archiving; stopped at the end",
+        ),
+    )
+    notes = (
+        _OMITTED,
+        "The checkpoint volume (EBS gp3) bills by the month whether or not a run happens; not counted per run.",
+    )
     return CostEstimate("lora-training", region, items, notes, table)
 
 
@@ -483,13 +629,23 @@ def workflow_name(workflow: str) -> str:
     return name
 
 
-def estimate(workflow: str, execution_input: Mapping[str, Any], config: Any, *,
-             assumptions: Mapping[str, Any] | Assumptions | None = None, prices: PriceTable | None = None) -> CostEstimate:  # fmt: skip
+def estimate(
+    workflow: str,
+    execution_input: Mapping[str, Any],
+    config: Any,
+    *,
+    assumptions: Mapping[str, Any] | Assumptions | None = None,
+    prices: PriceTable | None = None,
+) -> CostEstimate:
     return ESTIMATORS[workflow_name(workflow)](execution_input, config, assumptions=assumptions, prices=prices)
 
 
-def estimate_for_workflow(workflow: str, execution_input: Mapping[str, Any], config_dict: Mapping[str, Any],
-                          measurements: Mapping[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+def estimate_for_workflow(
+    workflow: str,
+    execution_input: Mapping[str, Any],
+    config_dict: Mapping[str, Any],
+    measurements: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The estimate as a JSON-able dict, for a workflow's output: call it from a Lambda function.
 
     ``config_dict`` is what :func:`cost_config` returns for the environment (pass it to the function as a JSON
@@ -504,8 +660,12 @@ _OMITTED = "Lambda, Step Functions, S3, CloudWatch and KMS cost cents per run an
 # --- input helpers ---------------------------------------------------------------------------------------
 
 
-def _start(execution_input: Any, config: Any, prices: PriceTable | None, assumptions: Any,
-           ) -> tuple[Mapping[str, Any], Mapping[str, Any], PriceTable, Assumptions]:  # fmt: skip
+def _start(
+    execution_input: Any,
+    config: Any,
+    prices: PriceTable | None,
+    assumptions: Any,
+) -> tuple[Mapping[str, Any], Mapping[str, Any], PriceTable, Assumptions]:
     if not isinstance(execution_input, Mapping):
         raise CostError(f"execution input: expected a JSON object, got {type(execution_input).__name__}")
     settings = config if isinstance(config, Mapping) else cost_config(config)
@@ -555,8 +715,10 @@ def _generation_mode(requested: str, documents: int) -> str:
         raise CostError(f"generation_mode = {requested!r}: one of auto, batch, on_demand")
     in_batch_range = BATCH_MINIMUM_DOCUMENTS <= documents <= BATCH_MAXIMUM_DOCUMENTS
     if requested == "batch" and not in_batch_range:
-        raise CostError(f"generation_mode = 'batch': a batch job takes {BATCH_MINIMUM_DOCUMENTS} to "
-                        f"{BATCH_MAXIMUM_DOCUMENTS} documents and this run has {documents}; use 'auto' or 'on_demand'")  # fmt: skip
+        raise CostError(
+            f"generation_mode = 'batch': a batch job takes {BATCH_MINIMUM_DOCUMENTS} to "
+            f"{BATCH_MAXIMUM_DOCUMENTS} documents and this run has {documents}; use 'auto' or 'on_demand'"
+        )
     return "batch" if requested == "batch" or (requested == "auto" and in_batch_range) else "on_demand"
 
 

@@ -27,8 +27,11 @@ from modelsmith import cost
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 
-app = typer.Typer(help="Estimate what a workflow run costs (prices: modelsmith/prices.json).", no_args_is_help=True,
-                  add_completion=False)  # fmt: skip
+app = typer.Typer(
+    help="Estimate what a workflow run costs (prices: modelsmith/prices.json).",
+    no_args_is_help=True,
+    add_completion=False,
+)
 
 
 class Workflow(str, Enum):
@@ -47,10 +50,16 @@ def estimate(
     ctx: typer.Context,
     workflow: Workflow = typer.Option(..., "--workflow", "-w", help="which workflow the input is for"),
     input_file: Path = typer.Option(..., "--input", "-i", help="the execution input (JSON), as for the console"),
-    env: Optional[str] = typer.Option(None, "--env", "-e", show_default=False,
-                                      help="environment in cdk.json whose config applies [default: the global --env, or dev]"),
-    assume: Optional[list[str]] = typer.Option(None, "--assume", "-a", metavar="NAME=VALUE",
-                                               help="override an assumption, e.g. documents=1200 (repeatable)"),
+    env: Optional[str] = typer.Option(
+        None,
+        "--env",
+        "-e",
+        show_default=False,
+        help="environment in cdk.json whose config applies [default: the global --env, or dev]",
+    ),
+    assume: Optional[list[str]] = typer.Option(
+        None, "--assume", "-a", metavar="NAME=VALUE", help="override an assumption, e.g. documents=1200 (repeatable)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the estimate as JSON (what a workflow's output holds)"),
     cdk_json: Path = typer.Option(CDK_JSON, "--cdk-json", help="cdk.json with the environments", show_default=False),
 ) -> None:
@@ -67,12 +76,22 @@ def estimate(
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
     table = Table(title=f"{result.workflow} run in {env} ({result.region}), {result.currency}", show_lines=False)
-    for column, justify in (("item", "left"), ("quantity", "right"), ("unit", "left"), ("unit price", "right"),
-                            ("amount", "right")):  # fmt: skip
+    for column, justify in (
+        ("item", "left"),
+        ("quantity", "right"),
+        ("unit", "left"),
+        ("unit price", "right"),
+        ("amount", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for item in result.items:
-        table.add_row(item.description + (" [recurring]" if item.recurring else ""), f"{item.quantity:,.4g}", item.unit,
-                      f"{item.unit_price:.6g}", f"{item.amount:,.2f}")  # fmt: skip
+        table.add_row(
+            item.description + (" [recurring]" if item.recurring else ""),
+            f"{item.quantity:,.4g}",
+            item.unit,
+            f"{item.unit_price:.6g}",
+            f"{item.amount:,.2f}",
+        )
     table.add_section()
     table.add_row("run (once)", "", "", "", f"{result.run_total:,.2f}")
     table.add_row("recurring (while kept)", "", "", "", f"{result.recurring_total:,.2f}")
@@ -82,8 +101,10 @@ def estimate(
         console.print(f"- {item.description}: {item.assumption}", highlight=False)
     for note in result.notes:
         console.print(f"- {note}", highlight=False)
-    console.print(f"Prices: version {result.prices.version} as of {result.prices.as_of.isoformat()} ({result.prices.source})",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"Prices: version {result.prices.version} as of {result.prices.as_of.isoformat()} ({result.prices.source})",
+        highlight=False,
+    )
 
 
 @app.command()
@@ -92,16 +113,24 @@ def prices(region: str = typer.Option("us-west-2", "--region", "-r", help="regio
     try:
         table_data = cost.load_prices()
         if region not in table_data.regions:
-            raise cost.CostError(f"region {region!r}: no prices; priced regions: {', '.join(sorted(table_data.regions))}")
+            raise cost.CostError(
+                f"region {region!r}: no prices; priced regions: {', '.join(sorted(table_data.regions))}"
+            )
     except cost.CostError as error:
         _fail(str(error))
     console = Console()
-    table = Table(title=f"Prices in {region}, {table_data.currency}: version {table_data.version}, as of {table_data.as_of}")
+    table = Table(
+        title=f"Prices in {region}, {table_data.currency}: version {table_data.version}, as of {table_data.as_of}"
+    )
     for column in ("section", "item", "price"):
         table.add_column(column)
     for section, entries in table_data.regions[region].items():
         for key, value in entries.items():
-            shown = ", ".join(f"{name} {price:g}" for name, price in value.items()) if isinstance(value, dict) else f"{value:g}"
+            shown = (
+                ", ".join(f"{name} {price:g}" for name, price in value.items())
+                if isinstance(value, dict)
+                else f"{value:g}"
+            )
             table.add_row(section, key, shown)
     console.print(table)
     console.print(f"Bedrock batch inference: {table_data.batch_factor:g} x the on-demand token price.", highlight=False)

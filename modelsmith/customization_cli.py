@@ -34,11 +34,24 @@ RUNTIME_FOLDERS = (LAMBDA_SRC / "shared" / "python", LAMBDA_SRC / "evaluate_cust
 STATE_MACHINE_PARAMETER = ("workflows", "llm-customization-state-machine-arn")
 RUNNING_STATUSES = ("RUNNING", "PENDING_REDRIVE")
 SHOWN_HISTORY_EVENTS = {
-    "ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted",
-    "TaskStateEntered", "ChoiceStateEntered", "WaitStateEntered", "PassStateEntered", "MapStateEntered",
-    "ParallelStateEntered", "SucceedStateEntered", "FailStateEntered", "TaskFailed", "TaskTimedOut",
-    "LambdaFunctionFailed", "MapRunFailed",
-}  # fmt: skip
+    "ExecutionStarted",
+    "ExecutionSucceeded",
+    "ExecutionFailed",
+    "ExecutionTimedOut",
+    "ExecutionAborted",
+    "TaskStateEntered",
+    "ChoiceStateEntered",
+    "WaitStateEntered",
+    "PassStateEntered",
+    "MapStateEntered",
+    "ParallelStateEntered",
+    "SucceedStateEntered",
+    "FailStateEntered",
+    "TaskFailed",
+    "TaskTimedOut",
+    "LambdaFunctionFailed",
+    "MapRunFailed",
+}
 
 
 class CommandError(Exception):
@@ -68,19 +81,32 @@ def prepare(args: argparse.Namespace, session: Session | None, out: TextIO) -> i
     # The base model decides the format and the limits, as in the workflow's preparation step.
     settings = catalogue.BEDROCK_CUSTOMIZATION_MODELS[args.base_model].preparation_settings()
     target_format = settings.pop("target_format")
-    result = data.convert_and_validate(data.iter_file_lines(source), source_name=str(source), target_format=target_format,
-                                       limits=data.Limits(**settings), validation_fraction=args.validation_fraction,
-                                       seed=args.seed)
+    result = data.convert_and_validate(
+        data.iter_file_lines(source),
+        source_name=str(source),
+        target_format=target_format,
+        limits=data.Limits(**settings),
+        validation_fraction=args.validation_fraction,
+        seed=args.seed,
+    )
     if result.problems:
         for problem in result.problems:
             print(problem, file=out)
         noun = "problem" if len(result.problems) == 1 else "problems"
-        raise CommandError(f"{len(result.problems)} {noun} in {source} ({result.metadata['records']} records); nothing written")
+        raise CommandError(
+            f"{len(result.problems)} {noun} in {source} ({result.metadata['records']} records); nothing written"
+        )
     meta, tokens = result.metadata, result.metadata["tokens_per_record"]
-    print(f"{meta['records']} {meta['source_format']} records -> {meta['target_format']}: "
-          f"{meta['train_records']} train, {meta['validation_records']} validation", file=out)  # fmt: skip
-    print(f"tokens per record ({meta['token_estimate']}): min {tokens['min']}, mean {tokens['mean']}, "
-          f"p50 {tokens['p50']}, p95 {tokens['p95']}, max {tokens['max']}", file=out)  # fmt: skip
+    print(
+        f"{meta['records']} {meta['source_format']} records -> {meta['target_format']}: "
+        f"{meta['train_records']} train, {meta['validation_records']} validation",
+        file=out,
+    )
+    print(
+        f"tokens per record ({meta['token_estimate']}): min {tokens['min']}, mean {tokens['mean']}, "
+        f"p50 {tokens['p50']}, p95 {tokens['p95']}, max {tokens['max']}",
+        file=out,
+    )
     for path in data.write_result(Path(args.out), result).values():
         print(f"wrote {path}", file=out)
     if args.upload:
@@ -124,8 +150,12 @@ def describe_event(event: dict[str, Any]) -> str | None:
     kind = event["type"]
     if kind not in SHOWN_HISTORY_EVENTS:
         return None
-    stamp = event["timestamp"].strftime("%H:%M:%S") if hasattr(event["timestamp"], "strftime") else str(event["timestamp"])
-    details = next((value for key, value in event.items() if key.endswith("EventDetails") and isinstance(value, dict)), {})
+    stamp = (
+        event["timestamp"].strftime("%H:%M:%S") if hasattr(event["timestamp"], "strftime") else str(event["timestamp"])
+    )
+    details = next(
+        (value for key, value in event.items() if key.endswith("EventDetails") and isinstance(value, dict)), {}
+    )
     text = f"{stamp}  {kind}"
     if details.get("name"):
         text += f"  {details['name']}"
@@ -134,13 +164,18 @@ def describe_event(event: dict[str, Any]) -> str | None:
     return text
 
 
-def status(args: argparse.Namespace, session: Session | None, out: TextIO, *, sleep: Callable[[float], None] = time.sleep) -> int:
+def status(
+    args: argparse.Namespace, session: Session | None, out: TextIO, *, sleep: Callable[[float], None] = time.sleep
+) -> int:
     client = _session(session).client("stepfunctions")
     shown = 0
     while True:
         execution = client.describe_execution(executionArn=args.execution_arn)
-        events = [event for page in client.get_paginator("get_execution_history").paginate(executionArn=args.execution_arn)
-                  for event in page["events"]]  # fmt: skip
+        events = [
+            event
+            for page in client.get_paginator("get_execution_history").paginate(executionArn=args.execution_arn)
+            for event in page["events"]
+        ]
         for event in events[shown:]:
             line = describe_event(event)
             if line:
@@ -157,7 +192,9 @@ def status(args: argparse.Namespace, session: Session | None, out: TextIO, *, sl
     return 0 if execution["status"] in ("SUCCEEDED", *RUNNING_STATUSES) else 1
 
 
-def test_model(args: argparse.Namespace, session: Session | None, out: TextIO, *, sleep: Callable[[float], None] = time.sleep) -> int:
+def test_model(
+    args: argparse.Namespace, session: Session | None, out: TextIO, *, sleep: Callable[[float], None] = time.sleep
+) -> int:
     _, evaluation = runtime_modules()
     if not args.prompt.strip():
         raise CommandError("the prompt is empty")
@@ -166,7 +203,9 @@ def test_model(args: argparse.Namespace, session: Session | None, out: TextIO, *
     return 0
 
 
-def benchmark(args: argparse.Namespace, session: Session | None, out: TextIO, *, sleep: Callable[[float], None] = time.sleep) -> int:
+def benchmark(
+    args: argparse.Namespace, session: Session | None, out: TextIO, *, sleep: Callable[[float], None] = time.sleep
+) -> int:
     data, evaluation = runtime_modules()
     if args.metric == "judge" and not args.judge:
         raise CommandError("--metric judge needs --judge MODEL_ID")
@@ -174,8 +213,14 @@ def benchmark(args: argparse.Namespace, session: Session | None, out: TextIO, *,
     if not suite.is_file():
         raise CommandError(f"{suite}: no such file")
     cases = evaluation.load_suite(data.iter_file_lines(suite), args.metric, str(suite))
-    settings = evaluation.EvaluationSettings(base_model_id=args.base, custom_model_id=args.custom, metric=args.metric,
-                                             min_gain=args.min_gain, judge_model_id=args.judge, max_tokens=args.max_tokens)  # fmt: skip
+    settings = evaluation.EvaluationSettings(
+        base_model_id=args.base,
+        custom_model_id=args.custom,
+        metric=args.metric,
+        min_gain=args.min_gain,
+        judge_model_id=args.judge,
+        max_tokens=args.max_tokens,
+    )
     caller = evaluation.ConverseCaller(_session(session).client("bedrock-runtime"), sleep=sleep)
     report = evaluation.evaluate_cases(cases, settings, caller)
     markdown = evaluation.render_markdown(report)
@@ -217,8 +262,9 @@ def _fraction(text: str) -> float:
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
-    root = argparse.ArgumentParser(prog="python -m modelsmith.customization_cli", description=__doc__.splitlines()[0],
-                                   parents=[common])  # fmt: skip
+    root = argparse.ArgumentParser(
+        prog="python -m modelsmith.customization_cli", description=__doc__.splitlines()[0], parents=[common]
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     prepare_parser = commands.add_parser("prepare", parents=[common], help="convert and validate a JSONL file")
@@ -229,7 +275,9 @@ def parser() -> argparse.ArgumentParser:
         choices=sorted(catalogue.BEDROCK_CUSTOMIZATION_MODELS),
         help="the model to fine-tune (customization ID): its data format and limits apply",
     )
-    prepare_parser.add_argument("--out", default="customization-data", help="output folder (default customization-data)")
+    prepare_parser.add_argument(
+        "--out", default="customization-data", help="output folder (default customization-data)"
+    )
     prepare_parser.add_argument("--upload", help="also upload the files under this S3 prefix (s3://bucket/prefix/)")
     prepare_parser.add_argument("--validation-fraction", type=_fraction, default=0.1)
     prepare_parser.add_argument("--seed", type=int, default=42)
@@ -261,12 +309,23 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-COMMANDS: dict[str, Callable[..., int]] = {"prepare": prepare, "train": train, "status": status, "test": test_model,
-                                           "benchmark": benchmark}  # fmt: skip
+COMMANDS: dict[str, Callable[..., int]] = {
+    "prepare": prepare,
+    "train": train,
+    "status": status,
+    "test": test_model,
+    "benchmark": benchmark,
+}
 
 
-def main(argv: list[str] | None = None, *, session: Session | None = None, out: TextIO = sys.stdout,
-         err: TextIO = sys.stderr, sleep: Callable[[float], None] = time.sleep) -> int:  # fmt: skip
+def main(
+    argv: list[str] | None = None,
+    *,
+    session: Session | None = None,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     args = parser().parse_args(argv)
     command = COMMANDS[args.command]
     try:

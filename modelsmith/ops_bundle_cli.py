@@ -50,13 +50,19 @@ def build(
         _fail(str(error))
     typer.echo(f"Ops bundle {manifest['bundle_version']} of environment '{env}' ({manifest['region']}) in {out}:")
     for stack in manifest["stacks"]:
-        site = [p["name"] for p in stack["parameters"] if p["group"] and not p["group"].startswith(("Resolved", "Assets"))]
-        typer.echo(f"  {stack['name']:<36} {stack['template']}" + (f"  site parameters: {', '.join(site)}" if site else ""))
+        site = [
+            p["name"] for p in stack["parameters"] if p["group"] and not p["group"].startswith(("Resolved", "Assets"))
+        ]
+        typer.echo(
+            f"  {stack['name']:<36} {stack['template']}" + (f"  site parameters: {', '.join(site)}" if site else "")
+        )
     for stack in manifest["omitted_stacks"]:
         typer.echo(f"  {stack['name']:<36} omitted: {stack['reason']}")
     size = sum(asset["bytes"] for asset in manifest["assets"]) / 1e6
     typer.echo(f"  {len(manifest['assets'])} assets, {size:.1f} MB" + (f"; archive {out}.tar.gz" if archive else ""))
-    typer.echo(f"Next: python -m modelsmith.ops_bundle publish --bundle {out} --bucket <bucket in {manifest['region']}>")
+    typer.echo(
+        f"Next: python -m modelsmith.ops_bundle publish --bundle {out} --bucket <bucket in {manifest['region']}>"
+    )
 
 
 @app.command()
@@ -81,17 +87,26 @@ def check(
     if problems:
         _fail(f"{len(problems)} problem(s) in {bundle}")
     manifest = ops_bundle.read_manifest(bundle)
-    checked = ["checksums", "asset references", "parameters", *(["cfn-lint"] if lint else []),
-               *(["published assets"] if bucket else [])]  # fmt: skip
-    typer.echo(f"{bundle}: {len(manifest['stacks'])} templates and {len(manifest['assets'])} assets are sound "
-               f"({', '.join(checked)})")  # fmt: skip
+    checked = [
+        "checksums",
+        "asset references",
+        "parameters",
+        *(["cfn-lint"] if lint else []),
+        *(["published assets"] if bucket else []),
+    ]
+    typer.echo(
+        f"{bundle}: {len(manifest['stacks'])} templates and {len(manifest['assets'])} assets are sound "
+        f"({', '.join(checked)})"
+    )
 
 
 @app.command()
 def publish(
     bundle: Path = typer.Option(..., "--bundle", help="bundle folder"),
     bucket: str = typer.Option(..., "--bucket", help="an existing bucket in the stacks' region"),
-    prefix: Optional[str] = typer.Option(None, "--prefix", help="key prefix, ending with '/' (default: the templates' default)"),
+    prefix: Optional[str] = typer.Option(
+        None, "--prefix", help="key prefix, ending with '/' (default: the templates' default)"
+    ),
 ) -> None:
     """Upload the bundle's assets and templates (SSE-S3) and print the deploy commands. Uses the shell's AWS credentials."""
     try:

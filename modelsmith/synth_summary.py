@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     if result.returncode != 0:
         for failure in validation_failures(args.out):
             print(f"unacknowledged finding: {failure}", file=sys.stderr)
-        print(f"error: `{' '.join(command)}` failed (exit {result.returncode}); see the messages above", file=sys.stderr)
+        print(
+            f"error: `{' '.join(command)}` failed (exit {result.returncode}); see the messages above", file=sys.stderr
+        )
         return result.returncode
     print(format_summary(args.env, summarize(args.out), seconds))
     return 0

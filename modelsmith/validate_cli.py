@@ -158,7 +158,9 @@ def training_data(
         return
     if base_model not in catalogue.BEDROCK_CUSTOMIZATION_MODELS:
         known = ", ".join(sorted(catalogue.BEDROCK_CUSTOMIZATION_MODELS))
-        raise typer.BadParameter(f"{base_model!r} is not a model Bedrock fine-tunes; one of {known}", param_hint="--base-model")
+        raise typer.BadParameter(
+            f"{base_model!r} is not a model Bedrock fine-tunes; one of {known}", param_hint="--base-model"
+        )
     settings = catalogue.BEDROCK_CUSTOMIZATION_MODELS[base_model].preparation_settings()
     target_format = settings.pop("target_format")
     customization_data = lambda_module("shared", "customization_data")

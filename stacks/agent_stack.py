@@ -137,7 +137,12 @@ class AgentStack(Stack):
                 guardrail=agent.guardrail_enabled,
             )
             publish("agent", "agent-id", self.assistant.agent.agent_id, description="ID of the astronomy agent")
-            publish("agent", "agent-alias-id", self.assistant.alias.alias_id, description="ID of the agent alias clients call")
+            publish(
+                "agent",
+                "agent-alias-id",
+                self.assistant.alias.alias_id,
+                description="ID of the agent alias clients call",
+            )
         else:
             self.agentcore = AgentCoreAssistant(
                 self,
@@ -151,10 +156,39 @@ class AgentStack(Stack):
                 instruction=INSTRUCTION,
                 memory_days=agent.memory_duration_days if agent.memory_enabled else None,
             )
-            publish("agent", "harness-arn", self.agentcore.harness.attr_arn, description="ARN of the agent's AgentCore harness")
-            publish("agent", "gateway-id", self.agentcore.gateway.attr_gateway_identifier, description="ID of the tools' AgentCore Gateway")
-            publish("agent", "gateway-url", self.agentcore.gateway.attr_gateway_url, description="MCP URL of the tools' AgentCore Gateway")
-        publish("agent", "knowledge-base-id", self.knowledge_base.knowledge_base_id, description="ID of the agent's knowledge base")
-        publish("agent", "data-source-id", self.knowledge_base.data_source_id, description="ID of the knowledge base's S3 data source")
-        publish("agent", "tools-function-name", self.tools.function.function_name, description="Name of the action-group function")
-
+            publish(
+                "agent",
+                "harness-arn",
+                self.agentcore.harness.attr_arn,
+                description="ARN of the agent's AgentCore harness",
+            )
+            publish(
+                "agent",
+                "gateway-id",
+                self.agentcore.gateway.attr_gateway_identifier,
+                description="ID of the tools' AgentCore Gateway",
+            )
+            publish(
+                "agent",
+                "gateway-url",
+                self.agentcore.gateway.attr_gateway_url,
+                description="MCP URL of the tools' AgentCore Gateway",
+            )
+        publish(
+            "agent",
+            "knowledge-base-id",
+            self.knowledge_base.knowledge_base_id,
+            description="ID of the agent's knowledge base",
+        )
+        publish(
+            "agent",
+            "data-source-id",
+            self.knowledge_base.data_source_id,
+            description="ID of the knowledge base's S3 data source",
+        )
+        publish(
+            "agent",
+            "tools-function-name",
+            self.tools.function.function_name,
+            description="Name of the action-group function",
+        )

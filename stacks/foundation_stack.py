@@ -101,8 +101,28 @@ class FoundationStack(Stack):
         publish("kms", "key-arn", self.key.key_arn, description="ARN of the project KMS key")
         publish("kms", "key-id", self.key.key_id, description="ID of the project KMS key")
         publish("s3", "data-bucket", self.data_bucket.bucket_name, description="Bucket for input corpora and datasets")
-        publish("s3", "artifacts-bucket", self.artifacts_bucket.bucket_name, description="Bucket for run outputs (runs/<execution-name>/)")
-        publish("s3", "access-logs-bucket", self.access_logs_bucket.bucket_name, description="Server access logs of the buckets")
+        publish(
+            "s3",
+            "artifacts-bucket",
+            self.artifacts_bucket.bucket_name,
+            description="Bucket for run outputs (runs/<execution-name>/)",
+        )
+        publish(
+            "s3",
+            "access-logs-bucket",
+            self.access_logs_bucket.bucket_name,
+            description="Server access logs of the buckets",
+        )
         for secret_id, secret in self.secrets.items():
-            publish("secrets", secret_id, secret.secret_arn, description=f"ARN of the secret: {THIRD_PARTY_SECRETS[secret_id]}")
-        publish("sns", "notifications-topic-arn", self.notifications_topic.topic_arn, description="ARN of the run-notification topic")
+            publish(
+                "secrets",
+                secret_id,
+                secret.secret_arn,
+                description=f"ARN of the secret: {THIRD_PARTY_SECRETS[secret_id]}",
+            )
+        publish(
+            "sns",
+            "notifications-topic-arn",
+            self.notifications_topic.topic_arn,
+            description="ARN of the run-notification topic",
+        )

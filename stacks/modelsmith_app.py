@@ -44,20 +44,35 @@ class ModelsmithStacks:
     operations: OperationsStack | None = None
 
     def all(self) -> list[Stack]:
-        stacks: list[Stack | None] = [self.foundation, self.network, self.training_instance, self.retrieval_pipeline,
-                                      self.llm_customization, self.agent, self.operations]
+        stacks: list[Stack | None] = [
+            self.foundation,
+            self.network,
+            self.training_instance,
+            self.retrieval_pipeline,
+            self.llm_customization,
+            self.agent,
+            self.operations,
+        ]
         return [stack for stack in stacks if stack is not None]
 
     def watched_workflows(self) -> list[WatchedWorkflow]:
         """Every workflow with its steps' functions (the agent's tools function counts as a one-step workflow)."""
         workflows = [
-            WatchedWorkflow("retrieval-pipeline", self.retrieval_pipeline.state_machine, self.retrieval_pipeline.functions),
-            WatchedWorkflow("lora-training", self.training_instance.state_machine,
-                            {"validate_input": self.training_instance.validator}),
-        ]  # fmt: skip
+            WatchedWorkflow(
+                "retrieval-pipeline", self.retrieval_pipeline.state_machine, self.retrieval_pipeline.functions
+            ),
+            WatchedWorkflow(
+                "lora-training",
+                self.training_instance.state_machine,
+                {"validate_input": self.training_instance.validator},
+            ),
+        ]
         if self.llm_customization is not None:
-            workflows.append(WatchedWorkflow("llm-customization", self.llm_customization.state_machine,
-                                             self.llm_customization.functions))  # fmt: skip
+            workflows.append(
+                WatchedWorkflow(
+                    "llm-customization", self.llm_customization.state_machine, self.llm_customization.functions
+                )
+            )
         if self.agent is not None:
             workflows.append(WatchedWorkflow("agent-tools", None, {"tools": self.agent.tools.function}))
         return workflows
@@ -83,8 +98,11 @@ class _TagPlainResources:
         self._tags_of = tags_of  # stack path -> tags
 
     def visit(self, node: IConstruct) -> None:
-        if (isinstance(node, CfnResource) and node.cfn_resource_type in _PLAIN_TAGGABLE_TYPES
-                and not TagManager.is_taggable(node)):  # fmt: skip
+        if (
+            isinstance(node, CfnResource)
+            and node.cfn_resource_type in _PLAIN_TAGGABLE_TYPES
+            and not TagManager.is_taggable(node)
+        ):
             tags = self._tags_of[Stack.of(node).node.path]
             node.add_property_override("Tags", [{"Key": key, "Value": value} for key, value in sorted(tags.items())])
 
@@ -96,9 +114,13 @@ def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
     if config.network.vpc_id is None:
         network = NetworkStack(app, stack_id(config, "Network"), config=config, encryption_key=foundation.key)
     training_instance = TrainingInstanceStack(
-        app, stack_id(config, "TrainingInstance"), config=config, foundation=foundation,
-        vpc=network.vpc if network else None, workload_subnets=network.workload_subnets if network else None,
-    )  # fmt: skip
+        app,
+        stack_id(config, "TrainingInstance"),
+        config=config,
+        foundation=foundation,
+        vpc=network.vpc if network else None,
+        workload_subnets=network.workload_subnets if network else None,
+    )
     retrieval_pipeline = RetrievalPipelineStack(
         app, stack_id(config, "RetrievalPipeline"), config=config, foundation=foundation
     )
@@ -110,19 +132,31 @@ def add_stacks(app: App, config: EnvironmentConfig) -> ModelsmithStacks:
     agent = None
     if config.agent.enabled:
         agent = AgentStack(
-            app, stack_id(config, "Agent"), config=config, encryption_key=foundation.key,
-            data_bucket=foundation.data_bucket, artifacts_bucket=foundation.artifacts_bucket,
+            app,
+            stack_id(config, "Agent"),
+            config=config,
+            encryption_key=foundation.key,
+            data_bucket=foundation.data_bucket,
+            artifacts_bucket=foundation.artifacts_bucket,
             ads_token_secret=foundation.secrets["nasa-ads-token"],
             pinecone_api_key_secret=foundation.secrets["pinecone-api-key"],
-        )  # fmt: skip
+        )
     stacks = ModelsmithStacks(
-        foundation=foundation, network=network, training_instance=training_instance,
-        retrieval_pipeline=retrieval_pipeline, llm_customization=llm_customization, agent=agent,
-    )  # fmt: skip
+        foundation=foundation,
+        network=network,
+        training_instance=training_instance,
+        retrieval_pipeline=retrieval_pipeline,
+        llm_customization=llm_customization,
+        agent=agent,
+    )
     operations = OperationsStack(
-        app, stack_id(config, "Operations"), config=config, foundation=foundation,
-        workflows=stacks.watched_workflows(), gpu_instance_id=training_instance.instance.instance_id,
-    )  # fmt: skip
+        app,
+        stack_id(config, "Operations"),
+        config=config,
+        foundation=foundation,
+        workflows=stacks.watched_workflows(),
+        gpu_instance_id=training_instance.instance.instance_id,
+    )
     stacks = replace(stacks, operations=operations)
 
     tags_of = {stack.node.path: cost_allocation_tags(config, stack) for stack in stacks.all()}

@@ -29,4 +29,3 @@ class NetworkStack(Stack):
         )
         self.vpc = network.vpc
         self.workload_subnets = network.workload_subnets
-

@@ -39,20 +39,37 @@ class OperationsStack(Stack):
         gpu_instance_id: str,
         **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, description=f"Modelsmith {config.name}: operations dashboard and alarms", **kwargs)
+        super().__init__(
+            scope, construct_id, description=f"Modelsmith {config.name}: operations dashboard and alarms", **kwargs
+        )
         self.add_stack_dependency(foundation)
         prefix = endpoint_name_prefix(config.name)
         self.endpoint_watch = EndpointWatch(
-            self, "EndpointWatch", environment_name=config.name, endpoint_prefix=prefix,
-            idle_days=config.operations.endpoint_idle_days, encryption_key=foundation.key,
+            self,
+            "EndpointWatch",
+            environment_name=config.name,
+            endpoint_prefix=prefix,
+            idle_days=config.operations.endpoint_idle_days,
+            encryption_key=foundation.key,
             log_retention=retention_days(config.log_retention_days),
-        )  # fmt: skip
+        )
         self.alarms = OperationsAlarms(
-            self, "Alarms", config=config.operations, environment_name=config.name,
-            topic=foundation.notifications_topic, workflows=workflows, gpu_instance_id=gpu_instance_id,
+            self,
+            "Alarms",
+            config=config.operations,
+            environment_name=config.name,
+            topic=foundation.notifications_topic,
+            workflows=workflows,
+            gpu_instance_id=gpu_instance_id,
             endpoint_watch=self.endpoint_watch,
-        ).alarms  # fmt: skip
+        ).alarms
         self.dashboard = OperationsDashboard(
-            self, "Dashboard", dashboard_name=construct_id, workflows=workflows, gpu_instance_id=gpu_instance_id,
-            endpoint_prefix=prefix, endpoint_watch=self.endpoint_watch, alarms=list(self.alarms.values()),
-        ).dashboard  # fmt: skip
+            self,
+            "Dashboard",
+            dashboard_name=construct_id,
+            workflows=workflows,
+            gpu_instance_id=gpu_instance_id,
+            endpoint_prefix=prefix,
+            endpoint_watch=self.endpoint_watch,
+            alarms=list(self.alarms.values()),
+        ).dashboard

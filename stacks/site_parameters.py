@@ -71,16 +71,26 @@ def bundle_config(config: EnvironmentConfig) -> EnvironmentConfig:
     if network.vpc_id is not None:
         subnets = Token.as_list(Fn.ref(PRIVATE_SUBNET_IDS))
         zones = Token.as_list(Fn.ref(AVAILABILITY_ZONES))
-        update["network"] = network.model_copy(update={
-            "vpc_id": Fn.ref(VPC_ID),
-            "private_subnet_ids": tuple(Fn.select(index, subnets) for index in range(len(network.private_subnet_ids))),
-            "availability_zones": tuple(Fn.select(index, zones) for index in range(len(network.availability_zones))),
-        })  # fmt: skip
+        update["network"] = network.model_copy(
+            update={
+                "vpc_id": Fn.ref(VPC_ID),
+                "private_subnet_ids": tuple(
+                    Fn.select(index, subnets) for index in range(len(network.private_subnet_ids))
+                ),
+                "availability_zones": tuple(
+                    Fn.select(index, zones) for index in range(len(network.availability_zones))
+                ),
+            }
+        )
     knowledge_base = config.agent.knowledge_base
     if config.agent.enabled and knowledge_base.vector_store == "pinecone":
-        update["agent"] = config.agent.model_copy(update={
-            "knowledge_base": knowledge_base.model_copy(update={"pinecone_connection_string": Fn.ref(PINECONE_INDEX_HOST)}),
-        })  # fmt: skip
+        update["agent"] = config.agent.model_copy(
+            update={
+                "knowledge_base": knowledge_base.model_copy(
+                    update={"pinecone_connection_string": Fn.ref(PINECONE_INDEX_HOST)}
+                ),
+            }
+        )
     return config.model_copy(update=update)
 
 
@@ -92,26 +102,36 @@ def add_site_parameters(stacks: ModelsmithStacks, config: EnvironmentConfig) -> 
     _vector_store_defaults(stacks.retrieval_pipeline, config)
     if stacks.agent is not None and config.agent.knowledge_base.vector_store == "pinecone":
         site_parameter(
-            stacks.agent, PINECONE_INDEX_HOST, group=VECTOR_STORES, label="Knowledge base Pinecone index host",
-            default=config.agent.knowledge_base.pinecone_connection_string, allowed_pattern=_PINECONE_HOST[4:],
+            stacks.agent,
+            PINECONE_INDEX_HOST,
+            group=VECTOR_STORES,
+            label="Knowledge base Pinecone index host",
+            default=config.agent.knowledge_base.pinecone_connection_string,
+            allowed_pattern=_PINECONE_HOST[4:],
             constraint_description="https://<index>-<project>.svc.<environment>.pinecone.io",
             description="Pinecone index host of the agent's knowledge base; its API key is the pinecone-api-key secret.",
-        )  # fmt: skip
+        )
 
 
 def _notification_emails(stack: Stack, topic: sns.ITopic, config: EnvironmentConfig) -> None:
     defaults = list(config.notification_emails)
     for index, name in enumerate(notification_email_parameters(config)):
         address = site_parameter(
-            stack, name, group=NOTIFICATIONS, label=f"Notification e-mail {index + 1}",
-            default=defaults[index] if index < len(defaults) else "", allowed_pattern=_EMAIL,
+            stack,
+            name,
+            group=NOTIFICATIONS,
+            label=f"Notification e-mail {index + 1}",
+            default=defaults[index] if index < len(defaults) else "",
+            allowed_pattern=_EMAIL,
             constraint_description="an e-mail address, or empty",
             description=(
                 "E-mail address subscribed to run notifications (run results, failures, idle stops); its owner "
                 "confirms SNS's message. Empty: no subscription."
             ),
-        )  # fmt: skip
-        given = CfnCondition(stack, f"Has{name}", expression=Fn.condition_not(Fn.condition_equals(address.value_as_string, "")))
+        )
+        given = CfnCondition(
+            stack, f"Has{name}", expression=Fn.condition_not(Fn.condition_equals(address.value_as_string, ""))
+        )
         subscription = sns.CfnSubscription(
             stack, f"{name}Subscription", topic_arn=topic.topic_arn, protocol="email", endpoint=address.value_as_string
         )
@@ -122,37 +142,73 @@ def _existing_vpc(stack: Stack, config: EnvironmentConfig) -> None:
     network = config.network
     count = len(network.private_subnet_ids)
     site_parameter(
-        stack, VPC_ID, type="AWS::EC2::VPC::Id", group=NETWORK, label="Existing VPC", default=network.vpc_id,
+        stack,
+        VPC_ID,
+        type="AWS::EC2::VPC::Id",
+        group=NETWORK,
+        label="Existing VPC",
+        default=network.vpc_id,
         description="The existing VPC the GPU instance runs in; it must already have the endpoints README > Configuration lists.",
-    )  # fmt: skip
+    )
     site_parameter(
-        stack, PRIVATE_SUBNET_IDS, type="List<AWS::EC2::Subnet::Id>", group=NETWORK, label="Private subnets",
+        stack,
+        PRIVATE_SUBNET_IDS,
+        type="List<AWS::EC2::Subnet::Id>",
+        group=NETWORK,
+        label="Private subnets",
         default=",".join(network.private_subnet_ids),
         description=(
             f"{count} private subnet(s) of that VPC with a route to the VPC endpoints (and NAT, for the Hugging Face "
             "Hub), in the order of AvailabilityZones; the GPU instance and its checkpoint volume use the first."
         ),
-    )  # fmt: skip
+    )
     site_parameter(
-        stack, AVAILABILITY_ZONES, type="List<AWS::EC2::AvailabilityZone::Name>", group=NETWORK,
-        label="Zones of the private subnets", default=",".join(network.availability_zones),
+        stack,
+        AVAILABILITY_ZONES,
+        type="List<AWS::EC2::AvailabilityZone::Name>",
+        group=NETWORK,
+        label="Zones of the private subnets",
+        default=",".join(network.availability_zones),
         description=f"The availability zone of each of the {count} private subnet(s), in the same order.",
-    )  # fmt: skip
+    )
 
 
 def _vector_store_defaults(stack: Stack, config: EnvironmentConfig) -> None:
     tree = ParameterTree(stack, "SiteParameters", environment_name=config.name)
     pinecone_default = config.agent.knowledge_base.pinecone_connection_string or ""
     for name, key, label, pattern, default, description in (
-        (OPENSEARCH_ENDPOINT, "opensearch-endpoint", "Default OpenSearch endpoint", _OPENSEARCH_ENDPOINT, "",
-         "The site's OpenSearch domain endpoint (https://...), the retrieval pipeline's default corpus and "
-         "ML Commons registration target. Empty: none (each run names its own)."),
-        (PINECONE_INDEX_HOST, "pinecone-index-host", "Default Pinecone index host", _PINECONE_HOST, pinecone_default,
-         "The site's Pinecone index host (https://<index>-<project>.svc.<environment>.pinecone.io), the retrieval "
-         "pipeline's default registration target. Empty: none."),
-    ):  # fmt: skip
-        value = site_parameter(stack, name, group=VECTOR_STORES, label=label, default=default, allowed_pattern=pattern,
-                               description=description)  # fmt: skip
-        given = CfnCondition(stack, f"Has{name}", expression=Fn.condition_not(Fn.condition_equals(value.value_as_string, "")))
-        published = tree.publish(SITE_CATEGORY, key, value.value_as_string, description=f"{label} (ops bundle parameter {name})")
+        (
+            OPENSEARCH_ENDPOINT,
+            "opensearch-endpoint",
+            "Default OpenSearch endpoint",
+            _OPENSEARCH_ENDPOINT,
+            "",
+            "The site's OpenSearch domain endpoint (https://...), the retrieval pipeline's default corpus and "
+            "ML Commons registration target. Empty: none (each run names its own).",
+        ),
+        (
+            PINECONE_INDEX_HOST,
+            "pinecone-index-host",
+            "Default Pinecone index host",
+            _PINECONE_HOST,
+            pinecone_default,
+            "The site's Pinecone index host (https://<index>-<project>.svc.<environment>.pinecone.io), the retrieval "
+            "pipeline's default registration target. Empty: none.",
+        ),
+    ):
+        value = site_parameter(
+            stack,
+            name,
+            group=VECTOR_STORES,
+            label=label,
+            default=default,
+            allowed_pattern=pattern,
+            description=description,
+        )
+        given = CfnCondition(
+            stack, f"Has{name}", expression=Fn.condition_not(Fn.condition_equals(value.value_as_string, ""))
+        )
+        published = tree.publish(
+            SITE_CATEGORY, key, value.value_as_string, description=f"{label} (ops bundle parameter {name})"
+        )
         published.node.default_child.cfn_options.condition = given  # type: ignore[union-attr]

@@ -27,12 +27,19 @@ EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 # have no account, so this grants models only, never another account's resources.
 FOUNDATION_MODELS_ANY_REGION = f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/*"
 TRANSIENT_SDK_ERRORS = ["ThrottlingException", "ServiceUnavailable", "InternalServerError", "States.Timeout"]
-BEDROCK_TRANSIENT_ERRORS = [*TRANSIENT_SDK_ERRORS, "Bedrock.ThrottlingException", "Bedrock.ServiceUnavailableException",
-                            "Bedrock.InternalServerException"]  # fmt: skip
+BEDROCK_TRANSIENT_ERRORS = [
+    *TRANSIENT_SDK_ERRORS,
+    "Bedrock.ThrottlingException",
+    "Bedrock.ServiceUnavailableException",
+    "Bedrock.InternalServerException",
+]
 TRANSIENT_LAMBDA_ERRORS = [
-    "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
-]  # fmt: skip
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
 
 
 def run_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
@@ -72,8 +79,9 @@ def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schem
         scope,
         "Validate input",
         lambda_function=validator,
-        payload=sfn.TaskInput.from_object({"input": sfn.JsonPath.entire_payload, "schema_name": schema_name,
-                                           "run_id": RUN_ID}),
+        payload=sfn.TaskInput.from_object(
+            {"input": sfn.JsonPath.entire_payload, "schema_name": schema_name, "run_id": RUN_ID}
+        ),
         payload_response_only=True,
         retry_on_service_exceptions=False,
     )
@@ -83,8 +91,14 @@ def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schem
 
 def validator_function(scope: Construct, construct_id: str, **props: Any) -> PythonFunction:
     """The input validator of a workflow: ``lambda_src/validate_input`` with ``statemachines/schemas`` bundled."""
-    return PythonFunction(scope, construct_id, source="validate_input", bundled_directories={"schemas": SCHEMA_DIR},
-                          shared_code=True, **props)
+    return PythonFunction(
+        scope,
+        construct_id,
+        source="validate_input",
+        bundled_directories={"schemas": SCHEMA_DIR},
+        shared_code=True,
+        **props,
+    )
 
 
 MODELSMITH_DIR = Path(__file__).resolve().parents[1] / "modelsmith"
@@ -97,23 +111,37 @@ def cost_estimator_function(scope: Construct, construct_id: str, *, config: Any,
 
     settings = {**cost_config(config), "region": Aws.REGION}  # the deployed region, not a literal in the template
     return PythonFunction(
-        scope, construct_id, source="estimate_cost", bundled_directories={"modelsmith": MODELSMITH_DIR},
-        environment={"COST_CONFIG": json.dumps(settings, sort_keys=True)}, **props,
-    )  # fmt: skip
+        scope,
+        construct_id,
+        source="estimate_cost",
+        bundled_directories={"modelsmith": MODELSMITH_DIR},
+        environment={"COST_CONFIG": json.dumps(settings, sort_keys=True)},
+        **props,
+    )
 
 
-def cost_estimate_task(scope: Construct, *, estimator: lambda_.IFunction, workflow: str, then: sfn.IChainable) -> sfn.IChainable:
+def cost_estimate_task(
+    scope: Construct, *, estimator: lambda_.IFunction, workflow: str, then: sfn.IChainable
+) -> sfn.IChainable:
     """The state after input validation: the run's estimated cost at ``$.cost_estimate`` (for the output), then
     ``then``. The estimator returns ``{"unavailable": reason}`` for inputs it cannot price; should the function
     itself fail, the run goes on without an estimate."""
     task = tasks.LambdaInvoke(
-        scope, "Estimate cost", lambda_function=estimator,
+        scope,
+        "Estimate cost",
+        lambda_function=estimator,
         payload=sfn.TaskInput.from_object({"workflow": workflow, "input": sfn.JsonPath.entire_payload}),
-        payload_response_only=True, retry_on_service_exceptions=False, result_path="$.cost_estimate",
-    )  # fmt: skip
+        payload_response_only=True,
+        retry_on_service_exceptions=False,
+        result_path="$.cost_estimate",
+    )
     retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
-    unavailable = sfn.Pass(scope, "Cost estimate unavailable", parameters={"unavailable": sfn.JsonPath.string_at("$.cost_error.Cause")},
-                           result_path="$.cost_estimate")  # fmt: skip
+    unavailable = sfn.Pass(
+        scope,
+        "Cost estimate unavailable",
+        parameters={"unavailable": sfn.JsonPath.string_at("$.cost_error.Cause")},
+        result_path="$.cost_estimate",
+    )
     task.add_catch(unavailable, result_path="$.cost_error")
     task.next(then)
     unavailable.next(then)

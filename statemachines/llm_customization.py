@@ -130,74 +130,124 @@ class _Builder:
             result_path=sfn.JsonPath.DISCARD,
         )
 
-    def _bedrock(self, name: str, action: str, parameters: dict, resources: list[str], *,
-                 tagged: Sequence[str] = (), **kwargs) -> tasks.CallAwsService:  # fmt: skip
+    def _bedrock(
+        self, name: str, action: str, parameters: dict, resources: list[str], *, tagged: Sequence[str] = (), **kwargs
+    ) -> tasks.CallAwsService:
         """``tagged``: the ARNs of what the call creates with tags (Bedrock authorizes tag-on-create as TagResource)."""
         statements = [iam.PolicyStatement(actions=["bedrock:TagResource"], resources=list(tagged))] if tagged else None
-        task = tasks.CallAwsService(self.scope, name, service="bedrock", action=action, parameters=parameters,
-                                    iam_resources=resources, additional_iam_statements=statements, **kwargs)  # fmt: skip
+        task = tasks.CallAwsService(
+            self.scope,
+            name,
+            service="bedrock",
+            action=action,
+            parameters=parameters,
+            iam_resources=resources,
+            additional_iam_statements=statements,
+            **kwargs,
+        )
         return retry_transient(task, BEDROCK_TRANSIENT_ERRORS)
 
     def _invoke(self, name: str, function: lambda_.IFunction, payload: dict, result_path: str) -> tasks.LambdaInvoke:
-        task = tasks.LambdaInvoke(self.scope, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
-                                  payload_response_only=True, retry_on_service_exceptions=False, result_path=result_path)  # fmt: skip
+        task = tasks.LambdaInvoke(
+            self.scope,
+            name,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+        )
         retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
         task.add_catch(self.failure_entry, result_path="$.error")
         return task
 
     def _notify(self, name: str, subject: str, status: str, extra: dict) -> tasks.SnsPublish:
         task = tasks.SnsPublish(
-            self.scope, name, topic=self.r.topic, subject=subject,
-            message=sfn.TaskInput.from_object({"workflow": "llm-customization", "run_id": RUN_ID, "status": status, **extra}),
+            self.scope,
+            name,
+            topic=self.r.topic,
+            subject=subject,
+            message=sfn.TaskInput.from_object(
+                {"workflow": "llm-customization", "run_id": RUN_ID, "status": status, **extra}
+            ),
             result_path=sfn.JsonPath.DISCARD,
-        )  # fmt: skip
+        )
         return retry_transient(task, TRANSIENT_SDK_ERRORS)
 
     def _failed(self, name: str, error: str, cause: str, *paths: str) -> sfn.Pass:
-        return sfn.Pass(self.scope, name, result_path="$.error", parameters={
-            "Error": error, "Cause": sfn.JsonPath.format(cause, *[sfn.JsonPath.string_at(p) for p in paths]),
-        })  # fmt: skip
+        return sfn.Pass(
+            self.scope,
+            name,
+            result_path="$.error",
+            parameters={
+                "Error": error,
+                "Cause": sfn.JsonPath.format(cause, *[sfn.JsonPath.string_at(p) for p in paths]),
+            },
+        )
 
     # Failure path ------------------------------------------------------------------------------------------------
     def _failure_path(self) -> sfn.IChainable:
         fail = sfn.Fail(self.scope, "Run failed", error_path="$.error.Error", cause_path="$.error.Cause")
-        notify = self._notify("Notify failure", "Modelsmith model customization failed", "FAILED", {
-            "error": sfn.JsonPath.string_at("$.error.Error"), "cause": sfn.JsonPath.string_at("$.error.Cause")})
+        notify = self._notify(
+            "Notify failure",
+            "Modelsmith model customization failed",
+            "FAILED",
+            {"error": sfn.JsonPath.string_at("$.error.Error"), "cause": sfn.JsonPath.string_at("$.error.Cause")},
+        )
         notify.add_catch(fail, result_path="$.notify_error")
         notify.next(fail)
         delete = self._delete_serving("Delete deployment after failure")
         delete.add_catch(notify, result_path="$.cleanup_error")
         delete.next(notify)
-        deployed = sfn.Choice(self.scope, "Deployment created?").when(
-            sfn.Condition.is_present("$.deployment.arn"), delete).otherwise(notify)  # fmt: skip
-        stop = self._bedrock("Stop customization job", "stopModelCustomizationJob",
-                             {"JobIdentifier": sfn.JsonPath.string_at("$.job.arn")},
-                             [self.arn("model-customization-job")], result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+        deployed = (
+            sfn.Choice(self.scope, "Deployment created?")
+            .when(sfn.Condition.is_present("$.deployment.arn"), delete)
+            .otherwise(notify)
+        )
+        stop = self._bedrock(
+            "Stop customization job",
+            "stopModelCustomizationJob",
+            {"JobIdentifier": sfn.JsonPath.string_at("$.job.arn")},
+            [self.arn("model-customization-job")],
+            result_path=sfn.JsonPath.DISCARD,
+        )
         stop.add_catch(deployed, result_path="$.cleanup_error")
         stop.next(deployed)
-        return sfn.Choice(self.scope, "Job still running?").when(
-            sfn.Condition.and_(sfn.Condition.is_present("$.job.arn"), sfn.Condition.is_not_present("$.job.finished")),
-            stop,
-        ).otherwise(deployed)  # fmt: skip
+        return (
+            sfn.Choice(self.scope, "Job still running?")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.job.arn"), sfn.Condition.is_not_present("$.job.finished")
+                ),
+                stop,
+            )
+            .otherwise(deployed)
+        )
 
     # The happy path ----------------------------------------------------------------------------------------------
     def build(self) -> sfn.IChainable:
         r, m = self.r, self.r.model
         validate = validate_input_task(self.scope, validator=r.validator, schema_name=SCHEMA_NAME)
         validate.add_catch(self.failure_entry, result_path="$.error")
-        prepare = self._invoke("Prepare training data", r.prepare_data, {
-            "run_id": RUN_ID,
-            "input": {
-                "train_s3_uri": sfn.JsonPath.string_at("$.train_s3_uri"),
-                **m.preparation_settings(),
-                "validation_fraction": sfn.JsonPath.number_at("$.validation_fraction"),
-                "seed": sfn.JsonPath.number_at("$.seed"),
-                "hyperparameters": sfn.JsonPath.object_at("$.hyperparameters"),
+        prepare = self._invoke(
+            "Prepare training data",
+            r.prepare_data,
+            {
+                "run_id": RUN_ID,
+                "input": {
+                    "train_s3_uri": sfn.JsonPath.string_at("$.train_s3_uri"),
+                    **m.preparation_settings(),
+                    "validation_fraction": sfn.JsonPath.number_at("$.validation_fraction"),
+                    "seed": sfn.JsonPath.number_at("$.seed"),
+                    "hyperparameters": sfn.JsonPath.object_at("$.hyperparameters"),
+                },
             },
-        }, "$.data")  # fmt: skip
+            "$.data",
+        )
         run_prefix = f"s3://{r.artifacts_bucket_name}/runs/{{}}/"
         start = self._bedrock(
-            "Start customization job", "createModelCustomizationJob",
+            "Start customization job",
+            "createModelCustomizationJob",
             {
                 "JobName": sfn.JsonPath.string_at("$.run_names.bedrock"),
                 "CustomModelName": sfn.JsonPath.string_at("$.custom_model_name"),
@@ -216,39 +266,62 @@ class _Builder:
                 "CustomModelTags": run_tags(r.tags),
             },
             # The job names the base model by its customization ID (":128k"); both forms of its ARN are granted.
-            [self.arn("model-customization-job"), self.arn("custom-model"),
-             f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{r.base_model_id}",
-             f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{m.inference_model_id}"],
+            [
+                self.arn("model-customization-job"),
+                self.arn("custom-model"),
+                f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{r.base_model_id}",
+                f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}::foundation-model/{m.inference_model_id}",
+            ],
             tagged=[self.arn("model-customization-job"), self.arn("custom-model")],
-            result_selector={"arn": sfn.JsonPath.string_at("$.JobArn")}, result_path="$.job",
-        )  # fmt: skip
+            result_selector={"arn": sfn.JsonPath.string_at("$.JobArn")},
+            result_path="$.job",
+        )
         start.add_catch(self.failure_entry, result_path="$.error")
         job_wait = sfn.Wait(self.scope, "Wait for customization job", time=sfn.WaitTime.duration(r.poll_interval))
         job_check = self._bedrock(
-            "Get customization job status", "getModelCustomizationJob",
-            {"JobIdentifier": sfn.JsonPath.string_at("$.job.arn")}, [self.arn("model-customization-job")],
+            "Get customization job status",
+            "getModelCustomizationJob",
+            {"JobIdentifier": sfn.JsonPath.string_at("$.job.arn")},
+            [self.arn("model-customization-job")],
             result_selector={"arn": sfn.JsonPath.string_at("$.JobArn"), "status": sfn.JsonPath.string_at("$.Status")},
             result_path="$.job",
-        )  # fmt: skip
+        )
         job_check.add_catch(self.failure_entry, result_path="$.error")
-        job_done = sfn.Pass(self.scope, "Customization job completed", result_path="$.job", parameters={
-            "arn": sfn.JsonPath.string_at("$.job.arn"), "status": sfn.JsonPath.string_at("$.job.status"), "finished": True})  # fmt: skip
+        job_done = sfn.Pass(
+            self.scope,
+            "Customization job completed",
+            result_path="$.job",
+            parameters={
+                "arn": sfn.JsonPath.string_at("$.job.arn"),
+                "status": sfn.JsonPath.string_at("$.job.status"),
+                "finished": True,
+            },
+        )
         job_model = self._bedrock(
-            "Get custom model", "getModelCustomizationJob",
-            {"JobIdentifier": sfn.JsonPath.string_at("$.job.arn")}, [self.arn("model-customization-job")],
-            result_selector={"arn": sfn.JsonPath.string_at("$.OutputModelArn")}, result_path="$.custom_model",
-        )  # fmt: skip
+            "Get custom model",
+            "getModelCustomizationJob",
+            {"JobIdentifier": sfn.JsonPath.string_at("$.job.arn")},
+            [self.arn("model-customization-job")],
+            result_selector={"arn": sfn.JsonPath.string_at("$.OutputModelArn")},
+            result_path="$.custom_model",
+        )
         job_model.add_catch(self.failure_entry, result_path="$.error")
-        job_failed = self._failed("Customization job failed", "CustomizationJobFailed",
-                                  "customization job {} ended {}; see it in the Bedrock console", "$.job.arn", "$.job.status")
-        job_failed.next(sfn.Pass(self.scope, "Job ended", result=sfn.Result.from_boolean(True),
-                                 result_path="$.job.finished")).next(self.failure_entry)  # fmt: skip
+        job_failed = self._failed(
+            "Customization job failed",
+            "CustomizationJobFailed",
+            "customization job {} ended {}; see it in the Bedrock console",
+            "$.job.arn",
+            "$.job.status",
+        )
+        job_failed.next(
+            sfn.Pass(self.scope, "Job ended", result=sfn.Result.from_boolean(True), result_path="$.job.finished")
+        ).next(self.failure_entry)
         job_status = (
             sfn.Choice(self.scope, "Customization job done?")
             .when(sfn.Condition.string_equals("$.job.status", "Completed"), job_done)
             .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.job.status", s) for s in JOB_RUNNING]), job_wait)
             .otherwise(job_failed)
-        )  # fmt: skip
+        )
 
         serving = self.serving
         deploy = self._bedrock(
@@ -284,38 +357,53 @@ class _Builder:
             result_path="$.deployment",
         )
         deploy_check.add_catch(self.failure_entry, result_path="$.error")
-        deploy_failed = self._failed("Deployment failed", "DeploymentFailed", "deployment {} ended {}",
-                                     "$.deployment.arn", "$.deployment.status")  # fmt: skip
+        deploy_failed = self._failed(
+            "Deployment failed", "DeploymentFailed", "deployment {} ended {}", "$.deployment.arn", "$.deployment.status"
+        )
         deploy_failed.next(self.failure_entry)
 
-        evaluate = self._invoke("Evaluate against the base model", r.evaluate, {
-            "run_id": RUN_ID,
-            "test_suite_uri": sfn.JsonPath.string_at("$.test_suite_s3_uri"),
-            "base_model_id": m.base_invocation_id,
-            "custom_model_id": sfn.JsonPath.string_at("$.deployment.arn"),
-            "metric": sfn.JsonPath.string_at("$.evaluation.metric"),
-            "judge_model_id": sfn.JsonPath.string_at("$.evaluation.judge_model_id"),
-            "min_gain": sfn.JsonPath.number_at("$.evaluation.min_gain"),
-        }, "$.scores")  # fmt: skip
+        evaluate = self._invoke(
+            "Evaluate against the base model",
+            r.evaluate,
+            {
+                "run_id": RUN_ID,
+                "test_suite_uri": sfn.JsonPath.string_at("$.test_suite_s3_uri"),
+                "base_model_id": m.base_invocation_id,
+                "custom_model_id": sfn.JsonPath.string_at("$.deployment.arn"),
+                "metric": sfn.JsonPath.string_at("$.evaluation.metric"),
+                "judge_model_id": sfn.JsonPath.string_at("$.evaluation.judge_model_id"),
+                "min_gain": sfn.JsonPath.number_at("$.evaluation.min_gain"),
+            },
+            "$.scores",
+        )
         deploy_status = (
             sfn.Choice(self.scope, "Deployment active?")
             .when(sfn.Condition.string_equals("$.deployment.status", serving.ready), evaluate)
-            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.deployment.status", s) for s in serving.pending]), deploy_wait)
+            .when(
+                sfn.Condition.or_(*[sfn.Condition.string_equals("$.deployment.status", s) for s in serving.pending]),
+                deploy_wait,
+            )
             .otherwise(deploy_failed)
-        )  # fmt: skip
+        )
 
         def outcome(label: str, status: str) -> sfn.Pass:
-            return sfn.Pass(self.scope, label, parameters={
-                "run_id": RUN_ID, "status": status, "base_model_id": r.base_model_id,
-                "deployment_mode": m.deployment,
-                "custom_model_arn": sfn.JsonPath.string_at("$.custom_model.arn"),
-                "deployment_arn": sfn.JsonPath.string_at("$.deployment.arn") if status == "deployed" else "none",
-                "base_score": sfn.JsonPath.number_at("$.scores.base_score"),
-                "custom_score": sfn.JsonPath.number_at("$.scores.custom_score"),
-                "gain": sfn.JsonPath.number_at("$.scores.gain"),
-                "report_uri": sfn.JsonPath.string_at("$.scores.report_uri"),
-                "cost_estimate": sfn.JsonPath.object_at("$.cost_estimate"),
-            })  # fmt: skip
+            return sfn.Pass(
+                self.scope,
+                label,
+                parameters={
+                    "run_id": RUN_ID,
+                    "status": status,
+                    "base_model_id": r.base_model_id,
+                    "deployment_mode": m.deployment,
+                    "custom_model_arn": sfn.JsonPath.string_at("$.custom_model.arn"),
+                    "deployment_arn": sfn.JsonPath.string_at("$.deployment.arn") if status == "deployed" else "none",
+                    "base_score": sfn.JsonPath.number_at("$.scores.base_score"),
+                    "custom_score": sfn.JsonPath.number_at("$.scores.custom_score"),
+                    "gain": sfn.JsonPath.number_at("$.scores.gain"),
+                    "report_uri": sfn.JsonPath.string_at("$.scores.report_uri"),
+                    "cost_estimate": sfn.JsonPath.object_at("$.cost_estimate"),
+                },
+            )
 
         def delete(label: str) -> tasks.CallAwsService:
             task = self._delete_serving(label)
@@ -325,20 +413,37 @@ class _Builder:
         deployed = outcome("Keep the deployment", "deployed")
         not_improved = outcome("Not better than the base model", "not_improved")
         evaluated = outcome("Evaluated, not kept", "evaluated")
-        notify_done = self._notify("Notify result", "Modelsmith model customization finished", "SUCCEEDED", {
-            "outcome": sfn.JsonPath.string_at("$.status"), "gain": sfn.JsonPath.number_at("$.gain"),
-            "report_uri": sfn.JsonPath.string_at("$.report_uri")})  # fmt: skip
+        notify_done = self._notify(
+            "Notify result",
+            "Modelsmith model customization finished",
+            "SUCCEEDED",
+            {
+                "outcome": sfn.JsonPath.string_at("$.status"),
+                "gain": sfn.JsonPath.number_at("$.gain"),
+                "report_uri": sfn.JsonPath.string_at("$.report_uri"),
+            },
+        )
         for end in (deployed, not_improved, evaluated):
             end.next(notify_done)
         wins = (
             sfn.Choice(self.scope, "Custom model wins?")
-            .when(sfn.Condition.and_(sfn.Condition.boolean_equals("$.scores.custom_wins", True),
-                                     sfn.Condition.boolean_equals("$.keep_deployment", True)), deployed)
-            .when(sfn.Condition.boolean_equals("$.scores.custom_wins", True), delete("Delete evaluation deployment").next(evaluated))
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.boolean_equals("$.scores.custom_wins", True),
+                    sfn.Condition.boolean_equals("$.keep_deployment", True),
+                ),
+                deployed,
+            )
+            .when(
+                sfn.Condition.boolean_equals("$.scores.custom_wins", True),
+                delete("Delete evaluation deployment").next(evaluated),
+            )
             .otherwise(delete("Delete losing deployment").next(not_improved))
-        )  # fmt: skip
+        )
 
-        validate.next(cost_estimate_task(self.scope, estimator=r.estimate_cost, workflow="llm-customization", then=prepare))
+        validate.next(
+            cost_estimate_task(self.scope, estimator=r.estimate_cost, workflow="llm-customization", then=prepare)
+        )
         prepare.next(start).next(job_wait)
         job_wait.next(job_check).next(job_status)
         job_done.next(job_model).next(deploy).next(deploy_wait)

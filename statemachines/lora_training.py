@@ -73,13 +73,22 @@ class _Builder:
     def _ec2(self, name: str, action: str, parameters: dict, **kwargs) -> tasks.CallAwsService:
         resources = NO_RESOURCE_LEVEL if action.startswith("describe") else [self.resources.instance_arn]
         task = tasks.CallAwsService(
-            self.scope, name, service="ec2", action=action, parameters=parameters, iam_resources=resources, **kwargs,
-        )  # fmt: skip
+            self.scope,
+            name,
+            service="ec2",
+            action=action,
+            parameters=parameters,
+            iam_resources=resources,
+            **kwargs,
+        )
         return retry_transient(task, EC2_TRANSIENT_ERRORS)
 
     def _send_command(self, name: str, document: str, parameters: dict, result_path: str) -> tasks.CallAwsService:
         task = tasks.CallAwsService(
-            self.scope, name, service="ssm", action="sendCommand",
+            self.scope,
+            name,
+            service="ssm",
+            action="sendCommand",
             parameters={
                 "DocumentName": document,
                 "InstanceIds": [self.resources.instance_id],
@@ -93,17 +102,21 @@ class _Builder:
             iam_resources=[_document_arn(document), self.resources.instance_arn],
             result_selector={"command_id": sfn.JsonPath.string_at("$.Command.CommandId")},
             result_path=result_path,
-        )  # fmt: skip
+        )
         return retry_transient(task, SSM_TRANSIENT_ERRORS)
 
     def _follow(
         self, label: str, command_path: str, *, error: str, on_failure: sfn.IChainable, interval: Duration | None = None
     ) -> tuple[sfn.Wait, sfn.Pass]:
         """Wait → Get command status → Choice; returns (its entry, the state reached when the command succeeded)."""
-        wait = sfn.Wait(self.scope, f"Wait for {label}",
-                        time=sfn.WaitTime.duration(interval or self.resources.poll_interval))
+        wait = sfn.Wait(
+            self.scope, f"Wait for {label}", time=sfn.WaitTime.duration(interval or self.resources.poll_interval)
+        )
         check = tasks.CallAwsService(
-            self.scope, f"Get {label} status", service="ssm", action="getCommandInvocation",
+            self.scope,
+            f"Get {label} status",
+            service="ssm",
+            action="getCommandInvocation",
             parameters={
                 "CommandId": sfn.JsonPath.string_at(f"{command_path}.command_id"),
                 "InstanceId": self.resources.instance_id,
@@ -115,12 +128,13 @@ class _Builder:
                 "details": sfn.JsonPath.string_at("$.StatusDetails"),
             },
             result_path=command_path,
-        )  # fmt: skip
+        )
         # The invocation appears a moment after SendCommand returns.
         retry_transient(check, [*SSM_TRANSIENT_ERRORS, SSM_INVOCATION_NOT_YET], max_attempts=6)
         check.add_catch(self.failure_entry, result_path="$.error")
         failed = sfn.Pass(
-            self.scope, f"{label.capitalize()} failed",
+            self.scope,
+            f"{label.capitalize()} failed",
             parameters={
                 "Error": error,
                 "Cause": sfn.JsonPath.format(
@@ -132,7 +146,7 @@ class _Builder:
                 ),
             },
             result_path="$.error",
-        )  # fmt: skip
+        )
         failed.next(on_failure)
         running = sfn.Condition.or_(
             *[sfn.Condition.string_equals(f"{command_path}.status", status) for status in COMMAND_STILL_RUNNING]
@@ -143,7 +157,7 @@ class _Builder:
             .when(sfn.Condition.string_equals(f"{command_path}.status", COMMAND_DONE_OK), succeeded)
             .when(running, wait)
             .otherwise(failed)
-        )  # fmt: skip
+        )
         wait.next(check).next(done)
         return wait, succeeded
 
@@ -152,50 +166,80 @@ class _Builder:
         """Archive what exists, stop the instance, notify, fail with the recorded cause. Each step is best-effort."""
         fail = sfn.Fail(self.scope, "Run failed", error_path="$.error.Error", cause_path="$.error.Cause")
         notify = tasks.SnsPublish(
-            self.scope, "Notify failure", topic=self.resources.topic,
+            self.scope,
+            "Notify failure",
+            topic=self.resources.topic,
             subject="Modelsmith LoRA run failed",
-            message=sfn.TaskInput.from_object({
-                "workflow": "lora-training", "run_id": RUN_ID, "status": "FAILED",
-                "error": sfn.JsonPath.string_at("$.error.Error"), "cause": sfn.JsonPath.string_at("$.error.Cause"),
-            }),
+            message=sfn.TaskInput.from_object(
+                {
+                    "workflow": "lora-training",
+                    "run_id": RUN_ID,
+                    "status": "FAILED",
+                    "error": sfn.JsonPath.string_at("$.error.Error"),
+                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
+                }
+            ),
             result_path=sfn.JsonPath.DISCARD,
-        )  # fmt: skip
+        )
         retry_transient(notify, TRANSIENT_SDK_ERRORS)
         notify.add_catch(fail, result_path="$.notify_error")
         notify.next(fail)
 
-        stop = self._ec2("Stop GPU instance after failure", "stopInstances",
-                         {"InstanceIds": [self.resources.instance_id]}, result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+        stop = self._ec2(
+            "Stop GPU instance after failure",
+            "stopInstances",
+            {"InstanceIds": [self.resources.instance_id]},
+            result_path=sfn.JsonPath.DISCARD,
+        )
         stop.add_catch(notify, result_path="$.stop_error")
         stop.next(notify)
 
         archive = self._send_command(
-            "Archive what exists", self.resources.archive_run_document,
-            {"RunId": sfn.JsonPath.array(RUN_ID)}, result_path="$.failure_archive",
-        )  # fmt: skip
-        archive.add_catch(stop, result_path="$.archive_error")
-        wait = sfn.Wait(self.scope, "Wait for failure archive", time=sfn.WaitTime.duration(self.resources.poll_interval))
-        check = tasks.CallAwsService(
-            self.scope, "Get failure archive status", service="ssm", action="getCommandInvocation",
-            parameters={"CommandId": sfn.JsonPath.string_at("$.failure_archive.command_id"),
-                        "InstanceId": self.resources.instance_id},
-            iam_resources=NO_RESOURCE_LEVEL,
-            result_selector={"command_id": sfn.JsonPath.string_at("$.CommandId"),
-                             "status": sfn.JsonPath.string_at("$.Status")},
+            "Archive what exists",
+            self.resources.archive_run_document,
+            {"RunId": sfn.JsonPath.array(RUN_ID)},
             result_path="$.failure_archive",
-        )  # fmt: skip
+        )
+        archive.add_catch(stop, result_path="$.archive_error")
+        wait = sfn.Wait(
+            self.scope, "Wait for failure archive", time=sfn.WaitTime.duration(self.resources.poll_interval)
+        )
+        check = tasks.CallAwsService(
+            self.scope,
+            "Get failure archive status",
+            service="ssm",
+            action="getCommandInvocation",
+            parameters={
+                "CommandId": sfn.JsonPath.string_at("$.failure_archive.command_id"),
+                "InstanceId": self.resources.instance_id,
+            },
+            iam_resources=NO_RESOURCE_LEVEL,
+            result_selector={
+                "command_id": sfn.JsonPath.string_at("$.CommandId"),
+                "status": sfn.JsonPath.string_at("$.Status"),
+            },
+            result_path="$.failure_archive",
+        )
         retry_transient(check, [*SSM_TRANSIENT_ERRORS, SSM_INVOCATION_NOT_YET], max_attempts=6)
         check.add_catch(stop, result_path="$.archive_error")
-        archived = sfn.Choice(self.scope, "Failure archive finished?").when(
-            sfn.Condition.or_(*[sfn.Condition.string_equals("$.failure_archive.status", s) for s in COMMAND_STILL_RUNNING]),
-            wait,
-        ).otherwise(stop)  # fmt: skip
+        archived = (
+            sfn.Choice(self.scope, "Failure archive finished?")
+            .when(
+                sfn.Condition.or_(
+                    *[sfn.Condition.string_equals("$.failure_archive.status", s) for s in COMMAND_STILL_RUNNING]
+                ),
+                wait,
+            )
+            .otherwise(stop)
+        )
         archive.next(wait)
         wait.next(check).next(archived)
 
-        started = sfn.Choice(self.scope, "Instance started?").when(
-            sfn.Condition.is_present("$.instance_started"), archive
-        ).otherwise(notify)  # fmt: skip
+        started = (
+            sfn.Choice(self.scope, "Instance started?")
+            .when(sfn.Condition.is_present("$.instance_started"), archive)
+            .otherwise(notify)
+        )
         return started
 
     # The happy path ----------------------------------------------------------------------------------------------
@@ -204,64 +248,84 @@ class _Builder:
         validate = validate_input_task(self.scope, validator=r.validator, schema_name=SCHEMA_NAME)
         validate.add_catch(self.failure_entry, result_path="$.error")
 
-        start = self._ec2("Start GPU instance", "startInstances", {"InstanceIds": [r.instance_id]},
-                          result_selector={"state": sfn.JsonPath.string_at("$.StartingInstances[0].CurrentState.Name")},
-                          result_path="$.instance_started")  # fmt: skip
+        start = self._ec2(
+            "Start GPU instance",
+            "startInstances",
+            {"InstanceIds": [r.instance_id]},
+            result_selector={"state": sfn.JsonPath.string_at("$.StartingInstances[0].CurrentState.Name")},
+            result_path="$.instance_started",
+        )
         start.add_catch(self.failure_entry, result_path="$.error")
 
         count = sfn.Pass(self.scope, "Count health checks", parameters={"checks": 0}, result_path="$.health")
         wait = sfn.Wait(self.scope, "Wait for instance status checks", time=sfn.WaitTime.duration(r.poll_interval))
         describe = self._ec2(
-            "Check instance status", "describeInstanceStatus",
+            "Check instance status",
+            "describeInstanceStatus",
             {"InstanceIds": [r.instance_id], "IncludeAllInstances": True},
             result_selector={
                 "instance": sfn.JsonPath.string_at("$.InstanceStatuses[0].InstanceStatus.Status"),
                 "system": sfn.JsonPath.string_at("$.InstanceStatuses[0].SystemStatus.Status"),
             },
             result_path="$.health.status",
-        )  # fmt: skip
+        )
         describe.add_catch(self.failure_entry, result_path="$.error")
         increment = sfn.Pass(
-            self.scope, "Count another check",
+            self.scope,
+            "Count another check",
             parameters={"checks": sfn.JsonPath.math_add(sfn.JsonPath.number_at("$.health.checks"), 1)},
             result_path="$.health",
-        )  # fmt: skip
+        )
         never_healthy = sfn.Pass(
-            self.scope, "Instance never became healthy",
+            self.scope,
+            "Instance never became healthy",
             parameters={
                 "Error": "InstanceUnhealthy",
                 "Cause": f"the GPU instance did not pass its status checks within "
                 f"{int(r.poll_interval.to_seconds()) * r.health_checks} seconds",
             },
             result_path="$.error",
-        )  # fmt: skip
+        )
         never_healthy.next(self.failure_entry)
 
         send = self._send_command(
-            "Send fine-tune command", r.run_fine_tune_document,
+            "Send fine-tune command",
+            r.run_fine_tune_document,
             {
                 "RunId": sfn.JsonPath.array(RUN_ID),
                 "ConfigS3Uri": sfn.JsonPath.array(sfn.JsonPath.string_at("$.config_s3_uri")),
                 "TrainS3Uri": sfn.JsonPath.array(sfn.JsonPath.string_at("$.train_s3_uri")),
                 "ValidationS3Uri": sfn.JsonPath.array(sfn.JsonPath.string_at("$.validation_s3_uri")),
                 "BaseModel": sfn.JsonPath.array(sfn.JsonPath.string_at("$.base_model")),
-                "TimeoutHours": sfn.JsonPath.array(sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.timeout_hours"))),
+                "TimeoutHours": sfn.JsonPath.array(
+                    sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.timeout_hours"))
+                ),
             },
             result_path="$.fine_tune",
-        )  # fmt: skip
+        )
         send.add_catch(self.failure_entry, result_path="$.error")
-        fine_tune_wait, fine_tune_done = self._follow("fine-tune", "$.fine_tune", error="FineTuneFailed",
-                                                            on_failure=self.failure_entry,
-                                                            interval=r.fine_tune_poll_interval)
+        fine_tune_wait, fine_tune_done = self._follow(
+            "fine-tune",
+            "$.fine_tune",
+            error="FineTuneFailed",
+            on_failure=self.failure_entry,
+            interval=r.fine_tune_poll_interval,
+        )
 
-        archive = self._send_command("Archive run artifacts", r.archive_run_document,
-                                     {"RunId": sfn.JsonPath.array(RUN_ID)}, result_path="$.archive")  # fmt: skip
+        archive = self._send_command(
+            "Archive run artifacts",
+            r.archive_run_document,
+            {"RunId": sfn.JsonPath.array(RUN_ID)},
+            result_path="$.archive",
+        )
         archive.add_catch(self.failure_entry, result_path="$.error")
-        archive_wait, archive_done = self._follow("archive", "$.archive", error="ArchiveFailed",
-                                                        on_failure=self.failure_entry)
+        archive_wait, archive_done = self._follow(
+            "archive", "$.archive", error="ArchiveFailed", on_failure=self.failure_entry
+        )
 
         publish = self._send_command(
-            "Publish to Hugging Face Hub", r.publish_to_hub_document,
+            "Publish to Hugging Face Hub",
+            r.publish_to_hub_document,
             {
                 "RunId": sfn.JsonPath.array(RUN_ID),
                 "RepoId": sfn.JsonPath.array(sfn.JsonPath.string_at("$.publish.repo_id")),
@@ -269,25 +333,35 @@ class _Builder:
                 "Private": sfn.JsonPath.array(sfn.JsonPath.format("{}", sfn.JsonPath.string_at("$.publish.private"))),
             },
             result_path="$.publication",
-        )  # fmt: skip
+        )
         publish.add_catch(self.failure_entry, result_path="$.error")
-        publish_wait, publish_done = self._follow("publish", "$.publication", error="PublishFailed",
-                                                        on_failure=self.failure_entry)
+        publish_wait, publish_done = self._follow(
+            "publish", "$.publication", error="PublishFailed", on_failure=self.failure_entry
+        )
 
-        stop = self._ec2("Stop GPU instance", "stopInstances", {"InstanceIds": [r.instance_id]},
-                         result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+        stop = self._ec2(
+            "Stop GPU instance", "stopInstances", {"InstanceIds": [r.instance_id]}, result_path=sfn.JsonPath.DISCARD
+        )
         stop.add_catch(self.failure_entry, result_path="$.error")
         notify = tasks.SnsPublish(
-            self.scope, "Notify success", topic=r.topic, subject="Modelsmith LoRA run succeeded",
-            message=sfn.TaskInput.from_object({
-                "workflow": "lora-training", "run_id": RUN_ID, "status": "SUCCEEDED",
-                "artifacts": sfn.JsonPath.format(f"s3 prefix runs/{{}}/ of the artifacts bucket", RUN_ID),
-            }),
+            self.scope,
+            "Notify success",
+            topic=r.topic,
+            subject="Modelsmith LoRA run succeeded",
+            message=sfn.TaskInput.from_object(
+                {
+                    "workflow": "lora-training",
+                    "run_id": RUN_ID,
+                    "status": "SUCCEEDED",
+                    "artifacts": sfn.JsonPath.format(f"s3 prefix runs/{{}}/ of the artifacts bucket", RUN_ID),
+                }
+            ),
             result_path=sfn.JsonPath.DISCARD,
-        )  # fmt: skip
+        )
         retry_transient(notify, TRANSIENT_SDK_ERRORS)
         done = sfn.Pass(
-            self.scope, "Summarize run",
+            self.scope,
+            "Summarize run",
             parameters={
                 "run_id": RUN_ID,
                 "status": "SUCCEEDED",
@@ -296,11 +370,19 @@ class _Builder:
                 "published_to": sfn.JsonPath.string_at("$.published_to.repo"),
                 "cost_estimate": sfn.JsonPath.object_at("$.cost_estimate"),
             },
-        )  # fmt: skip
-        mark_unpublished = sfn.Pass(self.scope, "Nothing to publish", result=sfn.Result.from_object({"repo": "none"}),
-                                    result_path="$.published_to")  # fmt: skip
-        mark_published = sfn.Pass(self.scope, "Record publication", parameters={
-            "repo": sfn.JsonPath.string_at("$.publish.repo_id")}, result_path="$.published_to")  # fmt: skip
+        )
+        mark_unpublished = sfn.Pass(
+            self.scope,
+            "Nothing to publish",
+            result=sfn.Result.from_object({"repo": "none"}),
+            result_path="$.published_to",
+        )
+        mark_published = sfn.Pass(
+            self.scope,
+            "Record publication",
+            parameters={"repo": sfn.JsonPath.string_at("$.publish.repo_id")},
+            result_path="$.published_to",
+        )
 
         publish_requested = sfn.Choice(self.scope, "Publish requested?")
         stop.next(notify).next(done)
@@ -317,13 +399,16 @@ class _Builder:
 
         healthy = (
             sfn.Choice(self.scope, "Instance healthy?")
-            .when(sfn.Condition.and_(
-                sfn.Condition.string_equals("$.health.status.instance", "ok"),
-                sfn.Condition.string_equals("$.health.status.system", "ok"),
-            ), send)
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.string_equals("$.health.status.instance", "ok"),
+                    sfn.Condition.string_equals("$.health.status.system", "ok"),
+                ),
+                send,
+            )
             .when(sfn.Condition.number_greater_than_equals("$.health.checks", r.health_checks), never_healthy)
             .otherwise(increment)
-        )  # fmt: skip
+        )
         increment.next(wait)
         validate.next(cost_estimate_task(self.scope, estimator=r.estimate_cost, workflow="lora-training", then=start))
         start.next(count).next(wait).next(describe).next(healthy)

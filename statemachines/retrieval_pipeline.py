@@ -60,6 +60,7 @@ TRAINING_EVENTS_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath's default (API_CheckpointConfig)
 
+
 @dataclass(frozen=True)
 class SageMakerSettings:
     """How runs train and serve. ``endpoint_instance_type`` is an instance type or ``serverless``;
@@ -117,18 +118,30 @@ class _Builder:
 
     def _invoke(self, name: str, function: lambda_.IFunction, payload: dict, result_path: str) -> tasks.LambdaInvoke:
         task = tasks.LambdaInvoke(
-            self.scope, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
-            payload_response_only=True, retry_on_service_exceptions=False, result_path=result_path,
-        )  # fmt: skip
+            self.scope,
+            name,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+        )
         retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
         task.add_catch(self.failure_entry, result_path="$.error")
         return task
 
-    def _bedrock(self, name: str, action: str, parameters: dict, iam_resources: list[str], **kwargs) -> tasks.CallAwsService:
+    def _bedrock(
+        self, name: str, action: str, parameters: dict, iam_resources: list[str], **kwargs
+    ) -> tasks.CallAwsService:
         task = tasks.CallAwsService(
-            self.scope, name, service="bedrock", action=action, parameters=parameters,
-            iam_resources=iam_resources, **kwargs,
-        )  # fmt: skip
+            self.scope,
+            name,
+            service="bedrock",
+            action=action,
+            parameters=parameters,
+            iam_resources=iam_resources,
+            **kwargs,
+        )
         return retry_transient(task, BEDROCK_TRANSIENT_ERRORS)
 
     def _job_arns(self) -> list[str]:
@@ -138,48 +151,69 @@ class _Builder:
     def _failure_path(self) -> sfn.IChainable:
         fail = sfn.Fail(self.scope, "Run failed", error_path="$.error.Error", cause_path="$.error.Cause")
         notify = tasks.SnsPublish(
-            self.scope, "Notify failure", topic=self.r.topic, subject="Modelsmith retrieval pipeline failed",
-            message=sfn.TaskInput.from_object({
-                "workflow": "retrieval-pipeline", "run_id": RUN_ID, "status": "FAILED",
-                "error": sfn.JsonPath.string_at("$.error.Error"), "cause": sfn.JsonPath.string_at("$.error.Cause"),
-            }),
+            self.scope,
+            "Notify failure",
+            topic=self.r.topic,
+            subject="Modelsmith retrieval pipeline failed",
+            message=sfn.TaskInput.from_object(
+                {
+                    "workflow": "retrieval-pipeline",
+                    "run_id": RUN_ID,
+                    "status": "FAILED",
+                    "error": sfn.JsonPath.string_at("$.error.Error"),
+                    "cause": sfn.JsonPath.string_at("$.error.Cause"),
+                }
+            ),
             result_path=sfn.JsonPath.DISCARD,
-        )  # fmt: skip
+        )
         retry_transient(notify, TRANSIENT_SDK_ERRORS)
         notify.add_catch(fail, result_path="$.notify_error")
         notify.next(fail)
         stop_batch = self._bedrock(
-            "Stop batch inference job", "stopModelInvocationJob",
-            {"JobIdentifier": sfn.JsonPath.string_at("$.batch_job.job_arn")}, self._job_arns(),
+            "Stop batch inference job",
+            "stopModelInvocationJob",
+            {"JobIdentifier": sfn.JsonPath.string_at("$.batch_job.job_arn")},
+            self._job_arns(),
             result_path=sfn.JsonPath.DISCARD,
-        )  # fmt: skip
+        )
         stop_batch.add_catch(notify, result_path="$.stop_error")
         stop_batch.next(notify)
         return (
             sfn.Choice(self.scope, "Batch job started?")
-            .when(sfn.Condition.and_(sfn.Condition.is_present("$.batch_job.job_arn"),
-                                     sfn.Condition.is_not_present("$.batch_job.finished")), stop_batch)
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.batch_job.job_arn"),
+                    sfn.Condition.is_not_present("$.batch_job.finished"),
+                ),
+                stop_batch,
+            )
             .otherwise(notify)
-        )  # fmt: skip
+        )
 
     # On-demand and batch generation ------------------------------------------------------------------------------------
     def _on_demand(self) -> sfn.Map:
         generate = tasks.LambdaInvoke(
-            self.scope, "Generate queries for a shard", lambda_function=self.r.generate_queries,
-            payload=sfn.TaskInput.from_object({
-                "action": "generate",
-                "run_id": sfn.JsonPath.string_at("$.run_id"),
-                "corpus_uri": sfn.JsonPath.string_at("$.corpus_uri"),
-                "shard": sfn.JsonPath.object_at("$.shard"),
-                "queries_per_document": sfn.JsonPath.number_at("$.queries_per_document"),
-                "bedrock_model_id": sfn.JsonPath.string_at("$.bedrock_model_id"),
-                "prompt_template": sfn.JsonPath.string_at("$.prompt_template"),
-            }),
-            payload_response_only=True, retry_on_service_exceptions=False,
-        )  # fmt: skip
+            self.scope,
+            "Generate queries for a shard",
+            lambda_function=self.r.generate_queries,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "action": "generate",
+                    "run_id": sfn.JsonPath.string_at("$.run_id"),
+                    "corpus_uri": sfn.JsonPath.string_at("$.corpus_uri"),
+                    "shard": sfn.JsonPath.object_at("$.shard"),
+                    "queries_per_document": sfn.JsonPath.number_at("$.queries_per_document"),
+                    "bedrock_model_id": sfn.JsonPath.string_at("$.bedrock_model_id"),
+                    "prompt_template": sfn.JsonPath.string_at("$.prompt_template"),
+                }
+            ),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+        )
         retry_transient(generate, TRANSIENT_LAMBDA_ERRORS)
         shards = sfn.Map(
-            self.scope, "Generate queries (on-demand)",
+            self.scope,
+            "Generate queries (on-demand)",
             items_path="$.plan.shards",
             max_concurrency=self.r.generation_concurrency,
             item_selector={
@@ -192,82 +226,132 @@ class _Builder:
             },
             result_selector={"shards": sfn.JsonPath.list_at("$")},
             result_path="$.generation",
-        )  # fmt: skip
+        )
         shards.item_processor(generate)
         shards.add_catch(self.failure_entry, result_path="$.error")
         return shards
 
     def _batch(self, then: sfn.IChainable) -> sfn.IChainable:
-        prepare = self._invoke("Prepare batch records", self.r.generate_queries, {
-            "action": "prepare_batch", "run_id": RUN_ID,
-            "corpus_uri": sfn.JsonPath.string_at("$.corpus.corpus_uri"),
-            "queries_per_document": sfn.JsonPath.number_at("$.queries_per_document"),
-            "bedrock_model_id": sfn.JsonPath.string_at("$.bedrock_model_id"),
-            "prompt_template": sfn.JsonPath.string_at("$.prompt_template"),
-        }, "$.batch")  # fmt: skip
+        prepare = self._invoke(
+            "Prepare batch records",
+            self.r.generate_queries,
+            {
+                "action": "prepare_batch",
+                "run_id": RUN_ID,
+                "corpus_uri": sfn.JsonPath.string_at("$.corpus.corpus_uri"),
+                "queries_per_document": sfn.JsonPath.number_at("$.queries_per_document"),
+                "bedrock_model_id": sfn.JsonPath.string_at("$.bedrock_model_id"),
+                "prompt_template": sfn.JsonPath.string_at("$.prompt_template"),
+            },
+            "$.batch",
+        )
         start = self._bedrock(
-            "Start batch inference job", "createModelInvocationJob",
+            "Start batch inference job",
+            "createModelInvocationJob",
             {
                 "JobName": sfn.JsonPath.string_at("$.run_names.bedrock"),
                 "RoleArn": self.r.batch_role.role_arn,
                 "ModelId": sfn.JsonPath.string_at("$.bedrock_model_id"),
-                "InputDataConfig": {"S3InputDataConfig": {"S3Uri": sfn.JsonPath.string_at("$.batch.input_uri"),
-                                                          "S3InputFormat": "JSONL"}},
-                "OutputDataConfig": {"S3OutputDataConfig": {"S3Uri": sfn.JsonPath.string_at("$.batch.output_uri"),
-                                                            "S3EncryptionKeyId": self.r.encryption_key_arn}},
+                "InputDataConfig": {
+                    "S3InputDataConfig": {
+                        "S3Uri": sfn.JsonPath.string_at("$.batch.input_uri"),
+                        "S3InputFormat": "JSONL",
+                    }
+                },
+                "OutputDataConfig": {
+                    "S3OutputDataConfig": {
+                        "S3Uri": sfn.JsonPath.string_at("$.batch.output_uri"),
+                        "S3EncryptionKeyId": self.r.encryption_key_arn,
+                    }
+                },
                 "TimeoutDurationInHours": 72,
                 "ClientRequestToken": sfn.JsonPath.string_at("$.run_names.request_token"),
             },
-            [*self._job_arns(), FOUNDATION_MODELS_ANY_REGION,
-             f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/*"],
+            [
+                *self._job_arns(),
+                FOUNDATION_MODELS_ANY_REGION,
+                f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:inference-profile/*",
+            ],
             result_selector={"job_arn": sfn.JsonPath.string_at("$.JobArn")},
             result_path="$.batch_job",
-        )  # fmt: skip
+        )
         start.add_catch(self.failure_entry, result_path="$.error")
         self.batch_start_task = start
         wait = sfn.Wait(self.scope, "Wait for batch inference", time=sfn.WaitTime.duration(self.r.poll_interval))
         check = self._bedrock(
-            "Get batch inference status", "getModelInvocationJob",
-            {"JobIdentifier": sfn.JsonPath.string_at("$.batch_job.job_arn")}, self._job_arns(),
-            result_selector={"job_arn": sfn.JsonPath.string_at("$.JobArn"), "status": sfn.JsonPath.string_at("$.Status")},
+            "Get batch inference status",
+            "getModelInvocationJob",
+            {"JobIdentifier": sfn.JsonPath.string_at("$.batch_job.job_arn")},
+            self._job_arns(),
+            result_selector={
+                "job_arn": sfn.JsonPath.string_at("$.JobArn"),
+                "status": sfn.JsonPath.string_at("$.Status"),
+            },
             result_path="$.batch_job",
-        )  # fmt: skip
+        )
         check.add_catch(self.failure_entry, result_path="$.error")
         failed = sfn.Pass(
-            self.scope, "Batch inference failed",
+            self.scope,
+            "Batch inference failed",
             parameters={
                 "Error": "BatchInferenceFailed",
-                "Cause": sfn.JsonPath.format("batch inference job {} ended {}; see its details in the Bedrock console",
-                                             sfn.JsonPath.string_at("$.batch_job.job_arn"),
-                                             sfn.JsonPath.string_at("$.batch_job.status")),
+                "Cause": sfn.JsonPath.format(
+                    "batch inference job {} ended {}; see its details in the Bedrock console",
+                    sfn.JsonPath.string_at("$.batch_job.job_arn"),
+                    sfn.JsonPath.string_at("$.batch_job.status"),
+                ),
             },
             result_path="$.error",
-        )  # fmt: skip
+        )
         # A job that ended on its own needs no stopping.
-        failed.next(sfn.Pass(self.scope, "Batch job ended", result=sfn.Result.from_boolean(True),
-                             result_path="$.batch_job.finished")).next(self.failure_entry)
-        collect = self._invoke("Collect batch queries", self.r.generate_queries, {
-            "action": "collect_batch", "run_id": RUN_ID,
-            "output_uri": sfn.JsonPath.string_at("$.batch.output_uri"),
-            "queries_per_document": sfn.JsonPath.number_at("$.queries_per_document"),
-            "min_success_fraction": sfn.JsonPath.number_at("$.batch_min_success_fraction"),
-        }, "$.generation")  # fmt: skip
-        finished = sfn.Pass(self.scope, "Batch inference finished", result=sfn.Result.from_boolean(True),
-                            result_path="$.batch_job.finished")  # fmt: skip
+        failed.next(
+            sfn.Pass(
+                self.scope, "Batch job ended", result=sfn.Result.from_boolean(True), result_path="$.batch_job.finished"
+            )
+        ).next(self.failure_entry)
+        collect = self._invoke(
+            "Collect batch queries",
+            self.r.generate_queries,
+            {
+                "action": "collect_batch",
+                "run_id": RUN_ID,
+                "output_uri": sfn.JsonPath.string_at("$.batch.output_uri"),
+                "queries_per_document": sfn.JsonPath.number_at("$.queries_per_document"),
+                "min_success_fraction": sfn.JsonPath.number_at("$.batch_min_success_fraction"),
+            },
+            "$.generation",
+        )
+        finished = sfn.Pass(
+            self.scope,
+            "Batch inference finished",
+            result=sfn.Result.from_boolean(True),
+            result_path="$.batch_job.finished",
+        )
         status = (
             sfn.Choice(self.scope, "Batch inference done?")
-            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.batch_job.status", s) for s in BATCH_DONE]), finished)
-            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.batch_job.status", s) for s in BATCH_RUNNING]), wait)
+            .when(
+                sfn.Condition.or_(*[sfn.Condition.string_equals("$.batch_job.status", s) for s in BATCH_DONE]), finished
+            )
+            .when(
+                sfn.Condition.or_(*[sfn.Condition.string_equals("$.batch_job.status", s) for s in BATCH_RUNNING]), wait
+            )
             .otherwise(failed)
-        )  # fmt: skip
+        )
         finished.next(collect).next(then)
         prepare.next(start).next(wait)
         wait.next(check).next(status)
         return prepare
 
     # Part 2: train, prove it is better, deploy, register ------------------------------------------------------------
-    def _sagemaker(self, name: str, action: str, parameters: dict, resource_types: list[str],
-                   extra_statements: list[iam.PolicyStatement] | None = None, **kwargs: Any) -> tasks.CallAwsService:
+    def _sagemaker(
+        self,
+        name: str,
+        action: str,
+        parameters: dict,
+        resource_types: list[str],
+        extra_statements: list[iam.PolicyStatement] | None = None,
+        **kwargs: Any,
+    ) -> tasks.CallAwsService:
         arns = {
             "model": self._sagemaker_arn("model/*"),
             "endpoint-config": self._sagemaker_arn("endpoint-config/*"),
@@ -277,13 +361,27 @@ class _Builder:
         # A Create* call that carries Tags is also authorized as sagemaker:AddTags on the new resource, narrowed to
         # that call by sagemaker:TaggingAction = the create action's name
         # (https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html#grant-tagging-permissions).
-        tagging = [iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=resources[:1],
-                                       conditions={"StringEquals": {"sagemaker:TaggingAction": action[0].upper() + action[1:]}})]
-        statements = [*(tagging if action.startswith("create") and "Tags" in parameters else []), *(extra_statements or [])]
+        tagging = [
+            iam.PolicyStatement(
+                actions=["sagemaker:AddTags"],
+                resources=resources[:1],
+                conditions={"StringEquals": {"sagemaker:TaggingAction": action[0].upper() + action[1:]}},
+            )
+        ]
+        statements = [
+            *(tagging if action.startswith("create") and "Tags" in parameters else []),
+            *(extra_statements or []),
+        ]
         task = tasks.CallAwsService(
-            self.scope, name, service="sagemaker", action=action, parameters=parameters, iam_resources=resources,
-            additional_iam_statements=statements or None, **kwargs,
-        )  # fmt: skip
+            self.scope,
+            name,
+            service="sagemaker",
+            action=action,
+            parameters=parameters,
+            iam_resources=resources,
+            additional_iam_statements=statements or None,
+            **kwargs,
+        )
         return retry_transient(task, [*TRANSIENT_SDK_ERRORS, "SageMaker.ThrottlingException"])
 
     def _sagemaker_arn(self, resource: str) -> str:
@@ -294,9 +392,15 @@ class _Builder:
 
     def _training(self) -> sfn.CustomState:
         sm = self.r.sagemaker
-        channel = {"DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri.$": self._run_uri("pairs/"), "S3DataDistributionType": "FullyReplicated",
-        }}}  # fmt: skip
+        channel = {
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri.$": self._run_uri("pairs/"),
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            }
+        }
         text = "States.Format('{{}}', $.{})".format
         parameters: dict[str, Any] = {
             "TrainingJobName.$": "$.names.resource_name",
@@ -317,40 +421,58 @@ class _Builder:
             },
             "InputDataConfig": [{"ChannelName": "train", **channel}, {"ChannelName": "eval", **channel}],
             "OutputDataConfig": {"S3OutputPath.$": self._run_uri("training/"), "KmsKeyId": self.r.encryption_key_arn},
-            "ResourceConfig": {"InstanceType": sm.training_instance_type, "InstanceCount": 1,
-                               "VolumeSizeInGB": sm.training_volume_gib,
-                               **({"VolumeKmsKeyId": sm.training_volume_kms_key_arn} if sm.training_volume_kms_key_arn else {})},
+            "ResourceConfig": {
+                "InstanceType": sm.training_instance_type,
+                "InstanceCount": 1,
+                "VolumeSizeInGB": sm.training_volume_gib,
+                **({"VolumeKmsKeyId": sm.training_volume_kms_key_arn} if sm.training_volume_kms_key_arn else {}),
+            },
             "StoppingCondition": {"MaxRuntimeInSeconds": sm.max_training_hours * 3600},
             "EnableInterContainerTrafficEncryption": True,
             # run_tags in raw ASL (a CustomState): the run ID as a ".$" path instead of a JsonPath token
             "Tags": [{"Key": key, "Value": value} for key, value in sm.tags.items()]
-                    + [{"Key": TAG_RUN_ID, "Value.$": "$$.Execution.Name"}],
-        }  # fmt: skip
+            + [{"Key": TAG_RUN_ID, "Value.$": "$$.Execution.Name"}],
+        }
         if sm.spot_training:
             parameters["EnableManagedSpotTraining"] = True
             parameters["StoppingCondition"]["MaxWaitTimeInSeconds"] = 2 * sm.max_training_hours * 3600
             # SageMaker syncs LocalPath to S3Uri and restores it when it restarts an interrupted spot job; train.py
             # saves there and resumes from it (https://docs.aws.amazon.com/sagemaker/latest/dg/model-checkpoints.html).
-            parameters["CheckpointConfig"] = {"S3Uri.$": self._run_uri("checkpoints/"), "LocalPath": CHECKPOINT_LOCAL_PATH}
+            parameters["CheckpointConfig"] = {
+                "S3Uri.$": self._run_uri("checkpoints/"),
+                "LocalPath": CHECKPOINT_LOCAL_PATH,
+            }
             parameters["HyperParameters"]["checkpoint_dir"] = CHECKPOINT_LOCAL_PATH
-        training = sfn.CustomState(self.scope, "Train embedding model", state_json={
-            "Type": "Task",
-            "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createTrainingJob.sync",
-            "Parameters": parameters,
-            "ResultSelector": {
-                "job_name.$": "$.TrainingJobName",
-                "status.$": "$.TrainingJobStatus",
-                "model_artifacts_uri.$": "$.ModelArtifacts.S3ModelArtifacts",
+        training = sfn.CustomState(
+            self.scope,
+            "Train embedding model",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createTrainingJob.sync",
+                "Parameters": parameters,
+                "ResultSelector": {
+                    "job_name.$": "$.TrainingJobName",
+                    "status.$": "$.TrainingJobStatus",
+                    "model_artifacts_uri.$": "$.ModelArtifacts.S3ModelArtifacts",
+                },
+                "ResultPath": "$.training",
             },
-            "ResultPath": "$.training",
-        })  # fmt: skip
+        )
         # The .sync integration fails with States.TaskFailed and the job's description as the cause; the run
         # reports it under a name of its own (Fail states cannot use the reserved States.* names).
-        failed = sfn.Pass(self.scope, "Training job failed", parameters={
-            "Error": "TrainingJobFailed",
-            "Cause": sfn.JsonPath.format("training job {} did not complete: {}", sfn.JsonPath.string_at("$.names.resource_name"),
-                                         sfn.JsonPath.string_at("$.error.Cause")),
-        }, result_path="$.error")  # fmt: skip
+        failed = sfn.Pass(
+            self.scope,
+            "Training job failed",
+            parameters={
+                "Error": "TrainingJobFailed",
+                "Cause": sfn.JsonPath.format(
+                    "training job {} did not complete: {}",
+                    sfn.JsonPath.string_at("$.names.resource_name"),
+                    sfn.JsonPath.string_at("$.error.Cause"),
+                ),
+            },
+            result_path="$.error",
+        )
         failed.next(self.failure_entry)
         training.add_catch(failed, errors=["States.TaskFailed"], result_path="$.error")
         training.add_catch(self.failure_entry, result_path="$.error")
@@ -362,8 +484,13 @@ class _Builder:
         jobs = self._sagemaker_arn("training-job/*")
         return [
             iam.PolicyStatement(
-                actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
-                         "sagemaker:AddTags"], resources=[jobs],
+                actions=[
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[jobs],
             ),
             # The Step Functions guide's policy for createTrainingJob.sync grants ListTags on "*"
             # (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html).
@@ -373,28 +500,40 @@ class _Builder:
                 resources=[f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/{TRAINING_EVENTS_RULE}"],
             ),
             iam.PolicyStatement(
-                actions=["iam:PassRole"], resources=[sm.training_role_arn, sm.inference_role_arn],
+                actions=["iam:PassRole"],
+                resources=[sm.training_role_arn, sm.inference_role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
-        ]  # fmt: skip
+        ]
 
     def _not_improved(self) -> sfn.IChainable:
         notify = tasks.SnsPublish(
-            self.scope, "Notify not improved", topic=self.r.topic,
+            self.scope,
+            "Notify not improved",
+            topic=self.r.topic,
             subject="Modelsmith retrieval pipeline: the fine-tuned model is not better",
-            message=sfn.TaskInput.from_object({
-                "workflow": "retrieval-pipeline", "run_id": RUN_ID, "status": "NOT_IMPROVED",
-                "model_name": sfn.JsonPath.string_at("$.model_name"),
-                "gate": sfn.JsonPath.object_at("$.evaluation.gate"),
-                "report_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
-            }),
+            message=sfn.TaskInput.from_object(
+                {
+                    "workflow": "retrieval-pipeline",
+                    "run_id": RUN_ID,
+                    "status": "NOT_IMPROVED",
+                    "model_name": sfn.JsonPath.string_at("$.model_name"),
+                    "gate": sfn.JsonPath.object_at("$.evaluation.gate"),
+                    "report_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
+                }
+            ),
             result_path=sfn.JsonPath.DISCARD,
-        )  # fmt: skip
+        )
         retry_transient(notify, TRANSIENT_SDK_ERRORS)
-        summary = sfn.Pass(self.scope, "Summarize run (not improved)", parameters={
-            **self._summary_fields(), "status": "not_improved",
-            "reason": sfn.JsonPath.string_at("$.evaluation.gate.reason"),
-        })  # fmt: skip
+        summary = sfn.Pass(
+            self.scope,
+            "Summarize run (not improved)",
+            parameters={
+                **self._summary_fields(),
+                "status": "not_improved",
+                "reason": sfn.JsonPath.string_at("$.evaluation.gate.reason"),
+            },
+        )
         return notify.next(summary)
 
     def _summary_fields(self) -> dict[str, Any]:
@@ -422,16 +561,29 @@ class _Builder:
 
     def _endpoint_cleanup(self) -> sfn.IChainable:
         """Delete what this run created for serving (endpoint only if it created it), then the failure path."""
+
         def delete(name: str, action: str, parameters: dict, kind: str) -> tasks.CallAwsService:
             task = self._sagemaker(name, action, parameters, [kind], result_path=sfn.JsonPath.DISCARD)
             return task
 
-        delete_model = delete("Delete SageMaker model", "deleteModel",
-                              {"ModelName": sfn.JsonPath.string_at("$.names.resource_name")}, "model")  # fmt: skip
-        delete_config = delete("Delete endpoint config", "deleteEndpointConfig",
-                               {"EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name")}, "endpoint-config")  # fmt: skip
-        delete_endpoint = delete("Delete endpoint", "deleteEndpoint",
-                                 {"EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name")}, "endpoint")  # fmt: skip
+        delete_model = delete(
+            "Delete SageMaker model",
+            "deleteModel",
+            {"ModelName": sfn.JsonPath.string_at("$.names.resource_name")},
+            "model",
+        )
+        delete_config = delete(
+            "Delete endpoint config",
+            "deleteEndpointConfig",
+            {"EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name")},
+            "endpoint-config",
+        )
+        delete_endpoint = delete(
+            "Delete endpoint",
+            "deleteEndpoint",
+            {"EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name")},
+            "endpoint",
+        )
         # Best effort: a failed deletion is recorded, and the run still reports the error that stopped it.
         for task in (delete_endpoint, delete_config, delete_model):
             task.add_catch(self.failure_entry, result_path="$.cleanup_error")
@@ -441,107 +593,187 @@ class _Builder:
         self.delete_model_entry = delete_model
         return (
             sfn.Choice(self.scope, "Endpoint created by this run?")
-            .when(sfn.Condition.and_(sfn.Condition.is_present("$.endpoint.created"),
-                                     sfn.Condition.boolean_equals("$.endpoint.created", True)), delete_endpoint)
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.endpoint.created"),
+                    sfn.Condition.boolean_equals("$.endpoint.created", True),
+                ),
+                delete_endpoint,
+            )
             .otherwise(delete_config)
-        )  # fmt: skip
+        )
 
     def _deploy(self, then: sfn.IChainable) -> sfn.IChainable:
         sm = self.r.sagemaker
         tags = run_tags(self.r.sagemaker.tags)
-        create_model = self._sagemaker("Create SageMaker model", "createModel", {
-            "ModelName": sfn.JsonPath.string_at("$.names.resource_name"),
-            "ExecutionRoleArn": sm.inference_role_arn,
-            "PrimaryContainer": {
-                "Image": sm.inference_image_uri,
-                "ModelDataUrl": sfn.JsonPath.string_at("$.training.model_artifacts_uri"),
-                "Environment": {"SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": Aws.REGION},
+        create_model = self._sagemaker(
+            "Create SageMaker model",
+            "createModel",
+            {
+                "ModelName": sfn.JsonPath.string_at("$.names.resource_name"),
+                "ExecutionRoleArn": sm.inference_role_arn,
+                "PrimaryContainer": {
+                    "Image": sm.inference_image_uri,
+                    "ModelDataUrl": sfn.JsonPath.string_at("$.training.model_artifacts_uri"),
+                    "Environment": {"SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": Aws.REGION},
+                },
+                "Tags": tags,
             },
-            "Tags": tags,
-        }, ["model"], result_selector={"arn": sfn.JsonPath.string_at("$.ModelArn")}, result_path="$.sagemaker_model")  # fmt: skip
+            ["model"],
+            result_selector={"arn": sfn.JsonPath.string_at("$.ModelArn")},
+            result_path="$.sagemaker_model",
+        )
         create_model.add_catch(self.failure_entry, result_path="$.error")
 
         if sm.endpoint_instance_type == "serverless":
-            variant: dict[str, Any] = {"ServerlessConfig": {"MemorySizeInMB": sm.serverless_memory_mib,
-                                                            "MaxConcurrency": sm.serverless_max_concurrency}}  # fmt: skip
+            variant: dict[str, Any] = {
+                "ServerlessConfig": {
+                    "MemorySizeInMB": sm.serverless_memory_mib,
+                    "MaxConcurrency": sm.serverless_max_concurrency,
+                }
+            }
         else:
             variant = {"InstanceType": sm.endpoint_instance_type, "InitialInstanceCount": 1}
         config_parameters: dict[str, Any] = {
             "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
-            "ProductionVariants": [{"VariantName": "AllTraffic",
-                                    "ModelName": sfn.JsonPath.string_at("$.names.resource_name"), **variant}],
+            "ProductionVariants": [
+                {"VariantName": "AllTraffic", "ModelName": sfn.JsonPath.string_at("$.names.resource_name"), **variant}
+            ],
             "Tags": tags,
-        }  # fmt: skip
+        }
         if sm.endpoint_kms_key_arn:
             config_parameters["KmsKeyId"] = sm.endpoint_kms_key_arn
-        create_config = self._sagemaker("Create endpoint config", "createEndpointConfig", config_parameters,
-                                        ["endpoint-config"], result_path=sfn.JsonPath.DISCARD)  # fmt: skip
+        create_config = self._sagemaker(
+            "Create endpoint config",
+            "createEndpointConfig",
+            config_parameters,
+            ["endpoint-config"],
+            result_path=sfn.JsonPath.DISCARD,
+        )
 
         cleanup = self._endpoint_cleanup()
         create_config.add_catch(self.delete_model_entry, result_path="$.error")
 
         # ListEndpoints has no resource-level permissions: "*".
-        look = self._sagemaker("Look for the endpoint", "listEndpoints", {
-            "NameContains": sfn.JsonPath.string_at("$.names.endpoint_name"), "MaxResults": 100,
-        }, [], result_selector={"names": sfn.JsonPath.list_at("$.Endpoints[*].EndpointName")}, result_path="$.existing")  # fmt: skip
+        look = self._sagemaker(
+            "Look for the endpoint",
+            "listEndpoints",
+            {
+                "NameContains": sfn.JsonPath.string_at("$.names.endpoint_name"),
+                "MaxResults": 100,
+            },
+            [],
+            result_selector={"names": sfn.JsonPath.list_at("$.Endpoints[*].EndpointName")},
+            result_path="$.existing",
+        )
         look.add_catch(cleanup, result_path="$.error")
-        exists = sfn.Pass(self.scope, "Endpoint exists?", parameters={
-            "found": sfn.JsonPath.array_contains(sfn.JsonPath.list_at("$.existing.names"),
-                                                 sfn.JsonPath.string_at("$.names.endpoint_name")),
-        }, result_path="$.existing")  # fmt: skip
+        exists = sfn.Pass(
+            self.scope,
+            "Endpoint exists?",
+            parameters={
+                "found": sfn.JsonPath.array_contains(
+                    sfn.JsonPath.list_at("$.existing.names"), sfn.JsonPath.string_at("$.names.endpoint_name")
+                ),
+            },
+            result_path="$.existing",
+        )
         endpoint_resources = ["endpoint", "endpoint-config"]
         # An endpoint whose config names a KmsKeyId: the caller of CreateEndpoint/UpdateEndpoint lets SageMaker create a
         # grant on the key ("kms:CreateGrant ... required only if the associated EndPointConfig has a KmsKeyId",
         # https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html).
-        key_statements = [] if not sm.endpoint_kms_key_arn else [
-            iam.PolicyStatement(actions=["kms:CreateGrant"], resources=[sm.endpoint_kms_key_arn],
-                                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-            iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[sm.endpoint_kms_key_arn]),
-        ]
-        create_endpoint = self._sagemaker("Create endpoint", "createEndpoint", {
-            "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
-            "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
-            "Tags": tags,
-        }, endpoint_resources, key_statements, result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": True},
-            result_path="$.endpoint")  # fmt: skip
-        update_endpoint = self._sagemaker("Update endpoint in place", "updateEndpoint", {
-            "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
-            "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
-        }, endpoint_resources, key_statements, result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": False},
-            result_path="$.endpoint")  # fmt: skip
+        key_statements = (
+            []
+            if not sm.endpoint_kms_key_arn
+            else [
+                iam.PolicyStatement(
+                    actions=["kms:CreateGrant"],
+                    resources=[sm.endpoint_kms_key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                ),
+                iam.PolicyStatement(actions=["kms:DescribeKey"], resources=[sm.endpoint_kms_key_arn]),
+            ]
+        )
+        create_endpoint = self._sagemaker(
+            "Create endpoint",
+            "createEndpoint",
+            {
+                "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
+                "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
+                "Tags": tags,
+            },
+            endpoint_resources,
+            key_statements,
+            result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": True},
+            result_path="$.endpoint",
+        )
+        update_endpoint = self._sagemaker(
+            "Update endpoint in place",
+            "updateEndpoint",
+            {
+                "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
+                "EndpointConfigName": sfn.JsonPath.string_at("$.names.resource_name"),
+            },
+            endpoint_resources,
+            key_statements,
+            result_selector={"arn": sfn.JsonPath.string_at("$.EndpointArn"), "created": False},
+            result_path="$.endpoint",
+        )
         for task in (create_endpoint, update_endpoint):
             task.add_catch(cleanup, result_path="$.error")
 
         wait = sfn.Wait(self.scope, "Wait for the endpoint", time=sfn.WaitTime.duration(self.r.endpoint_poll_interval))
-        describe = self._sagemaker("Get endpoint status", "describeEndpoint", {
-            "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
-        }, ["endpoint"], result_path="$.endpoint_status")  # fmt: skip
+        describe = self._sagemaker(
+            "Get endpoint status",
+            "describeEndpoint",
+            {
+                "EndpointName": sfn.JsonPath.string_at("$.names.endpoint_name"),
+            },
+            ["endpoint"],
+            result_path="$.endpoint_status",
+        )
         describe.add_catch(cleanup, result_path="$.error")
-        failed = sfn.Pass(self.scope, "Endpoint deployment failed", parameters={
-            "Error": "EndpointDeploymentFailed",
-            "Cause": sfn.JsonPath.format(
-                "endpoint {} did not come into service with config {}: {}",
-                sfn.JsonPath.string_at("$.names.endpoint_name"), sfn.JsonPath.string_at("$.names.resource_name"),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.endpoint_status")),
-            ),
-        }, result_path="$.error")  # fmt: skip
+        failed = sfn.Pass(
+            self.scope,
+            "Endpoint deployment failed",
+            parameters={
+                "Error": "EndpointDeploymentFailed",
+                "Cause": sfn.JsonPath.format(
+                    "endpoint {} did not come into service with config {}: {}",
+                    sfn.JsonPath.string_at("$.names.endpoint_name"),
+                    sfn.JsonPath.string_at("$.names.resource_name"),
+                    sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.endpoint_status")),
+                ),
+            },
+            result_path="$.error",
+        )
         failed.next(cleanup)
         in_service = sfn.Condition.string_equals("$.endpoint_status.EndpointStatus", "InService")
         status = (
             sfn.Choice(self.scope, "Endpoint in service?")
-            .when(sfn.Condition.and_(in_service, sfn.Condition.string_equals_json_path(
-                "$.endpoint_status.EndpointConfigName", "$.names.resource_name")), then)
+            .when(
+                sfn.Condition.and_(
+                    in_service,
+                    sfn.Condition.string_equals_json_path(
+                        "$.endpoint_status.EndpointConfigName", "$.names.resource_name"
+                    ),
+                ),
+                then,
+            )
             # In service with another config: the update failed and SageMaker rolled the endpoint back.
             .when(in_service, failed)
-            .when(sfn.Condition.or_(*[sfn.Condition.string_equals("$.endpoint_status.EndpointStatus", s)
-                                      for s in ENDPOINT_BUSY]), wait)
+            .when(
+                sfn.Condition.or_(
+                    *[sfn.Condition.string_equals("$.endpoint_status.EndpointStatus", s) for s in ENDPOINT_BUSY]
+                ),
+                wait,
+            )
             .otherwise(failed)
-        )  # fmt: skip
+        )
         choose = (
             sfn.Choice(self.scope, "Create or update the endpoint?")
             .when(sfn.Condition.boolean_equals("$.existing.found", True), update_endpoint)
             .otherwise(create_endpoint)
-        )  # fmt: skip
+        )
         create_endpoint.next(wait)
         update_endpoint.next(wait)
         wait.next(describe).next(status)
@@ -557,34 +789,56 @@ class _Builder:
             "embedding_dimension": sfn.JsonPath.number_at("$.embedding_dimension"),
             "region": Aws.REGION,
         }
-        opensearch = self._invoke_plain("Register in OpenSearch ML Commons", r.register_model, {
-            **common, "action": "opensearch", "ml_commons": sfn.JsonPath.object_at("$.ml_commons"),
-            "connector_role_arn": r.connector_role_arn,
-        })  # fmt: skip
-        pinecone = self._invoke_plain("Index the corpus in Pinecone", r.register_model, {
-            **common, "action": "pinecone", "pinecone": sfn.JsonPath.object_at("$.pinecone"),
-            "corpus_uri": sfn.JsonPath.string_at("$.corpus.corpus_uri"),
-            "api_key_secret_name": r.pinecone_secret_name,
-        })  # fmt: skip
-        parallel = sfn.Parallel(self.scope, "Register model", result_selector={
-            "opensearch": sfn.JsonPath.object_at("$[0]"), "pinecone": sfn.JsonPath.object_at("$[1]"),
-        }, result_path="$.registration")  # fmt: skip
+        opensearch = self._invoke_plain(
+            "Register in OpenSearch ML Commons",
+            r.register_model,
+            {
+                **common,
+                "action": "opensearch",
+                "ml_commons": sfn.JsonPath.object_at("$.ml_commons"),
+                "connector_role_arn": r.connector_role_arn,
+            },
+        )
+        pinecone = self._invoke_plain(
+            "Index the corpus in Pinecone",
+            r.register_model,
+            {
+                **common,
+                "action": "pinecone",
+                "pinecone": sfn.JsonPath.object_at("$.pinecone"),
+                "corpus_uri": sfn.JsonPath.string_at("$.corpus.corpus_uri"),
+                "api_key_secret_name": r.pinecone_secret_name,
+            },
+        )
+        parallel = sfn.Parallel(
+            self.scope,
+            "Register model",
+            result_selector={
+                "opensearch": sfn.JsonPath.object_at("$[0]"),
+                "pinecone": sfn.JsonPath.object_at("$[1]"),
+            },
+            result_path="$.registration",
+        )
         for target, task in (("opensearch", opensearch), ("pinecone", pinecone)):
             skip = sfn.Pass(self.scope, f"Skip {target}", result=sfn.Result.from_object({"skipped": True}))
             parallel.branch(
                 sfn.Choice(self.scope, f"Register in {target}?")
                 .when(sfn.Condition.boolean_equals(f"$.targets.{target}", True), task)
                 .otherwise(skip)
-            )  # fmt: skip
+            )
         parallel.add_catch(self.failure_entry, result_path="$.error")
         return parallel
 
     def _invoke_plain(self, name: str, function: lambda_.IFunction, payload: dict) -> tasks.LambdaInvoke:
         """A Lambda step inside a branch: retried, its errors caught by the enclosing state."""
         task = tasks.LambdaInvoke(
-            self.scope, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
-            payload_response_only=True, retry_on_service_exceptions=False,
-        )  # fmt: skip
+            self.scope,
+            name,
+            lambda_function=function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+        )
         return retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
 
     # The happy path ----------------------------------------------------------------------------------------------
@@ -592,38 +846,75 @@ class _Builder:
         r = self.r
         validate = validate_input_task(self.scope, validator=r.validator, schema_name=SCHEMA_NAME)
         validate.add_catch(self.failure_entry, result_path="$.error")
-        extract = self._invoke("Extract corpus", r.extract_corpus, {
-            "run_id": RUN_ID, "input": sfn.JsonPath.entire_payload,
-        }, "$.corpus")  # fmt: skip
-        plan = self._invoke("Plan query generation", r.generate_queries, {
-            "action": "plan", "run_id": RUN_ID,
-            "documents": sfn.JsonPath.number_at("$.corpus.documents"),
-            "generation_mode": sfn.JsonPath.string_at("$.generation_mode"),
-        }, "$.plan")  # fmt: skip
-        pairs = self._invoke("Build training pairs", r.build_pairs, {
-            "run_id": RUN_ID,
-            "corpus_uri": sfn.JsonPath.string_at("$.corpus.corpus_uri"),
-            "queries_prefix": sfn.JsonPath.format(f"s3://{r.artifacts_bucket_name}/runs/{{}}/queries/", RUN_ID),
-            "eval_fraction": 0.2,
-            "seed": sfn.JsonPath.number_at("$.sample_seed"),
-            "query_filter": sfn.JsonPath.string_at("$.query_filter"),
-        }, "$.pairs")  # fmt: skip
-        names = sfn.Pass(self.scope, "Name run resources", parameters={
-            # Training job, model and endpoint config: <model_name>-<8 hex>; the endpoint is the model's own.
-            "resource_name": sfn.JsonPath.format("{}-{}", sfn.JsonPath.string_at("$.model_name"),
-                                                 sfn.JsonPath.array_get_item(
-                                                     sfn.JsonPath.string_split(sfn.JsonPath.uuid(), "-"), 0)),
-            "endpoint_name": sfn.JsonPath.format(f"{r.sagemaker.endpoint_name_prefix}{{}}",
-                                                 sfn.JsonPath.string_at("$.model_name")),
-        }, result_path="$.names")  # fmt: skip
-        targets = sfn.Pass(self.scope, "Choose registration targets", parameters={
-            target: sfn.JsonPath.array_contains(sfn.JsonPath.list_at("$.register_targets"), target)
-            for target in ("opensearch", "pinecone")
-        }, result_path="$.targets")  # fmt: skip
-        report = self._invoke("Publish training report", r.publish_report, {
-            "run_id": RUN_ID, "model_artifacts_uri": sfn.JsonPath.string_at("$.training.model_artifacts_uri"),
-            "gate": sfn.JsonPath.string_at("$.gate"), "min_ndcg_gain": sfn.JsonPath.number_at("$.min_ndcg_gain"),
-        }, "$.evaluation")  # fmt: skip
+        extract = self._invoke(
+            "Extract corpus",
+            r.extract_corpus,
+            {
+                "run_id": RUN_ID,
+                "input": sfn.JsonPath.entire_payload,
+            },
+            "$.corpus",
+        )
+        plan = self._invoke(
+            "Plan query generation",
+            r.generate_queries,
+            {
+                "action": "plan",
+                "run_id": RUN_ID,
+                "documents": sfn.JsonPath.number_at("$.corpus.documents"),
+                "generation_mode": sfn.JsonPath.string_at("$.generation_mode"),
+            },
+            "$.plan",
+        )
+        pairs = self._invoke(
+            "Build training pairs",
+            r.build_pairs,
+            {
+                "run_id": RUN_ID,
+                "corpus_uri": sfn.JsonPath.string_at("$.corpus.corpus_uri"),
+                "queries_prefix": sfn.JsonPath.format(f"s3://{r.artifacts_bucket_name}/runs/{{}}/queries/", RUN_ID),
+                "eval_fraction": 0.2,
+                "seed": sfn.JsonPath.number_at("$.sample_seed"),
+                "query_filter": sfn.JsonPath.string_at("$.query_filter"),
+            },
+            "$.pairs",
+        )
+        names = sfn.Pass(
+            self.scope,
+            "Name run resources",
+            parameters={
+                # Training job, model and endpoint config: <model_name>-<8 hex>; the endpoint is the model's own.
+                "resource_name": sfn.JsonPath.format(
+                    "{}-{}",
+                    sfn.JsonPath.string_at("$.model_name"),
+                    sfn.JsonPath.array_get_item(sfn.JsonPath.string_split(sfn.JsonPath.uuid(), "-"), 0),
+                ),
+                "endpoint_name": sfn.JsonPath.format(
+                    f"{r.sagemaker.endpoint_name_prefix}{{}}", sfn.JsonPath.string_at("$.model_name")
+                ),
+            },
+            result_path="$.names",
+        )
+        targets = sfn.Pass(
+            self.scope,
+            "Choose registration targets",
+            parameters={
+                target: sfn.JsonPath.array_contains(sfn.JsonPath.list_at("$.register_targets"), target)
+                for target in ("opensearch", "pinecone")
+            },
+            result_path="$.targets",
+        )
+        report = self._invoke(
+            "Publish training report",
+            r.publish_report,
+            {
+                "run_id": RUN_ID,
+                "model_artifacts_uri": sfn.JsonPath.string_at("$.training.model_artifacts_uri"),
+                "gate": sfn.JsonPath.string_at("$.gate"),
+                "min_ndcg_gain": sfn.JsonPath.number_at("$.min_ndcg_gain"),
+            },
+            "$.evaluation",
+        )
         # The decision is the report function's (quality_gate.decide, which the dry run calls too).
         gate = (
             sfn.Choice(self.scope, "Better than the base model?")
@@ -635,7 +926,7 @@ class _Builder:
             sfn.Choice(self.scope, "Batch or on-demand?")
             .when(sfn.Condition.string_equals("$.plan.mode", "batch"), self._batch(pairs))
             .otherwise(self._on_demand().next(pairs))
-        )  # fmt: skip
+        )
         validate.next(cost_estimate_task(self.scope, estimator=r.estimate_cost, workflow=WORKFLOW, then=extract))
         extract.next(plan).next(mode)
         return validate
@@ -644,30 +935,44 @@ class _Builder:
         r = self.r
         register = self._register()
         notify = tasks.SnsPublish(
-            self.scope, "Notify success", topic=r.topic, subject="Modelsmith retrieval pipeline deployed a model",
-            message=sfn.TaskInput.from_object({
-                "workflow": "retrieval-pipeline", "run_id": RUN_ID, "status": "SUCCEEDED",
-                "model_name": sfn.JsonPath.string_at("$.model_name"),
-                "endpoint_name": sfn.JsonPath.string_at("$.names.endpoint_name"),
-                "ndcg_at_10_gain": sfn.JsonPath.number_at("$.evaluation.ndcg_at_10_gain"),
-                "gate": sfn.JsonPath.object_at("$.evaluation.gate"),
-                "report_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
-            }),
+            self.scope,
+            "Notify success",
+            topic=r.topic,
+            subject="Modelsmith retrieval pipeline deployed a model",
+            message=sfn.TaskInput.from_object(
+                {
+                    "workflow": "retrieval-pipeline",
+                    "run_id": RUN_ID,
+                    "status": "SUCCEEDED",
+                    "model_name": sfn.JsonPath.string_at("$.model_name"),
+                    "endpoint_name": sfn.JsonPath.string_at("$.names.endpoint_name"),
+                    "ndcg_at_10_gain": sfn.JsonPath.number_at("$.evaluation.ndcg_at_10_gain"),
+                    "gate": sfn.JsonPath.object_at("$.evaluation.gate"),
+                    "report_uri": sfn.JsonPath.string_at("$.evaluation.metrics_uri"),
+                }
+            ),
             result_path=sfn.JsonPath.DISCARD,
-        )  # fmt: skip
+        )
         retry_transient(notify, TRANSIENT_SDK_ERRORS)
-        summary = sfn.Pass(self.scope, "Summarize run", parameters={
-            **self._summary_fields(), "status": "deployed",
-            "endpoint_name": sfn.JsonPath.string_at("$.names.endpoint_name"),
-            "endpoint_updated_in_place": sfn.JsonPath.string_at("$.existing.found"),
-            "sagemaker_model": sfn.JsonPath.string_at("$.names.resource_name"),
-            "registration": sfn.JsonPath.object_at("$.registration"),
-        })  # fmt: skip
+        summary = sfn.Pass(
+            self.scope,
+            "Summarize run",
+            parameters={
+                **self._summary_fields(),
+                "status": "deployed",
+                "endpoint_name": sfn.JsonPath.string_at("$.names.endpoint_name"),
+                "endpoint_updated_in_place": sfn.JsonPath.string_at("$.existing.found"),
+                "sagemaker_model": sfn.JsonPath.string_at("$.names.resource_name"),
+                "registration": sfn.JsonPath.object_at("$.registration"),
+            },
+        )
         register.next(notify).next(summary)
         return self._deploy(register)
 
 
-def build_definition(scope: Construct, resources: RetrievalPipelineResources) -> tuple[sfn.IChainable, list[iam.PolicyStatement]]:
+def build_definition(
+    scope: Construct, resources: RetrievalPipelineResources
+) -> tuple[sfn.IChainable, list[iam.PolicyStatement]]:
     """The workflow's definition (its first state), for a ``StateMachine`` in ``scope``, and the statements its
     role needs beyond what CDK generates (the .sync training task)."""
     builder = _Builder(scope, resources)

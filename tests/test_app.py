@@ -37,12 +37,15 @@ def _offline_env() -> dict[str, str]:
 def _run_app(context: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """Run app.py the way the CLI does: context in CDK_CONTEXT_JSON, output in CDK_OUTDIR."""
     env = {**_offline_env(), "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(tmp_path)}
-    return subprocess.run([sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
-@pytest.mark.skipif(shutil.which("cdk", path=str(REPO_ROOT / "node_modules" / ".bin")) is None,
-                    reason="the CDK CLI is installed by `make setup` (npm ci)")  # fmt: skip
+@pytest.mark.skipif(
+    shutil.which("cdk", path=str(REPO_ROOT / "node_modules" / ".bin")) is None,
+    reason="the CDK CLI is installed by `make setup` (npm ci)",
+)
 @pytest.mark.parametrize("env_name", sorted(CDK_CONTEXT["environments"]))
 def test_cdk_cli_synthesizes_every_stack_offline(env_name: str, tmp_path: Path, monkeypatch, capsys) -> None:
     for key, value in _offline_env().items():

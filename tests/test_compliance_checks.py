@@ -37,10 +37,22 @@ def _cfn_lint(path: Path, region: str = "us-west-2") -> list[str]:
 
 def _checkov(directory: Path, framework: str = "cloudformation") -> dict:
     result = subprocess.run(
-        [CHECKOV, "--directory", str(directory), "--framework", framework, "--output", "json",
-         "--skip-download", "--compact"],
-        capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+        [
+            CHECKOV,
+            "--directory",
+            str(directory),
+            "--framework",
+            framework,
+            "--output",
+            "json",
+            "--skip-download",
+            "--compact",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     reports = json.loads(result.stdout)
     reports = reports if isinstance(reports, list) else [reports]
@@ -52,13 +64,16 @@ def _checkov(directory: Path, framework: str = "cloudformation") -> dict:
 
 def test_cdk_nag_reports_no_unacknowledged_finding(synthesized) -> None:
     assert _nag_failures(synthesized.assembly_dir) == []
-    metadata = json.loads((synthesized.assembly_dir / f"{synthesized.stacks.foundation.stack_name}.metadata.json").read_text())
+    metadata = json.loads(
+        (synthesized.assembly_dir / f"{synthesized.stacks.foundation.stack_name}.metadata.json").read_text()
+    )
     acknowledged = {
         rule: reason
-        for entries in metadata.values() for entry in entries
+        for entries in metadata.values()
+        for entry in entries
         if entry["type"] == Validations.ACKNOWLEDGED_RULES_METADATA_KEY
         for rule, reason in entry["data"].items()
-    }  # fmt: skip
+    }
     assert acknowledged, "expected the documented acknowledgments to be recorded"
     for rule, reason in acknowledged.items():
         assert rule.split("::")[0] in ("AwsSolutions", "HIPAA.Security", "CloudFormation-Validate"), rule
@@ -82,7 +97,9 @@ def test_cfn_lint_is_clean(synthesized) -> None:
 
 def test_cfn_lint_catches_a_broken_template(tmp_path: Path) -> None:
     broken = tmp_path / "broken.template.json"
-    broken.write_text(json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"Versioning": "on"}}}}))
+    broken.write_text(
+        json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"Versioning": "on"}}}})
+    )
     assert any(finding.startswith("E3002") for finding in _cfn_lint(broken))
 
 
@@ -107,7 +124,10 @@ def test_checkov_catches_an_unencrypted_bucket(tmp_path: Path) -> None:
 
 
 def test_checkov_is_clean_on_the_training_image_and_ci_workflow() -> None:
-    for directory, framework in ((REPO_ROOT / "sagemaker_src", "dockerfile"), (REPO_ROOT / ".github", "github_actions")):
+    for directory, framework in (
+        (REPO_ROOT / "sagemaker_src", "dockerfile"),
+        (REPO_ROOT / ".github", "github_actions"),
+    ):
         result = _checkov(directory, framework)
         assert result["failed"] == [], [(c["check_id"], c["file_path"]) for c in result["failed"]]
         assert result["passed"] > 10, framework

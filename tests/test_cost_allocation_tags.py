@@ -14,9 +14,15 @@ from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from modelsmith.naming import PROJECT
 from stacks.modelsmith_app import cost_allocation_tags
 
-COMPONENTS = {"Foundation": "foundation", "Network": "network", "TrainingInstance": "training-instance",
-              "RetrievalPipeline": "retrieval-pipeline", "LlmCustomization": "llm-customization", "Agent": "agent",
-              "Operations": "operations"}  # fmt: skip
+COMPONENTS = {
+    "Foundation": "foundation",
+    "Network": "network",
+    "TrainingInstance": "training-instance",
+    "RetrievalPipeline": "retrieval-pipeline",
+    "LlmCustomization": "llm-customization",
+    "Agent": "agent",
+    "Operations": "operations",
+}
 
 
 def taggable(resource_type: str, region: str) -> bool:
@@ -38,8 +44,12 @@ def test_every_taggable_resource_carries_the_cost_allocation_tags(synthesized) -
     checked = 0
     for stack in synthesized.stacks.all():
         component = COMPONENTS[stack.stack_name.rsplit("-", 1)[-1]]
-        expected = {"project": PROJECT, "environment": synthesized.config.name, "component": component,
-                    **synthesized.config.tags}  # fmt: skip
+        expected = {
+            "project": PROJECT,
+            "environment": synthesized.config.name,
+            "component": component,
+            **synthesized.config.tags,
+        }
         assert cost_allocation_tags(synthesized.config, stack) == expected
         for logical_id, resource in synthesized.template_json(stack.stack_name)["Resources"].items():
             if not taggable(resource["Type"], region):
@@ -61,9 +71,15 @@ def test_cdk_custom_resource_providers_are_tagged_too(synthesized) -> None:
             assert tags_of(resource["Properties"])["component"] == "network"
 
 
-@pytest.mark.parametrize(("resource_type", "expected"), [
-    ("AWS::S3::Bucket", True), ("AWS::CloudWatch::Alarm", True), ("AWS::IAM::Policy", False),
-    ("AWS::EC2::LaunchTemplate", False), ("Custom::S3AutoDeleteObjects", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("resource_type", "expected"),
+    [
+        ("AWS::S3::Bucket", True),
+        ("AWS::CloudWatch::Alarm", True),
+        ("AWS::IAM::Policy", False),
+        ("AWS::EC2::LaunchTemplate", False),
+        ("Custom::S3AutoDeleteObjects", False),
+    ],
+)
 def test_taggable_types_come_from_the_resource_schemas(resource_type: str, expected: bool) -> None:
     assert taggable(resource_type, "us-west-2") is expected

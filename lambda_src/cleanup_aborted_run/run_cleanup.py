@@ -48,8 +48,13 @@ class CleanupReport:
     problems: list[str] = field(default_factory=list)
 
     def as_message(self) -> dict[str, Any]:
-        return {"workflow": self.workflow, "run_id": self.run_id, "status": self.status,
-                "cleanup": self.actions, "cleanup_problems": self.problems}  # fmt: skip
+        return {
+            "workflow": self.workflow,
+            "run_id": self.run_id,
+            "status": self.status,
+            "cleanup": self.actions,
+            "cleanup_problems": self.problems,
+        }
 
 
 def parse_event(event: Mapping[str, Any]) -> tuple[str, str]:
@@ -65,8 +70,16 @@ def parse_event(event: Mapping[str, Any]) -> tuple[str, str]:
     return name, status
 
 
-def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec2: Any = None,
-             instance_id: str | None = None, sagemaker: Any = None, ssm: Any = None) -> CleanupReport:
+def clean_up(
+    event: Mapping[str, Any],
+    *,
+    workflow: str,
+    bedrock: Any = None,
+    ec2: Any = None,
+    instance_id: str | None = None,
+    sagemaker: Any = None,
+    ssm: Any = None,
+) -> CleanupReport:
     if workflow not in WORKFLOWS:
         raise CleanupEventError(f"workflow = {workflow!r}: expected one of {', '.join(WORKFLOWS)}")
     run_id, status = parse_event(event)
@@ -80,8 +93,11 @@ def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec
         jobs = bedrock.list_model_invocation_jobs(nameContains=resource).get("invocationJobSummaries", [])
         for job in jobs:
             if job.get("jobName") == resource and job.get("status") in RUNNING_JOB:
-                _attempt(report, f"stopped batch inference job {job['jobArn']}",
-                         lambda arn=job["jobArn"]: bedrock.stop_model_invocation_job(jobIdentifier=arn))  # fmt: skip
+                _attempt(
+                    report,
+                    f"stopped batch inference job {job['jobArn']}",
+                    lambda arn=job["jobArn"]: bedrock.stop_model_invocation_job(jobIdentifier=arn),
+                )
         if sagemaker is not None:
             _stop_training_jobs(report, sagemaker, run_id)
     else:
@@ -90,13 +106,23 @@ def clean_up(event: Mapping[str, Any], *, workflow: str, bedrock: Any = None, ec
         except ClientError as error:
             job_status = None if _code(error) in NOT_FOUND else _record(report, "customization job", error)
         if job_status in RUNNING_JOB:
-            _attempt(report, f"stopped customization job {resource}",
-                     lambda: bedrock.stop_model_customization_job(jobIdentifier=resource))  # fmt: skip
-        _attempt(report, f"deleted deployment {resource}",
-                 lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=resource),
-                 missing_ok=True)  # fmt: skip
-        _attempt(report, f"deleted Provisioned Throughput {resource}",
-                 lambda: bedrock.delete_provisioned_model_throughput(provisionedModelId=resource), missing_ok=True)
+            _attempt(
+                report,
+                f"stopped customization job {resource}",
+                lambda: bedrock.stop_model_customization_job(jobIdentifier=resource),
+            )
+        _attempt(
+            report,
+            f"deleted deployment {resource}",
+            lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=resource),
+            missing_ok=True,
+        )
+        _attempt(
+            report,
+            f"deleted Provisioned Throughput {resource}",
+            lambda: bedrock.delete_provisioned_model_throughput(provisionedModelId=resource),
+            missing_ok=True,
+        )
     return report
 
 
@@ -105,14 +131,21 @@ def _cancel_commands(report: CleanupReport, ssm: Any, instance_id: str | None, r
     comment = COMMAND_COMMENT.format(run_id)
     try:
         pages = ssm.get_paginator("list_commands").paginate(InstanceId=instance_id)
-        active = [command for page in pages for command in page.get("Commands", [])
-                  if command.get("Comment") == comment and command.get("Status") in ACTIVE_COMMAND]
+        active = [
+            command
+            for page in pages
+            for command in page.get("Commands", [])
+            if command.get("Comment") == comment and command.get("Status") in ACTIVE_COMMAND
+        ]
     except ClientError as error:
         _record(report, "commands", error)
         return
     for command in active:
-        _attempt(report, f"cancelled command {command['CommandId']}",
-                 lambda command_id=command["CommandId"]: ssm.cancel_command(CommandId=command_id, InstanceIds=[instance_id]))
+        _attempt(
+            report,
+            f"cancelled command {command['CommandId']}",
+            lambda command_id=command["CommandId"]: ssm.cancel_command(CommandId=command_id, InstanceIds=[instance_id]),
+        )
 
 
 def _stop_training_jobs(report: CleanupReport, sagemaker: Any, run_id: str) -> None:
@@ -123,15 +156,21 @@ def _stop_training_jobs(report: CleanupReport, sagemaker: Any, run_id: str) -> N
         for job in running:
             tags = sagemaker.list_tags(ResourceArn=job["TrainingJobArn"]).get("Tags", [])
             if {"Key": RUN_ID_TAG, "Value": run_id} in tags:
-                _attempt(report, f"stopped training job {job['TrainingJobName']}",
-                         lambda name=job["TrainingJobName"]: sagemaker.stop_training_job(TrainingJobName=name))  # fmt: skip
+                _attempt(
+                    report,
+                    f"stopped training job {job['TrainingJobName']}",
+                    lambda name=job["TrainingJobName"]: sagemaker.stop_training_job(TrainingJobName=name),
+                )
     except ClientError as error:
         _record(report, "training jobs", error)
 
 
 def notify(report: CleanupReport, *, sns: Any, topic_arn: str) -> None:
-    sns.publish(TopicArn=topic_arn, Subject=f"Modelsmith {report.workflow} run {report.status.lower()}"[:100],
-                Message=json.dumps(report.as_message()))  # fmt: skip
+    sns.publish(
+        TopicArn=topic_arn,
+        Subject=f"Modelsmith {report.workflow} run {report.status.lower()}"[:100],
+        Message=json.dumps(report.as_message()),
+    )
 
 
 def _code(error: ClientError) -> str:

@@ -55,11 +55,19 @@ class WatchReport:
     errors: float = 0.0
 
     def as_message(self) -> dict[str, Any]:
-        return {"environment": self.environment, "prefix": self.prefix, "in_service": self.in_service,
-                "idle": self.idle, "errors_5xx": self.errors, "error_window_start": self.window_start.isoformat()}  # fmt: skip
+        return {
+            "environment": self.environment,
+            "prefix": self.prefix,
+            "in_service": self.in_service,
+            "idle": self.idle,
+            "errors_5xx": self.errors,
+            "error_window_start": self.window_start.isoformat(),
+        }
 
 
-def watch(sagemaker: Any, cloudwatch: Any, *, environment: str, prefix: str, idle_days: int, now: datetime) -> WatchReport:
+def watch(
+    sagemaker: Any, cloudwatch: Any, *, environment: str, prefix: str, idle_days: int, now: datetime
+) -> WatchReport:
     """Measure the endpoints of ``environment`` named ``prefix*`` and publish the three metrics; see the module doc."""
     if not prefix:
         raise WatchSettingsError("ENDPOINT_PREFIX: empty; every endpoint of the account would match")
@@ -77,12 +85,32 @@ def watch(sagemaker: Any, cloudwatch: Any, *, environment: str, prefix: str, idl
         if endpoint.invocations == 0 and endpoint.last_modified <= idle_since:
             report.idle.append(endpoint.name)
     dimensions = [{"Name": ENVIRONMENT_DIMENSION, "Value": environment}]
-    cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=[
-        {"MetricName": IN_SERVICE_METRIC, "Dimensions": dimensions, "Timestamp": now, "Value": len(report.in_service), "Unit": "Count"},
-        {"MetricName": IDLE_METRIC, "Dimensions": dimensions, "Timestamp": now, "Value": len(report.idle), "Unit": "Count"},
-        {"MetricName": ERRORS_METRIC, "Dimensions": dimensions, "Timestamp": report.window_start, "Value": report.errors,
-         "Unit": "Count"},
-    ])  # fmt: skip
+    cloudwatch.put_metric_data(
+        Namespace=NAMESPACE,
+        MetricData=[
+            {
+                "MetricName": IN_SERVICE_METRIC,
+                "Dimensions": dimensions,
+                "Timestamp": now,
+                "Value": len(report.in_service),
+                "Unit": "Count",
+            },
+            {
+                "MetricName": IDLE_METRIC,
+                "Dimensions": dimensions,
+                "Timestamp": now,
+                "Value": len(report.idle),
+                "Unit": "Count",
+            },
+            {
+                "MetricName": ERRORS_METRIC,
+                "Dimensions": dimensions,
+                "Timestamp": report.window_start,
+                "Value": report.errors,
+                "Unit": "Count",
+            },
+        ],
+    )
     return report
 
 
@@ -98,20 +126,40 @@ def _endpoints_in_service(sagemaker: Any, prefix: str) -> Iterator[Endpoint]:
             yield Endpoint(name=name, variants=variants, last_modified=_aware(modified))
 
 
-def _measure(cloudwatch: Any, endpoints: list[Endpoint], *, idle_window: tuple[datetime, datetime],
-             error_window: tuple[datetime, datetime]) -> None:  # fmt: skip
+def _measure(
+    cloudwatch: Any,
+    endpoints: list[Endpoint],
+    *,
+    idle_window: tuple[datetime, datetime],
+    error_window: tuple[datetime, datetime],
+) -> None:
     """Fill each endpoint's invocations (idle window) and 5xx errors (error window) from AWS/SageMaker."""
     pairs = [(endpoint, variant) for endpoint in endpoints for variant in endpoint.variants]
     for start in range(0, len(pairs), VARIANTS_PER_CALL):
-        chunk = pairs[start:start + VARIANTS_PER_CALL]
-        for metric, period, window in (("Invocations", 86_400, idle_window), ("Invocation5XXErrors", 300, error_window)):
-            queries = [{
-                "Id": f"m{index}",
-                "MetricStat": {"Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric, "Dimensions": [
-                    {"Name": "EndpointName", "Value": endpoint.name}, {"Name": "VariantName", "Value": variant}]},
-                    "Period": period, "Stat": "Sum"},
-                "ReturnData": True,
-            } for index, (endpoint, variant) in enumerate(chunk)]  # fmt: skip
+        chunk = pairs[start : start + VARIANTS_PER_CALL]
+        for metric, period, window in (
+            ("Invocations", 86_400, idle_window),
+            ("Invocation5XXErrors", 300, error_window),
+        ):
+            queries = [
+                {
+                    "Id": f"m{index}",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/SageMaker",
+                            "MetricName": metric,
+                            "Dimensions": [
+                                {"Name": "EndpointName", "Value": endpoint.name},
+                                {"Name": "VariantName", "Value": variant},
+                            ],
+                        },
+                        "Period": period,
+                        "Stat": "Sum",
+                    },
+                    "ReturnData": True,
+                }
+                for index, (endpoint, variant) in enumerate(chunk)
+            ]
             totals = _sums(cloudwatch, queries, *window)
             for index, (endpoint, _) in enumerate(chunk):
                 value = totals.get(f"m{index}", 0.0)

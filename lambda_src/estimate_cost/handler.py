@@ -26,12 +26,17 @@ COST_CONFIG_ENV = "COST_CONFIG"
 def compact(estimate: dict[str, Any]) -> dict[str, Any]:
     """What a workflow's output carries: totals and one amount per line item (details: `modelsmith cost`)."""
     return {
-        "currency": estimate["currency"], "run_total": estimate["run_total"],
-        "recurring_total": estimate["recurring_total"], "total": estimate["total"],
-        "items": [{"description": item["description"], "amount": round(item["amount"], 2), "recurring": item["recurring"]}
-                  for item in estimate["items"]],
-        "notes": estimate["notes"], "price_table": estimate["price_table"],
-    }  # fmt: skip
+        "currency": estimate["currency"],
+        "run_total": estimate["run_total"],
+        "recurring_total": estimate["recurring_total"],
+        "total": estimate["total"],
+        "items": [
+            {"description": item["description"], "amount": round(item["amount"], 2), "recurring": item["recurring"]}
+            for item in estimate["items"]
+        ],
+        "notes": estimate["notes"],
+        "price_table": estimate["price_table"],
+    }
 
 
 @logger.inject_lambda_context
@@ -43,5 +48,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except (CostError, KeyError, json.JSONDecodeError) as error:
         logger.warning("no cost estimate", extra={"reason": str(error)})
         return {"unavailable": f"{type(error).__name__}: {error}"}
-    logger.info("cost estimate", extra={"run_total": estimate["run_total"], "recurring_total": estimate["recurring_total"]})
+    logger.info(
+        "cost estimate", extra={"run_total": estimate["run_total"], "recurring_total": estimate["recurring_total"]}
+    )
     return compact(estimate)

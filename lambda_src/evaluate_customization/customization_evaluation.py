@@ -182,8 +182,11 @@ class ConverseCaller:
     random_fraction: Callable[[], float] = random.random
 
     def ask(self, model_id: str, prompt: str, max_tokens: int) -> str:
-        request = {"modelId": model_id, "messages": [{"role": "user", "content": [{"text": prompt}]}],
-                   "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0}}  # fmt: skip
+        request = {
+            "modelId": model_id,
+            "messages": [{"role": "user", "content": [{"text": prompt}]}],
+            "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0},
+        }
         for attempt in range(1, self.policy.max_attempts + 1):
             try:
                 return answer_text(self.client.converse(**request))
@@ -213,21 +216,35 @@ def _expected_text(expected: str | dict[str, Any]) -> str:
     return expected if isinstance(expected, str) else json.dumps(expected, ensure_ascii=False)
 
 
-def evaluate_cases(cases: list[EvaluationCase], settings: EvaluationSettings, caller: ConverseCaller,
-                   *, max_workers: int = MAX_CONCURRENT_REQUESTS) -> dict[str, Any]:  # fmt: skip
+def evaluate_cases(
+    cases: list[EvaluationCase],
+    settings: EvaluationSettings,
+    caller: ConverseCaller,
+    *,
+    max_workers: int = MAX_CONCURRENT_REQUESTS,
+) -> dict[str, Any]:
     """Answers, scores and totals for every case (the ``report.json`` content, without run details)."""
     models = {"base": settings.base_model_id, "custom": settings.custom_model_id}
     with ThreadPoolExecutor(max_workers=max_workers) as pool:
-        answers = {(index, side): pool.submit(caller.ask, model_id, case.prompt, settings.max_tokens)
-                   for index, case in enumerate(cases) for side, model_id in models.items()}  # fmt: skip
+        answers = {
+            (index, side): pool.submit(caller.ask, model_id, case.prompt, settings.max_tokens)
+            for index, case in enumerate(cases)
+            for side, model_id in models.items()
+        }
         answered = {key: future.result() for key, future in answers.items()}
         judged: dict[tuple[int, str], Any] = {}
         if settings.metric == "judge":
-            judged = {key: pool.submit(caller.ask, str(settings.judge_model_id),
-                                       JUDGE_PROMPT.format(prompt=cases[key[0]].prompt,
-                                                           expected=_expected_text(cases[key[0]].expected), answer=answer),
-                                       JUDGE_MAX_TOKENS)
-                      for key, answer in answered.items()}  # fmt: skip
+            judged = {
+                key: pool.submit(
+                    caller.ask,
+                    str(settings.judge_model_id),
+                    JUDGE_PROMPT.format(
+                        prompt=cases[key[0]].prompt, expected=_expected_text(cases[key[0]].expected), answer=answer
+                    ),
+                    JUDGE_MAX_TOKENS,
+                )
+                for key, answer in answered.items()
+            }
         rows = []
         for index, case in enumerate(cases):
             row: dict[str, Any] = {"line": case.line, "prompt": case.prompt, "expected": case.expected}
@@ -251,11 +268,19 @@ def evaluate_cases(cases: list[EvaluationCase], settings: EvaluationSettings, ca
     custom = round(sum(row["custom"]["score"] for row in rows) / len(rows), 4)
     gain = round(custom - base, 4)
     return {
-        "metric": settings.metric, "base_model_id": settings.base_model_id, "custom_model_id": settings.custom_model_id,
-        "judge_model_id": settings.judge_model_id, "max_tokens": settings.max_tokens, "min_gain": settings.min_gain,
-        "cases": len(rows), "base_score": base, "custom_score": custom, "gain": gain,
-        "custom_wins": gain >= settings.min_gain, "results": rows,
-    }  # fmt: skip
+        "metric": settings.metric,
+        "base_model_id": settings.base_model_id,
+        "custom_model_id": settings.custom_model_id,
+        "judge_model_id": settings.judge_model_id,
+        "max_tokens": settings.max_tokens,
+        "min_gain": settings.min_gain,
+        "cases": len(rows),
+        "base_score": base,
+        "custom_score": custom,
+        "gain": gain,
+        "custom_wins": gain >= settings.min_gain,
+        "results": rows,
+    }
 
 
 def _cell(value: Any) -> str:
@@ -268,19 +293,30 @@ def _cell(value: Any) -> str:
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The report as a Markdown summary table and one row per case."""
-    verdict = (f"custom wins (gain >= {report['min_gain']:g})" if report["custom_wins"]
-               else f"custom does not win (gain < {report['min_gain']:g})")  # fmt: skip
+    verdict = (
+        f"custom wins (gain >= {report['min_gain']:g})"
+        if report["custom_wins"]
+        else f"custom does not win (gain < {report['min_gain']:g})"
+    )
     lines = [
-        "# Customization evaluation", "",
-        f"Base model `{report['base_model_id']}`, custom model `{report['custom_model_id']}`, {report['cases']} cases.", "",
-        "| Metric | Base | Custom | Gain | Verdict |", "|---|---|---|---|---|",
+        "# Customization evaluation",
+        "",
+        f"Base model `{report['base_model_id']}`, custom model `{report['custom_model_id']}`, {report['cases']} cases.",
+        "",
+        "| Metric | Base | Custom | Gain | Verdict |",
+        "|---|---|---|---|---|",
         f"| {report['metric']} | {report['base_score']:.3f} | {report['custom_score']:.3f} | {report['gain']:+.3f} | {verdict} |",
-        "", "## Cases", "",
-        "| Line | Prompt | Expected | Base answer | Base | Custom answer | Custom |", "|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+        "",
+        "## Cases",
+        "",
+        "| Line | Prompt | Expected | Base answer | Base | Custom answer | Custom |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in report["results"]:
-        lines.append(f"| {row['line']} | {_cell(row['prompt'])} | {_cell(row['expected'])} | {_cell(row['base']['answer'])} "
-                     f"| {row['base']['score']:.2f} | {_cell(row['custom']['answer'])} | {row['custom']['score']:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {row['line']} | {_cell(row['prompt'])} | {_cell(row['expected'])} | {_cell(row['base']['answer'])} "
+            f"| {row['base']['score']:.2f} | {_cell(row['custom']['answer'])} | {row['custom']['score']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -307,12 +343,24 @@ def read_settings(event: Any) -> EvaluationSettings:
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
         raise InvalidEventError(f"max_tokens: {max_tokens!r} must be a positive integer")
     judge = _model_id(event, "judge_model_id") if metric == "judge" else event.get("judge_model_id")
-    return EvaluationSettings(base_model_id=_model_id(event, "base_model_id"), custom_model_id=_model_id(event, "custom_model_id"),
-                              metric=metric, min_gain=float(min_gain), judge_model_id=judge, max_tokens=max_tokens)  # fmt: skip
+    return EvaluationSettings(
+        base_model_id=_model_id(event, "base_model_id"),
+        custom_model_id=_model_id(event, "custom_model_id"),
+        metric=metric,
+        min_gain=float(min_gain),
+        judge_model_id=judge,
+        max_tokens=max_tokens,
+    )
 
 
-def evaluate_customization(event: Mapping[str, Any], *, s3_client: Any = None, bedrock_client: Any = None,
-                           policy: RetryPolicy | None = None, sleep: Callable[[float], None] | None = None) -> dict[str, Any]:  # fmt: skip
+def evaluate_customization(
+    event: Mapping[str, Any],
+    *,
+    s3_client: Any = None,
+    bedrock_client: Any = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
     """Evaluate both models on the suite and store the report (see the module docstring)."""
     settings = read_settings(event)
     prefix = run_prefix(event.get("run_id")) + "evaluation/"
@@ -326,10 +374,24 @@ def evaluate_customization(event: Mapping[str, Any], *, s3_client: Any = None, b
     cases = load_suite(iter_lines(open_object(s3_client, suite_uri, "test_suite_uri")), settings.metric, suite_uri)
     caller = ConverseCaller(bedrock_client or bedrock_runtime_client(), policy=policy or RetryPolicy(), sleep=sleep)
     report = {"run_id": event["run_id"], "test_suite_uri": suite_uri, **evaluate_cases(cases, settings, caller)}
-    s3_client.put_object(Bucket=bucket, Key=f"{prefix}report.md", Body=render_markdown(report).encode(),
-                         ContentType="text/markdown; charset=utf-8")  # fmt: skip
-    s3_client.put_object(Bucket=bucket, Key=f"{prefix}report.json", ContentType="application/json",
-                         Body=json.dumps(report, indent=2, ensure_ascii=False).encode())  # fmt: skip
+    s3_client.put_object(
+        Bucket=bucket,
+        Key=f"{prefix}report.md",
+        Body=render_markdown(report).encode(),
+        ContentType="text/markdown; charset=utf-8",
+    )
+    s3_client.put_object(
+        Bucket=bucket,
+        Key=f"{prefix}report.json",
+        ContentType="application/json",
+        Body=json.dumps(report, indent=2, ensure_ascii=False).encode(),
+    )
     logger.info("evaluation done", extra={key: report[key] for key in ("base_score", "custom_score", "gain", "cases")})
-    return {"base_score": report["base_score"], "custom_score": report["custom_score"], "gain": report["gain"],
-            "custom_wins": report["custom_wins"], "report_uri": f"s3://{bucket}/{prefix}report.json", "cases": report["cases"]}  # fmt: skip
+    return {
+        "base_score": report["base_score"],
+        "custom_score": report["custom_score"],
+        "gain": report["gain"],
+        "custom_wins": report["custom_wins"],
+        "report_uri": f"s3://{bucket}/{prefix}report.json",
+        "cases": report["cases"],
+    }

@@ -112,14 +112,18 @@ class ExtractionSettings:
         return settings
 
     def _check_opensearch_fields(self) -> None:
-        if not isinstance(self.opensearch_endpoint, str) or not self.opensearch_endpoint.startswith(("https://", "http://")):
+        if not isinstance(self.opensearch_endpoint, str) or not self.opensearch_endpoint.startswith(
+            ("https://", "http://")
+        ):
             raise InvalidEventError(f"input.opensearch_endpoint: {self.opensearch_endpoint!r} is not an https:// URL")
         if self.opensearch_auth not in OPENSEARCH_AUTH_MODES:
             raise InvalidEventError(
                 f"input.opensearch_auth: {self.opensearch_auth!r} is not one of {', '.join(OPENSEARCH_AUTH_MODES)}"
             )
         if self.opensearch_auth == "basic" and not self.opensearch_secret_arn:
-            raise InvalidEventError("input.opensearch_secret_arn: required field is missing (because opensearch_auth is basic)")
+            raise InvalidEventError(
+                "input.opensearch_secret_arn: required field is missing (because opensearch_auth is basic)"
+            )
         for name in ("index_name", "text_field", "doc_id_field"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
@@ -155,8 +159,14 @@ def extract_corpus(event: Mapping[str, Any], *, s3_client: Any = None, opensearc
     finally:
         rejects.discard()
         corpus.discard()
-    summary = {"corpus_uri": corpus_uri, "rejects_uri": rejects_uri, "documents": len(outcome.documents),
-               "rejected": outcome.rejected, "duplicates": outcome.duplicates, "source": settings.input_type}  # fmt: skip
+    summary = {
+        "corpus_uri": corpus_uri,
+        "rejects_uri": rejects_uri,
+        "documents": len(outcome.documents),
+        "rejected": outcome.rejected,
+        "duplicates": outcome.duplicates,
+        "source": settings.input_type,
+    }
     if question_summary:
         summary["questions"] = question_summary
     logger.info("corpus extracted", extra=summary)

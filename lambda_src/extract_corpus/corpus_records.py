@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-_JSON_TYPE_NAMES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
-                    bool: "boolean", type(None): "null"}  # fmt: skip
+_JSON_TYPE_NAMES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 class CorpusLineError(ValueError):

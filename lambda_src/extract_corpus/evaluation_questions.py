@@ -69,7 +69,9 @@ def _check(raw: bytes, number: int, seen: dict[str, int]) -> Question | str:
     if len(question) > MAX_QUESTION_CHARACTERS:
         return f"question: {len(question)} characters, more than {MAX_QUESTION_CHARACTERS}"
     if not isinstance(ids, list) or not ids:
-        return "relevant_ids: expected a non-empty list of document ids" + ("" if "relevant_ids" in record else " (missing)")
+        return "relevant_ids: expected a non-empty list of document ids" + (
+            "" if "relevant_ids" in record else " (missing)"
+        )
     if len(ids) > MAX_RELEVANT_IDS:
         return f"relevant_ids: {len(ids)} ids, more than {MAX_RELEVANT_IDS}"
     bad = [index for index, value in enumerate(ids) if not isinstance(value, str) or not value]

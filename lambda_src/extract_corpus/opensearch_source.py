@@ -50,11 +50,17 @@ class OpenSearchAccessError(RuntimeError):
 def connect(settings: ExtractionSettings, *, session: boto3.Session | None = None) -> OpenSearch:
     """An opensearch-py client for ``input.opensearch_endpoint`` with the configured authentication."""
     return open_client(
-        settings.opensearch_endpoint, settings.opensearch_auth, settings.opensearch_secret_arn, session=session,
-        field_prefix="input.", timeout_seconds=REQUEST_TIMEOUT_SECONDS,
-        serverless_refusal=("OpenSearch Serverless collections do not support point in time search; export the "
-                            "documents to S3 as JSONL and use input_type 's3'"),
-    )  # fmt: skip
+        settings.opensearch_endpoint,
+        settings.opensearch_auth,
+        settings.opensearch_secret_arn,
+        session=session,
+        field_prefix="input.",
+        timeout_seconds=REQUEST_TIMEOUT_SECONDS,
+        serverless_refusal=(
+            "OpenSearch Serverless collections do not support point in time search; export the "
+            "documents to S3 as JSONL and use input_type 's3'"
+        ),
+    )
 
 
 def choose_sort(client: OpenSearch) -> list[dict[str, str]]:
@@ -70,7 +76,9 @@ def choose_sort(client: OpenSearch) -> list[dict[str, str]]:
     return LEGACY_SORT
 
 
-def read_index(settings: ExtractionSettings, rejects: JsonLinesUpload, *, client: OpenSearch | None = None) -> SourceOutcome:
+def read_index(
+    settings: ExtractionSettings, rejects: JsonLinesUpload, *, client: OpenSearch | None = None
+) -> SourceOutcome:
     """Keep up to ``max_documents`` usable documents of ``input.index_name``; reject the others."""
     client = client or connect(settings)
     documents: list[CorpusDocument] = []
@@ -88,7 +96,9 @@ def read_index(settings: ExtractionSettings, rejects: JsonLinesUpload, *, client
                     continue
                 if document.id in seen_ids:
                     duplicates += 1
-                    rejects.write({"hit": hits_read, "opensearch_id": hit.get("_id"), "reason": f"id: duplicate {document.id!r}"})
+                    rejects.write(
+                        {"hit": hits_read, "opensearch_id": hit.get("_id"), "reason": f"id: duplicate {document.id!r}"}
+                    )
                     continue
                 seen_ids.add(document.id)
                 documents.append(document)
@@ -100,8 +110,10 @@ def read_index(settings: ExtractionSettings, rejects: JsonLinesUpload, *, client
     def describe_empty(rejects_uri: str) -> str:
         if hits_read == 0:
             return f"index '{settings.index_name}' returned no documents"
-        return (f"index '{settings.index_name}' returned no documents with field '{settings.text_field}' "
-                f"(all {hits_read} hits rejected; see {rejects_uri})")  # fmt: skip
+        return (
+            f"index '{settings.index_name}' returned no documents with field '{settings.text_field}' "
+            f"(all {hits_read} hits rejected; see {rejects_uri})"
+        )
 
     return SourceOutcome(documents, rejected, duplicates, describe_empty)
 
@@ -109,14 +121,20 @@ def read_index(settings: ExtractionSettings, rejects: JsonLinesUpload, *, client
 def describe_refusal(error: TransportError, settings: ExtractionSettings) -> str:
     """Which input to fix when the cluster says 401 or 403."""
     if error.status_code == 401 and settings.opensearch_auth == "basic":
-        return (f"input.opensearch_secret_arn: {settings.opensearch_endpoint} refused the username and password "
-                f"in {settings.opensearch_secret_arn} (HTTP 401)")  # fmt: skip
+        return (
+            f"input.opensearch_secret_arn: {settings.opensearch_endpoint} refused the username and password "
+            f"in {settings.opensearch_secret_arn} (HTTP 401)"
+        )
     if error.status_code == 401:
-        return (f"input.opensearch_auth: {settings.opensearch_endpoint} refused the SigV4-signed request (HTTP 401); "
-                "is it an Amazon OpenSearch Service domain with IAM authentication?")  # fmt: skip
-    return (f"input.index_name: the function's identity may not read index '{settings.index_name}' at "
-            f"{settings.opensearch_endpoint} (HTTP 403); map its role to a backend role with read and "
-            "point-in-time permissions on the index")  # fmt: skip
+        return (
+            f"input.opensearch_auth: {settings.opensearch_endpoint} refused the SigV4-signed request (HTTP 401); "
+            "is it an Amazon OpenSearch Service domain with IAM authentication?"
+        )
+    return (
+        f"input.index_name: the function's identity may not read index '{settings.index_name}' at "
+        f"{settings.opensearch_endpoint} (HTTP 403); map its role to a backend role with read and "
+        "point-in-time permissions on the index"
+    )
 
 
 def iter_hits(client: OpenSearch, settings: ExtractionSettings) -> Iterator[dict[str, Any]]:
@@ -131,9 +149,13 @@ def iter_hits(client: OpenSearch, settings: ExtractionSettings) -> Iterator[dict
         search_after: list[Any] | None = None
         while True:
             body: dict[str, Any] = {
-                "size": PAGE_SIZE, "query": {"match_all": {}}, "pit": {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
-                "sort": sort, "_source": source_fields, "track_total_hits": False,
-            }  # fmt: skip
+                "size": PAGE_SIZE,
+                "query": {"match_all": {}},
+                "pit": {"id": pit_id, "keep_alive": PIT_KEEP_ALIVE},
+                "sort": sort,
+                "_source": source_fields,
+                "track_total_hits": False,
+            }
             if search_after is not None:
                 body["search_after"] = search_after
             response = client.search(body=body)
@@ -156,7 +178,9 @@ def document_from_hit(hit: dict[str, Any], text_field: str, doc_id_field: str) -
     if not texts:
         raise CorpusLineError(f"{text_field}: field is missing")
     if not all(isinstance(value, str) for value in texts):
-        raise CorpusLineError(f"{text_field}: expected text, got {type(next(v for v in texts if not isinstance(v, str))).__name__}")
+        raise CorpusLineError(
+            f"{text_field}: expected text, got {type(next(v for v in texts if not isinstance(v, str))).__name__}"
+        )
     text = "\n\n".join(value for value in texts if value.strip())
     if not text:
         raise CorpusLineError(f"{text_field}: must not be empty")
@@ -169,7 +193,9 @@ def document_from_hit(hit: dict[str, Any], text_field: str, doc_id_field: str) -
             document_id = str(document_id)
     if not isinstance(document_id, str) or not document_id.strip():
         raise CorpusLineError(f"{doc_id_field}: missing or not a single non-empty string or number")
-    return CorpusDocument(id=document_id, text=text, metadata={"index": hit.get("_index"), "opensearch_id": hit.get("_id")})
+    return CorpusDocument(
+        id=document_id, text=text, metadata={"index": hit.get("_index"), "opensearch_id": hit.get("_id")}
+    )
 
 
 def values_at(source: Any, path: str) -> list[Any]:

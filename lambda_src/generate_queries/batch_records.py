@@ -60,15 +60,21 @@ OUTPUT_SUFFIX = ".jsonl.out"
 
 def llama_input(prompt: str) -> dict[str, Any]:
     """A Meta Llama 3.x InvokeModel body: the prompt in Llama 3's chat format, ready for the answer."""
-    formatted = ("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"
-                 f"{prompt}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")  # fmt: skip
+    formatted = (
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"
+        f"{prompt}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
     return {"prompt": formatted, "max_gen_len": MAX_OUTPUT_TOKENS, "temperature": TEMPERATURE}
 
 
 def anthropic_input(prompt: str) -> dict[str, Any]:
     """An Anthropic Claude Messages API InvokeModel body."""
-    return {"anthropic_version": ANTHROPIC_VERSION, "max_tokens": MAX_OUTPUT_TOKENS, "temperature": TEMPERATURE,
-            "messages": [{"role": "user", "content": [{"type": "text", "text": prompt}]}]}  # fmt: skip
+    return {
+        "anthropic_version": ANTHROPIC_VERSION,
+        "max_tokens": MAX_OUTPUT_TOKENS,
+        "temperature": TEMPERATURE,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": prompt}]}],
+    }
 
 
 def model_input_builder(model_id: str) -> Callable[[str], dict[str, Any]]:
@@ -93,7 +99,11 @@ def model_output_text(output: Any) -> str:
         return "\n".join(block.get("text", "") for block in output["content"] if isinstance(block, Mapping))
     if isinstance(output.get("outputs"), list):  # Mistral
         return "\n".join(item.get("text", "") for item in output["outputs"] if isinstance(item, Mapping))
-    content = output.get("output", {}).get("message", {}).get("content", []) if isinstance(output.get("output"), Mapping) else []
+    content = (
+        output.get("output", {}).get("message", {}).get("content", [])
+        if isinstance(output.get("output"), Mapping)
+        else []
+    )
     return "\n".join(block.get("text", "") for block in content if isinstance(block, Mapping))  # Converse-shaped
 
 
@@ -133,8 +143,11 @@ def prepare_batch(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[st
     finally:
         mapping.discard()
         records.discard()
-    return {"input_uri": f"s3://{bucket}/{prefix}batch/input/", "output_uri": f"s3://{bucket}/{prefix}batch/output/",
-            "records": records.lines}  # fmt: skip
+    return {
+        "input_uri": f"s3://{bucket}/{prefix}batch/input/",
+        "output_uri": f"s3://{bucket}/{prefix}batch/output/",
+        "records": records.lines,
+    }
 
 
 def collect_batch(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str, Any]:
@@ -202,6 +215,10 @@ def collect_batch(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[st
     for doc_id in documents:
         for query in queries.get(doc_id, []):
             upload.write({"doc_id": doc_id, "query": query})
-    return {"queries_uri": upload.commit(), "documents": len(documents), "queries": upload.lines,
-            "failed_documents": len(failed), "failed_uri": failed_uri}
-
+    return {
+        "queries_uri": upload.commit(),
+        "documents": len(documents),
+        "queries": upload.lines,
+        "failed_documents": len(failed),
+        "failed_uri": failed_uri,
+    }

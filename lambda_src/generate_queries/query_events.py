@@ -16,7 +16,9 @@ def require_mapping(event: Any) -> Mapping[str, Any]:
     return event
 
 
-def integer(event: Mapping[str, Any], name: str, *, minimum: int, maximum: int | None = None, default: int | None = None) -> int:
+def integer(
+    event: Mapping[str, Any], name: str, *, minimum: int, maximum: int | None = None, default: int | None = None
+) -> int:
     if name not in event and default is None:
         raise InvalidEventError(f"{name}: required field is missing")
     value = event.get(name, default)

@@ -86,9 +86,15 @@ class QueryGenerator:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def generate(event: Mapping[str, Any], *, s3_client: Any = None, bedrock_client: Any = None,
-             policy: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-             max_workers: int = MAX_CONCURRENT_REQUESTS) -> dict[str, Any]:  # fmt: skip
+def generate(
+    event: Mapping[str, Any],
+    *,
+    s3_client: Any = None,
+    bedrock_client: Any = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    max_workers: int = MAX_CONCURRENT_REQUESTS,
+) -> dict[str, Any]:
     """Generate the queries of one shard (see the module docstring)."""
     event = require_mapping(event)
     prefix = run_prefix(event.get("run_id"))
@@ -96,9 +102,13 @@ def generate(event: Mapping[str, Any], *, s3_client: Any = None, bedrock_client:
     parse_s3_uri(corpus_uri, "corpus_uri")
     start, end = _shard(event.get("shard"))
     generator = QueryGenerator(
-        client=bedrock_client or bedrock_runtime_client(), model_id=text(event, "bedrock_model_id"),
-        template=prompt_template(event), count=queries_per_document(event), policy=policy or RetryPolicy(), sleep=sleep,
-    )  # fmt: skip
+        client=bedrock_client or bedrock_runtime_client(),
+        model_id=text(event, "bedrock_model_id"),
+        template=prompt_template(event),
+        count=queries_per_document(event),
+        policy=policy or RetryPolicy(),
+        sleep=sleep,
+    )
     s3 = s3_client or boto3.client("s3")
 
     documents: list[tuple[str, str]] = []
@@ -121,17 +131,25 @@ def generate(event: Mapping[str, Any], *, s3_client: Any = None, bedrock_client:
             f"first cause ({failed[0]}): {first}"
         )
     for doc_id in failed:
-        logger.warning("no queries for document", extra={"doc_id": doc_id, "cause": errors.get(doc_id, "no usable query")})
+        logger.warning(
+            "no queries for document", extra={"doc_id": doc_id, "cause": errors.get(doc_id, "no usable query")}
+        )
 
     upload = JsonLinesUpload(s3, artifacts_bucket(), f"{prefix}queries/part-{start:06d}.jsonl")
     for doc_id, _ in documents:
         for query in queries.get(doc_id, []):
             upload.write({"doc_id": doc_id, "query": query})
-    return {"queries_uri": upload.commit(), "documents": len(documents), "queries": upload.lines, "failed_documents": len(failed)}
+    return {
+        "queries_uri": upload.commit(),
+        "documents": len(documents),
+        "queries": upload.lines,
+        "failed_documents": len(failed),
+    }
 
 
-def _generate_all(generator: QueryGenerator, documents: list[tuple[str, str]], max_workers: int
-                  ) -> tuple[dict[str, list[str]], dict[str, str]]:  # fmt: skip
+def _generate_all(
+    generator: QueryGenerator, documents: list[tuple[str, str]], max_workers: int
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     queries: dict[str, list[str]] = {}
     errors: dict[str, str] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, MAX_CONCURRENT_REQUESTS)))

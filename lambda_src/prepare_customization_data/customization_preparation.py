@@ -42,7 +42,8 @@ from run_storage import InvalidEventError, artifacts_bucket, iter_lines, open_ob
 logger = logging.getLogger(__name__)
 
 LIMIT_DEFAULTS = {
-    name: getattr(Limits, name) for name in ("min_records", "max_records", "max_tokens_per_record", "max_validation_records")
+    name: getattr(Limits, name)
+    for name in ("min_records", "max_records", "max_tokens_per_record", "max_validation_records")
 }
 # execution input name -> Bedrock hyperParameters key (https://docs.aws.amazon.com/bedrock/latest/userguide/cm-hp-meta-llama31.html)
 HYPERPARAMETER_KEYS = {"epoch_count": "epochCount", "batch_size": "batchSize", "learning_rate": "learningRate"}
@@ -116,7 +117,9 @@ def prepare_customization_data(event: Mapping[str, Any], *, s3_client: Any = Non
     result = convert_and_validate(lines, source_name=train_uri, limits=limits, **options)
     if result.problems:
         problems_uri = store_problems(s3, bucket, f"{prefix}data/problems.jsonl", result.problems)
-        logger.warning("customization data rejected", extra={"problems": len(result.problems), "problems_uri": problems_uri})
+        logger.warning(
+            "customization data rejected", extra={"problems": len(result.problems), "problems_uri": problems_uri}
+        )
         raise CustomizationDataError(problems_message(result.problems, train_uri, problems_uri))
     uris = store_result(s3, bucket, f"{prefix}data/", result)
     logger.info("customization data stored", extra={"metadata": result.metadata})

@@ -50,7 +50,9 @@ def decide(evaluations: Mapping[str, Any], *, gate: str = DEFAULT_GATE, min_ndcg
         f"{min_ndcg_gain:g}: {verdict}"
     )
     if query_set == "synthetic":
-        reason += ". The gate used synthetic queries only: give evaluation_questions_uri to decide on people's questions"
+        reason += (
+            ". The gate used synthetic queries only: give evaluation_questions_uri to decide on people's questions"
+        )
     return {
         "passed": passed,
         "mode": gate,

@@ -55,8 +55,9 @@ def publish_training_report(event: dict[str, Any], s3_client: Any = None) -> dic
     where = f"{output_uri}:{METRICS_FILE}"
     metrics = _parse_metrics(files[METRICS_FILE], where)
     try:
-        decision = decide(metrics["evaluations"], gate=event.get("gate", DEFAULT_GATE),
-                          min_ndcg_gain=event.get("min_ndcg_gain", 0.0))
+        decision = decide(
+            metrics["evaluations"], gate=event.get("gate", DEFAULT_GATE), min_ndcg_gain=event.get("min_ndcg_gain", 0.0)
+        )
     except GateInputError as error:
         raise InvalidEventError(str(error)) from None
     if "report.md" in files:
@@ -70,7 +71,9 @@ def publish_training_report(event: dict[str, Any], s3_client: Any = None) -> dic
             uris[name] = f"s3://{bucket}/{report_prefix}{name}"
         else:
             logger.warning("the training output has no %s", name)
-    s3.put_object(Bucket=bucket, Key=report_prefix + METRICS_FILE, Body=files[METRICS_FILE], ContentType="application/json")
+    s3.put_object(
+        Bucket=bucket, Key=report_prefix + METRICS_FILE, Body=files[METRICS_FILE], ContentType="application/json"
+    )
     training = metrics.get("training") if isinstance(metrics.get("training"), dict) else {}
     result = {
         "base": metrics["base"],
@@ -151,9 +154,16 @@ def _parse_metrics(raw: bytes, where: str) -> dict[str, Any]:
             raise TrainingOutputError(f"{where}: evaluations.{name}: not a query set the script writes")
         if not isinstance(entry, dict) or not isinstance(entry.get("queries"), int):
             raise TrainingOutputError(f"{where}: evaluations.{name}.queries: missing or not an integer")
-        for path in (("base", "ndcg@10"), ("fine_tuned", "ndcg@10"), ("difference", "ndcg@10"),
-                     ("interval", "low"), ("interval", "high")):
+        for path in (
+            ("base", "ndcg@10"),
+            ("fine_tuned", "ndcg@10"),
+            ("difference", "ndcg@10"),
+            ("interval", "low"),
+            ("interval", "high"),
+        ):
             value = entry.get(path[0], {}).get(path[1]) if isinstance(entry.get(path[0]), dict) else None
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise TrainingOutputError(f"{where}: evaluations.{name}.{'.'.join(path)}: {value!r} is not a finite number")
+                raise TrainingOutputError(
+                    f"{where}: evaluations.{name}.{'.'.join(path)}: {value!r} is not a finite number"
+                )
     return metrics

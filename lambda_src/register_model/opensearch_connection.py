@@ -24,11 +24,16 @@ REQUEST_TIMEOUT_SECONDS = 60
 
 def connect(settings: OpenSearchRegistration, *, session: boto3.Session | None = None) -> OpenSearch:
     return open_client(
-        settings.opensearch_endpoint, settings.opensearch_auth, settings.opensearch_secret_arn, session=session,
-        fallback_region=settings.region, timeout_seconds=REQUEST_TIMEOUT_SECONDS,
-        serverless_refusal=("OpenSearch Serverless collections do not run ML Commons connectors; "
-                            "use an OpenSearch Service domain"),
-    )  # fmt: skip
+        settings.opensearch_endpoint,
+        settings.opensearch_auth,
+        settings.opensearch_secret_arn,
+        session=session,
+        fallback_region=settings.region,
+        timeout_seconds=REQUEST_TIMEOUT_SECONDS,
+        serverless_refusal=(
+            "OpenSearch Serverless collections do not run ML Commons connectors; use an OpenSearch Service domain"
+        ),
+    )
 
 
 def connector_keys(settings: OpenSearchRegistration, *, session: boto3.Session) -> dict[str, str] | None:
@@ -37,5 +42,8 @@ def connector_keys(settings: OpenSearchRegistration, *, session: boto3.Session) 
     if settings.cluster != "self_managed":
         return None
     return read_json_secret(
-        settings.connector_credentials_secret_arn, session, "connector_credentials_secret_arn", ("access_key", "secret_key")
+        settings.connector_credentials_secret_arn,
+        session,
+        "connector_credentials_secret_arn",
+        ("access_key", "secret_key"),
     )

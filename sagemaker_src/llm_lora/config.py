@@ -34,10 +34,21 @@ LR_SCHEDULERS = frozenset(
 # Keys people put in a config file by habit; they are resource locations and belong to the arguments.
 _RESOURCE_KEYS = frozenset(
     {
-        "model_name_or_path", "model_id", "model", "train_file", "validation_file", "train", "validation",
-        "output_dir", "model_dir", "output_data_dir", "checkpoint_dir", "tokenizer", "data_dir",
+        "model_name_or_path",
+        "model_id",
+        "model",
+        "train_file",
+        "validation_file",
+        "train",
+        "validation",
+        "output_dir",
+        "model_dir",
+        "output_data_dir",
+        "checkpoint_dir",
+        "tokenizer",
+        "data_dir",
     }
-)  # fmt: skip
+)
 
 
 class ConfigError(ValueError):

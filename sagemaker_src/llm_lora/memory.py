@@ -34,8 +34,13 @@ ALLOCATOR_SLACK = 0.10
 
 # Meta's Llama 3.1 8B config.json (meta-llama/Llama-3.1-8B-Instruct on the Hugging Face Hub).
 LLAMA_31_8B: Mapping[str, Any] = {
-    "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
-    "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False,
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "vocab_size": 128256,
+    "tie_word_embeddings": False,
 }
 
 
@@ -52,23 +57,42 @@ class MemoryEstimate:
         return self.base_weights + self.adapters + self.activations + self.logits + self.overhead
 
     def rows(self) -> list[tuple[str, float]]:
-        return [("base weights", self.base_weights), ("adapters + optimizer", self.adapters),
-                ("activations", self.activations), ("logits", self.logits),
-                ("CUDA context + slack", self.overhead), ("total", self.total)]
+        return [
+            ("base weights", self.base_weights),
+            ("adapters + optimizer", self.adapters),
+            ("activations", self.activations),
+            ("logits", self.logits),
+            ("CUDA context + slack", self.overhead),
+            ("total", self.total),
+        ]
 
 
 def _projection_shapes(model: Mapping[str, Any]) -> dict[str, tuple[int, int]]:
     hidden, intermediate = model["hidden_size"], model["intermediate_size"]
     head_dim = model.get("head_dim") or hidden // model["num_attention_heads"]
     kv = model.get("num_key_value_heads", model["num_attention_heads"]) * head_dim
-    return {"q_proj": (hidden, model["num_attention_heads"] * head_dim), "k_proj": (hidden, kv), "v_proj": (hidden, kv),
-            "o_proj": (model["num_attention_heads"] * head_dim, hidden), "gate_proj": (hidden, intermediate),
-            "up_proj": (hidden, intermediate), "down_proj": (intermediate, hidden)}
+    return {
+        "q_proj": (hidden, model["num_attention_heads"] * head_dim),
+        "k_proj": (hidden, kv),
+        "v_proj": (hidden, kv),
+        "o_proj": (model["num_attention_heads"] * head_dim, hidden),
+        "gate_proj": (hidden, intermediate),
+        "up_proj": (hidden, intermediate),
+        "down_proj": (intermediate, hidden),
+    }
 
 
-def estimate(model: Mapping[str, Any], *, method: str, batch_size: int, sequence_length: int, lora_rank: int,
-             target_modules: tuple[str, ...], gradient_checkpointing: bool = True,
-             fused_cross_entropy: bool = False) -> MemoryEstimate:
+def estimate(
+    model: Mapping[str, Any],
+    *,
+    method: str,
+    batch_size: int,
+    sequence_length: int,
+    lora_rank: int,
+    target_modules: tuple[str, ...],
+    gradient_checkpointing: bool = True,
+    fused_cross_entropy: bool = False,
+) -> MemoryEstimate:
     """Peak GPU bytes of one training step of ``model`` (a config.json mapping); see the module docstring."""
     if method not in ("lora", "qlora"):
         raise ValueError(f"method = {method!r}: expected lora or qlora")
@@ -94,5 +118,10 @@ def estimate(model: Mapping[str, Any], *, method: str, batch_size: int, sequence
         activations = layers * layer_intermediates
     logits = 0.0 if fused_cross_entropy else tokens * vocab * LOGIT_BYTES_PER_ELEMENT
     subtotal = base + adapter_parameters * ADAPTER_BYTES_PER_PARAMETER + activations + logits
-    return MemoryEstimate(base, adapter_parameters * ADAPTER_BYTES_PER_PARAMETER, activations, logits,
-                          CUDA_CONTEXT_BYTES + ALLOCATOR_SLACK * subtotal)
+    return MemoryEstimate(
+        base,
+        adapter_parameters * ADAPTER_BYTES_PER_PARAMETER,
+        activations,
+        logits,
+        CUDA_CONTEXT_BYTES + ALLOCATOR_SLACK * subtotal,
+    )

@@ -32,8 +32,10 @@ class LoraTrainer(Trainer):
             from transformers.trainer_pt_utils import LengthGroupedSampler
 
             dataset = train_dataset if train_dataset is not None else self.train_dataset
-            return LengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                                        lengths=[len(example) for example in dataset])
+            return LengthGroupedSampler(
+                self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                lengths=[len(example) for example in dataset],
+            )
         return super()._get_train_sampler(train_dataset)
 
     def prediction_step(

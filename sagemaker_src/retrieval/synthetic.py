@@ -16,11 +16,26 @@ from .data import EVAL_CORPUS_FILE, EVAL_FILE, TRAIN_FILE
 
 _SYLLABLES = ["zor", "blax", "quen", "trif", "vel", "mox", "drab", "pil", "kesh", "yun", "gol", "fript"]
 _SUBJECTS = [
-    "telescope calibration", "star catalog matching", "spectral line fitting", "image stacking",
-    "cosmic ray removal", "coordinate transforms", "time scale conversion", "flux unit handling",
-    "FITS header editing", "light curve smoothing", "photometric zero points", "sky background estimation",
-    "orbit propagation", "redshift measurement", "point spread modelling", "data table joins",
-    "error propagation", "periodogram search", "source extraction", "airmass correction",
+    "telescope calibration",
+    "star catalog matching",
+    "spectral line fitting",
+    "image stacking",
+    "cosmic ray removal",
+    "coordinate transforms",
+    "time scale conversion",
+    "flux unit handling",
+    "FITS header editing",
+    "light curve smoothing",
+    "photometric zero points",
+    "sky background estimation",
+    "orbit propagation",
+    "redshift measurement",
+    "point spread modelling",
+    "data table joins",
+    "error propagation",
+    "periodogram search",
+    "source extraction",
+    "airmass correction",
 ]
 _ACTIONS = ["computes", "validates", "caches", "plots", "exports", "parallelises"]
 
@@ -50,9 +65,7 @@ def synthetic_pairs(documents: list[dict[str, str]]) -> tuple[list[dict[str, str
         train.append(
             {"query": f"what does {document['name']} do", "passage": document["text"], "doc_id": document["id"]}
         )
-        held_out.append(
-            {"query": f"{document['name']} usage", "passage": document["text"], "doc_id": document["id"]}
-        )
+        held_out.append({"query": f"{document['name']} usage", "passage": document["text"], "doc_id": document["id"]})
     return train, held_out
 
 

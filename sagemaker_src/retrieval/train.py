@@ -110,8 +110,10 @@ class ScriptArguments:
     )
     checkpoint_dir: str | None = field(
         default=None,
-        metadata={"help": "save checkpoints here and resume from the newest complete one (spot training: "
-                          "/opt/ml/checkpoints); none when not given"},
+        metadata={
+            "help": "save checkpoints here and resume from the newest complete one (spot training: "
+            "/opt/ml/checkpoints); none when not given"
+        },
     )
 
 
@@ -124,8 +126,10 @@ class RetrievalTrainingArguments:
     batch_size: int = field(default=32, metadata={"help": "pairs per batch; each query's negatives are the others"})
     mini_batch_size: int | None = field(
         default=None,
-        metadata={"help": "use CachedMultipleNegativesRankingLoss, encoding the batch in chunks of this size "
-                          "(0, like not giving it: the plain loss; the pipeline always passes a value)"},
+        metadata={
+            "help": "use CachedMultipleNegativesRankingLoss, encoding the batch in chunks of this size "
+            "(0, like not giving it: the plain loss; the pipeline always passes a value)"
+        },
     )
     learning_rate: float = field(default=2e-5, metadata={"help": "peak learning rate"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of steps spent warming up"})
@@ -141,25 +145,33 @@ class RetrievalTrainingArguments:
     )
     hard_negative_margin: float = field(
         default=0.0,
-        metadata={"help": "skip mined negatives the base model scores within this fraction of the positive's score "
-                          "(likely false negatives; sentence-transformers' relative_margin; 0: no margin)"},
+        metadata={
+            "help": "skip mined negatives the base model scores within this fraction of the positive's score "
+            "(likely false negatives; sentence-transformers' relative_margin; 0: no margin)"
+        },
     )
     round_trip_top_k: int = field(
         default=0,
-        metadata={"help": "keep a training pair only when the base model ranks its own passage in the top k of the "
-                          "corpus for its query (round-trip consistency, InPars-v2 / Promptagator; 0: keep all)"},
+        metadata={
+            "help": "keep a training pair only when the base model ranks its own passage in the top k of the "
+            "corpus for its query (round-trip consistency, InPars-v2 / Promptagator; 0: keep all)"
+        },
     )
     duplicate_protection: bool = field(
         default=True,
-        metadata={"help": "batches without a repeated text, so a passage with several queries is never its own "
-                          "in-batch negative (false: plain random batches)"},
+        metadata={
+            "help": "batches without a repeated text, so a passage with several queries is never its own "
+            "in-batch negative (false: plain random batches)"
+        },
     )
     no_dropout: bool = field(default=False, metadata={"help": "switch dropout off (a CPU step is ~3x faster)"})
     eval_batch_size: int = field(default=64, metadata={"help": "texts per batch when encoding for evaluation"})
     checkpoint_steps: int = field(
         default=0,
-        metadata={"help": "steps between checkpoints with --checkpoint_dir (0: about every tenth of the run, so an "
-                          "interruption loses at most a tenth)"},
+        metadata={
+            "help": "steps between checkpoints with --checkpoint_dir (0: about every tenth of the run, so an "
+            "interruption loses at most a tenth)"
+        },
     )
     seed: int = field(default=42, metadata={"help": "random seed"})
 
@@ -237,8 +249,11 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
     }
     log_event("data_ready", _describe_data(data_summary), **data_summary)
     for entry in human.unknown_ids if human else []:
-        log_event("question_ids_unknown", f"{questions_path}:{entry['line']}: not in the corpus: {entry['missing_ids']}",
-                  level=logging.WARNING)
+        log_event(
+            "question_ids_unknown",
+            f"{questions_path}:{entry['line']}: not in the corpus: {entry['missing_ids']}",
+            level=logging.WARNING,
+        )
 
     # 3. Base model.
     model = load_model(
@@ -363,7 +378,12 @@ def _resume_checkpoint(checkpoint_dir: str | None) -> Path | None:
     resume_from, skipped = find_resume_checkpoint(Path(checkpoint_dir), files=FULL_MODEL)
     for checkpoint in skipped:
         moved_to = str(checkpoint.moved_to) if checkpoint.moved_to else None
-        log_event("checkpoint_skipped", f"{checkpoint.path.name}: {checkpoint.reason}", level=logging.WARNING, moved_to=moved_to)
+        log_event(
+            "checkpoint_skipped",
+            f"{checkpoint.path.name}: {checkpoint.reason}",
+            level=logging.WARNING,
+            moved_to=moved_to,
+        )
     if resume_from:
         message = f"resuming from {resume_from.name} (an earlier attempt was interrupted)"
         log_event("resuming", message, checkpoint=str(resume_from))
@@ -386,7 +406,9 @@ def _check_arguments(arguments: ScriptArguments, hyperparameters: RetrievalTrain
     if hyperparameters.epochs <= 0:
         problems.append(f"--epochs: must be > 0, got {hyperparameters.epochs}")
     if hyperparameters.checkpoint_steps < 0:
-        problems.append(f"--checkpoint_steps: must be >= 0 (0: every tenth of the run), got {hyperparameters.checkpoint_steps}")
+        problems.append(
+            f"--checkpoint_steps: must be >= 0 (0: every tenth of the run), got {hyperparameters.checkpoint_steps}"
+        )
     if hyperparameters.hard_negatives < 0:
         problems.append(f"--hard_negatives: must be >= 0, got {hyperparameters.hard_negatives}")
     if not 0 <= hyperparameters.hard_negative_margin < 1:
@@ -408,7 +430,9 @@ def _describe_data(summary: dict[str, Any]) -> str:
 
 
 def _describe_scores(label: str, scores: dict[str, Any]) -> str:
-    return f"{label}: " + ", ".join(f"nDCG@10 {value.metrics['ndcg@10']:.4f} ({name})" for name, value in scores.items())
+    return f"{label}: " + ", ".join(
+        f"nDCG@10 {value.metrics['ndcg@10']:.4f} ({name})" for name, value in scores.items()
+    )
 
 
 def _round_trip_filter(
@@ -435,8 +459,12 @@ def _round_trip_filter(
         dropped=len(pairs) - len(kept),
     )
     if len(kept) < 2:
-        raise InputError([f"--round_trip_top_k {hyperparameters.round_trip_top_k}: kept {len(kept)} of {len(pairs)} "
-                          "training pairs; at least 2 are needed (raise k or switch the filter off)"])
+        raise InputError(
+            [
+                f"--round_trip_top_k {hyperparameters.round_trip_top_k}: kept {len(kept)} of {len(pairs)} "
+                "training pairs; at least 2 are needed (raise k or switch the filter off)"
+            ]
+        )
     return kept
 
 
@@ -495,7 +523,11 @@ def _build_trainer(
     from sentence_transformers.base.sampler import BatchSamplers
 
     steps_per_epoch = max(1, len(train_dataset) // hyperparameters.batch_size)
-    total_steps = hyperparameters.max_steps if hyperparameters.max_steps > 0 else math.ceil(steps_per_epoch * hyperparameters.epochs)
+    total_steps = (
+        hyperparameters.max_steps
+        if hyperparameters.max_steps > 0
+        else math.ceil(steps_per_epoch * hyperparameters.epochs)
+    )
     save_steps = hyperparameters.checkpoint_steps or max(1, math.ceil(total_steps / 10))
     args = SentenceTransformerTrainingArguments(
         output_dir=output_dir,
@@ -507,7 +539,9 @@ def _build_trainer(
         bf16=bf16,
         dataloader_pin_memory=bf16,  # pinned memory only helps copies to a GPU
         # In-batch negatives: a duplicate text in a batch would be scored as its own negative.
-        batch_sampler=BatchSamplers.NO_DUPLICATES if hyperparameters.duplicate_protection else BatchSamplers.BATCH_SAMPLER,
+        batch_sampler=BatchSamplers.NO_DUPLICATES
+        if hyperparameters.duplicate_protection
+        else BatchSamplers.BATCH_SAMPLER,
         # Checkpoints only where they survive the run (spot training's synced directory); two kept.
         save_strategy="steps" if checkpoints else "no",
         save_steps=save_steps,

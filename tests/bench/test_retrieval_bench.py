@@ -41,7 +41,10 @@ def test_each_switch_changes_one_setting_of_the_baseline() -> None:
 
 
 def test_the_bench_prints_step_times_and_both_query_sets_per_switch(
-    tmp_path: Path, fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    tmp_path: Path,
+    fakes: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],  # noqa: F811
 ) -> None:
     from modelsmith import dry_run
 
@@ -52,8 +55,17 @@ def test_the_bench_prints_step_times_and_both_query_sets_per_switch(
     questions.write_text(json.dumps({"question": "tool number 3", "relevant_ids": ["doc-003"]}) + "\n")
 
     bench = _load_bench()
-    arguments = ["--switches", "baseline,query_filter,multi_query", "--output-dir", str(tmp_path / "runs"),
-                 "--questions", str(questions), "--max-documents", "30", "--json"]
+    arguments = [
+        "--switches",
+        "baseline,query_filter,multi_query",
+        "--output-dir",
+        str(tmp_path / "runs"),
+        "--questions",
+        str(questions),
+        "--max-documents",
+        "30",
+        "--json",
+    ]
     assert bench.main(arguments) == 0
 
     lines = capsys.readouterr().out.splitlines()

@@ -20,9 +20,14 @@ CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read
 def _build(**overrides) -> tuple[Stack, AgentKnowledgeBase, Template]:
     stack = Stack(App(context=CDK_CONTEXT), "Test")
     key = kms.Key(stack, "Key")
-    props = dict(name="modelsmith-dev-astronomy", data_bucket=s3.Bucket(stack, "Data", encryption_key=key),
-                 data_prefix="knowledge-base/", encryption_key=key, embedding_model_id="amazon.titan-embed-text-v2:0",
-                 embedding_dimension=1024)  # fmt: skip
+    props = dict(
+        name="modelsmith-dev-astronomy",
+        data_bucket=s3.Bucket(stack, "Data", encryption_key=key),
+        data_prefix="knowledge-base/",
+        encryption_key=key,
+        embedding_model_id="amazon.titan-embed-text-v2:0",
+        embedding_dimension=1024,
+    )
     props.update(overrides)
     knowledge_base = AgentKnowledgeBase(stack, "KnowledgeBase", **props)
     return stack, knowledge_base, Template.from_stack(stack)
@@ -35,9 +40,14 @@ def opensearch():
 
 def test_collection_is_vector_search_with_customer_key_and_scoped_policies(opensearch) -> None:
     _, _, template = opensearch
-    template.has_resource_properties("AWS::OpenSearchServerless::Collection", {
-        "Name": "modelsmith-dev-astronomy", "Type": "VECTORSEARCH", "StandbyReplicas": "DISABLED"})  # fmt: skip
-    policies = {p["Properties"]["Type"]: p["Properties"] for p in template.find_resources("AWS::OpenSearchServerless::SecurityPolicy").values()}
+    template.has_resource_properties(
+        "AWS::OpenSearchServerless::Collection",
+        {"Name": "modelsmith-dev-astronomy", "Type": "VECTORSEARCH", "StandbyReplicas": "DISABLED"},
+    )
+    policies = {
+        p["Properties"]["Type"]: p["Properties"]
+        for p in template.find_resources("AWS::OpenSearchServerless::SecurityPolicy").values()
+    }
     assert set(policies) == {"encryption", "network"}
     assert '"AWSOwnedKey":false' in json.dumps(policies["encryption"]["Policy"]).replace("\\", "")
     access = next(iter(template.find_resources("AWS::OpenSearchServerless::AccessPolicy").values()))["Properties"]
@@ -52,35 +62,64 @@ def test_hierarchical_parents_stay_within_bedrocks_limit() -> None:
     _, _, template = _build(chunking_strategy="hierarchical", chunk_max_tokens=1638)
     (source,) = template.find_resources("AWS::Bedrock::DataSource").values()
     levels = source["Properties"]["VectorIngestionConfiguration"]["ChunkingConfiguration"][
-        "HierarchicalChunkingConfiguration"]["LevelConfigurations"]
+        "HierarchicalChunkingConfiguration"
+    ]["LevelConfigurations"]
     assert [level["MaxTokens"] for level in levels] == [8190, 1638]
 
 
 def test_vector_index_matches_the_embeddings_model(opensearch) -> None:
     _, _, template = opensearch
-    template.has_resource_properties("AWS::OpenSearchServerless::Index", {
-        "IndexName": "modelsmith-knowledge-base",
-        "Settings": {"Index": {"Knn": True}},
-        "Mappings": {"Properties": Match.object_like({VECTOR_FIELD: {
-            "Type": "knn_vector", "Dimension": 1024, "Method": {"Engine": "faiss", "Name": "hnsw", "SpaceType": "l2"}}})},
-    })  # fmt: skip
+    template.has_resource_properties(
+        "AWS::OpenSearchServerless::Index",
+        {
+            "IndexName": "modelsmith-knowledge-base",
+            "Settings": {"Index": {"Knn": True}},
+            "Mappings": {
+                "Properties": Match.object_like(
+                    {
+                        VECTOR_FIELD: {
+                            "Type": "knn_vector",
+                            "Dimension": 1024,
+                            "Method": {"Engine": "faiss", "Name": "hnsw", "SpaceType": "l2"},
+                        }
+                    }
+                )
+            },
+        },
+    )
 
 
 def test_data_source_reads_its_prefix_with_the_chosen_chunking(opensearch) -> None:
     _, _, template = opensearch
-    template.has_resource_properties("AWS::Bedrock::DataSource", {
-        "DataDeletionPolicy": "DELETE",
-        "DataSourceConfiguration": {"Type": "S3", "S3Configuration": {"BucketArn": Match.any_value(),
-                                                                      "InclusionPrefixes": ["knowledge-base/"]}},
-        "VectorIngestionConfiguration": {"ChunkingConfiguration": {"ChunkingStrategy": "SEMANTIC",
-            "SemanticChunkingConfiguration": {"MaxTokens": 300, "BufferSize": 1, "BreakpointPercentileThreshold": 95}}},
-    })  # fmt: skip
+    template.has_resource_properties(
+        "AWS::Bedrock::DataSource",
+        {
+            "DataDeletionPolicy": "DELETE",
+            "DataSourceConfiguration": {
+                "Type": "S3",
+                "S3Configuration": {"BucketArn": Match.any_value(), "InclusionPrefixes": ["knowledge-base/"]},
+            },
+            "VectorIngestionConfiguration": {
+                "ChunkingConfiguration": {
+                    "ChunkingStrategy": "SEMANTIC",
+                    "SemanticChunkingConfiguration": {
+                        "MaxTokens": 300,
+                        "BufferSize": 1,
+                        "BreakpointPercentileThreshold": 95,
+                    },
+                }
+            },
+        },
+    )
 
 
 def test_role_reads_only_the_document_prefix(opensearch) -> None:
     stack, knowledge_base, template = opensearch
-    statements = [s for p in template.find_resources("AWS::IAM::Policy").values()
-                  for s in p["Properties"]["PolicyDocument"]["Statement"]]  # fmt: skip
+    statements = [
+        s
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
     by_sid = {s.get("Sid"): s for s in statements}
     assert by_sid["ListTheDocumentPrefix"]["Condition"] == {"StringLike": {"s3:prefix": ["knowledge-base/*"]}}
     assert by_sid["ReadTheDocuments"]["Action"] == "s3:GetObject"
@@ -95,25 +134,47 @@ def test_pinecone_uses_the_l1_with_the_secret() -> None:
     key = kms.Key(stack, "Key")
     secret = secretsmanager.Secret(stack, "PineconeKey", encryption_key=key)
     knowledge_base = AgentKnowledgeBase(
-        stack, "KnowledgeBase", name="modelsmith-dev-astronomy", data_bucket=s3.Bucket(stack, "Data"),
-        data_prefix="docs/", encryption_key=key, embedding_model_id="cohere.embed-english-v3", embedding_dimension=1024,
-        vector_store="pinecone", pinecone_connection_string="https://a-b.svc.c.pinecone.io", pinecone_api_key_secret=secret,
-    )  # fmt: skip
+        stack,
+        "KnowledgeBase",
+        name="modelsmith-dev-astronomy",
+        data_bucket=s3.Bucket(stack, "Data"),
+        data_prefix="docs/",
+        encryption_key=key,
+        embedding_model_id="cohere.embed-english-v3",
+        embedding_dimension=1024,
+        vector_store="pinecone",
+        pinecone_connection_string="https://a-b.svc.c.pinecone.io",
+        pinecone_api_key_secret=secret,
+    )
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::OpenSearchServerless::Collection", 0)
-    template.has_resource_properties("AWS::Bedrock::KnowledgeBase", {"StorageConfiguration": {
-        "Type": "PINECONE", "PineconeConfiguration": Match.object_like({
-            "ConnectionString": "https://a-b.svc.c.pinecone.io",
-            "CredentialsSecretArn": {"Ref": stack.get_logical_id(secret.node.default_child)},
-            "FieldMapping": {"TextField": "text", "MetadataField": "metadata"}})}})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::Bedrock::KnowledgeBase",
+        {
+            "StorageConfiguration": {
+                "Type": "PINECONE",
+                "PineconeConfiguration": Match.object_like(
+                    {
+                        "ConnectionString": "https://a-b.svc.c.pinecone.io",
+                        "CredentialsSecretArn": {"Ref": stack.get_logical_id(secret.node.default_child)},
+                        "FieldMapping": {"TextField": "text", "MetadataField": "metadata"},
+                    }
+                ),
+            }
+        },
+    )
     assert knowledge_base.knowledge_base_id is not None
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"name": "Modelsmith"}, "3-28 lowercase"), ({"vector_store": "faiss"}, "'opensearch-serverless' or 'pinecone'"),
-     ({"vector_store": "pinecone"}, "needs pinecone_connection_string"), ({"chunking_strategy": "fixed"}, "one of fixed-size")],
-)  # fmt: skip
+    [
+        ({"name": "Modelsmith"}, "3-28 lowercase"),
+        ({"vector_store": "faiss"}, "'opensearch-serverless' or 'pinecone'"),
+        ({"vector_store": "pinecone"}, "needs pinecone_connection_string"),
+        ({"chunking_strategy": "fixed"}, "one of fixed-size"),
+    ],
+)
 def test_bad_props_are_refused(overrides, message) -> None:
     with pytest.raises(ValueError, match=message):
         _build(**overrides)

@@ -20,12 +20,22 @@ CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read
 
 def _build(**overrides):
     stack = Stack(App(context=CDK_CONTEXT), "Test")
-    function = lambda_.Function(stack, "Tools", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
-                                code=lambda_.Code.from_inline("def handler(event, context): pass"))  # fmt: skip
-    props = dict(agent_name="modelsmith-dev-astronomy", foundation_model_id="amazon.nova-pro-v1:0", tools_function=function,
-                 api_schema_path=API_SCHEMA_PATH, knowledge_base_id="KB12345678",
-                 knowledge_base_arn="arn:aws:bedrock:us-west-2:111122223333:knowledge-base/KB12345678",
-                 encryption_key=kms.Key(stack, "Key"))  # fmt: skip
+    function = lambda_.Function(
+        stack,
+        "Tools",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+    )
+    props = dict(
+        agent_name="modelsmith-dev-astronomy",
+        foundation_model_id="amazon.nova-pro-v1:0",
+        tools_function=function,
+        api_schema_path=API_SCHEMA_PATH,
+        knowledge_base_id="KB12345678",
+        knowledge_base_arn="arn:aws:bedrock:us-west-2:111122223333:knowledge-base/KB12345678",
+        encryption_key=kms.Key(stack, "Key"),
+    )
     props.update(overrides)
     assistant = AstronomyAgent(stack, "Assistant", **props)
     return stack, assistant, Template.from_stack(stack)
@@ -61,5 +71,7 @@ def test_missing_schema_is_refused(tmp_path) -> None:
 
 
 def test_inference_profiles_and_models() -> None:
-    assert isinstance(foundation_model("us.anthropic.claude-3-5-haiku-20241022-v1:0"), bedrock.CrossRegionInferenceProfile)
+    assert isinstance(
+        foundation_model("us.anthropic.claude-3-5-haiku-20241022-v1:0"), bedrock.CrossRegionInferenceProfile
+    )
     assert isinstance(foundation_model("amazon.nova-pro-v1:0"), bedrock.BedrockFoundationModel)

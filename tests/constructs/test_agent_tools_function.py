@@ -45,10 +45,18 @@ def built() -> tuple[Stack, AgentToolsFunction, Template]:
 
 def test_function_settings(built) -> None:
     _, _, template = built
-    template.has_resource_properties("AWS::Lambda::Function", {
-        "Runtime": RUNTIME.name, "Handler": "handler.lambda_handler", "MemorySize": 1536, "Timeout": 120,
-        "ReservedConcurrentExecutions": 5, "TracingConfig": {"Mode": "Active"}, "Architectures": ["x86_64"],
-    })  # fmt: skip
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": RUNTIME.name,
+            "Handler": "handler.lambda_handler",
+            "MemorySize": 1536,
+            "Timeout": 120,
+            "ReservedConcurrentExecutions": 5,
+            "TracingConfig": {"Mode": "Active"},
+            "Architectures": ["x86_64"],
+        },
+    )
     assert RUNTIME.name >= "python3.12"
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
 
@@ -62,8 +70,13 @@ def test_environment_matches_what_the_function_reads(built) -> None:
     _, _, template = built
     function = next(iter(template.find_resources("AWS::Lambda::Function").values()))
     variables = function["Properties"]["Environment"]["Variables"]
-    for name in (settings.OUTPUT_BUCKET, settings.OUTPUT_PREFIX, settings.ADS_TOKEN_SECRET_ARN,
-                 settings.ARCHIVE_TIMEOUT_SECONDS, settings.PRESIGNED_URL_EXPIRY_SECONDS):  # fmt: skip
+    for name in (
+        settings.OUTPUT_BUCKET,
+        settings.OUTPUT_PREFIX,
+        settings.ADS_TOKEN_SECRET_ARN,
+        settings.ARCHIVE_TIMEOUT_SECONDS,
+        settings.PRESIGNED_URL_EXPIRY_SECONDS,
+    ):
         assert name in variables
     assert (variables["ARCHIVE_TIMEOUT_SECONDS"], variables["PRESIGNED_URL_EXPIRY_SECONDS"]) == ("20", "3600")
     assert variables["HOME"] == "/tmp"
@@ -77,11 +90,11 @@ def test_acknowledgments_for_dlq_and_vpc(built) -> None:
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"output_prefix": "/agent-tools"}, "a relative prefix ending with '/'"),
-     ({"archive_timeout": Duration.seconds(200)}, "must be below timeout")],
-)  # fmt: skip
+    [
+        ({"output_prefix": "/agent-tools"}, "a relative prefix ending with '/'"),
+        ({"archive_timeout": Duration.seconds(200)}, "must be below timeout"),
+    ],
+)
 def test_bad_props_are_refused(overrides, message) -> None:
     with pytest.raises(ValueError, match=message):
         _build(**overrides)
-
-

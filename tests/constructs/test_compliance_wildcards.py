@@ -20,8 +20,12 @@ def test_flatten_matches_cdk_nag() -> None:
 
 
 def test_wildcard_findings() -> None:
-    document = {"Statement": [{"Effect": "Allow", "Action": ["s3:Get*", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"},
-                              {"Effect": "Deny", "Action": "*", "Resource": "*"}]}  # fmt: skip
+    document = {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:Get*", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"},
+            {"Effect": "Deny", "Action": "*", "Resource": "*"},
+        ]
+    }
     assert wildcard_findings(document) == ["Action::s3:Get*", "Resource::arn:aws:s3:::b/*"]
 
 
@@ -31,8 +35,11 @@ def _app_with_policy(tmp_path, patterns):
     bucket = s3.Bucket(producer, "Bucket")
     consumer = Stack(app, "Consumer")
     role = iam.Role(consumer, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
-    policy = iam.ManagedPolicy(consumer, "Policy", statements=[
-        iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("prefix/*")])])  # fmt: skip
+    policy = iam.ManagedPolicy(
+        consumer,
+        "Policy",
+        statements=[iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects("prefix/*")])],
+    )
     role.add_managed_policy(policy)
     acknowledge_wildcards(policy, patterns)
     return app, policy
@@ -45,13 +52,22 @@ def test_cross_stack_wildcards_are_acknowledged_exactly(tmp_path) -> None:
         app.synth()
     assert "AwsSolutions-S1" in str(failed.value)
     assert "AwsSolutions-IAM5" not in str(failed.value)
-    acknowledged = [entry.data for entry in policy.node.metadata if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY]
-    assert any("AwsSolutions-IAM5[Resource::" in rule and rule.endswith("/prefix/*]") for data in acknowledged for rule in data)
+    acknowledged = [
+        entry.data for entry in policy.node.metadata if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+    ]
+    assert any(
+        "AwsSolutions-IAM5[Resource::" in rule and rule.endswith("/prefix/*]") for data in acknowledged for rule in data
+    )
 
 
 def test_stale_patterns_fail_synthesis(tmp_path) -> None:
-    app, _ = _app_with_policy(tmp_path, {"Resource::*/prefix/*": "Objects under the prefix only, nothing else.",
-                                         "Action::s3:*": "There is no such wildcard in the policy at all."})  # fmt: skip
+    app, _ = _app_with_policy(
+        tmp_path,
+        {
+            "Resource::*/prefix/*": "Objects under the prefix only, nothing else.",
+            "Action::s3:*": "There is no such wildcard in the policy at all.",
+        },
+    )
     with pytest.raises(RuntimeError, match="no wildcard matches the acknowledgment 'Action::s3:\\*'"):
         app.synth()
 

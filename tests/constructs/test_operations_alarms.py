@@ -19,8 +19,13 @@ KEY_ARN = "arn:aws:kms:us-west-2:123456789012:key/11111111-2222-3333-4444-555555
 
 
 def watch(stack, **overrides) -> EndpointWatch:
-    props = dict(environment_name="dev", endpoint_prefix="ms-dev-", idle_days=3,
-                 encryption_key=kms.Key.from_key_arn(stack, "Key", KEY_ARN), log_retention=logs.RetentionDays.ONE_MONTH)  # fmt: skip
+    props = dict(
+        environment_name="dev",
+        endpoint_prefix="ms-dev-",
+        idle_days=3,
+        encryption_key=kms.Key.from_key_arn(stack, "Key", KEY_ARN),
+        log_retention=logs.RetentionDays.ONE_MONTH,
+    )
     return EndpointWatch(stack, "Watch", **{**props, **overrides})
 
 
@@ -30,10 +35,15 @@ def functions(stack, count: int) -> dict[str, lambda_.IFunction]:
 
 def alarms(stack, workflows) -> OperationsAlarms:
     return OperationsAlarms(
-        stack, "Alarms", config=OperationsConfig(), environment_name="dev",
+        stack,
+        "Alarms",
+        config=OperationsConfig(),
+        environment_name="dev",
         topic=sns.Topic.from_topic_arn(stack, "Topic", "arn:aws:sns:us-west-2:123456789012:t"),
-        workflows=workflows, gpu_instance_id="i-0123456789abcdef0", endpoint_watch=watch(stack),
-    )  # fmt: skip
+        workflows=workflows,
+        gpu_instance_id="i-0123456789abcdef0",
+        endpoint_watch=watch(stack),
+    )
 
 
 def test_a_workflow_with_more_than_ten_functions_gets_one_throttle_alarm_per_ten(stack) -> None:
@@ -41,8 +51,11 @@ def test_a_workflow_with_more_than_ten_functions_gets_one_throttle_alarm_per_ten
     created = alarms(stack, [WatchedWorkflow("big", machine, functions(stack, 12))]).alarms
     assert {"big-lambda-throttles-1", "big-lambda-throttles-2", "big-failed-executions"} <= set(created)
     template = Template.from_stack(stack).to_json()
-    by_name = {r["Properties"]["AlarmName"]: r["Properties"] for r in template["Resources"].values()
-               if r["Type"] == "AWS::CloudWatch::Alarm"}  # fmt: skip
+    by_name = {
+        r["Properties"]["AlarmName"]: r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
     assert len(by_name["modelsmith-dev-big-lambda-throttles-1"]["Metrics"]) == 1 + 10
     assert len(by_name["modelsmith-dev-big-lambda-throttles-2"]["Metrics"]) == 1 + 2
 
@@ -59,14 +72,23 @@ def test_props_are_validated_first(stack) -> None:
     with pytest.raises(ValueError, match="between 1 and 10 functions"):
         throttles(eleven, "too many")
     with pytest.raises(ValueError, match="names must be unique"):
-        alarms(stack, [WatchedWorkflow("twice", None, {"a": eleven["step_0"]}), WatchedWorkflow("twice", None, {"b": eleven["step_1"]})])
+        alarms(
+            stack,
+            [
+                WatchedWorkflow("twice", None, {"a": eleven["step_0"]}),
+                WatchedWorkflow("twice", None, {"b": eleven["step_1"]}),
+            ],
+        )
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"endpoint_prefix": ""}, "give a non-empty lowercase prefix"),
-    ({"endpoint_prefix": "MS-dev-"}, "give a non-empty lowercase prefix"),
-    ({"idle_days": 0}, "idle_days = 0: at least 1"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"endpoint_prefix": ""}, "give a non-empty lowercase prefix"),
+        ({"endpoint_prefix": "MS-dev-"}, "give a non-empty lowercase prefix"),
+        ({"idle_days": 0}, "idle_days = 0: at least 1"),
+    ],
+)
 def test_endpoint_watch_refuses_bad_props(stack, overrides, message) -> None:
     with pytest.raises(ValueError, match=message):
         watch(stack, **overrides)

@@ -12,10 +12,16 @@ from constructs.parameter_tree import ParameterTree, parameter_name
 def test_publish_writes_the_named_string_parameter(stack: Stack) -> None:
     tree = ParameterTree(stack, "Parameters", environment_name="qa")
     tree.publish("s3", "artifacts-bucket", "my-bucket", description="Artifacts")
-    Template.from_stack(stack).has_resource_properties("AWS::SSM::Parameter", {
-        "Name": "/modelsmith/qa/s3/artifacts-bucket", "Type": "String", "Value": "my-bucket",
-        "Description": "Artifacts", "Tier": "Standard",
-    })  # fmt: skip
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::SSM::Parameter",
+        {
+            "Name": "/modelsmith/qa/s3/artifacts-bucket",
+            "Type": "String",
+            "Value": "my-bucket",
+            "Description": "Artifacts",
+            "Tier": "Standard",
+        },
+    )
 
 
 def test_a_name_is_published_once(stack: Stack) -> None:
@@ -27,9 +33,13 @@ def test_a_name_is_published_once(stack: Stack) -> None:
 
 @pytest.mark.parametrize(
     ("environment", "category", "key", "bad"),
-    [("dev", "S3", "bucket", "category = 'S3'"), ("dev", "s3", "my_bucket", "key = 'my_bucket'"),
-     ("dev", "s3", "a/b", "key = 'a/b'"), ("", "s3", "bucket", "environment_name = ''")],
-)  # fmt: skip
+    [
+        ("dev", "S3", "bucket", "category = 'S3'"),
+        ("dev", "s3", "my_bucket", "key = 'my_bucket'"),
+        ("dev", "s3", "a/b", "key = 'a/b'"),
+        ("", "s3", "bucket", "environment_name = ''"),
+    ],
+)
 def test_bad_segments_are_refused(environment: str, category: str, key: str, bad: str) -> None:
     with pytest.raises(ValueError, match=bad.replace("/", "/")):
         parameter_name(environment, category, key)

@@ -14,11 +14,14 @@ def test_key_rotates_and_follows_retain(retain: bool, stack: Stack) -> None:
     ProjectKey(stack, "Key", alias="alias/modelsmith/test", retain=retain)
     template = Template.from_stack(stack)
     policy = "Retain" if retain else "Delete"
-    template.has_resource("AWS::KMS::Key", {
-        "Properties": {"EnableKeyRotation": True, "PendingWindowInDays": 30},
-        "DeletionPolicy": policy,
-        "UpdateReplacePolicy": policy,
-    })  # fmt: skip
+    template.has_resource(
+        "AWS::KMS::Key",
+        {
+            "Properties": {"EnableKeyRotation": True, "PendingWindowInDays": 30},
+            "DeletionPolicy": policy,
+            "UpdateReplacePolicy": policy,
+        },
+    )
     template.has_resource_properties("AWS::KMS::Alias", {"AliasName": "alias/modelsmith/test"})
 
 
@@ -31,7 +34,9 @@ def statements(stack: Stack) -> dict[str, dict]:
 
 def test_logs_may_use_the_key_only_for_this_accounts_log_groups(statements: dict[str, dict]) -> None:
     statement = statements["CloudWatchLogsOfThisAccount"]
-    assert statement["Principal"] == {"Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}}
+    assert statement["Principal"] == {
+        "Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+    }
     condition = statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
     assert {"Ref": "AWS::AccountId"} in condition["Fn::Join"][1]
     assert "kms:Decrypt*" in statement["Action"] and "kms:CreateGrant" not in statement["Action"]

@@ -15,16 +15,25 @@ from constructs.project_secrets import ProjectSecrets
 @pytest.mark.parametrize("retain", [True, False], ids=["retained", "destroyable"])
 def test_secrets_are_encrypted_named_and_hold_no_value(retain: bool, stack: Stack) -> None:
     key = kms.Key(stack, "Key")
-    ProjectSecrets(stack, "Secrets", encryption_key=key, name_prefix="modelsmith/qa", retain=retain,
-                   secrets={"hugging-face-token": "HF token.", "pinecone-api-key": "Pinecone key."})  # fmt: skip
+    ProjectSecrets(
+        stack,
+        "Secrets",
+        encryption_key=key,
+        name_prefix="modelsmith/qa",
+        retain=retain,
+        secrets={"hugging-face-token": "HF token.", "pinecone-api-key": "Pinecone key."},
+    )
     template = Template.from_stack(stack)
     policy = "Retain" if retain else "Delete"
     template.resource_count_is("AWS::SecretsManager::Secret", 2)
     for name in ("modelsmith/qa/hugging-face-token", "modelsmith/qa/pinecone-api-key"):
-        template.has_resource("AWS::SecretsManager::Secret", {
-            "Properties": {"Name": name, "KmsKeyId": Match.any_value(), "GenerateSecretString": {}},
-            "DeletionPolicy": policy,
-        })  # fmt: skip
+        template.has_resource(
+            "AWS::SecretsManager::Secret",
+            {
+                "Properties": {"Name": name, "KmsKeyId": Match.any_value(), "GenerateSecretString": {}},
+                "DeletionPolicy": policy,
+            },
+        )
     secrets = template.find_resources("AWS::SecretsManager::Secret")
     for secret in secrets.values():
         assert "SecretString" not in secret["Properties"]

@@ -15,8 +15,15 @@ from constructs.python_function import RUNTIME, PythonFunction
 
 
 def _function(stack: Stack, source: str, **props) -> PythonFunction:
-    return PythonFunction(stack, "Fn", source=source, description="test", encryption_key=kms.Key(stack, "Key"),
-                          log_retention=logs.RetentionDays.ONE_WEEK, **props)  # fmt: skip
+    return PythonFunction(
+        stack,
+        "Fn",
+        source=source,
+        description="test",
+        encryption_key=kms.Key(stack, "Key"),
+        log_retention=logs.RetentionDays.ONE_WEEK,
+        **props,
+    )
 
 
 def test_function_defaults(stack: Stack) -> None:
@@ -58,7 +65,11 @@ def test_unvendored_requirements_say_how_to_fix(stack: Stack, tmp_path: Path, mo
 
 
 def test_bundled_directories_ship_with_the_code(stack: Stack, tmp_path: Path) -> None:
-    function = _function(stack, "validate_input", bundled_directories={"schemas": python_function.REPO_ROOT / "statemachines" / "schemas"})
+    function = _function(
+        stack,
+        "validate_input",
+        bundled_directories={"schemas": python_function.REPO_ROOT / "statemachines" / "schemas"},
+    )
     assembly = stack.node.root.synth()
     asset_dirs = [p for p in Path(assembly.directory).glob("asset.*") if (p / "input_validation.py").exists()]
     assert asset_dirs and (asset_dirs[0] / "schemas" / "lora_training.schema.json").exists()

@@ -17,10 +17,17 @@ def _build(stack: Stack, retain: bool) -> tuple[Stack, SecureBucket, SecureBucke
         noncurrent_version_expiration=Duration.days(30),
         abort_incomplete_multipart_upload_after=Duration.days(7),
     )
-    logs = SecureBucket(stack, "Logs", encryption_key=None, access_logs_bucket=None,
-                        current_version_expiration=Duration.days(365), **lifecycle)  # fmt: skip
-    data = SecureBucket(stack, "Data", encryption_key=key, access_logs_bucket=logs.bucket, access_logs_prefix="data/",
-                        **lifecycle)  # fmt: skip
+    logs = SecureBucket(
+        stack,
+        "Logs",
+        encryption_key=None,
+        access_logs_bucket=None,
+        current_version_expiration=Duration.days(365),
+        **lifecycle,
+    )
+    data = SecureBucket(
+        stack, "Data", encryption_key=key, access_logs_bucket=logs.bucket, access_logs_prefix="data/", **lifecycle
+    )
     return stack, logs, data
 
 
@@ -32,13 +39,23 @@ def built(request: pytest.FixtureRequest, stack: Stack) -> tuple[bool, Template,
 
 def test_data_bucket_uses_the_kms_key_with_a_bucket_key(built) -> None:
     _, template, stack, _, data = built
-    template.has_resource_properties("AWS::S3::Bucket", {
-        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
-            "BucketKeyEnabled": True,
-            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": Match.any_value()},
-        }]},
-        "LoggingConfiguration": {"DestinationBucketName": Match.any_value(), "LogFilePrefix": "data/"},
-    })  # fmt: skip
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "BucketKeyEnabled": True,
+                        "ServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": Match.any_value(),
+                        },
+                    }
+                ]
+            },
+            "LoggingConfiguration": {"DestinationBucketName": Match.any_value(), "LogFilePrefix": "data/"},
+        },
+    )
 
 
 def test_log_bucket_uses_s3_managed_encryption_and_logs_nothing_itself(built) -> None:
@@ -60,8 +77,11 @@ def test_every_bucket_is_versioned_private_and_owner_enforced(built) -> None:
         properties = bucket["Properties"]
         assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
         assert properties["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
-        }  # fmt: skip
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }
         assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
         rule = properties["LifecycleConfiguration"]["Rules"][0]
         assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
@@ -83,11 +103,18 @@ def test_bucket_policies_deny_plain_http_and_old_tls(built) -> None:
 
 def test_log_bucket_grants_only_s3_log_delivery(built) -> None:
     _, template, stack, logs, _ = built
-    policy = template.find_resources("AWS::S3::BucketPolicy", {
-        "Properties": {"Bucket": {"Ref": stack.get_logical_id(logs.bucket.node.default_child)}},
-    })  # fmt: skip
+    policy = template.find_resources(
+        "AWS::S3::BucketPolicy",
+        {
+            "Properties": {"Bucket": {"Ref": stack.get_logical_id(logs.bucket.node.default_child)}},
+        },
+    )
     statements = next(iter(policy.values()))["Properties"]["PolicyDocument"]["Statement"]
-    allows = [s for s in statements if s["Effect"] == "Allow" and s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
+    allows = [
+        s
+        for s in statements
+        if s["Effect"] == "Allow" and s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
     assert len(allows) == 1 and allows[0]["Action"] == "s3:PutObject"
 
 
@@ -99,17 +126,35 @@ def test_removal_follows_retain(built) -> None:
 
 
 def test_kms_bucket_without_key_is_refused(stack: Stack) -> None:
-    logs = SecureBucket(stack, "Logs", encryption_key=None, access_logs_bucket=None, retain=True,
-                        noncurrent_version_expiration=Duration.days(1),
-                        abort_incomplete_multipart_upload_after=Duration.days(1))  # fmt: skip
+    logs = SecureBucket(
+        stack,
+        "Logs",
+        encryption_key=None,
+        access_logs_bucket=None,
+        retain=True,
+        noncurrent_version_expiration=Duration.days(1),
+        abort_incomplete_multipart_upload_after=Duration.days(1),
+    )
     with pytest.raises(ValueError, match="encryption_key is required"):
-        SecureBucket(stack, "Data", encryption_key=None, access_logs_bucket=logs.bucket, retain=True,
-                     noncurrent_version_expiration=Duration.days(1),
-                     abort_incomplete_multipart_upload_after=Duration.days(1))  # fmt: skip
+        SecureBucket(
+            stack,
+            "Data",
+            encryption_key=None,
+            access_logs_bucket=logs.bucket,
+            retain=True,
+            noncurrent_version_expiration=Duration.days(1),
+            abort_incomplete_multipart_upload_after=Duration.days(1),
+        )
 
 
 def test_log_target_with_kms_is_refused(stack: Stack) -> None:
     with pytest.raises(ValueError, match="cannot use SSE-KMS"):
-        SecureBucket(stack, "Logs", encryption_key=kms.Key(stack, "Key"), access_logs_bucket=None, retain=True,
-                     noncurrent_version_expiration=Duration.days(1),
-                     abort_incomplete_multipart_upload_after=Duration.days(1))  # fmt: skip
+        SecureBucket(
+            stack,
+            "Logs",
+            encryption_key=kms.Key(stack, "Key"),
+            access_logs_bucket=None,
+            retain=True,
+            noncurrent_version_expiration=Duration.days(1),
+            abort_incomplete_multipart_upload_after=Duration.days(1),
+        )

@@ -41,7 +41,11 @@ def test_the_run_id_is_as_long_as_step_functions_allows() -> None:
 @pytest.mark.parametrize(
     ("operation", "parameters", "expected"),
     [
-        (("bedrock", "CreateModelInvocationJob"), {"JobName": "modelsmith-" + longest_run_id()}, "above the maximum 63"),
+        (
+            ("bedrock", "CreateModelInvocationJob"),
+            {"JobName": "modelsmith-" + longest_run_id()},
+            "above the maximum 63",
+        ),
         (("bedrock", "CreateModelInvocationJob"), {"JobName": "modelsmith-run_1"}, "does not match the pattern"),
         (("ec2", "StartInstances"), {"InstanceId": "i-1"}, "not a member of StartInstancesRequest"),
         (("sns", "Publish"), {"Message": 3}, "expected a string"),
@@ -56,9 +60,21 @@ def test_negative_control_the_validator_refuses_what_the_model_forbids(operation
 # AWS's common errors, which any API may return though its model lists none of them
 # (https://docs.aws.amazon.com/ec2/latest/devguide/errors-overview.html#CommonErrors and each API reference's
 # "Common Errors"), with the throttling codes the SDKs retry.
-COMMON_ERRORS = {"AccessDeniedException", "IncompleteSignature", "InternalFailure", "InvalidAction",
-                 "InvalidClientTokenId", "NotAuthorized", "OptInRequired", "RequestExpired", "ServiceUnavailable",
-                 "ThrottlingException", "ValidationError", "ValidationException", "RequestLimitExceeded"}
+COMMON_ERRORS = {
+    "AccessDeniedException",
+    "IncompleteSignature",
+    "InternalFailure",
+    "InvalidAction",
+    "InvalidClientTokenId",
+    "NotAuthorized",
+    "OptInRequired",
+    "RequestExpired",
+    "ServiceUnavailable",
+    "ThrottlingException",
+    "ValidationError",
+    "ValidationException",
+    "RequestLimitExceeded",
+}
 
 
 def step_functions_error_names(service: str) -> set[str] | None:
@@ -86,14 +102,22 @@ def error_name_problems(app: DeployedApp) -> list[str]:
             service = asl.api_operation(task)[0]
             known = step_functions_error_names(service)
             state = states[task.name]
-            names = {name for rule in [*state.get("Retry", []), *state.get("Catch", [])] for name in rule["ErrorEquals"]}
+            names = {
+                name for rule in [*state.get("Retry", []), *state.get("Catch", [])] for name in rule["ErrorEquals"]
+            }
             for name in sorted(names):
                 prefix, _, error = name.partition(".")
                 if prefix.lower() != service.replace("-", "").lower() or known is None:
                     continue
-                if error not in known and error not in COMMON_ERRORS and error.removesuffix("Exception") not in COMMON_ERRORS:
-                    problems.append(f"{workflow.logical_id} / {task.name}: {name} is no error of {service} "
-                                    f"(botocore's error shapes, with Step Functions' Exception suffix)")
+                if (
+                    error not in known
+                    and error not in COMMON_ERRORS
+                    and error.removesuffix("Exception") not in COMMON_ERRORS
+                ):
+                    problems.append(
+                        f"{workflow.logical_id} / {task.name}: {name} is no error of {service} "
+                        f"(botocore's error shapes, with Step Functions' Exception suffix)"
+                    )
     return problems
 
 

@@ -28,9 +28,15 @@ def _allowed(call, documents, app) -> bool:
     record = reference_action(call.action)
     candidates = call.resources or granted_resources(documents, call.action)
     for resource in candidates:
-        if resource != "*" and record is not None and record.resource_types and not any(
-            arn_matches(resource, arn, region=app.region, account=app.account)
-            for rtype in record.resource_types for arn in rtype.arns
+        if (
+            resource != "*"
+            and record is not None
+            and record.resource_types
+            and not any(
+                arn_matches(resource, arn, region=app.region, account=app.account)
+                for rtype in record.resource_types
+                for arn in rtype.arns
+            )
         ):
             continue
         if is_allowed(documents, call.action, resource, call.context):
@@ -116,8 +122,11 @@ def test_a_cpu_endpoint_with_the_project_key_has_its_grant(variant: DeployedApp)
 def test_provisioned_throughput_calls_have_their_grants(variant: DeployedApp) -> None:
     # GIVEN a base model Bedrock serves only through Provisioned Throughput: the workflow buys, reads and deletes it
     actions = {call.action for call in inventory(variant)}
-    assert {"bedrock:CreateProvisionedModelThroughput", "bedrock:GetProvisionedModelThroughput",
-            "bedrock:DeleteProvisionedModelThroughput"} <= actions
+    assert {
+        "bedrock:CreateProvisionedModelThroughput",
+        "bedrock:GetProvisionedModelThroughput",
+        "bedrock:DeleteProvisionedModelThroughput",
+    } <= actions
     assert "bedrock:CreateCustomModelDeployment" not in actions
     # THEN every call has its grant (the variant's other test checks the whole app; this names the calls)
     missing, _, _ = ungranted(variant)
@@ -135,8 +144,11 @@ def test_the_image_ci_can_find_and_push_to_its_repository(variant: DeployedApp) 
     calls = list(ci_calls(deployed))
     assert {"ssm:GetParameter", "ecr:GetAuthorizationToken", "ecr:PutImage"} <= {call.action for call in calls}
     policies = role_policies(deployed)
-    missing = [call.describe() for call in with_dependents(calls, deployed, policies)
-               if not _allowed(call, [d.document for d in policies.get(call.principal, [])], deployed)]
+    missing = [
+        call.describe()
+        for call in with_dependents(calls, deployed, policies)
+        if not _allowed(call, [d.document for d in policies.get(call.principal, [])], deployed)
+    ]
     # THEN each has its grant
     assert missing == [], _json.dumps(missing, indent=1)
 

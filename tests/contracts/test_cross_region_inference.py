@@ -40,7 +40,10 @@ def _callers(app: DeployedApp) -> dict[str, tuple[str, str]]:
             callers["batch inference role (InvokeModel)"] = (stack.name, logical_id)
     for stack, logical_id, resource in app.resources("AWS::StepFunctions::StateMachine"):
         if stack.name.endswith("RetrievalPipeline"):
-            callers["workflow (CreateModelInvocationJob)"] = (stack.name, resource["Properties"]["RoleArn"]["Fn::GetAtt"][0])
+            callers["workflow (CreateModelInvocationJob)"] = (
+                stack.name,
+                resource["Properties"]["RoleArn"]["Fn::GetAtt"][0],
+            )
     assert len(callers) == 3, callers
     return callers
 
@@ -64,8 +67,10 @@ def test_profiles_stay_in_the_stacks_account_and_region(deployed: DeployedApp) -
     policies = role_policies(deployed)
     for principal in _callers(deployed).values():
         documents = [document.document for document in policies[principal]]
-        for arn in (f"arn:aws:bedrock:{deployed.region}:999999999999:inference-profile/{PROFILE}",
-                    f"arn:aws:bedrock:eu-west-1:{deployed.account}:inference-profile/eu.meta.llama3-1-8b-instruct-v1:0"):
+        for arn in (
+            f"arn:aws:bedrock:{deployed.region}:999999999999:inference-profile/{PROFILE}",
+            f"arn:aws:bedrock:eu-west-1:{deployed.account}:inference-profile/eu.meta.llama3-1-8b-instruct-v1:0",
+        ):
             assert not is_allowed(documents, "bedrock:InvokeModel", arn), arn
             assert not is_allowed(documents, "bedrock:CreateModelInvocationJob", arn), arn
 
@@ -82,7 +87,8 @@ def test_the_customization_evaluation_can_invoke_its_base_model_through_its_prof
     (role,) = [
         properties["Role"]["Fn::GetAtt"][0]
         for name, properties in functions
-        if name == stack and properties.get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME")
+        if name == stack
+        and properties.get("Environment", {}).get("Variables", {}).get("POWERTOOLS_SERVICE_NAME")
         == "evaluate_customization"
     ]
     documents = [document.document for document in role_policies(deployed)[(stack, role)]]

@@ -55,15 +55,39 @@ def test_the_reference_data_knows_the_actions_the_project_depends_on() -> None:
 @pytest.mark.parametrize(
     ("statement", "expected"),
     [
-        ({"Effect": "Allow", "Action": "ec2:DescribeInstanceStatus",
-          "Resource": "arn:aws:ec2:us-west-2:123456789012:instance/i-0123"}, "Contract-IamNoResourceLevel[ec2:DescribeInstanceStatus]"),
-        ({"Effect": "Allow", "Action": "ssm:GetCommandInvocation",
-          "Resource": "arn:aws:ssm:us-west-2:123456789012:*"}, "Contract-IamNoResourceLevel[ssm:GetCommandInvocation]"),
-        ({"Effect": "Allow", "Action": "ec2:StartInstance", "Resource": "*"}, "Contract-IamUnknownAction[ec2:StartInstance]"),
-        ({"Effect": "Allow", "Action": "kms:Decrypt",
-          "Resource": "arn:aws:s3:::bucket/*"}, "Contract-IamResourceMismatch[kms:Decrypt]"),
-        ({"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*",
-          "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}}, "Contract-IamConditionKey[kms:Encrypt:kms:GrantIsForAWSResource]"),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "ec2:DescribeInstanceStatus",
+                "Resource": "arn:aws:ec2:us-west-2:123456789012:instance/i-0123",
+            },
+            "Contract-IamNoResourceLevel[ec2:DescribeInstanceStatus]",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "ssm:GetCommandInvocation",
+                "Resource": "arn:aws:ssm:us-west-2:123456789012:*",
+            },
+            "Contract-IamNoResourceLevel[ssm:GetCommandInvocation]",
+        ),
+        (
+            {"Effect": "Allow", "Action": "ec2:StartInstance", "Resource": "*"},
+            "Contract-IamUnknownAction[ec2:StartInstance]",
+        ),
+        (
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:s3:::bucket/*"},
+            "Contract-IamResourceMismatch[kms:Decrypt]",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "kms:Encrypt",
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+            "Contract-IamConditionKey[kms:Encrypt:kms:GrantIsForAWSResource]",
+        ),
     ],
 )
 def test_negative_control_each_kind_of_finding_is_reported(statement: dict, expected: str) -> None:
@@ -76,8 +100,11 @@ def test_negative_control_a_bad_grant_in_a_stack_fails_until_acknowledged(tmp_pa
     app = App(outdir=str(tmp_path))
     stack = Stack(app, "Careless")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
-    role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeInstanceStatus"],
-                                           resources=[f"arn:aws:ec2:us-west-2:{stack.account}:instance/i-0123"]))
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["ec2:DescribeInstanceStatus"], resources=[f"arn:aws:ec2:us-west-2:{stack.account}:instance/i-0123"]
+        )
+    )
     app.synth()
     deployed = DeployedApp.from_templates([tmp_path / "Careless.template.json"], "us-west-2")
     # THEN the lint reports it
@@ -88,11 +115,17 @@ def test_negative_control_a_bad_grant_in_a_stack_fails_until_acknowledged(tmp_pa
     app = App(outdir=str(tmp_path / "acknowledged"))
     stack = Stack(app, "Careless")
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
-    role.add_to_policy(iam.PolicyStatement(actions=["ec2:DescribeInstanceStatus"],
-                                           resources=[f"arn:aws:ec2:us-west-2:{stack.account}:instance/i-0123"]))
-    acknowledge(role.node.find_child("DefaultPolicy"), {
-        "Contract-IamNoResourceLevel[ec2:DescribeInstanceStatus]": "A test of the acknowledgment path itself.",
-    })
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["ec2:DescribeInstanceStatus"], resources=[f"arn:aws:ec2:us-west-2:{stack.account}:instance/i-0123"]
+        )
+    )
+    acknowledge(
+        role.node.find_child("DefaultPolicy"),
+        {
+            "Contract-IamNoResourceLevel[ec2:DescribeInstanceStatus]": "A test of the acknowledgment path itself.",
+        },
+    )
     app.synth()
     deployed = DeployedApp.from_templates([tmp_path / "acknowledged" / "Careless.template.json"], "us-west-2")
     # THEN it passes

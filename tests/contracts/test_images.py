@@ -42,16 +42,22 @@ def pins(text: str) -> dict[str, str]:
 
 def image_problems(image: str, requirements: dict[str, str]) -> list[str]:
     versions = catalogue.IMAGE_VERSIONS[image]
-    preinstalled = {name: value for name, value in (("torch", versions.torch), ("transformers", versions.transformers)) if value}
+    preinstalled = {
+        name: value for name, value in (("torch", versions.torch), ("transformers", versions.transformers)) if value
+    }
     environment = {"python_version": versions.python, "python_full_version": versions.python + ".0", "extra": ""}
     problems = []
     for name, pinned in sorted(requirements.items()):
         installed = Version(version(name)).public  # 2.13.0+cpu is the CPU build of 2.13.0
-        assert installed == pinned, f"{name}: pinned {pinned}, but {installed} is installed here; read metadata of the pin"
+        assert installed == pinned, (
+            f"{name}: pinned {pinned}, but {installed} is installed here; read metadata of the pin"
+        )
         metadata = distribution(name).metadata
         requires_python = metadata.get("Requires-Python")
         if requires_python and versions.python not in SpecifierSet(requires_python):
-            problems.append(f"{image}: {name}=={pinned} requires Python {requires_python}; the image has {versions.python}")
+            problems.append(
+                f"{image}: {name}=={pinned} requires Python {requires_python}; the image has {versions.python}"
+            )
         for text in metadata.get_all("Requires-Dist") or []:
             requirement = Requirement(text)
             dependency = canonicalize_name(requirement.name)
@@ -59,8 +65,10 @@ def image_problems(image: str, requirements: dict[str, str]) -> list[str]:
                 continue
             if dependency in preinstalled and dependency not in requirements:
                 if preinstalled[dependency] not in requirement.specifier:
-                    problems.append(f"{image}: {name}=={pinned} requires {requirement}; the image has "
-                                    f"{dependency} {preinstalled[dependency]} (an upgrade at every start)")
+                    problems.append(
+                        f"{image}: {name}=={pinned} requires {requirement}; the image has "
+                        f"{dependency} {preinstalled[dependency]} (an upgrade at every start)"
+                    )
     return problems
 
 
@@ -76,7 +84,9 @@ def chosen_images() -> list[tuple[str, dict[str, str]]]:
     ]
 
 
-@pytest.mark.parametrize(("image", "requirements"), chosen_images(), ids=lambda value: value if isinstance(value, str) else "")
+@pytest.mark.parametrize(
+    ("image", "requirements"), chosen_images(), ids=lambda value: value if isinstance(value, str) else ""
+)
 def test_every_image_can_install_what_its_job_installs(image: str, requirements: dict[str, str]) -> None:
     assert image in catalogue.IMAGE_VERSIONS, f"{image}: record its versions and their source in the catalogue"
     assert catalogue.IMAGE_VERSIONS[image].source.startswith("https://")

@@ -20,7 +20,9 @@ _cache: dict[int, list[str]] = {}
 def all_reports(app: DeployedApp) -> list[str]:
     if id(app) not in _cache:
         reports = [*lint_app(app)[0], *shape_problems(app)[0], *ungranted(app)[0], *limit_problems(app)]
-        reports += [problem for image, requirements in chosen_images() for problem in image_problems(image, requirements)]
+        reports += [
+            problem for image, requirements in chosen_images() for problem in image_problems(image, requirements)
+        ]
         reports += default_model_problems()
         _cache[id(app)] = reports
     return _cache[id(app)]
@@ -28,8 +30,14 @@ def all_reports(app: DeployedApp) -> list[str]:
 
 @pytest.mark.parametrize(
     "fragment",
-    [pytest.param(fragment, marks=pytest.mark.xfail(strict=True, reason=defect), id=defect.split(":")[0] + ": " + fragment[:40])
-     for fragment, defect in KNOWN_DEFECTS.items()],
+    [
+        pytest.param(
+            fragment,
+            marks=pytest.mark.xfail(strict=True, reason=defect),
+            id=defect.split(":")[0] + ": " + fragment[:40],
+        )
+        for fragment, defect in KNOWN_DEFECTS.items()
+    ],
 )
 def test_known_defect_is_still_reported(deployed: DeployedApp, fragment: str) -> None:
     reports = all_reports(deployed)

@@ -19,8 +19,11 @@ EVENTS_PER_POLL = 9
 
 
 def _timeouts(document_content: dict) -> list[int]:
-    return [int(step["inputs"]["timeoutSeconds"]) for step in document_content.get("mainSteps", [])
-            if "timeoutSeconds" in step.get("inputs", {})]
+    return [
+        int(step["inputs"]["timeoutSeconds"])
+        for step in document_content.get("mainSteps", [])
+        if "timeoutSeconds" in step.get("inputs", {})
+    ]
 
 
 def limit_problems(app: DeployedApp) -> list[str]:
@@ -30,8 +33,10 @@ def limit_problems(app: DeployedApp) -> list[str]:
         content = app.resolve(stack.name, resource["Properties"]["Content"])
         for timeout in _timeouts(content):
             if not low <= timeout <= high:
-                problems.append(f"{stack.name}/{logical_id}: SSM executionTimeout {timeout} outside {low:.0f}-{high:.0f} "
-                                "(the agent silently runs it with 3600)")
+                problems.append(
+                    f"{stack.name}/{logical_id}: SSM executionTimeout {timeout} outside {low:.0f}-{high:.0f} "
+                    "(the agent silently runs it with 3600)"
+                )
     for stack, logical_id, resource in app.resources("AWS::Lambda::Function"):
         timeout = resource["Properties"].get("Timeout", 3)
         if timeout > LIMITS["lambda_timeout"].value:
@@ -45,8 +50,10 @@ def limit_problems(app: DeployedApp) -> list[str]:
             if state["Type"] == "Wait" and "Seconds" in state and "fine-tune" in name:
                 events = hours * 3600 / state["Seconds"] * EVENTS_PER_POLL
                 if events > LIMITS["step_functions_history_events"].value:
-                    problems.append(f"{stack.name}/{logical_id}: '{name}' every {state['Seconds']} s for {hours} h writes "
-                                    f"{events:,.0f} history events, above 25,000")
+                    problems.append(
+                        f"{stack.name}/{logical_id}: '{name}' every {state['Seconds']} s for {hours} h writes "
+                        f"{events:,.0f} history events, above 25,000"
+                    )
     return problems
 
 
@@ -69,11 +76,15 @@ def default_model_problems() -> list[str]:
     defaults = {
         "llm_customization.base_model_id": LlmCustomizationConfig().base_model_id,
         "agent.foundation_model_id": re.sub(r"^(us|eu|apac|global)\.", "", AgentConfig().foundation_model_id),
-        "retrieval_pipeline bedrock_model_id": json.loads((SCHEMAS / "retrieval_pipeline.schema.json").read_text())
-        ["properties"]["bedrock_model_id"]["default"],
+        "retrieval_pipeline bedrock_model_id": json.loads((SCHEMAS / "retrieval_pipeline.schema.json").read_text())[
+            "properties"
+        ]["bedrock_model_id"]["default"],
     }
-    return [f"{where}: {model} is {LEGACY_OR_END_OF_LIFE_MODELS[model]} on Bedrock's model lifecycle page"
-            for where, model in defaults.items() if model in LEGACY_OR_END_OF_LIFE_MODELS]
+    return [
+        f"{where}: {model} is {LEGACY_OR_END_OF_LIFE_MODELS[model]} on Bedrock's model lifecycle page"
+        for where, model in defaults.items()
+        if model in LEGACY_OR_END_OF_LIFE_MODELS
+    ]
 
 
 def test_default_models_are_not_legacy_or_end_of_life() -> None:

@@ -14,7 +14,9 @@ from tests.support.iam_evaluation import is_allowed
 from tests.support.policies import role_policies
 
 
-def test_the_registration_function_can_pass_the_connector_role_without_a_service_condition(deployed: DeployedApp) -> None:
+def test_the_registration_function_can_pass_the_connector_role_without_a_service_condition(
+    deployed: DeployedApp,
+) -> None:
     (stack,) = [stack for name, stack in deployed.stacks.items() if name.endswith("RetrievalPipeline")]
     roles = [logical_id for s, logical_id, _ in deployed.resources("AWS::IAM::Role") if s is stack]
     (connector_role,) = [logical_id for logical_id in roles if logical_id.startswith("MlCommonsConnectorRole")]

@@ -29,8 +29,12 @@ def test_every_definition_is_valid_states_language(deployed: DeployedApp) -> Non
 
 
 def test_negative_control_an_invalid_definition_is_reported() -> None:
-    definition = json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "End": True},
-                                                           "Orphan": {"Type": "Pass", "Next": "Nowhere"}}})
+    definition = json.dumps(
+        {
+            "StartAt": "Wait",
+            "States": {"Wait": {"Type": "Wait", "End": True}, "Orphan": {"Type": "Pass", "Next": "Nowhere"}},
+        }
+    )
     problems = asl_problems(definition)
     assert any("No transition found to state State Machine.Orphan" in problem for problem in problems), problems
     assert any("States.Wait does not have required field" in problem for problem in problems), problems

@@ -16,8 +16,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "statemachines" / "examples"
 SCHEMAS = REPO_ROOT / "statemachines" / "schemas"
 # State machine logical ID prefix -> the schema (and examples) of its execution input.
-WORKFLOW_SCHEMAS = {"LoraTraining": "lora_training", "RetrievalPipeline": "retrieval_pipeline",
-                    "LlmCustomization": "llm_customization"}
+WORKFLOW_SCHEMAS = {
+    "LoraTraining": "lora_training",
+    "RetrievalPipeline": "retrieval_pipeline",
+    "LlmCustomization": "llm_customization",
+}
 
 
 def longest_run_id() -> str:
@@ -40,8 +43,10 @@ class Workflow:
         import input_validation
 
         schema = json.loads((SCHEMAS / f"{self.schema}.schema.json").read_text())
-        return [(path.name, input_validation.validate(json.loads(path.read_text()), schema))
-                for path in sorted(EXAMPLES.glob(f"{self.schema}*.json"))]
+        return [
+            (path.name, input_validation.validate(json.loads(path.read_text()), schema))
+            for path in sorted(EXAMPLES.glob(f"{self.schema}*.json"))
+        ]
 
 
 def workflows(app: DeployedApp) -> Iterator[Workflow]:

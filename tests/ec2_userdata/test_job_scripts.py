@@ -90,19 +90,27 @@ def _instance(tmp_path: Path) -> Iterator[dict[str, Path]]:
         (bin_dir / name).write_text(body)
         (bin_dir / name).chmod(0o755)
     env_file = tmp_path / "modelsmith.env"
-    env_file.write_text(f"CHECKPOINT_MOUNT={mount}\nTRAINING_IMAGE_URI={IMAGE}\nAWS_REGION=us-west-2\n"
-                        "HF_TOKEN_SECRET_ARN=arn:aws:secretsmanager:us-west-2:123456789012:secret:hf-AbCdEf\n"
-                        f"ARTIFACTS_BUCKET=artifacts\n")
+    env_file.write_text(
+        f"CHECKPOINT_MOUNT={mount}\nTRAINING_IMAGE_URI={IMAGE}\nAWS_REGION=us-west-2\n"
+        "HF_TOKEN_SECRET_ARN=arn:aws:secretsmanager:us-west-2:123456789012:secret:hf-AbCdEf\n"
+        f"ARTIFACTS_BUCKET=artifacts\n"
+    )
     yield {"bin": bin_dir, "state": state, "s3": s3, "mount": mount, "env": env_file, "tmp": tmp_path}
 
 
 def _run(instance: dict[str, Path], script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": f"{instance['bin']}:{os.environ['PATH']}", "MODELSMITH_ENV_FILE": str(instance["env"]),
-           "FAKE_STATE": str(instance["state"]), "FAKE_S3": str(instance["s3"]), "IMAGE_USER": IMAGE_USER,
-           "TMPDIR": str(instance["tmp"])}
+    env = {
+        "PATH": f"{instance['bin']}:{os.environ['PATH']}",
+        "MODELSMITH_ENV_FILE": str(instance["env"]),
+        "FAKE_STATE": str(instance["state"]),
+        "FAKE_S3": str(instance["s3"]),
+        "IMAGE_USER": IMAGE_USER,
+        "TMPDIR": str(instance["tmp"]),
+    }
     # /var/log/modelsmith is the instance's log folder; the scripts create it.
-    return subprocess.run(["bash", str(SCRIPTS / script), *args], env=env, capture_output=True, text=True,
-                          check=False, timeout=60)
+    return subprocess.run(
+        ["bash", str(SCRIPTS / script), *args], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
 
 
 def _calls(instance: dict[str, Path]) -> list[str]:
@@ -110,7 +118,9 @@ def _calls(instance: dict[str, Path]) -> list[str]:
 
 
 def test_the_container_user_reads_the_token_and_writes_its_run(instance) -> None:
-    result = _run(instance, "run_finetune.sh", "run-1", "s3://data/config.yml", "s3://data/train.jsonl", "meta-llama/Llama-3.1-8B")
+    result = _run(
+        instance, "run_finetune.sh", "run-1", "s3://data/config.yml", "s3://data/train.jsonl", "meta-llama/Llama-3.1-8B"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     run_dir = instance["mount"] / "runs" / "run-1"
     assert (run_dir / "output" / "model" / "adapter_model.safetensors").exists()
@@ -124,7 +134,9 @@ def test_a_resumed_run_left_by_root_is_handed_back_to_the_container(instance) ->
     checkpoints = instance["mount"] / "runs" / "run-2" / "checkpoints" / "checkpoint-5"
     checkpoints.mkdir(parents=True)
     (checkpoints / "optimizer.pt").write_bytes(b"state")
-    result = _run(instance, "run_finetune.sh", "run-2", "s3://data/config.yml", "s3://data/train.jsonl", "meta-llama/Llama-3.1-8B")
+    result = _run(
+        instance, "run_finetune.sh", "run-2", "s3://data/config.yml", "s3://data/train.jsonl", "meta-llama/Llama-3.1-8B"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (checkpoints / "optimizer.pt").stat().st_uid == 1000
 

@@ -68,7 +68,9 @@ def _run(machine: dict[str, Path], *args: str) -> subprocess.CompletedProcess[st
         "FAKE_STATE": str(machine["state"]),
         "DEVICE_WAIT_SECONDS": "0",
     }
-    return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, check=False, timeout=60)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
 
 
 def _calls(machine: dict[str, Path]) -> list[str]:
@@ -81,7 +83,9 @@ def test_second_run_formats_nothing_and_keeps_one_fstab_entry(machine) -> None:
     first = _run(machine, *arguments)
     assert first.returncode == 0, first.stdout + first.stderr
     uuid = (machine["state"] / "formatted").read_text().strip()
-    assert [c for c in _calls(machine) if c.startswith("mkfs")] == [f"mkfs.xfs -q -L checkpoints {machine['root']}/dev/nvme1n1"]
+    assert [c for c in _calls(machine) if c.startswith("mkfs")] == [
+        f"mkfs.xfs -q -L checkpoints {machine['root']}/dev/nvme1n1"
+    ]
 
     (machine["state"] / "mounted").unlink()  # a reboot: the mount is gone, the filesystem is not
     second = _run(machine, *arguments)
@@ -92,13 +96,18 @@ def test_second_run_formats_nothing_and_keeps_one_fstab_entry(machine) -> None:
     assert len([c for c in calls if c.startswith("mkfs")]) == 1
     assert len([c for c in calls if c.startswith("mount ")]) == 2
     fstab = (machine["root"] / "etc" / "fstab").read_text().splitlines()
-    assert fstab == ["LABEL=cloudimg-rootfs / ext4 defaults 0 1", f"UUID={uuid} /mnt/checkpoints xfs defaults,nofail,noatime 0 2"]
+    assert fstab == [
+        "LABEL=cloudimg-rootfs / ext4 defaults 0 1",
+        f"UUID={uuid} /mnt/checkpoints xfs defaults,nofail,noatime 0 2",
+    ]
     for script in ("run_finetune.sh", "archive_run.sh", "publish_to_hub.sh", "hf_token.sh", "training_image.sh"):
         assert os.access(machine["root"] / "opt" / "modelsmith" / "bin" / script, os.X_OK)
 
 
 def test_cloudwatch_agent_collects_gpu_metrics_and_job_logs(machine) -> None:
-    result = _run(machine, "--volume-id", VOLUME_ID, "--env-file", str(machine["root"] / "etc/modelsmith/modelsmith.env"))
+    result = _run(
+        machine, "--volume-id", VOLUME_ID, "--env-file", str(machine["root"] / "etc/modelsmith/modelsmith.env")
+    )
     assert result.returncode == 0, result.stderr
     config = json.loads((machine["root"] / "opt/aws/amazon-cloudwatch-agent/etc/modelsmith.json").read_text())
     assert "utilization_gpu" in config["metrics"]["metrics_collected"]["nvidia_gpu"]["measurement"]
@@ -107,7 +116,15 @@ def test_cloudwatch_agent_collects_gpu_metrics_and_job_logs(machine) -> None:
     assert collected["log_group_name"] == "/modelsmith/test/instance"
     # The agent replaces only these placeholders (amazon-cloudwatch-agent, translator/util placeholderUtil.go);
     # any other stays literal text in the stream name.
-    supported = {"{instance_id}", "{hostname}", "{local_hostname}", "{ip_address}", "{aws_region}", "{date}", "{account_id}"}
+    supported = {
+        "{instance_id}",
+        "{hostname}",
+        "{local_hostname}",
+        "{ip_address}",
+        "{aws_region}",
+        "{date}",
+        "{account_id}",
+    }
     assert set(re.findall(r"\{[a-z_]+\}", collected["log_stream_name"])) <= supported
     assert any(c.startswith("amazon-cloudwatch-agent-ctl -a fetch-config") for c in _calls(machine))
 
@@ -115,17 +132,21 @@ def test_cloudwatch_agent_collects_gpu_metrics_and_job_logs(machine) -> None:
 def test_mounted_volume_is_left_alone(machine) -> None:
     (machine["state"] / "formatted").write_text("already-there-uuid\n")
     (machine["state"] / "mounted").touch()
-    result = _run(machine, "--volume-id", VOLUME_ID, "--env-file", str(machine["root"] / "etc/modelsmith/modelsmith.env"))
+    result = _run(
+        machine, "--volume-id", VOLUME_ID, "--env-file", str(machine["root"] / "etc/modelsmith/modelsmith.env")
+    )
     assert result.returncode == 0, result.stderr
     assert not [c for c in _calls(machine) if c.startswith(("mkfs", "mount "))]
 
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
-    [(("--volume-id", "vol-xyz"), "--volume-id must look like vol-"),
-     (("--volume-id", "vol-0000000000000000f"), "did not appear within 0s"),
-     (("--volume-id", VOLUME_ID, "--bogus"), "unknown argument: --bogus")],
-)  # fmt: skip
+    [
+        (("--volume-id", "vol-xyz"), "--volume-id must look like vol-"),
+        (("--volume-id", "vol-0000000000000000f"), "did not appear within 0s"),
+        (("--volume-id", VOLUME_ID, "--bogus"), "unknown argument: --bogus"),
+    ],
+)
 def test_bad_arguments_and_missing_volume_fail_clearly(machine, arguments, message) -> None:
     result = _run(machine, *arguments, "--env-file", str(machine["root"] / "etc/modelsmith/modelsmith.env"))
     assert result.returncode != 0

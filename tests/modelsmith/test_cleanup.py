@@ -36,8 +36,13 @@ def _tags(environment: str | None, run_id: str | None = None) -> list[dict[str, 
 
 def _endpoint(sagemaker: Any, name: str, tags: list[dict[str, str]]) -> None:
     sagemaker.create_model(ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE}, Tags=tags)
-    sagemaker.create_endpoint_config(EndpointConfigName=name, Tags=tags, ProductionVariants=[{
-        "VariantName": "main", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}])  # fmt: skip
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        Tags=tags,
+        ProductionVariants=[
+            {"VariantName": "main", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}
+        ],
+    )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tags)
 
 
@@ -68,19 +73,30 @@ def _bedrock_stub(deployments: list[dict[str, Any]], tags: dict[str, list[dict[s
 
 
 def _deployment(name: str) -> dict[str, Any]:
-    return {"customModelDeploymentArn": f"arn:aws:bedrock:{REGION}:123456789012:custom-model-deployment/{name}",
-            "customModelDeploymentName": name, "modelArn": f"arn:aws:bedrock:{REGION}:123456789012:custom-model/x",
-            "createdAt": "2026-11-23T10:00:00Z", "status": "Active"}  # fmt: skip
+    return {
+        "customModelDeploymentArn": f"arn:aws:bedrock:{REGION}:123456789012:custom-model-deployment/{name}",
+        "customModelDeploymentName": name,
+        "modelArn": f"arn:aws:bedrock:{REGION}:123456789012:custom-model/x",
+        "createdAt": "2026-11-23T10:00:00Z",
+        "status": "Active",
+    }
 
 
 def _bedrock_tags(environment: str, run_id: str) -> list[dict[str, str]]:
-    return [{"key": naming.TAG_PROJECT, "value": naming.PROJECT}, {"key": naming.TAG_ENVIRONMENT, "value": environment},
-            {"key": naming.TAG_RUN_ID, "value": run_id}]  # fmt: skip
+    return [
+        {"key": naming.TAG_PROJECT, "value": naming.PROJECT},
+        {"key": naming.TAG_ENVIRONMENT, "value": environment},
+        {"key": naming.TAG_RUN_ID, "value": run_id},
+    ]
 
 
 @pytest.fixture
 def world(monkeypatch) -> Any:
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
         sagemaker = boto3.client("sagemaker", region_name=REGION)
@@ -90,14 +106,19 @@ def world(monkeypatch) -> Any:
         _endpoint(sagemaker, "ms-dev-by-hand", [])  # untagged, named like a run's
         logs = boto3.client("logs", region_name=REGION)
         logs.create_log_group(logGroupName=cleanup.TRAINING_JOB_LOGS)
-        for job, environment in (("ms-dev-handbook-train", "dev"), ("ms-prod-handbook-train", "prod")):  # finished at once
+        for job, environment in (
+            ("ms-dev-handbook-train", "dev"),
+            ("ms-prod-handbook-train", "prod"),
+        ):  # finished at once
             sagemaker.create_training_job(
-                TrainingJobName=job, RoleArn=ROLE, Tags=_tags(environment, "handbook"),
+                TrainingJobName=job,
+                RoleArn=ROLE,
+                Tags=_tags(environment, "handbook"),
                 AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
                 OutputDataConfig={"S3OutputPath": "s3://artifacts/runs/handbook/"},
                 ResourceConfig={"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
                 StoppingCondition={"MaxRuntimeInSeconds": 3600},
-            )  # fmt: skip
+            )
             logs.create_log_stream(logGroupName=cleanup.TRAINING_JOB_LOGS, logStreamName=f"{job}/algo-1-1763892000")
         logs.create_log_group(logGroupName="/aws/sagemaker/Endpoints/ms-dev-handbook")
         logs.create_log_group(logGroupName="/aws/sagemaker/Endpoints/ms-prod-handbook")
@@ -117,30 +138,43 @@ def _names(sagemaker: Any) -> dict[str, set[str]]:
 
 def test_removes_only_the_environments_run_resources(world) -> None:
     sagemaker, logs = world
-    deployments = [_deployment("modelsmith-astro-1"), _deployment("modelsmith-astro-prod"), _deployment("modelsmith-old")]
-    tags = {deployments[0]["customModelDeploymentArn"]: _bedrock_tags("dev", "astro-1"),
-            deployments[1]["customModelDeploymentArn"]: _bedrock_tags("prod", "astro-prod")}  # fmt: skip
+    deployments = [
+        _deployment("modelsmith-astro-1"),
+        _deployment("modelsmith-astro-prod"),
+        _deployment("modelsmith-old"),
+    ]
+    tags = {
+        deployments[0]["customModelDeploymentArn"]: _bedrock_tags("dev", "astro-1"),
+        deployments[1]["customModelDeploymentArn"]: _bedrock_tags("prod", "astro-prod"),
+    }
     bedrock, stubber = _bedrock_stub(deployments, tags, [deployments[0]["customModelDeploymentArn"]])
 
     report = cleanup.clean_up("dev", session=_Session(bedrock), region=REGION)
 
     stubber.assert_no_pending_responses()
     assert report.problems == []
-    assert sorted(report.removed) == sorted([
-        "SageMaker endpoint ms-dev-handbook (run handbook-2026-11-23)",
-        "SageMaker endpoint config ms-dev-handbook (run handbook-2026-11-23)",
-        "SageMaker model ms-dev-handbook (run handbook-2026-11-23)",
-        "Bedrock custom model deployment modelsmith-astro-1 (run astro-1)",
-        "SageMaker training job logs ms-dev-handbook-train (run handbook)",
-        "log group of a deleted function /aws/lambda/Modelsmith-dev-Foundation-CustomS3AutoDeleteObjec-AbC123",
-    ])  # fmt: skip
+    assert sorted(report.removed) == sorted(
+        [
+            "SageMaker endpoint ms-dev-handbook (run handbook-2026-11-23)",
+            "SageMaker endpoint config ms-dev-handbook (run handbook-2026-11-23)",
+            "SageMaker model ms-dev-handbook (run handbook-2026-11-23)",
+            "Bedrock custom model deployment modelsmith-astro-1 (run astro-1)",
+            "SageMaker training job logs ms-dev-handbook-train (run handbook)",
+            "log group of a deleted function /aws/lambda/Modelsmith-dev-Foundation-CustomS3AutoDeleteObjec-AbC123",
+        ]
+    )
     remaining = _names(sagemaker)
     assert remaining["endpoints"] == {"ms-prod-handbook", "ms-dev-stack-owned", "ms-dev-by-hand"}
     assert remaining["configs"] == remaining["models"] == remaining["endpoints"]
     groups = {g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]}
-    assert groups == {"/aws/sagemaker/Endpoints/ms-prod-handbook", cleanup.TRAINING_JOB_LOGS,
-                      "/aws/lambda/Modelsmith-prod-Foundation-CustomS3AutoDeleteObjec-XyZ789"}  # fmt: skip
-    streams = {s["logStreamName"] for s in logs.describe_log_streams(logGroupName=cleanup.TRAINING_JOB_LOGS)["logStreams"]}
+    assert groups == {
+        "/aws/sagemaker/Endpoints/ms-prod-handbook",
+        cleanup.TRAINING_JOB_LOGS,
+        "/aws/lambda/Modelsmith-prod-Foundation-CustomS3AutoDeleteObjec-XyZ789",
+    }
+    streams = {
+        s["logStreamName"] for s in logs.describe_log_streams(logGroupName=cleanup.TRAINING_JOB_LOGS)["logStreams"]
+    }
     assert streams == {"ms-prod-handbook-train/algo-1-1763892000"}
     assert any("ms-dev-by-hand" in line for line in report.left_alone)
     assert any("modelsmith-old" in line for line in report.left_alone)
@@ -161,20 +195,39 @@ def test_running_training_jobs_of_the_environment_are_stopped(world) -> None:
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     stubber = Stubber(sagemaker)
     jobs = {"ms-dev-train-1": "dev", "ms-prod-train-1": "prod"}
-    stubber.add_response("list_training_jobs", {"TrainingJobSummaries": [
-        {"TrainingJobName": name, "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}",
-         "CreationTime": "2026-11-23T10:00:00Z", "TrainingJobStatus": "InProgress"} for name in jobs]})  # fmt: skip
+    stubber.add_response(
+        "list_training_jobs",
+        {
+            "TrainingJobSummaries": [
+                {
+                    "TrainingJobName": name,
+                    "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}",
+                    "CreationTime": "2026-11-23T10:00:00Z",
+                    "TrainingJobStatus": "InProgress",
+                }
+                for name in jobs
+            ]
+        },
+    )
     for name, environment in jobs.items():
-        stubber.add_response("list_tags", {"Tags": _tags(environment, name)},
-                             {"ResourceArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}"})  # fmt: skip
-    for operation, key in (("list_endpoints", "Endpoints"), ("list_endpoint_configs", "EndpointConfigs"),
-                           ("list_models", "Models")):  # fmt: skip
+        stubber.add_response(
+            "list_tags",
+            {"Tags": _tags(environment, name)},
+            {"ResourceArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}"},
+        )
+    for operation, key in (
+        ("list_endpoints", "Endpoints"),
+        ("list_endpoint_configs", "EndpointConfigs"),
+        ("list_models", "Models"),
+    ):
         stubber.add_response(operation, {key: []})
     stubber.add_response("stop_training_job", {}, {"TrainingJobName": "ms-dev-train-1"})
     stubber.activate()
     bedrock, _ = _bedrock_stub([], {}, [])
     session = _Session(bedrock)
-    session.client = lambda name: {"bedrock": bedrock, "sagemaker": sagemaker}.get(name) or boto3.client(name, region_name=REGION)
+    session.client = lambda name: (
+        {"bedrock": bedrock, "sagemaker": sagemaker}.get(name) or boto3.client(name, region_name=REGION)
+    )
 
     report = cleanup.clean_up("dev", session=session, region=REGION)
 
@@ -213,8 +266,9 @@ def test_a_retained_environment_is_refused_without_force() -> None:
 def test_command_line_lists_what_it_removed(world, monkeypatch) -> None:
     bedrock, _ = _bedrock_stub([], {}, [])
     real = cleanup.clean_up_environment
-    monkeypatch.setattr(cleanup, "clean_up_environment",
-                        lambda env, **options: real(env, session=_Session(bedrock), **options))  # fmt: skip
+    monkeypatch.setattr(
+        cleanup, "clean_up_environment", lambda env, **options: real(env, session=_Session(bedrock), **options)
+    )
     result = CliRunner().invoke(cleanup.app, ["--env", "dev", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "Would remove 5 resource(s) of environment 'dev' (us-west-2):" in result.output

@@ -127,9 +127,7 @@ def test_customization_prepare_writes_the_files(tmp_path: Path) -> None:
 
 def test_customization_prepare_problems_exit_2(tmp_path: Path) -> None:
     source = _chats(tmp_path / "chats.jsonl", 2, ["{oops"])
-    result = invoke(
-        ["customization", "prepare", str(source), "--out", str(tmp_path / "out")]
-    )
+    result = invoke(["customization", "prepare", str(source), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert result.stdout.startswith(f"{source}:3: (line): not valid JSON")
     # the bad line, and the file's 3 records against the 100 Bedrock needs (training and validation together)
@@ -139,9 +137,7 @@ def test_customization_prepare_problems_exit_2(tmp_path: Path) -> None:
 
 def test_customization_bad_arguments_exit_2(tmp_path: Path) -> None:
     source = _chats(tmp_path / "chats.jsonl", 2)
-    result = invoke(
-        ["customization", "prepare", str(source), "--validation-fraction", "1.5"]
-    )
+    result = invoke(["customization", "prepare", str(source), "--validation-fraction", "1.5"])
     assert result.exit_code == 2 and "is not between 0 and 1" in result.output
     result = invoke(
         ["customization", "benchmark", "--suite", str(source), "--base", "a", "--custom", "b", "--metric", "judge"]

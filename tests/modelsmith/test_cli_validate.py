@@ -168,7 +168,9 @@ def test_bedrock_limits_apply(tmp_path: Path) -> None:
 def test_each_model_gets_its_own_format_and_token_limit(tmp_path: Path, model_id: str) -> None:
     model = BEDROCK_CUSTOMIZATION_MODELS[model_id]
     # one answer of about 11,500 tokens (chars / 3.5): within 16,000, over Llama 3.2 90B's 10,000
-    long = {"messages": [{"role": "user", "content": "Describe it."}, {"role": "assistant", "content": "word " * 8_000}]}
+    long = {
+        "messages": [{"role": "user", "content": "Describe it."}, {"role": "assistant", "content": "word " * 8_000}]
+    }
     data = write_lines(tmp_path / "train.jsonl", [chat(n) for n in range(119)] + [long])
     result = invoke("training-data", str(data), "--base-model", model_id)
     if model.max_tokens_per_record < 11_500:

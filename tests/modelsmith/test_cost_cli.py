@@ -24,14 +24,18 @@ def run(*args: str) -> tuple[int, str, str]:
 @pytest.fixture
 def lora_input(tmp_path) -> Path:
     path = tmp_path / "lora.json"
-    path.write_text(json.dumps({"config_s3_uri": "s3://d/c.yml", "train_s3_uri": "s3://d/t.jsonl", "base_model": "m",
-                                "timeout_hours": 10}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {"config_s3_uri": "s3://d/c.yml", "train_s3_uri": "s3://d/t.jsonl", "base_model": "m", "timeout_hours": 10}
+        )
+    )
     return path
 
 
 def test_estimate_prints_items_totals_assumptions_and_prices(lora_input) -> None:
-    code, out, err = run("estimate", "--workflow", "lora", "--input", str(lora_input), "--env", "prod",
-                         "--assume", "lora_hours=6.5")  # fmt: skip
+    code, out, err = run(
+        "estimate", "--workflow", "lora", "--input", str(lora_input), "--env", "prod", "--assume", "lora_hours=6.5"
+    )
     assert (code, err) == (0, "")
     assert "lora-training run in prod (us-west-2), USD" in out
     assert "EC2 g6.2xlarge (GPU training instance)" in out and "0.9776" in out
@@ -55,12 +59,15 @@ def test_prices_shows_version_and_region() -> None:
     assert "0.5 x the on-demand token price" in out
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--input", "missing.json"], "error: missing.json: no such file"),
-    (["--assume", "documents"], "error: --assume 'documents': expected NAME=NUMBER"),
-    (["--assume", "documnets=3"], "error: documnets: unknown assumption"),
-    (["--env", "staging"], "error: invalid Modelsmith configuration for environment 'staging': - env = 'staging'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--input", "missing.json"], "error: missing.json: no such file"),
+        (["--assume", "documents"], "error: --assume 'documents': expected NAME=NUMBER"),
+        (["--assume", "documnets=3"], "error: documnets: unknown assumption"),
+        (["--env", "staging"], "error: invalid Modelsmith configuration for environment 'staging': - env = 'staging'"),
+    ],
+)
 def test_errors_are_one_line_with_status_2(lora_input, args, message) -> None:
     arguments = ["estimate", "--workflow", "lora", "--input", str(lora_input), *args]
     code, out, err = run(*arguments)
@@ -90,7 +97,8 @@ def test_a_parent_cli_passes_its_env(lora_input) -> None:
         ctx.obj = type("State", (), {"env": env})()
 
     parent.add_typer(app, name="cost")
-    result = CliRunner().invoke(parent, ["--env", "prod", "cost", "estimate", "-w", "lora", "-i", str(lora_input)],
-                                env={"COLUMNS": "200"})  # fmt: skip
+    result = CliRunner().invoke(
+        parent, ["--env", "prod", "cost", "estimate", "-w", "lora", "-i", str(lora_input)], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output
     assert "lora-training run in prod" in result.stdout

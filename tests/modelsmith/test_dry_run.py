@@ -29,9 +29,38 @@ from tests.support.pipeline_artifacts import SOURCE_BUCKET, artifacts  # noqa: F
 
 runner = CliRunner(env={"COLUMNS": "200"})
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOPICS = ["orbit", "galaxy", "spectrum", "telescope", "nebula", "comet", "pulsar", "quasar", "asteroid", "supernova",
-          "redshift", "parallax", "magnitude", "aperture", "eclipse", "meteor", "exoplanet", "photometry", "catalog",
-          "coordinate", "ephemeris", "flux", "halo", "jet", "kernel", "lens", "mass", "nova", "optics", "plasma"]  # fmt: skip
+TOPICS = [
+    "orbit",
+    "galaxy",
+    "spectrum",
+    "telescope",
+    "nebula",
+    "comet",
+    "pulsar",
+    "quasar",
+    "asteroid",
+    "supernova",
+    "redshift",
+    "parallax",
+    "magnitude",
+    "aperture",
+    "eclipse",
+    "meteor",
+    "exoplanet",
+    "photometry",
+    "catalog",
+    "coordinate",
+    "ephemeris",
+    "flux",
+    "halo",
+    "jet",
+    "kernel",
+    "lens",
+    "mass",
+    "nova",
+    "optics",
+    "plasma",
+]
 
 
 def invoke(args: list[str]) -> Any:
@@ -40,10 +69,15 @@ def invoke(args: list[str]) -> Any:
 
 def write_corpus(path: Path, count: int, *, extra_lines: Sequence[str] = ()) -> Path:
     lines = [
-        json.dumps({"id": f"doc-{index:03d}", "text": f"The {TOPICS[index % len(TOPICS)]} tool number {index} "
-                    f"computes {TOPICS[(index * 7) % len(TOPICS)]} values for astronomers and returns a table."})
+        json.dumps(
+            {
+                "id": f"doc-{index:03d}",
+                "text": f"The {TOPICS[index % len(TOPICS)]} tool number {index} "
+                f"computes {TOPICS[(index * 7) % len(TOPICS)]} values for astronomers and returns a table.",
+            }
+        )
         for index in range(count)
-    ]  # fmt: skip
+    ]
     path.write_text("\n".join([*lines, *extra_lines]) + "\n", encoding="utf-8")
     return path
 
@@ -62,8 +96,13 @@ class FakeQueryWriter:
     def __init__(self) -> None:
         self.conversations: list[list[dict[str, str]]] = []
 
-    def complete(self, conversations: Sequence[list[dict[str, str]]], max_new_tokens: int = 48, *,
-                 on_batch: Callable[[int], None] | None = None) -> list[str]:  # fmt: skip
+    def complete(
+        self,
+        conversations: Sequence[list[dict[str, str]]],
+        max_new_tokens: int = 48,
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[str]:
         answers = []
         for messages in conversations:
             self.conversations.append(list(messages))
@@ -77,8 +116,9 @@ class FakeQueryWriter:
 class FakeEmbedder:
     identity, fingerprint, dimension = "fake-embedder", "sha256:fake", 32
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32,
-               on_batch: Callable[[int], None] | None = None) -> Any:  # fmt: skip
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, on_batch: Callable[[int], None] | None = None
+    ) -> Any:
         import numpy as np
 
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -108,7 +148,9 @@ def fake_training(gain: float, calls: list[list[str]], human: list[float] | None
         base = {"ndcg@10": 0.5, "mrr@10": 0.45, "recall@1": 0.4, "recall@10": 0.7, "recall@100": 0.9}
         tuned = {key: round(value + gain, 6) for key, value in base.items()}
         queries = len(evaluation.queries)
-        synthetic = compare(Evaluation(base, [0.5] * queries), Evaluation(tuned, [0.5 + gain] * queries), queries=queries)
+        synthetic = compare(
+            Evaluation(base, [0.5] * queries), Evaluation(tuned, [0.5 + gain] * queries), queries=queries
+        )
         evaluations = {"synthetic": synthetic}
         if (pairs / "questions.jsonl").is_file():
             questions = read_questions(pairs / "questions.jsonl", evaluation.corpus)
@@ -117,14 +159,21 @@ def fake_training(gain: float, calls: list[list[str]], human: list[float] | None
             after = [0.5 + change for change in changes]
             mean = round(sum(after) / len(after), 6)
             evaluations["human"] = compare(
-                Evaluation(base, [0.5] * len(after)), Evaluation({**base, "ndcg@10": mean}, after),
-                queries=len(after), unknown=questions.unknown_ids,
+                Evaluation(base, [0.5] * len(after)),
+                Evaluation({**base, "ndcg@10": mean}, after),
+                queries=len(after),
+                unknown=questions.unknown_ids,
             )
         metrics = {
-            "status": "completed", "base_model": "fake", "precision": "fp32",
+            "status": "completed",
+            "base_model": "fake",
+            "precision": "fp32",
             "data": {"train_pairs": len(train_pairs), "eval_queries": queries, "eval_corpus": len(evaluation.corpus)},
             "training": {"global_step": 3, "train_seconds": 0.1, "samples_per_second": 100.0},
-            "base": base, "fine_tuned": tuned, "difference": difference(base, tuned), "evaluations": evaluations,
+            "base": base,
+            "fine_tuned": tuned,
+            "difference": difference(base, tuned),
+            "evaluations": evaluations,
         }
         (Path(options["--model_dir"]) / "model").mkdir(parents=True)
         output = Path(options["--output_data_dir"])
@@ -154,9 +203,15 @@ def spies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every call of the workflow's step functions (the modules the Lambda handlers import)."""
     called: list[str] = []
     functions = dry_run.pipeline_functions()
-    targets = [(functions.extraction, "extract_corpus"), (functions.plan, "plan"), (functions.generation, "generate"),
-               (functions.batch, "prepare_batch"), (functions.batch, "collect_batch"), (functions.pairs, "build_pairs"),
-               (functions.report, "publish_training_report")]  # fmt: skip
+    targets = [
+        (functions.extraction, "extract_corpus"),
+        (functions.plan, "plan"),
+        (functions.generation, "generate"),
+        (functions.batch, "prepare_batch"),
+        (functions.batch, "collect_batch"),
+        (functions.pairs, "build_pairs"),
+        (functions.report, "publish_training_report"),
+    ]
     for module, name in targets:
         original = getattr(module, name)
 
@@ -180,10 +235,15 @@ def run_folder(output: Path, run_id: str) -> Path:
 def test_the_dry_run_imports_the_modules_the_lambda_handlers_run(lambda_environment) -> None:  # noqa: F811
     functions = dry_run.pipeline_functions()
     lambda_src = REPO_ROOT / "lambda_src"
-    for module, folder in ((functions.extraction, "extract_corpus"), (functions.plan, "generate_queries"),
-                           (functions.generation, "generate_queries"), (functions.batch, "generate_queries"),
-                           (functions.pairs, "build_pairs"), (functions.report, "publish_training_report"),
-                           (functions.storage, "shared/python")):  # fmt: skip
+    for module, folder in (
+        (functions.extraction, "extract_corpus"),
+        (functions.plan, "generate_queries"),
+        (functions.generation, "generate_queries"),
+        (functions.batch, "generate_queries"),
+        (functions.pairs, "build_pairs"),
+        (functions.report, "publish_training_report"),
+        (functions.storage, "shared/python"),
+    ):
         assert Path(module.__file__).parent == lambda_src / folder
 
     def handler_globals(function: str) -> dict[str, Any]:
@@ -191,9 +251,11 @@ def test_the_dry_run_imports_the_modules_the_lambda_handlers_run(lambda_environm
 
     assert handler_globals("extract_corpus")["extract_corpus"] is functions.extraction.extract_corpus
     assert handler_globals("generate_queries")["ACTIONS"] == {
-        "plan": functions.plan.plan, "generate": functions.generation.generate,
-        "prepare_batch": functions.batch.prepare_batch, "collect_batch": functions.batch.collect_batch,
-    }  # fmt: skip
+        "plan": functions.plan.plan,
+        "generate": functions.generation.generate,
+        "prepare_batch": functions.batch.prepare_batch,
+        "collect_batch": functions.batch.collect_batch,
+    }
     assert handler_globals("build_pairs")["build_pairs"] is functions.pairs.build_pairs
     publish = handler_globals("publish_training_report")["publish_training_report"]
     assert publish is functions.report.publish_training_report
@@ -218,25 +280,57 @@ def test_on_demand_run_calls_the_workflows_functions_in_order(
     result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), "--run-id", "r1", "--samples", "2"])
 
     assert result.exit_code == 0, result.output
-    assert spies == ["corpus_extraction.extract_corpus", "generation_plan.plan", "query_generation.generate",
-                     "pair_building.build_pairs", "training_report.publish_training_report"]  # fmt: skip
+    assert spies == [
+        "corpus_extraction.extract_corpus",
+        "generation_plan.plan",
+        "query_generation.generate",
+        "pair_building.build_pairs",
+        "training_report.publish_training_report",
+    ]
     run = run_folder(tmp_path / "out", "r1")
-    for path in ("corpus/corpus.jsonl", "corpus/rejects.jsonl", "queries/part-000000.jsonl", "pairs/train.jsonl",
-                 "pairs/eval.jsonl", "pairs/eval_corpus.jsonl", "training/output-data/metrics.json",
-                 f"training/{dry_run.TRAINING_JOB_NAME}/output/output.tar.gz", "report/report.md",
-                 "report/metrics.png", "report/metrics.json", "faiss/index.faiss", "faiss/chunks.jsonl",
-                 "faiss/manifest.json", "summary.json", "steps.log"):  # fmt: skip
+    for path in (
+        "corpus/corpus.jsonl",
+        "corpus/rejects.jsonl",
+        "queries/part-000000.jsonl",
+        "pairs/train.jsonl",
+        "pairs/eval.jsonl",
+        "pairs/eval_corpus.jsonl",
+        "training/output-data/metrics.json",
+        f"training/{dry_run.TRAINING_JOB_NAME}/output/output.tar.gz",
+        "report/report.md",
+        "report/metrics.png",
+        "report/metrics.json",
+        "faiss/index.faiss",
+        "faiss/chunks.jsonl",
+        "faiss/manifest.json",
+        "summary.json",
+        "steps.log",
+    ):
         assert (run / path).is_file(), path
     queries = [json.loads(line) for line in (run / "queries" / "part-000000.jsonl").read_text().splitlines()]
     assert len(queries) == 30 and queries[0]["query"].startswith("how does ")  # the preamble line was dropped
     # The Converse requests carried the small model's prompt and the pipeline's default model ID.
     assert "Here is a document:" in fakes["writer"].conversations[0][-1]["content"]
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["generation"] == {"mode": "on_demand", "model": "fake query writer", "documents": 30, "queries": 30,
-                                     "failed_documents": 0}  # fmt: skip
+    assert summary["generation"] == {
+        "mode": "on_demand",
+        "model": "fake query writer",
+        "documents": 30,
+        "queries": 30,
+        "failed_documents": 0,
+    }
     assert summary["gate_passed"] is True and summary["evaluation"]["ndcg_at_10_gain"] == pytest.approx(0.05)
-    assert [step["name"] for step in summary["steps"]] == ["extract", "plan", "load query writer", "generate", "pairs",
-                                                           "train", "report", "gate", "index"]  # fmt: skip
+    assert [step["name"] for step in summary["steps"]] == [
+        "extract",
+        "plan",
+        "load query writer",
+        "generate",
+        "pairs",
+        "train",
+        "report",
+        "gate",
+        "index",
+    ]
     arguments = fakes["train_calls"][0]
     assert arguments[:2] == ["--model_name_or_path", "minilm"] and "--no_dropout" in arguments
     assert arguments[arguments.index("--train_dir") + 1] == str(run / "pairs")
@@ -249,9 +343,14 @@ def test_batch_run_uses_prepare_a_local_batch_job_and_collect(
     result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), "--run-id", "r2"])
 
     assert result.exit_code == 0, result.output
-    assert spies == ["corpus_extraction.extract_corpus", "generation_plan.plan", "batch_records.prepare_batch",
-                     "batch_records.collect_batch", "pair_building.build_pairs",
-                     "training_report.publish_training_report"]  # fmt: skip
+    assert spies == [
+        "corpus_extraction.extract_corpus",
+        "generation_plan.plan",
+        "batch_records.prepare_batch",
+        "batch_records.collect_batch",
+        "pair_building.build_pairs",
+        "training_report.publish_training_report",
+    ]
     run = run_folder(tmp_path / "out", "r2")
     (output,) = (run / "batch" / "output").rglob("*.jsonl.out")
     record = json.loads(output.read_text().splitlines()[0])
@@ -264,7 +363,11 @@ def test_batch_run_uses_prepare_a_local_batch_job_and_collect(
 
 
 def test_the_real_handlers_write_the_same_artifacts(
-    tmp_path: Path, fakes: dict[str, Any], artifacts, lambda_environment, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    tmp_path: Path,
+    fakes: dict[str, Any],
+    artifacts,
+    lambda_environment,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
     from modelsmith.local_generation import SMALL_MODEL_PROMPT_TEMPLATE, STAND_IN_MODEL_ID, LocalConverseClient
 
@@ -277,24 +380,58 @@ def test_the_real_handlers_write_the_same_artifacts(
     monkeypatch.setattr(query_generation, "bedrock_runtime_client", lambda: LocalConverseClient(FakeQueryWriter()))
     context = FakeLambdaContext()
     artifacts.put_bytes(f"s3://{SOURCE_BUCKET}/notes.jsonl", corpus.read_bytes())
-    extracted = load_handler("extract_corpus")({"run_id": "same-1", "input": {
-        "input_type": "s3", "s3_corpus_path": f"s3://{SOURCE_BUCKET}/notes.jsonl", "max_documents": 1500, "sample_seed": 42,
-    }}, context)  # fmt: skip
-    plan = load_handler("generate_queries")({"action": "plan", "run_id": "same-1", "documents": extracted["documents"],
-                                             "generation_mode": "auto"}, context)  # fmt: skip
+    extracted = load_handler("extract_corpus")(
+        {
+            "run_id": "same-1",
+            "input": {
+                "input_type": "s3",
+                "s3_corpus_path": f"s3://{SOURCE_BUCKET}/notes.jsonl",
+                "max_documents": 1500,
+                "sample_seed": 42,
+            },
+        },
+        context,
+    )
+    plan = load_handler("generate_queries")(
+        {"action": "plan", "run_id": "same-1", "documents": extracted["documents"], "generation_mode": "auto"}, context
+    )
     for shard in plan["shards"]:
-        load_handler("generate_queries")({"action": "generate", "run_id": "same-1", "corpus_uri": extracted["corpus_uri"],
-                                          "shard": shard, "queries_per_document": 1, "bedrock_model_id": STAND_IN_MODEL_ID,
-                                          "prompt_template": SMALL_MODEL_PROMPT_TEMPLATE}, context)  # fmt: skip
-    load_handler("build_pairs")({"run_id": "same-1", "corpus_uri": extracted["corpus_uri"], "eval_fraction": 0.2,
-                                 "queries_prefix": artifacts.run_uri("same-1", "queries/"), "seed": 42}, context)  # fmt: skip
+        load_handler("generate_queries")(
+            {
+                "action": "generate",
+                "run_id": "same-1",
+                "corpus_uri": extracted["corpus_uri"],
+                "shard": shard,
+                "queries_per_document": 1,
+                "bedrock_model_id": STAND_IN_MODEL_ID,
+                "prompt_template": SMALL_MODEL_PROMPT_TEMPLATE,
+            },
+            context,
+        )
+    load_handler("build_pairs")(
+        {
+            "run_id": "same-1",
+            "corpus_uri": extracted["corpus_uri"],
+            "eval_fraction": 0.2,
+            "queries_prefix": artifacts.run_uri("same-1", "queries/"),
+            "seed": 42,
+        },
+        context,
+    )
 
-    for path in ("corpus/corpus.jsonl", "queries/part-000000.jsonl", "pairs/train.jsonl", "pairs/eval.jsonl",
-                 "pairs/eval_corpus.jsonl"):  # fmt: skip
+    for path in (
+        "corpus/corpus.jsonl",
+        "queries/part-000000.jsonl",
+        "pairs/train.jsonl",
+        "pairs/eval.jsonl",
+        "pairs/eval_corpus.jsonl",
+    ):
         assert artifacts.read_bytes(artifacts.run_uri("same-1", path)) == (local / path).read_bytes(), path
 
 
-def test_the_gate_is_the_report_functions_decision_as_in_the_state_machine(tmp_path: Path, fakes: dict[str, Any]) -> None:
+def test_the_gate_is_the_report_functions_decision_as_in_the_state_machine(
+    tmp_path: Path, fakes: dict[str, Any]
+) -> None:
     """The workflow's Choice "Better than the base model?" only reads ``$.evaluation.gate.passed``, which the
     report function's ``quality_gate.decide`` writes; the dry run acts on that same field."""
     from aws_cdk import App
@@ -308,10 +445,15 @@ def test_the_gate_is_the_report_functions_decision_as_in_the_state_machine(tmp_p
     application = App(outdir=str(tmp_path / "cdk.out"), context=context)
     config = load_config(context["environments"], "dev")
     foundation = FoundationStack(application, "Modelsmith-dev-Foundation", config=config)
-    stack = RetrievalPipelineStack(application, "Modelsmith-dev-RetrievalPipeline", config=config, foundation=foundation)
+    stack = RetrievalPipelineStack(
+        application, "Modelsmith-dev-RetrievalPipeline", config=config, foundation=foundation
+    )
     template = application.synth().get_stack_by_name(stack.stack_name).template
-    (logical,) = [key for key, resource in template["Resources"].items()
-                  if resource["Type"] == "AWS::StepFunctions::StateMachine" and "RetrievalPipeline" in key]  # fmt: skip
+    (logical,) = [
+        key
+        for key, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine" and "RetrievalPipeline" in key
+    ]
     states = json.loads(render_definition(template, logical, {}, placeholders=True))["States"]
     (rule,) = states["Better than the base model?"]["Choices"]
     condition = {key: value for key, value in rule.items() if key != "Next"}
@@ -382,7 +524,10 @@ def test_questions_written_by_people_decide_the_gate_on_the_lower_bound(tmp_path
     out = result.stdout
     assert "quality gate: not improved" in out and "ci_lower: lower bound of the 95% interval" in out
     assert "on 3 questions written by people" in out
-    assert re.search(r"questions written by people\s+│\s+3\s+│\s+0\.5000\s+│\s+0\.5333\s+│\s+\+0\.0333\s+│\s+-0\.\d+ to \+0\.\d+", out)
+    assert re.search(
+        r"questions written by people\s+│\s+3\s+│\s+0\.5000\s+│\s+0\.5333\s+│\s+\+0\.0333\s+│\s+-0\.\d+ to \+0\.\d+",
+        out,
+    )
     assert re.search(r"held-out synthetic queries\s+│\s+6\s+│.*\+0\.0500 to \+0\.0500", out)
     run = run_folder(tmp_path / "out", "h1")
     summary = json.loads((run / "summary.json").read_text())
@@ -437,14 +582,26 @@ def test_a_bad_question_line_is_named_before_any_query_is_written(tmp_path: Path
 
     assert result.exit_code != 0
     assert "line 2: relevant_ids: expected a non-empty list of document ids" in result.output
-    assert fakes["writer"].conversations == [] and not (run_folder(tmp_path / "out", "h4") / "corpus" / "corpus.jsonl").exists()
+    assert (
+        fakes["writer"].conversations == []
+        and not (run_folder(tmp_path / "out", "h4") / "corpus" / "corpus.jsonl").exists()
+    )
 
 
 def test_help_documents_the_options(tmp_path: Path) -> None:
     result = invoke(["dry-run", "--help"])
     assert result.exit_code == 0
-    for option in ("--demo", "--output-dir", "--max-documents", "--min-ndcg-gain", "--epochs", "--batch-size",
-                   "--max-seq-length", "--skip-bad-lines", "dropout off"):  # fmt: skip
+    for option in (
+        "--demo",
+        "--output-dir",
+        "--max-documents",
+        "--min-ndcg-gain",
+        "--epochs",
+        "--batch-size",
+        "--max-seq-length",
+        "--skip-bad-lines",
+        "dropout off",
+    ):
         assert option in result.stdout
 
 
@@ -463,8 +620,9 @@ def test_help_documents_the_options(tmp_path: Path) -> None:
         (["CORPUS", "--max-documents", "1"], "--max-documents"),
     ],
 )
-def test_bad_arguments_exit_2_before_anything_runs(tmp_path: Path, fakes: dict[str, Any], arguments: list[str],
-                                                   message: str) -> None:  # fmt: skip
+def test_bad_arguments_exit_2_before_anything_runs(
+    tmp_path: Path, fakes: dict[str, Any], arguments: list[str], message: str
+) -> None:
     corpus = write_corpus(tmp_path / "notes.jsonl", 30)
     result = invoke(["dry-run", *[str(corpus) if a == "CORPUS" else a for a in arguments], "-o", str(tmp_path / "out")])
 
@@ -511,8 +669,16 @@ def test_an_empty_corpus_and_too_small_a_corpus_are_bad_input(tmp_path: Path, fa
     result = invoke(["dry-run", str(write_corpus(tmp_path / "one.jsonl", 1)), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2 and "too few documents with queries" in result.output
 
-    result = invoke(["dry-run", str(write_corpus(tmp_path / "few.jsonl", 30)), "-o", str(tmp_path / "out"),
-                     "--generation-mode", "batch"])  # fmt: skip
+    result = invoke(
+        [
+            "dry-run",
+            str(write_corpus(tmp_path / "few.jsonl", 30)),
+            "-o",
+            str(tmp_path / "out"),
+            "--generation-mode",
+            "batch",
+        ]
+    )
     assert result.exit_code == 2 and "needs at least 100 documents" in result.output
 
 
@@ -556,12 +722,31 @@ def test_tiny_corpus_end_to_end_with_smollm2_and_minilm(
     real_main = train.main
     monkeypatch.setattr(train, "main", lambda arguments: training_runs.append(arguments) or real_main(arguments))
     corpus = write_corpus(tmp_path / "notes.jsonl", 12)
-    result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), "--run-id", "tiny", "--max-steps", "2",
-                     "--batch-size", "4", "--samples", "2"])  # fmt: skip
+    result = invoke(
+        [
+            "dry-run",
+            str(corpus),
+            "-o",
+            str(tmp_path / "out"),
+            "--run-id",
+            "tiny",
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--samples",
+            "2",
+        ]
+    )
 
     assert result.exit_code == 0, result.output
-    assert spies == ["corpus_extraction.extract_corpus", "generation_plan.plan", "query_generation.generate",
-                     "pair_building.build_pairs", "training_report.publish_training_report"]  # fmt: skip
+    assert spies == [
+        "corpus_extraction.extract_corpus",
+        "generation_plan.plan",
+        "query_generation.generate",
+        "pair_building.build_pairs",
+        "training_report.publish_training_report",
+    ]
     assert len(training_runs) == 1 and training_runs[0][training_runs[0].index("--max_steps") + 1] == "2"
     run = run_folder(tmp_path / "out", "tiny")
     metrics = json.loads((run / "report" / "metrics.json").read_text())

@@ -42,10 +42,12 @@ def test_objects_round_trip_through_files(s3: LocalS3Client, tmp_path: Path) -> 
 
 
 def test_missing_objects_and_buckets_fail_with_s3s_codes(s3: LocalS3Client) -> None:
-    for call, code in ((lambda: s3.get_object(Bucket="artifacts", Key="nothing"), "NoSuchKey"),
-                       (lambda: s3.head_object(Bucket="artifacts", Key="nothing"), "404"),
-                       (lambda: s3.get_object(Bucket="elsewhere", Key="x"), "NoSuchBucket"),
-                       (lambda: s3.put_object(Bucket="artifacts", Key="../escape", Body=b""), "InvalidArgument")):  # fmt: skip
+    for call, code in (
+        (lambda: s3.get_object(Bucket="artifacts", Key="nothing"), "NoSuchKey"),
+        (lambda: s3.head_object(Bucket="artifacts", Key="nothing"), "404"),
+        (lambda: s3.get_object(Bucket="elsewhere", Key="x"), "NoSuchBucket"),
+        (lambda: s3.put_object(Bucket="artifacts", Key="../escape", Body=b""), "InvalidArgument"),
+    ):
         with pytest.raises(ClientError) as raised:
             call()
         assert raised.value.response["Error"]["Code"] == code
@@ -80,19 +82,27 @@ class EchoModel:
         self.batches: list[int] = []
         self.delay = delay
 
-    def complete(self, conversations: Sequence[list[dict[str, str]]], max_new_tokens: int = 48, *,
-                 on_batch: Callable[[int], None] | None = None) -> list[str]:  # fmt: skip
+    def complete(
+        self,
+        conversations: Sequence[list[dict[str, str]]],
+        max_new_tokens: int = 48,
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> list[str]:
         import time
 
         self.batches.append(len(conversations))
         time.sleep(self.delay)
-        return [f"Sure! Here is a question:\n1. {messages[-1]['content'].splitlines()[0]}?"
-                for messages in conversations]  # fmt: skip
+        return [
+            f"Sure! Here is a question:\n1. {messages[-1]['content'].splitlines()[0]}?" for messages in conversations
+        ]
 
 
 def test_clean_answer_keeps_queries_and_drops_what_a_small_model_adds() -> None:
-    answer = ("Here's a possible question:\n\n\"How do I convert a FITS table?\"\n```python\nimport astropy\n```\n"
-              "I'm ready to help. What's your question?\nWhat is the purpose of this document?")  # fmt: skip
+    answer = (
+        'Here\'s a possible question:\n\n"How do I convert a FITS table?"\n```python\nimport astropy\n```\n'
+        "I'm ready to help. What's your question?\nWhat is the purpose of this document?"
+    )
     assert local_generation.clean_answer(answer) == '"How do I convert a FITS table?"'
 
 
@@ -103,9 +113,13 @@ def test_converse_answers_in_bedrocks_shape_and_batches_concurrent_calls() -> No
     results: list[dict[str, Any]] = []
 
     def call(number: int) -> None:
-        results.append(client.converse(modelId="meta.llama3-1-8b-instruct-v1:0",
-                                       messages=[{"role": "user", "content": [{"text": f"how does tool {number} work"}]}],
-                                       inferenceConfig={"maxTokens": 400, "temperature": 0.7}))  # fmt: skip
+        results.append(
+            client.converse(
+                modelId="meta.llama3-1-8b-instruct-v1:0",
+                messages=[{"role": "user", "content": [{"text": f"how does tool {number} work"}]}],
+                inferenceConfig={"maxTokens": 400, "temperature": 0.7},
+            )
+        )
 
     threads = [threading.Thread(target=call, args=(number,)) for number in range(8)]
     for thread in threads:
@@ -123,7 +137,10 @@ def test_converse_answers_in_bedrocks_shape_and_batches_concurrent_calls() -> No
 def test_batch_records_of_both_families_become_chat_messages() -> None:
     batch = lambda_module("generate_queries", "batch_records")
     messages, limit, family = local_generation.batch_record_messages(batch.llama_input("Document: x\n\nWrite 1 query."))
-    assert (messages, family) == ([{"role": "user", "content": "Document: x\n\nWrite 1 query."}], "llama") and limit == 400
+    assert (messages, family) == (
+        [{"role": "user", "content": "Document: x\n\nWrite 1 query."}],
+        "llama",
+    ) and limit == 400
     messages, _, family = local_generation.batch_record_messages(batch.anthropic_input("Write 2 queries."))
     assert (messages, family) == ([{"role": "user", "content": "Write 2 queries."}], "anthropic")
     with pytest.raises(ValueError):
@@ -139,10 +156,17 @@ def test_the_local_batch_job_writes_what_collect_batch_reads(
     batch = lambda_module("generate_queries", "batch_records")
     corpus = "".join(json.dumps({"id": f"d{n}", "text": f"Tool {n} converts light curves."}) + "\n" for n in range(120))
     s3.put_object(Bucket="artifacts", Key="runs/r1/corpus/corpus.jsonl", Body=corpus)
-    prepared = batch.prepare_batch({"action": "prepare_batch", "run_id": "r1", "queries_per_document": 1,
-                                    "corpus_uri": "s3://artifacts/runs/r1/corpus/corpus.jsonl",
-                                    "bedrock_model_id": local_generation.STAND_IN_MODEL_ID,
-                                    "prompt_template": "Document {document}: write {count} query"}, s3_client=s3)  # fmt: skip
+    prepared = batch.prepare_batch(
+        {
+            "action": "prepare_batch",
+            "run_id": "r1",
+            "queries_per_document": 1,
+            "corpus_uri": "s3://artifacts/runs/r1/corpus/corpus.jsonl",
+            "bedrock_model_id": local_generation.STAND_IN_MODEL_ID,
+            "prompt_template": "Document {document}: write {count} query",
+        },
+        s3_client=s3,
+    )
     # One record of another model family is refused the way Bedrock's batch output reports errors.
     records = s3.get_object(Bucket="artifacts", Key="runs/r1/batch/input/records.jsonl")["Body"].read().decode()
     first, *rest = records.splitlines()
@@ -150,10 +174,17 @@ def test_the_local_batch_job_writes_what_collect_batch_reads(
     s3.put_object(Bucket="artifacts", Key="runs/r1/batch/input/records.jsonl", Body="\n".join([broken, *rest]) + "\n")
 
     advanced: list[int] = []
-    totals = local_generation.run_batch_job(s3, input_uri=prepared["input_uri"], output_uri=prepared["output_uri"],
-                                            model=EchoModel(), on_batch=advanced.append)  # fmt: skip
-    collected = batch.collect_batch({"action": "collect_batch", "run_id": "r1", "output_uri": prepared["output_uri"],
-                                     "queries_per_document": 1}, s3_client=s3)  # fmt: skip
+    totals = local_generation.run_batch_job(
+        s3,
+        input_uri=prepared["input_uri"],
+        output_uri=prepared["output_uri"],
+        model=EchoModel(),
+        on_batch=advanced.append,
+    )
+    collected = batch.collect_batch(
+        {"action": "collect_batch", "run_id": "r1", "output_uri": prepared["output_uri"], "queries_per_document": 1},
+        s3_client=s3,
+    )
 
     assert totals == {"records": 120, "failed": 1}
     assert collected["documents"] == 120 and collected["queries"] == 119 and collected["failed_documents"] == 1
@@ -203,7 +234,9 @@ def test_the_demo_questions_are_many_distinct_and_answered_by_documents_of_the_d
     questions = [json.loads(line) for line in DEMO_QUESTIONS.read_text(encoding="utf-8").splitlines()]
     assert len(questions) >= 40
     assert len({question["question"].casefold() for question in questions}) == len(questions)
-    missing = {question["question"]: [i for i in question["relevant_ids"] if i not in documents] for question in questions}
+    missing = {
+        question["question"]: [i for i in question["relevant_ids"] if i not in documents] for question in questions
+    }
     assert not {question: ids for question, ids in missing.items() if ids}
     texts = " ".join(documents.values()).casefold()
     assert not [question["question"] for question in questions if question["question"].casefold().rstrip("?") in texts]

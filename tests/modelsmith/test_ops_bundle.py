@@ -121,10 +121,16 @@ def test_site_values_are_described_and_grouped_parameters(bundle) -> None:
     assert subscription["Properties"]["Endpoint"] == {"Ref": "NotificationEmail"}
     assert subscription["Condition"] == "HasNotificationEmail"
     pipeline = templates[f"Modelsmith-{env}-RetrievalPipeline"]
-    for parameter, ssm_name in (("OpenSearchEndpoint", "opensearch-endpoint"), ("PineconeIndexHost", "pinecone-index-host")):
+    for parameter, ssm_name in (
+        ("OpenSearchEndpoint", "opensearch-endpoint"),
+        ("PineconeIndexHost", "pinecone-index-host"),
+    ):
         assert parameter in pipeline["Parameters"]
-        published = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::SSM::Parameter"
-                     and r["Properties"]["Name"] == f"/modelsmith/{env}/site/{ssm_name}"]  # fmt: skip
+        published = [
+            r
+            for r in pipeline["Resources"].values()
+            if r["Type"] == "AWS::SSM::Parameter" and r["Properties"]["Name"] == f"/modelsmith/{env}/site/{ssm_name}"
+        ]
         assert published and published[0]["Properties"]["Value"] == {"Ref": parameter}
         assert published[0]["Condition"] == f"Has{parameter}"
     agent = templates.get(f"Modelsmith-{env}-Agent")
@@ -164,7 +170,8 @@ def test_publish_puts_every_asset_where_the_templates_read_it(bundle, monkeypatc
         assert ops_bundle.verify_published(bundle_dir, "ops-assets", "elsewhere/", s3=s3) != []
 
         boto3.client("s3", region_name="eu-central-1").create_bucket(
-            Bucket="far-away", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+            Bucket="far-away", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )
         with pytest.raises(ops_bundle.BundleError, match="Lambda reads code only from a bucket in its own region"):
             ops_bundle.publish_bundle(bundle_dir, "far-away", s3=s3)
 
@@ -174,8 +181,9 @@ def test_deploy_commands_name_every_stack_with_its_assets_and_site_parameters(bu
     commands = "\n".join(ops_bundle.deploy_commands(manifest, "ops-assets", "sites/lab-7/"))
     positions = [commands.index(f"--stack-name {stack['name']} ") for stack in manifest["stacks"]]
     assert positions == sorted(positions)
-    assert commands.count("'AssetsBucket=ops-assets'") == sum(1 for s in manifest["stacks"] if any(
-        p["name"] == "AssetsBucket" for p in s["parameters"]))  # fmt: skip
+    assert commands.count("'AssetsBucket=ops-assets'") == sum(
+        1 for s in manifest["stacks"] if any(p["name"] == "AssetsBucket" for p in s["parameters"])
+    )
     assert "'NotificationEmail='" in commands
     if any(stack["name"].endswith("-Agent") for stack in manifest["stacks"]):
         assert "'DeployerRoleArn=<Role that deploys the stack>'" in commands
@@ -190,7 +198,9 @@ def test_archive_holds_exactly_the_bundle(bundle) -> None:
         return
     with tarfile.open(archive) as opened:
         members = {m.name: m for m in opened.getmembers()}
-    on_disk = {f"{bundle_dir.name}/{p.relative_to(bundle_dir).as_posix()}" for p in bundle_dir.rglob("*") if p.is_file()}
+    on_disk = {
+        f"{bundle_dir.name}/{p.relative_to(bundle_dir).as_posix()}" for p in bundle_dir.rglob("*") if p.is_file()
+    }
     assert set(members) == on_disk
     assert {m.mtime for m in members.values()} == {0} and {m.uid for m in members.values()} == {0}
 
@@ -230,17 +240,26 @@ def _site_config(**overrides: Any) -> tuple[dict[str, Any], Any]:
 def test_emails_and_pinecone_become_parameters_with_config_defaults(tmp_path: Path) -> None:
     context, config = _site_config(
         notification_emails=["ops@example.com", "ml@example.com"],
-        agent={"knowledge_base": {"vector_store": "pinecone",
-                                  "pinecone_connection_string": "https://kb-abc123.svc.us-east1-gcp.pinecone.io"}},
-    )  # fmt: skip
+        agent={
+            "knowledge_base": {
+                "vector_store": "pinecone",
+                "pinecone_connection_string": "https://kb-abc123.svc.us-east1-gcp.pinecone.io",
+            }
+        },
+    )
     assembly = ops_bundle.synthesize(config, context, tmp_path / "cdk.out")
     template = lambda stack: json.loads((assembly / f"Modelsmith-dev-{stack}.template.json").read_text())  # noqa: E731
 
     foundation = template("Foundation")
     assert [foundation["Parameters"][p]["Default"] for p in ("NotificationEmail", "NotificationEmail2")] == [
-        "ops@example.com", "ml@example.com"]  # fmt: skip
-    endpoints = sorted(json.dumps(r["Properties"]["Endpoint"]) for r in foundation["Resources"].values()
-                       if r["Type"] == "AWS::SNS::Subscription")  # fmt: skip
+        "ops@example.com",
+        "ml@example.com",
+    ]
+    endpoints = sorted(
+        json.dumps(r["Properties"]["Endpoint"])
+        for r in foundation["Resources"].values()
+        if r["Type"] == "AWS::SNS::Subscription"
+    )
     assert endpoints == ['{"Ref": "NotificationEmail"}', '{"Ref": "NotificationEmail2"}'], "no address is hard-coded"
     agent = template("Agent")
     assert agent["Parameters"]["PineconeIndexHost"]["Default"] == "https://kb-abc123.svc.us-east1-gcp.pinecone.io"
@@ -256,19 +275,27 @@ def test_emails_and_pinecone_become_parameters_with_config_defaults(tmp_path: Pa
 def test_existing_vpc_becomes_parameters_with_config_defaults(tmp_path: Path) -> None:
     context, config = _site_config(
         agent={"enabled": False},
-        network={"vpc_id": "vpc-0123456789abcdef0",
-                 "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
-                 "availability_zones": ["us-west-2a", "us-west-2b"]},
-    )  # fmt: skip
+        network={
+            "vpc_id": "vpc-0123456789abcdef0",
+            "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+            "availability_zones": ["us-west-2a", "us-west-2b"],
+        },
+    )
     assembly = ops_bundle.synthesize(config, context, tmp_path / "cdk.out")
     training = json.loads((assembly / "Modelsmith-dev-TrainingInstance.template.json").read_text())
     parameters = training["Parameters"]
-    assert parameters["VpcId"] == {**parameters["VpcId"], "Type": "AWS::EC2::VPC::Id", "Default": "vpc-0123456789abcdef0"}
+    assert parameters["VpcId"] == {
+        **parameters["VpcId"],
+        "Type": "AWS::EC2::VPC::Id",
+        "Default": "vpc-0123456789abcdef0",
+    }
     assert parameters["PrivateSubnetIds"]["Type"] == "List<AWS::EC2::Subnet::Id>"
     assert parameters["PrivateSubnetIds"]["Default"] == "subnet-0123456789abcdef0,subnet-0fedcba9876543210"
     assert parameters["AvailabilityZones"]["Default"] == "us-west-2a,us-west-2b"
     instance = next(r for r in training["Resources"].values() if r["Type"] == "AWS::EC2::Instance")
-    assert instance["Properties"]["NetworkInterfaces"][0]["SubnetId"] == {"Fn::Select": [0, {"Ref": "PrivateSubnetIds"}]}
+    assert instance["Properties"]["NetworkInterfaces"][0]["SubnetId"] == {
+        "Fn::Select": [0, {"Ref": "PrivateSubnetIds"}]
+    }
     volume = next(r for r in training["Resources"].values() if r["Type"] == "AWS::EC2::Volume")
     assert volume["Properties"]["AvailabilityZone"] == {"Fn::Select": [0, {"Ref": "AvailabilityZones"}]}
     assert "vpc-0123456789abcdef0" not in json.dumps(training["Resources"]), "the VPC comes from the parameter only"
@@ -285,8 +312,13 @@ def test_docker_image_assets_are_refused(tmp_path: Path) -> None:
 
 def test_site_parameters_exist_only_in_the_bundle() -> None:
     with pytest.raises(ValueError, match="belong to the ops bundle"):
-        site_parameter(Stack(App(), "Plain"), "NotificationEmail", group="Notifications", label="E-mail",
-                       description="E-mail address subscribed to run notifications")  # fmt: skip
+        site_parameter(
+            Stack(App(), "Plain"),
+            "NotificationEmail",
+            group="Notifications",
+            label="E-mail",
+            description="E-mail address subscribed to run notifications",
+        )
 
 
 def test_folders_zip_and_archive_to_the_same_bytes_every_time(tmp_path: Path) -> None:

@@ -102,15 +102,20 @@ def run_training_in(
     checkpoint_dir = checkpoint_dir or run_dir / "checkpoints"
     config = write_config(run_dir / "training_config.yml", **config_overrides)
     arguments = [
-        "--model_name_or_path", str(model),
-        "--model_dir", str(run_dir / "model"),
-        "--output_data_dir", str(run_dir / "output"),
-        "--checkpoint_dir", str(checkpoint_dir),
-        "--config", str(config),
+        "--model_name_or_path",
+        str(model),
+        "--model_dir",
+        str(run_dir / "model"),
+        "--output_data_dir",
+        str(run_dir / "output"),
+        "--checkpoint_dir",
+        str(checkpoint_dir),
+        "--config",
+        str(config),
         *(["--train_file", str(train)] if train else []),
         *(["--validation_file", str(validation)] if validation else []),
         *extra_arguments,
-    ]  # fmt: skip
+    ]
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
         exit_code = main(arguments)

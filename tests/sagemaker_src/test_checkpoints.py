@@ -133,4 +133,6 @@ def test_a_whole_model_checkpoint_is_checked_by_its_own_files(tmp_path: Path) ->
     resume_from, skipped = find_resume_checkpoint(tmp_path, files=FULL_MODEL)
 
     assert resume_from == tmp_path / "checkpoint-2"
-    assert [item.path.name for item in skipped] == ["checkpoint-4"] and "model.safetensors unreadable" in skipped[0].reason
+    assert [item.path.name for item in skipped] == ["checkpoint-4"] and "model.safetensors unreadable" in skipped[
+        0
+    ].reason

@@ -13,10 +13,15 @@ TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down
 
 def _shipped(**overrides):
     config = load_training_config(DEFAULT_CONFIG_PATH)
-    settings = dict(method=config.method, batch_size=config.per_device_train_batch_size,
-                    sequence_length=config.max_seq_length, lora_rank=config.lora_rank,
-                    target_modules=config.lora_target_modules, gradient_checkpointing=config.gradient_checkpointing,
-                    fused_cross_entropy=config.fused_cross_entropy)
+    settings = dict(
+        method=config.method,
+        batch_size=config.per_device_train_batch_size,
+        sequence_length=config.max_seq_length,
+        lora_rank=config.lora_rank,
+        target_modules=config.lora_target_modules,
+        gradient_checkpointing=config.gradient_checkpointing,
+        fused_cross_entropy=config.fused_cross_entropy,
+    )
     return estimate(LLAMA_31_8B, **{**settings, **overrides})
 
 
@@ -44,8 +49,10 @@ def test_fused_cross_entropy_never_holds_the_logits() -> None:
     assert _shipped(fused_cross_entropy=True).logits == 0
 
 
-@pytest.mark.parametrize(("override", "message"), [({"method": "full"}, "method = 'full'"),
-                                                    ({"target_modules": ("qkv",)}, "lora_target_modules")])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [({"method": "full"}, "method = 'full'"), ({"target_modules": ("qkv",)}, "lora_target_modules")],
+)
 def test_bad_settings_are_named(override, message) -> None:
     with pytest.raises(ValueError, match=message):
         _shipped(**override)

@@ -61,8 +61,14 @@ def test_extraction_metrics_before_and_after(trained: RunResult) -> None:
         assert extraction["records"] == 4
         assert set(extraction["micro"]) >= {"precision", "recall", "f1", "support"}
         assert set(extraction["per_field"]) == {
-            "cancer_type", "stage", "gene_mutation", "biomarker", "treatment", "response", "metastasis_site",
-        }  # fmt: skip
+            "cancer_type",
+            "stage",
+            "gene_mutation",
+            "biomarker",
+            "treatment",
+            "response",
+            "metastasis_site",
+        }
 
 
 def test_adapter_reloads_and_merges_with_identical_outputs(trained: RunResult, tiny_model_dir: Path) -> None:
@@ -226,10 +232,18 @@ def test_the_base_evaluation_is_kept_for_a_resumed_run(trained: RunResult) -> No
     assert cached == trained.metrics["before"]
 
 
-def test_length_grouping_batches_records_of_similar_length(tmp_path: Path, tiny_model_dir: Path,
-                                                          train_records: list[dict[str, Any]]) -> None:
-    result = run_training_in(tmp_path, model=tiny_model_dir, train=write_jsonl(tmp_path / "train.jsonl", train_records),
-                             group_by_length=True, packing=False, max_steps=2, evaluate_before_training=False,
-                             merge_adapter=False)
+def test_length_grouping_batches_records_of_similar_length(
+    tmp_path: Path, tiny_model_dir: Path, train_records: list[dict[str, Any]]
+) -> None:
+    result = run_training_in(
+        tmp_path,
+        model=tiny_model_dir,
+        train=write_jsonl(tmp_path / "train.jsonl", train_records),
+        group_by_length=True,
+        packing=False,
+        max_steps=2,
+        evaluate_before_training=False,
+        merge_adapter=False,
+    )
     assert result.exit_code == 0, result.log[-3:]
     assert result.metrics["training"]["global_step"] == 2

@@ -52,10 +52,15 @@ def synthesize(env_name: str, outdir: Path, environments: dict | None = None, ag
     config = load_config(environments, env_name)
     foundation = FoundationStack(app, f"Modelsmith-{env_name}-Foundation", config=config)
     stack = AgentStack(
-        app, f"Modelsmith-{env_name}-Agent", config=config, encryption_key=foundation.key,
-        data_bucket=foundation.data_bucket, artifacts_bucket=foundation.artifacts_bucket,
-        ads_token_secret=foundation.secrets["nasa-ads-token"], pinecone_api_key_secret=foundation.secrets["pinecone-api-key"],
-    )  # fmt: skip
+        app,
+        f"Modelsmith-{env_name}-Agent",
+        config=config,
+        encryption_key=foundation.key,
+        data_bucket=foundation.data_bucket,
+        artifacts_bucket=foundation.artifacts_bucket,
+        ads_token_secret=foundation.secrets["nasa-ads-token"],
+        pinecone_api_key_secret=foundation.secrets["pinecone-api-key"],
+    )
     add_compliance_checks(app)
     app.synth()  # fails on any unacknowledged cdk-nag finding
     path = outdir / f"{stack.stack_name}.template.json"
@@ -105,9 +110,10 @@ def test_agent_uses_the_configured_model_memory_ttl_guardrail_and_key(agent: Syn
     assert properties["FoundationModel"]["Fn::Join"][1][-1] == f":inference-profile/{config.foundation_model_id}"
     assert properties["IdleSessionTTLInSeconds"] == config.idle_session_ttl_minutes * 60
     assert properties["MemoryConfiguration"] == {
-        "EnabledMemoryTypes": ["SESSION_SUMMARY"], "StorageDays": config.memory_duration_days,
+        "EnabledMemoryTypes": ["SESSION_SUMMARY"],
+        "StorageDays": config.memory_duration_days,
         "SessionSummaryConfiguration": {"MaxRecentSessions": config.memory_max_recent_sessions},
-    }  # fmt: skip
+    }
     assert properties["AutoPrepare"] is True
     assert "Fn::GetStackOutput" in properties["CustomerEncryptionKeyArn"]
     assert "ProjectKey" in properties["CustomerEncryptionKeyArn"]["Fn::GetStackOutput"]["OutputName"]
@@ -138,7 +144,9 @@ def test_action_group_runs_the_tools_function_with_the_committed_schema(agent: S
     asset_hashes = json.loads((agent.assembly / f"{agent.stack.stack_name}.assets.json").read_text())["files"]
     schema_asset = asset_hashes[tools["ApiSchema"]["S3"]["S3ObjectKey"].removesuffix(".json")]
     assert schema_asset["source"]["path"].endswith(".json")
-    assert json.loads((agent.assembly / schema_asset["source"]["path"]).read_text()) == json.loads(API_SCHEMA_PATH.read_text())
+    assert json.loads((agent.assembly / schema_asset["source"]["path"]).read_text()) == json.loads(
+        API_SCHEMA_PATH.read_text()
+    )
 
 
 def test_knowledge_base_is_attached_and_retrievable_by_the_agent_only(agent: Synthesized) -> None:
@@ -150,15 +158,25 @@ def test_knowledge_base_is_attached_and_retrievable_by_the_agent_only(agent: Syn
     role_id = resource["Properties"]["AgentResourceRoleArn"]["Fn::GetAtt"][0]
     managed = _managed_policies(agent, role_id)
     assert len(managed) == 1
-    retrieve = [s for s in managed[0]["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "RetrieveFromItsKnowledgeBase"]
-    assert retrieve == [{"Sid": "RetrieveFromItsKnowledgeBase", "Action": "bedrock:Retrieve", "Effect": "Allow",
-                         "Resource": {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]}}]  # fmt: skip
+    retrieve = [
+        s for s in managed[0]["Properties"]["PolicyDocument"]["Statement"] if s["Sid"] == "RetrieveFromItsKnowledgeBase"
+    ]
+    assert retrieve == [
+        {
+            "Sid": "RetrieveFromItsKnowledgeBase",
+            "Action": "bedrock:Retrieve",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]},
+        }
+    ]
 
 
 def test_agent_role_invokes_exactly_its_model(agent: Synthesized) -> None:
     _, resource = _one(agent, "AWS::Bedrock::Agent")
     role_id = resource["Properties"]["AgentResourceRoleArn"]["Fn::GetAtt"][0]
-    policies = [k for k, r in _resources(agent, "AWS::IAM::Policy").items() if {"Ref": role_id} in r["Properties"]["Roles"]]
+    policies = [
+        k for k, r in _resources(agent, "AWS::IAM::Policy").items() if {"Ref": role_id} in r["Properties"]["Roles"]
+    ]
     invoke = [s for p in policies for s in _statements(agent, p) if "bedrock:InvokeModel*" in json.dumps(s["Action"])]
     resources = json.dumps([s["Resource"] for s in invoke])
     model = agent.config.agent.base_model_id()
@@ -223,10 +241,12 @@ def test_only_this_agent_may_invoke_the_function(agent: Synthesized) -> None:
     agent_id, _ = _one(agent, "AWS::Bedrock::Agent")
     _, permission = _one(agent, "AWS::Lambda::Permission")
     assert permission["Properties"] == {
-        "Action": "lambda:InvokeFunction", "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
-        "Principal": "bedrock.amazonaws.com", "SourceAccount": {"Ref": "AWS::AccountId"},
+        "Action": "lambda:InvokeFunction",
+        "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]},
+        "Principal": "bedrock.amazonaws.com",
+        "SourceAccount": {"Ref": "AWS::AccountId"},
         "SourceArn": {"Fn::GetAtt": [agent_id, "AgentArn"]},
-    }  # fmt: skip
+    }
 
 
 def test_function_reads_only_its_secret_and_writes_only_its_prefix(agent: Synthesized) -> None:
@@ -235,11 +255,19 @@ def test_function_reads_only_its_secret_and_writes_only_its_prefix(agent: Synthe
     managed = _managed_policies(agent, role_id)
     assert len(managed) == 1
     statements = {s["Sid"]: s for s in managed[0]["Properties"]["PolicyDocument"]["Statement"]}
-    assert set(statements) == {"ReadTheAdsToken", "ReadWriteTheOutputPrefix", "ProjectKeyThroughS3",
-                               "ProjectKeyThroughSecretsManagerAndLambda", "RetrieveFromTheKnowledgeBase"}
+    assert set(statements) == {
+        "ReadTheAdsToken",
+        "ReadWriteTheOutputPrefix",
+        "ProjectKeyThroughS3",
+        "ProjectKeyThroughSecretsManagerAndLambda",
+        "RetrieveFromTheKnowledgeBase",
+    }
     (kb_id,) = _resources(agent, "AWS::Bedrock::KnowledgeBase")
     retrieve = statements["RetrieveFromTheKnowledgeBase"]
-    assert (retrieve["Action"], retrieve["Resource"]) == ("bedrock:Retrieve", {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]})
+    assert (retrieve["Action"], retrieve["Resource"]) == (
+        "bedrock:Retrieve",
+        {"Fn::GetAtt": [kb_id, "KnowledgeBaseArn"]},
+    )
     assert "Secretsnasaadstoken" in json.dumps(statements["ReadTheAdsToken"]["Resource"])
     assert sorted(statements["ReadWriteTheOutputPrefix"]["Action"]) == ["s3:GetObject", "s3:PutObject"]
     prefix_resource = statements["ReadWriteTheOutputPrefix"]["Resource"]["Fn::Join"][1]
@@ -251,10 +279,19 @@ def test_function_reads_only_its_secret_and_writes_only_its_prefix(agent: Synthe
     # Nothing else of the role's: PythonFunction's own log streams, Lambda's decryption of the environment,
     # and X-Ray, whose actions take no resource.
     inline = [r for r in _resources(agent, "AWS::IAM::Policy").values() if {"Ref": role_id} in r["Properties"]["Roles"]]
-    actions = {a for p in inline for s in p["Properties"]["PolicyDocument"]["Statement"] for a in
-               (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}  # fmt: skip
-    assert actions == {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "logs:CreateLogStream",
-                       "logs:PutLogEvents", "kms:Decrypt"}
+    actions = {
+        a
+        for p in inline
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert actions == {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "kms:Decrypt",
+    }
 
 
 # --- the knowledge base -------------------------------------------------------------------------------------
@@ -272,9 +309,13 @@ def test_knowledge_base_on_opensearch_serverless_with_an_s3_data_source(agent: S
     assert index_id in kb.get("DependsOn", [])
     _, collection = _one(agent, "AWS::OpenSearchServerless::Collection")
     assert collection["Properties"]["Type"] == "VECTORSEARCH"
-    assert collection["Properties"]["StandbyReplicas"] == ("ENABLED" if kb_config.opensearch_standby_replicas else "DISABLED")
-    policies = {p["Properties"]["Type"]: json.dumps(p["Properties"]["Policy"]) for p in
-                _resources(agent, "AWS::OpenSearchServerless::SecurityPolicy").values()}  # fmt: skip
+    assert collection["Properties"]["StandbyReplicas"] == (
+        "ENABLED" if kb_config.opensearch_standby_replicas else "DISABLED"
+    )
+    policies = {
+        p["Properties"]["Type"]: json.dumps(p["Properties"]["Policy"])
+        for p in _resources(agent, "AWS::OpenSearchServerless::SecurityPolicy").values()
+    }
     assert '\\"AWSOwnedKey\\":false' in policies["encryption"] and "ProjectKey" in policies["encryption"]
     model_arn = kb["Properties"]["KnowledgeBaseConfiguration"]["VectorKnowledgeBaseConfiguration"]["EmbeddingModelArn"]
     assert json.dumps(model_arn).endswith(f'foundation-model/{kb_config.embedding_model_id}"]]}}')
@@ -286,9 +327,11 @@ def test_knowledge_base_on_opensearch_serverless_with_an_s3_data_source(agent: S
     assert s3["InclusionPrefixes"] == [kb_config.data_prefix] and "DataBucket" in json.dumps(s3["BucketArn"])
     assert properties["VectorIngestionConfiguration"]["ChunkingConfiguration"] == {
         "ChunkingStrategy": "FIXED_SIZE",
-        "FixedSizeChunkingConfiguration": {"MaxTokens": kb_config.chunk_max_tokens,
-                                           "OverlapPercentage": kb_config.chunk_overlap_percentage},
-    }  # fmt: skip
+        "FixedSizeChunkingConfiguration": {
+            "MaxTokens": kb_config.chunk_max_tokens,
+            "OverlapPercentage": kb_config.chunk_overlap_percentage,
+        },
+    }
     assert properties["DataDeletionPolicy"] == ("RETAIN" if agent.config.retain_stateful_resources else "DELETE")
     assert "ProjectKey" in json.dumps(properties["ServerSideEncryptionConfiguration"]["KmsKeyArn"])
 
@@ -296,27 +339,48 @@ def test_knowledge_base_on_opensearch_serverless_with_an_s3_data_source(agent: S
 def test_ids_are_published_for_the_command_line(agent: Synthesized) -> None:
     env = agent.config.name
     names = sorted(p["Properties"]["Name"] for p in _resources(agent, "AWS::SSM::Parameter").values())
-    assert names == [f"/modelsmith/{env}/agent/{key}" for key in
-                     ("agent-alias-id", "agent-id", "data-source-id", "knowledge-base-id", "runtime", "tools-function-name")]
+    assert names == [
+        f"/modelsmith/{env}/agent/{key}"
+        for key in (
+            "agent-alias-id",
+            "agent-id",
+            "data-source-id",
+            "knowledge-base-id",
+            "runtime",
+            "tools-function-name",
+        )
+    ]
 
 
 def test_pinecone_knowledge_base_from_config(tmp_path: Path) -> None:
     environments = json.loads(json.dumps(CDK_CONTEXT["environments"]))
-    environments["dev"]["agent"] = {**CLASSIC, "guardrail_enabled": False, "memory_enabled": False, "knowledge_base": {
-        "vector_store": "pinecone", "pinecone_connection_string": "https://astro-abc123.svc.aped-4627-b74a.pinecone.io",
-        "pinecone_namespace": "astronomy", "chunking_strategy": "hierarchical",
-    }}  # fmt: skip
+    environments["dev"]["agent"] = {
+        **CLASSIC,
+        "guardrail_enabled": False,
+        "memory_enabled": False,
+        "knowledge_base": {
+            "vector_store": "pinecone",
+            "pinecone_connection_string": "https://astro-abc123.svc.aped-4627-b74a.pinecone.io",
+            "pinecone_namespace": "astronomy",
+            "chunking_strategy": "hierarchical",
+        },
+    }
     synthesized = synthesize("dev", tmp_path, environments)
     _, kb = _one(synthesized, "AWS::Bedrock::KnowledgeBase")
     pinecone = kb["Properties"]["StorageConfiguration"]["PineconeConfiguration"]
     assert pinecone["ConnectionString"] == "https://astro-abc123.svc.aped-4627-b74a.pinecone.io"
-    assert pinecone["Namespace"] == "astronomy" and "Secretspineconeapikey" in json.dumps(pinecone["CredentialsSecretArn"])
+    assert pinecone["Namespace"] == "astronomy" and "Secretspineconeapikey" in json.dumps(
+        pinecone["CredentialsSecretArn"]
+    )
     assert not _resources(synthesized, "AWS::OpenSearchServerless::Collection")
     assert not _resources(synthesized, "AWS::Bedrock::Guardrail")
     _, agent_resource = _one(synthesized, "AWS::Bedrock::Agent")
     assert "MemoryConfiguration" not in agent_resource["Properties"]
     _, source = _one(synthesized, "AWS::Bedrock::DataSource")
-    assert source["Properties"]["VectorIngestionConfiguration"]["ChunkingConfiguration"]["ChunkingStrategy"] == "HIERARCHICAL"
+    assert (
+        source["Properties"]["VectorIngestionConfiguration"]["ChunkingConfiguration"]["ChunkingStrategy"]
+        == "HIERARCHICAL"
+    )
 
 
 def test_inference_profile_must_match_the_region(tmp_path: Path) -> None:
@@ -333,7 +397,11 @@ def test_agentcore_is_the_default_and_builds_no_classic_agent(agentcore: Synthes
     # Agents Classic: "no longer open to new customers starting on July 30, 2026" (agents-classic-maintenance-mode.html)
     assert agentcore.config.agent.runtime == "agentcore"
     assert not _resources(agentcore, "AWS::Bedrock::Agent") and not _resources(agentcore, "AWS::Bedrock::AgentAlias")
-    for kind in ("AWS::BedrockAgentCore::Gateway", "AWS::BedrockAgentCore::GatewayTarget", "AWS::BedrockAgentCore::Harness"):
+    for kind in (
+        "AWS::BedrockAgentCore::Gateway",
+        "AWS::BedrockAgentCore::GatewayTarget",
+        "AWS::BedrockAgentCore::Harness",
+    ):
         _one(agentcore, kind)
 
 
@@ -364,7 +432,9 @@ def test_the_harness_runs_the_model_with_the_gateway_and_encrypted_memory(agentc
     (tool,) = properties["Tools"]
     assert tool["Type"] == "agentcore_gateway" and tool["Config"]["AgentCoreGateway"]["OutboundAuth"] == {"AwsIam": {}}
     managed = properties["Memory"]["ManagedMemoryConfiguration"]
-    assert managed["EventExpiryDuration"] == config.memory_duration_days and "ProjectKey" in json.dumps(managed["EncryptionKeyArn"])
+    assert managed["EventExpiryDuration"] == config.memory_duration_days and "ProjectKey" in json.dumps(
+        managed["EncryptionKeyArn"]
+    )
     assert "searchKnowledgeBase" in properties["SystemPrompt"][0]["Text"]
 
 
@@ -378,19 +448,44 @@ def test_agentcore_roles_trust_this_accounts_resources_only_and_grant_what_each_
         kind = "gateway" if role_id.startswith("AgentCoreGateway") else "harness"
         assert f":{kind}/*" in json.dumps(trust["Condition"]["ArnLike"])
     policies = {k: v for k, v in _resources(agentcore, "AWS::IAM::Policy").items() if k.startswith("AgentCore")}
-    actions = {k.split("Role")[0]: {a for s in v["Properties"]["PolicyDocument"]["Statement"] for a in
-                                    (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-               for k, v in policies.items()}
-    assert actions["AgentCoreGateway"] == {"lambda:InvokeFunction", "kms:CreateGrant", "kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"}
-    assert {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock-agentcore:InvokeGateway",
-            "bedrock-agentcore:CreateEvent"} <= actions["AgentCoreHarness"]
+    actions = {
+        k.split("Role")[0]: {
+            a
+            for s in v["Properties"]["PolicyDocument"]["Statement"]
+            for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        }
+        for k, v in policies.items()
+    }
+    assert actions["AgentCoreGateway"] == {
+        "lambda:InvokeFunction",
+        "kms:CreateGrant",
+        "kms:DescribeKey",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+    }
+    assert {
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+        "bedrock-agentcore:InvokeGateway",
+        "bedrock-agentcore:CreateEvent",
+    } <= actions["AgentCoreHarness"]
 
 
 def test_agentcore_ids_are_published_for_the_command_line(agentcore: Synthesized) -> None:
     env = agentcore.config.name
     names = sorted(p["Properties"]["Name"] for p in _resources(agentcore, "AWS::SSM::Parameter").values())
-    assert names == [f"/modelsmith/{env}/agent/{key}" for key in ("data-source-id", "gateway-id", "gateway-url",
-                     "harness-arn", "knowledge-base-id", "runtime", "tools-function-name")]
+    assert names == [
+        f"/modelsmith/{env}/agent/{key}"
+        for key in (
+            "data-source-id",
+            "gateway-id",
+            "gateway-url",
+            "harness-arn",
+            "knowledge-base-id",
+            "runtime",
+            "tools-function-name",
+        )
+    ]
 
 
 # --- cdk-nag, cfn-lint, checkov -----------------------------------------------------------------------------

@@ -59,17 +59,34 @@ def test_every_resource_id_is_published_under_the_tree(foundation) -> None:
     env = synthesized.config.name
     parameters = template.find_resources("AWS::SSM::Parameter")
     names = sorted(p["Properties"]["Name"] for p in parameters.values())
-    assert names == sorted(f"/modelsmith/{env}/{suffix}" for suffix in [
-        "kms/key-arn", "kms/key-id", "s3/data-bucket", "s3/artifacts-bucket", "s3/access-logs-bucket",
-        "secrets/hugging-face-token", "secrets/pinecone-api-key", "secrets/nasa-ads-token",
-        "sns/notifications-topic-arn",
-    ])  # fmt: skip
-    template.has_resource_properties("AWS::SSM::Parameter", {
-        "Name": f"/modelsmith/{env}/s3/artifacts-bucket", "Value": {"Ref": "ArtifactsBucket88671897"},
-    })  # fmt: skip
-    template.has_resource_properties("AWS::SSM::Parameter", {
-        "Name": f"/modelsmith/{env}/kms/key-arn", "Value": {"Fn::GetAtt": ["ProjectKey99EBDA78", "Arn"]},
-    })  # fmt: skip
+    assert names == sorted(
+        f"/modelsmith/{env}/{suffix}"
+        for suffix in [
+            "kms/key-arn",
+            "kms/key-id",
+            "s3/data-bucket",
+            "s3/artifacts-bucket",
+            "s3/access-logs-bucket",
+            "secrets/hugging-face-token",
+            "secrets/pinecone-api-key",
+            "secrets/nasa-ads-token",
+            "sns/notifications-topic-arn",
+        ]
+    )
+    template.has_resource_properties(
+        "AWS::SSM::Parameter",
+        {
+            "Name": f"/modelsmith/{env}/s3/artifacts-bucket",
+            "Value": {"Ref": "ArtifactsBucket88671897"},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SSM::Parameter",
+        {
+            "Name": f"/modelsmith/{env}/kms/key-arn",
+            "Value": {"Fn::GetAtt": ["ProjectKey99EBDA78", "Arn"]},
+        },
+    )
 
 
 def test_everything_encrypts_with_the_project_key(foundation) -> None:
@@ -80,8 +97,9 @@ def test_everything_encrypts_with_the_project_key(foundation) -> None:
     for bucket_id in ("DataBucketE6B0FAA8", "ArtifactsBucket88671897"):
         encryption = template.to_json()["Resources"][bucket_id]["Properties"]["BucketEncryption"]
         assert encryption["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"] == {
-            "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn,
-        }  # fmt: skip
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": key_arn,
+        }
 
 
 def test_buckets_log_to_the_access_log_bucket_with_their_own_prefix(foundation) -> None:
@@ -94,10 +112,25 @@ def test_buckets_log_to_the_access_log_bucket_with_their_own_prefix(foundation) 
 def test_lifecycle_comes_from_config(foundation) -> None:
     synthesized, template, _ = foundation
     config = synthesized.config
-    template.has_resource_properties("AWS::S3::Bucket", {"LifecycleConfiguration": {"Rules": [Match.object_like({
-        "NoncurrentVersionExpiration": {"NoncurrentDays": config.noncurrent_version_expiration_days},
-        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": config.abort_incomplete_multipart_upload_days},
-    })]}})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": [
+                    Match.object_like(
+                        {
+                            "NoncurrentVersionExpiration": {
+                                "NoncurrentDays": config.noncurrent_version_expiration_days
+                            },
+                            "AbortIncompleteMultipartUpload": {
+                                "DaysAfterInitiation": config.abort_incomplete_multipart_upload_days
+                            },
+                        }
+                    )
+                ]
+            }
+        },
+    )
     rules = template.to_json()["Resources"]["AccessLogsBucketCD784A59"]["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rules[0]["ExpirationInDays"] == config.log_retention_days
 

@@ -49,16 +49,28 @@ def test_prepared_data_limits_come_from_the_catalogue(customization) -> None:
 def test_schema_hyperparameter_ranges_match_the_catalogue() -> None:
     from pathlib import Path
 
-    schema = json.loads((Path(__file__).resolve().parents[2] / "statemachines/schemas/llm_customization.schema.json").read_text())
+    schema = json.loads(
+        (Path(__file__).resolve().parents[2] / "statemachines/schemas/llm_customization.schema.json").read_text()
+    )
     ranges = schema["properties"]["hyperparameters"]["properties"]
     for model in BEDROCK_CUSTOMIZATION_MODELS.values():
-        for name, spec in (("epoch_count", model.epoch_count), ("batch_size", model.batch_size), ("learning_rate", model.learning_rate)):
-            assert (ranges[name]["minimum"], ranges[name]["maximum"], ranges[name]["default"]) == (spec.minimum, spec.maximum, spec.default)
+        for name, spec in (
+            ("epoch_count", model.epoch_count),
+            ("batch_size", model.batch_size),
+            ("learning_rate", model.learning_rate),
+        ):
+            assert (ranges[name]["minimum"], ranges[name]["maximum"], ranges[name]["default"]) == (
+                spec.minimum,
+                spec.maximum,
+                spec.default,
+            )
 
 
 def test_customization_role_is_for_this_accounts_jobs_and_run_prefixes(customization) -> None:
     _, raw = customization
-    (role,) = [r for k, r in raw["Resources"].items() if k.startswith("CustomizationRole") and r["Type"] == "AWS::IAM::Role"]
+    (role,) = [
+        r for k, r in raw["Resources"].items() if k.startswith("CustomizationRole") and r["Type"] == "AWS::IAM::Role"
+    ]
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "bedrock.amazonaws.com"}
     assert "model-customization-job/*" in json.dumps(trust["Condition"]["ArnLike"])
@@ -70,8 +82,14 @@ def test_customization_role_is_for_this_accounts_jobs_and_run_prefixes(customiza
 def test_workflow_cleans_up_and_notifies(customization) -> None:
     _, raw = customization
     states = _definition(raw)["States"]
-    for name in ("Stop customization job", "Delete deployment after failure", "Delete losing deployment", "Notify failure",
-                 "Notify result", "Evaluate against the base model"):  # fmt: skip
+    for name in (
+        "Stop customization job",
+        "Delete deployment after failure",
+        "Delete losing deployment",
+        "Notify failure",
+        "Notify result",
+        "Evaluate against the base model",
+    ):
         assert name in states, name
 
 
@@ -79,15 +97,28 @@ def test_what_a_run_creates_is_tagged_and_tagging_is_scoped_to_it(customization)
     synthesized, raw = customization
     states = _definition(raw)["States"]
     run_tag = {"Key": "modelsmith:run-id", "Value.$": "$$.Execution.Name"}
-    tags = [{"Key": key, "Value": value} for key, value in
-            {"project": "modelsmith", "environment": synthesized.config.name, "component": "llm-customization",
-             **synthesized.config.tags}.items()] + [run_tag]  # fmt: skip
+    tags = [
+        {"Key": key, "Value": value}
+        for key, value in {
+            "project": "modelsmith",
+            "environment": synthesized.config.name,
+            "component": "llm-customization",
+            **synthesized.config.tags,
+        }.items()
+    ] + [run_tag]
     start = states["Start customization job"]["Parameters"]
     assert start["JobTags"] == tags and start["CustomModelTags"] == tags
     assert states["Deploy custom model (on-demand)"]["Parameters"]["Tags"] == tags
-    machine_policy = next(r for r in raw["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
-                          and "bedrock:createModelCustomizationJob" in json.dumps(r))  # the workflow's role  # fmt: skip
-    tagging = [s for s in machine_policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "bedrock:TagResource"]
+    machine_policy = next(
+        r
+        for r in raw["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and "bedrock:createModelCustomizationJob" in json.dumps(r)
+    )  # the workflow's role
+    tagging = [
+        s for s in machine_policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "bedrock:TagResource"
+    ]
     resources = json.dumps([s["Resource"] for s in tagging])
-    assert tagging and all(kind in resources for kind in ("model-customization-job/*", "custom-model/*", "custom-model-deployment/*"))
+    assert tagging and all(
+        kind in resources for kind in ("model-customization-job/*", "custom-model/*", "custom-model-deployment/*")
+    )
     assert '"*"' not in resources and "foundation-model" not in resources

@@ -27,20 +27,45 @@ def test_every_endpoint_the_instance_needs(network) -> None:
     template.resource_count_is("AWS::EC2::VPCEndpoint", len(INTERFACE_ENDPOINTS) + 1)
     services = [e["Properties"]["ServiceName"] for e in template.find_resources("AWS::EC2::VPCEndpoint").values()]
     rendered = json.dumps(services)
-    for service in ("ssm", "ssmmessages", "ec2messages", "logs", "monitoring", "ecr.api", "ecr.dkr", "secretsmanager", "sts", "s3"):
+    for service in (
+        "ssm",
+        "ssmmessages",
+        "ec2messages",
+        "logs",
+        "monitoring",
+        "ecr.api",
+        "ecr.dkr",
+        "secretsmanager",
+        "sts",
+        "s3",
+    ):
         assert f".{service}" in rendered, service
     template.all_resources_properties("AWS::EC2::VPCEndpoint", Match.object_like({"VpcId": Match.any_value()}))
-    interface = [e for e in template.find_resources("AWS::EC2::VPCEndpoint").values() if e["Properties"].get("VpcEndpointType") == "Interface"]
+    interface = [
+        e
+        for e in template.find_resources("AWS::EC2::VPCEndpoint").values()
+        if e["Properties"].get("VpcEndpointType") == "Interface"
+    ]
     assert all(e["Properties"]["PrivateDnsEnabled"] is True for e in interface)
 
 
 def test_endpoints_accept_only_https_from_the_vpc(network) -> None:
     _, template = network
-    template.has_resource_properties("AWS::EC2::SecurityGroup", {
-        "GroupDescription": "Interface endpoints: HTTPS from inside the VPC only",
-        "SecurityGroupIngress": [{"CidrIp": "10.42.0.0/16", "FromPort": 443, "ToPort": 443, "IpProtocol": "tcp",
-                                  "Description": "HTTPS from the VPC"}],
-    })  # fmt: skip
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroup",
+        {
+            "GroupDescription": "Interface endpoints: HTTPS from inside the VPC only",
+            "SecurityGroupIngress": [
+                {
+                    "CidrIp": "10.42.0.0/16",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "IpProtocol": "tcp",
+                    "Description": "HTTPS from the VPC",
+                }
+            ],
+        },
+    )
 
 
 def test_subnets_never_assign_public_ips_and_nat_follows_config(network) -> None:
@@ -51,14 +76,23 @@ def test_subnets_never_assign_public_ips_and_nat_follows_config(network) -> None
 
 def test_flow_logs_capture_all_traffic_encrypted(network) -> None:
     _, template = network
-    template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
-    template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": Match.any_value()})
+    template.has_resource_properties(
+        "AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"}
+    )
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": Match.any_value()}
+    )
 
 
 def _private_network(config: NetworkConfig) -> Template:
     stack = Stack(App(context=CDK_CONTEXT), "Test")
-    PrivateNetwork(stack, "Network", config=config, encryption_key=kms.Key(stack, "Key"),
-                   log_retention=logs.RetentionDays.ONE_MONTH)  # fmt: skip
+    PrivateNetwork(
+        stack,
+        "Network",
+        config=config,
+        encryption_key=kms.Key(stack, "Key"),
+        log_retention=logs.RetentionDays.ONE_MONTH,
+    )
     return Template.from_stack(stack)
 
 
@@ -70,8 +104,11 @@ def test_isolated_network_without_internet_egress() -> None:
 
 
 def test_existing_vpc_is_imported_without_new_network_resources() -> None:
-    config = NetworkConfig(vpc_id="vpc-0123456789abcdef0", private_subnet_ids=("subnet-0123456789abcdef0",),
-                           availability_zones=("us-west-2a",))  # fmt: skip
+    config = NetworkConfig(
+        vpc_id="vpc-0123456789abcdef0",
+        private_subnet_ids=("subnet-0123456789abcdef0",),
+        availability_zones=("us-west-2a",),
+    )
     template = _private_network(config)
     for resource_type in ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::VPCEndpoint", "AWS::EC2::NatGateway"):
         template.resource_count_is(resource_type, 0)
@@ -84,11 +121,14 @@ def test_an_existing_vpc_synthesizes_cleanly_with_no_network_stack(tmp_path: Pat
 
     context = json.loads(json.dumps(CDK_CONTEXT))
     context["environments"]["dev"].update(
-        agent={"enabled": False}, llm_customization={"enabled": False},
-        network={"vpc_id": "vpc-0123456789abcdef0",
-                 "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
-                 "availability_zones": ["us-west-2b", "us-west-2c"]},
-    )  # fmt: skip
+        agent={"enabled": False},
+        llm_customization={"enabled": False},
+        network={
+            "vpc_id": "vpc-0123456789abcdef0",
+            "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+            "availability_zones": ["us-west-2b", "us-west-2c"],
+        },
+    )
     app = App(outdir=str(tmp_path), context=context)
     # WHEN the app synthesizes (cdk-nag and CDK's own template validation run)
     stacks = add_stacks(app, load_config(context["environments"], "dev"))
@@ -101,16 +141,32 @@ def test_an_existing_vpc_synthesizes_cleanly_with_no_network_stack(tmp_path: Pat
     training = Template.from_json(assembly.get_stack_by_name(stacks.training_instance.stack_name).template)
     for resource_type in ("AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::VPCEndpoint"):
         training.resource_count_is(resource_type, 0)
-    training.has_resource_properties("AWS::EC2::Instance", {
-        "AvailabilityZone": "us-west-2b",
-        "NetworkInterfaces": [Match.object_like({"SubnetId": "subnet-0123456789abcdef0", "AssociatePublicIpAddress": False})],
-    })  # fmt: skip
+    training.has_resource_properties(
+        "AWS::EC2::Instance",
+        {
+            "AvailabilityZone": "us-west-2b",
+            "NetworkInterfaces": [
+                Match.object_like({"SubnetId": "subnet-0123456789abcdef0", "AssociatePublicIpAddress": False})
+            ],
+        },
+    )
     training.has_resource_properties("AWS::EC2::Volume", {"AvailabilityZone": "us-west-2b"})
     # and no check reports anything, not even a warning (an empty stack, an unread route table, a literal zone)
     report = tmp_path / "validation-report.json"
-    violations = [violation["ruleName"] for plugin in json.loads(report.read_text())["pluginReports"]
-                  for violation in plugin["violations"]] if report.exists() else []  # fmt: skip
+    violations = (
+        [
+            violation["ruleName"]
+            for plugin in json.loads(report.read_text())["pluginReports"]
+            for violation in plugin["violations"]
+        ]
+        if report.exists()
+        else []
+    )
     assert violations == []
-    warnings = [message.entry.data for stack in assembly.stacks for message in stack.messages
-                if message.level.value == "warning"]  # fmt: skip
+    warnings = [
+        message.entry.data
+        for stack in assembly.stacks
+        for message in stack.messages
+        if message.level.value == "warning"
+    ]
     assert warnings == []

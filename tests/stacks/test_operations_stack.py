@@ -73,20 +73,39 @@ def widget(all_widgets: list[dict], title: str) -> dict:
 
 def alarms(synthesized, raw: dict) -> dict[str, dict]:
     """Alarm name -> its properties, references rendered."""
-    return {r["Properties"]["AlarmName"]: deep(r["Properties"], synthesized)
-            for r in raw["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"}  # fmt: skip
+    return {
+        r["Properties"]["AlarmName"]: deep(r["Properties"], synthesized)
+        for r in raw["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
 
 
 def workflows(synthesized) -> list[tuple[str, Stack, Any, dict]]:
     """(title, stack, state machine, step -> function) of each workflow of the environment."""
     stacks = synthesized.stacks
-    found = [("Retrieval pipeline", stacks.retrieval_pipeline, stacks.retrieval_pipeline.state_machine,
-              stacks.retrieval_pipeline.functions),
-             ("LoRA training", stacks.training_instance, stacks.training_instance.state_machine,
-              {"validate_input": stacks.training_instance.validator})]  # fmt: skip
+    found = [
+        (
+            "Retrieval pipeline",
+            stacks.retrieval_pipeline,
+            stacks.retrieval_pipeline.state_machine,
+            stacks.retrieval_pipeline.functions,
+        ),
+        (
+            "LoRA training",
+            stacks.training_instance,
+            stacks.training_instance.state_machine,
+            {"validate_input": stacks.training_instance.validator},
+        ),
+    ]
     if stacks.llm_customization is not None:
-        found.append(("LLM customization", stacks.llm_customization, stacks.llm_customization.state_machine,
-                      stacks.llm_customization.functions))  # fmt: skip
+        found.append(
+            (
+                "LLM customization",
+                stacks.llm_customization,
+                stacks.llm_customization.state_machine,
+                stacks.llm_customization.functions,
+            )
+        )
     return found
 
 
@@ -100,12 +119,21 @@ def test_dashboard_counts_executions_and_times_each_workflow(operations) -> None
         arn = produced(stack, machine.state_machine_arn)
         executions = widget(shown, f"{title}: executions")
         assert [(m[1], m[3], m[4]["stat"]) for m in executions["metrics"]] == [
-            (name, arn, "Sum") for name in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed",
-                                             "ExecutionsTimedOut", "ExecutionsAborted")]  # fmt: skip
+            (name, arn, "Sum")
+            for name in (
+                "ExecutionsStarted",
+                "ExecutionsSucceeded",
+                "ExecutionsFailed",
+                "ExecutionsTimedOut",
+                "ExecutionsAborted",
+            )
+        ]
         assert all(m[0] == "AWS/States" and m[2] == "StateMachineArn" for m in executions["metrics"])
         timing = widget(shown, f"{title}: execution time (ms)")
-        assert [(m[1], m[3], m[4]["stat"]) for m in timing["metrics"]] == [("ExecutionTime", arn, "p50"),
-                                                                           ("ExecutionTime", arn, "Maximum")]  # fmt: skip
+        assert [(m[1], m[3], m[4]["stat"]) for m in timing["metrics"]] == [
+            ("ExecutionTime", arn, "p50"),
+            ("ExecutionTime", arn, "Maximum"),
+        ]
 
 
 def test_dashboard_shows_each_steps_duration_errors_and_throttles(operations) -> None:
@@ -118,11 +146,13 @@ def test_dashboard_shows_each_steps_duration_errors_and_throttles(operations) ->
         names = {step: produced(stack, function.function_name) for step, function in functions.items()}
         durations = widget(shown, f"{title}: step durations, p90 (ms)")["metrics"]
         assert [(m[1], m[3], m[4]["label"], m[4]["stat"]) for m in durations] == [
-            ("Duration", name, f"{step} duration", "p90") for step, name in names.items()]  # fmt: skip
+            ("Duration", name, f"{step} duration", "p90") for step, name in names.items()
+        ]
         errors = widget(shown, f"{title}: Lambda errors and throttles")["metrics"]
         assert {(m[1], m[3], m[4].get("yAxis", "left")) for m in errors} == {
             *((("Errors", name, "left")) for name in names.values()),
-            *((("Throttles", name, "right")) for name in names.values())}  # fmt: skip
+            *((("Throttles", name, "right")) for name in names.values()),
+        }
 
 
 def test_dashboard_shows_bedrock_invocations_throttling_and_tokens_by_model(operations) -> None:
@@ -132,28 +162,41 @@ def test_dashboard_shows_bedrock_invocations_throttling_and_tokens_by_model(oper
     throttling = widget(shown, "Bedrock throttling by model (account and region)")
     assert throttling["metrics"] == [[{"expression": query.format("InvocationThrottles")}]]
     tokens = widget(shown, "Bedrock tokens by model: input (left), output (right)")
-    assert tokens["metrics"] == [[{"expression": query.format("InputTokenCount")}],
-                                 [{"expression": query.format("OutputTokenCount"), "yAxis": "right"}]]  # fmt: skip
+    assert tokens["metrics"] == [
+        [{"expression": query.format("InputTokenCount")}],
+        [{"expression": query.format("OutputTokenCount"), "yAxis": "right"}],
+    ]
     assert widget(shown, "Bedrock invocations by model (account and region)")["metrics"][0][0]["expression"] == (
-        query.format("Invocations"))
+        query.format("Invocations")
+    )
 
 
 def test_dashboard_shows_endpoint_latency_and_errors_by_name_prefix(operations) -> None:
     synthesized, _, raw = operations
     shown = widgets(synthesized, raw)
     prefix = endpoint_name_prefix(synthesized.config.name)
-    search = ("SEARCH('{{AWS/SageMaker,EndpointName,VariantName}} MetricName=\"{}\" "
-              f"EndpointName={prefix.rstrip('-')}', '{{}}', 300)")  # fmt: skip
+    search = (
+        'SEARCH(\'{{AWS/SageMaker,EndpointName,VariantName}} MetricName="{}" '
+        f"EndpointName={prefix.rstrip('-')}', '{{}}', 300)"
+    )
     latency = widget(shown, f"Endpoints {prefix}*: model latency (µs)")["metrics"]
-    assert [m[0]["expression"] for m in latency] == [search.format("ModelLatency", "Average"),
-                                                     search.format("ModelLatency", "p90")]  # fmt: skip
+    assert [m[0]["expression"] for m in latency] == [
+        search.format("ModelLatency", "Average"),
+        search.format("ModelLatency", "p90"),
+    ]
     errors = widget(shown, f"Endpoints {prefix}*: 5xx and 4xx errors")["metrics"]
-    assert [m[0]["expression"] for m in errors] == [search.format("Invocation5XXErrors", "Sum"),
-                                                    search.format("Invocation4XXErrors", "Sum")]  # fmt: skip
-    assert widget(shown, f"Endpoints {prefix}*: invocations")["metrics"][0][0]["expression"] == search.format("Invocations", "Sum")
+    assert [m[0]["expression"] for m in errors] == [
+        search.format("Invocation5XXErrors", "Sum"),
+        search.format("Invocation4XXErrors", "Sum"),
+    ]
+    assert widget(shown, f"Endpoints {prefix}*: invocations")["metrics"][0][0]["expression"] == search.format(
+        "Invocations", "Sum"
+    )
     counts = widget(shown, "Endpoints in service and idle")["metrics"]
-    assert [m[:4] for m in counts] == [["Modelsmith", "EndpointsInService", "Environment", synthesized.config.name],
-                                       ["Modelsmith", "IdleEndpoints", "Environment", synthesized.config.name]]  # fmt: skip
+    assert [m[:4] for m in counts] == [
+        ["Modelsmith", "EndpointsInService", "Environment", synthesized.config.name],
+        ["Modelsmith", "IdleEndpoints", "Environment", synthesized.config.name],
+    ]
 
 
 def test_dashboard_shows_gpu_running_hours_and_utilisation(operations) -> None:
@@ -163,8 +206,13 @@ def test_dashboard_shows_gpu_running_hours_and_utilisation(operations) -> None:
     running = widget(shown, "GPU instance: running hours per day")["metrics"]
     assert running[0] == [{"label": "running hours", "expression": "FILL(samples, 0) / 60", "period": 86400}]
     assert running[1][:4] == ["AWS/EC2", "CPUUtilization", "InstanceId", instance]
-    assert running[1][4] | {} == {"label": "CPU samples", "id": "samples", "visible": False, "period": 86400,
-                                  "stat": "SampleCount"}  # fmt: skip
+    assert running[1][4] | {} == {
+        "label": "CPU samples",
+        "id": "samples",
+        "visible": False,
+        "period": 86400,
+        "stat": "SampleCount",
+    }
     utilisation = widget(shown, "GPU instance: GPU utilisation (%)")["metrics"]
     assert [m[:4] for m in utilisation] == [["CWAgent", "nvidia_smi_utilization_gpu", "InstanceId", instance]] * 2
     memory = widget(shown, "GPU instance: GPU memory used (%)")["metrics"]
@@ -202,24 +250,43 @@ def expected_alarms(synthesized) -> dict[str, dict]:
     for title, *_ in workflows(synthesized):
         key = title.lower().replace(" ", "-")
         expected[f"modelsmith-{env}-{key}-failed-executions"] = dict(
-            Threshold=ops.failed_executions, ComparisonOperator=at_least, EvaluationPeriods=1, DatapointsToAlarm=1)
+            Threshold=ops.failed_executions, ComparisonOperator=at_least, EvaluationPeriods=1, DatapointsToAlarm=1
+        )
         expected[f"modelsmith-{env}-{key}-lambda-throttles"] = dict(
-            Threshold=ops.lambda_throttles, ComparisonOperator=at_least, EvaluationPeriods=ops.throttle_storm_periods,
-            DatapointsToAlarm=ops.throttle_storm_periods)  # fmt: skip
+            Threshold=ops.lambda_throttles,
+            ComparisonOperator=at_least,
+            EvaluationPeriods=ops.throttle_storm_periods,
+            DatapointsToAlarm=ops.throttle_storm_periods,
+        )
     if synthesized.stacks.agent is not None:
-        expected[f"modelsmith-{env}-agent-tools-lambda-throttles"] = expected[f"modelsmith-{env}-lora-training-lambda-throttles"]
+        expected[f"modelsmith-{env}-agent-tools-lambda-throttles"] = expected[
+            f"modelsmith-{env}-lora-training-lambda-throttles"
+        ]
     expected |= {
-        f"modelsmith-{env}-bedrock-throttles": dict(Threshold=ops.bedrock_throttles, ComparisonOperator=at_least,
-                                                    EvaluationPeriods=ops.throttle_storm_periods),
-        f"modelsmith-{env}-endpoint-5xx-errors": dict(Threshold=ops.endpoint_5xx_errors, ComparisonOperator=at_least,
-                                                      EvaluationPeriods=2, DatapointsToAlarm=1, Period=300),
-        f"modelsmith-{env}-idle-endpoints": dict(Threshold=1, ComparisonOperator=at_least, EvaluationPeriods=1, Period=3600),
-        f"modelsmith-{env}-endpoint-watch-silent": dict(Threshold=1, ComparisonOperator="LessThanThreshold",
-                                                        TreatMissingData="breaching", Period=3600),
+        f"modelsmith-{env}-bedrock-throttles": dict(
+            Threshold=ops.bedrock_throttles, ComparisonOperator=at_least, EvaluationPeriods=ops.throttle_storm_periods
+        ),
+        f"modelsmith-{env}-endpoint-5xx-errors": dict(
+            Threshold=ops.endpoint_5xx_errors,
+            ComparisonOperator=at_least,
+            EvaluationPeriods=2,
+            DatapointsToAlarm=1,
+            Period=300,
+        ),
+        f"modelsmith-{env}-idle-endpoints": dict(
+            Threshold=1, ComparisonOperator=at_least, EvaluationPeriods=1, Period=3600
+        ),
+        f"modelsmith-{env}-endpoint-watch-silent": dict(
+            Threshold=1, ComparisonOperator="LessThanThreshold", TreatMissingData="breaching", Period=3600
+        ),
         f"modelsmith-{env}-gpu-instance-running-long": dict(
-            Threshold=0, ComparisonOperator="GreaterThanThreshold", EvaluationPeriods=ops.max_gpu_instance_hours,
-            DatapointsToAlarm=ops.max_gpu_instance_hours, TreatMissingData="notBreaching"),
-    }  # fmt: skip
+            Threshold=0,
+            ComparisonOperator="GreaterThanThreshold",
+            EvaluationPeriods=ops.max_gpu_instance_hours,
+            DatapointsToAlarm=ops.max_gpu_instance_hours,
+            TreatMissingData="notBreaching",
+        ),
+    }
     return expected
 
 
@@ -240,10 +307,13 @@ def test_failed_execution_and_throttle_alarms_watch_the_workflows(operations) ->
         failed = found[f"modelsmith-{env}-{key}-failed-executions"]["Metrics"]
         assert failed[0]["Expression"] == "FILL(failed, 0) + FILL(timedOut, 0)"
         stats = {m["Id"]: m["MetricStat"] for m in failed[1:]}
-        assert {metric_id: (s["Metric"]["MetricName"], s["Metric"]["Dimensions"][0]["Value"], s["Stat"], s["Period"])
-                for metric_id, s in stats.items()} == {
+        assert {
+            metric_id: (s["Metric"]["MetricName"], s["Metric"]["Dimensions"][0]["Value"], s["Stat"], s["Period"])
+            for metric_id, s in stats.items()
+        } == {
             "failed": ("ExecutionsFailed", produced(stack, machine.state_machine_arn), "Sum", 300),
-            "timedOut": ("ExecutionsTimedOut", produced(stack, machine.state_machine_arn), "Sum", 300)}  # fmt: skip
+            "timedOut": ("ExecutionsTimedOut", produced(stack, machine.state_machine_arn), "Sum", 300),
+        }
         throttled = found[f"modelsmith-{env}-{key}-lambda-throttles"]["Metrics"]
         watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for m in throttled[1:]}
         assert watched == {produced(stack, function.function_name) for function in functions.values()}
@@ -254,8 +324,15 @@ def test_failed_execution_and_throttle_alarms_watch_the_workflows(operations) ->
 def test_bedrock_throttle_alarm_is_a_metrics_insights_query(operations) -> None:
     synthesized, _, raw = operations
     alarm = alarms(synthesized, raw)[f"modelsmith-{synthesized.config.name}-bedrock-throttles"]
-    assert alarm["Metrics"] == [{"Expression": 'SELECT SUM(InvocationThrottles) FROM SCHEMA("AWS/Bedrock", ModelId)',
-                                 "Id": "expr_1", "Label": "Bedrock throttles", "Period": 300, "ReturnData": True}]  # fmt: skip
+    assert alarm["Metrics"] == [
+        {
+            "Expression": 'SELECT SUM(InvocationThrottles) FROM SCHEMA("AWS/Bedrock", ModelId)',
+            "Id": "expr_1",
+            "Label": "Bedrock throttles",
+            "Period": 300,
+            "ReturnData": True,
+        }
+    ]
     # Metrics Insights alarms evaluate the last 3 hours at most.
     assert alarm["EvaluationPeriods"] * 300 <= 3 * 3600
 
@@ -266,9 +343,15 @@ def test_gpu_running_hours_alarm_counts_cpu_samples_per_hour(operations) -> None
     instance = produced(synthesized.stacks.training_instance, synthesized.stacks.training_instance.instance.instance_id)
     expression, samples = alarm["Metrics"]
     assert expression["Expression"] == "FILL(samples, 0) / 60"
-    assert samples["MetricStat"] == {"Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
-                                                "Dimensions": [{"Name": "InstanceId", "Value": instance}]},
-                                     "Period": 3600, "Stat": "SampleCount"}  # fmt: skip
+    assert samples["MetricStat"] == {
+        "Metric": {
+            "Namespace": "AWS/EC2",
+            "MetricName": "CPUUtilization",
+            "Dimensions": [{"Name": "InstanceId", "Value": instance}],
+        },
+        "Period": 3600,
+        "Stat": "SampleCount",
+    }
     # CloudWatch evaluates at most 7 days of hourly periods.
     assert alarm["EvaluationPeriods"] <= 7 * 24
 
@@ -276,13 +359,18 @@ def test_gpu_running_hours_alarm_counts_cpu_samples_per_hour(operations) -> None
 def test_endpoint_alarms_watch_the_metrics_the_watch_publishes(operations) -> None:
     synthesized, _, raw = operations
     found, env = alarms(synthesized, raw), synthesized.config.name
-    for suffix, metric, statistic in (("endpoint-5xx-errors", "EndpointInvocation5XXErrors", "Sum"),
-                                      ("idle-endpoints", "IdleEndpoints", "Maximum"),
-                                      ("endpoint-watch-silent", "EndpointsInService", "SampleCount")):  # fmt: skip
+    for suffix, metric, statistic in (
+        ("endpoint-5xx-errors", "EndpointInvocation5XXErrors", "Sum"),
+        ("idle-endpoints", "IdleEndpoints", "Maximum"),
+        ("endpoint-watch-silent", "EndpointsInService", "SampleCount"),
+    ):
         alarm = found[f"modelsmith-{env}-{suffix}"]
         assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("Modelsmith", metric, statistic)
         assert alarm["Dimensions"] == [{"Name": "Environment", "Value": env}]
-    assert str(synthesized.config.operations.endpoint_idle_days) in found[f"modelsmith-{env}-idle-endpoints"]["AlarmDescription"]
+    assert (
+        str(synthesized.config.operations.endpoint_idle_days)
+        in found[f"modelsmith-{env}-idle-endpoints"]["AlarmDescription"]
+    )
 
 
 # --- endpoint watch --------------------------------------------------------------------------------------
@@ -305,16 +393,21 @@ def test_endpoint_watch_runs_every_five_minutes_with_the_environments_prefix(ope
 
 def test_endpoint_watch_reads_endpoints_and_writes_only_its_namespace(operations) -> None:
     synthesized, _, raw = operations
-    policies = [r["Properties"]["PolicyDocument"]["Statement"] for r in raw["Resources"].values()
-                if r["Type"] == "AWS::IAM::Policy"]  # fmt: skip
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in raw["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+    ]
     statements = [s for document in policies for s in document]
     actions = {json.dumps(s["Action"]): s for s in statements}
     describe = actions['"sagemaker:DescribeEndpoint"']
     assert render(describe["Resource"], synthesized).endswith(f":endpoint/ms-{synthesized.config.name}-*")
     put = actions['"cloudwatch:PutMetricData"']
     assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": "Modelsmith"}}
-    assert not any("sagemaker:Delete" in json.dumps(s["Action"]) or "sagemaker:Update" in json.dumps(s["Action"])
-                   for s in statements)  # fmt: skip
+    assert not any(
+        "sagemaker:Delete" in json.dumps(s["Action"]) or "sagemaker:Update" in json.dumps(s["Action"])
+        for s in statements
+    )
 
 
 def test_watch_constants_match_the_function(lambda_environment) -> None:  # noqa: F811

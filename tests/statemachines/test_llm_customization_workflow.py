@@ -43,11 +43,18 @@ SUITE = {f"What is the spectral class of star {i}?": f"class {'OBAFGKM'[i % 7]}"
 
 
 def chat_records(count: int) -> list[str]:
-    return [json.dumps({"messages": [
-        {"role": "system", "content": "You are an astronomy research assistant."},
-        {"role": "user", "content": f"Describe catalogue entry {i}."},
-        {"role": "assistant", "content": f"Entry {i} is a main-sequence star of class {'OBAFGKM'[i % 7]}."},
-    ]}) for i in range(count)]  # fmt: skip
+    return [
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "system", "content": "You are an astronomy research assistant."},
+                    {"role": "user", "content": f"Describe catalogue entry {i}."},
+                    {"role": "assistant", "content": f"Entry {i} is a main-sequence star of class {'OBAFGKM'[i % 7]}."},
+                ]
+            }
+        )
+        for i in range(count)
+    ]
 
 
 ON_DEMAND_MODEL = "meta.llama3-3-70b-instruct-v1:0:128k"
@@ -60,11 +67,13 @@ def synthesize(base_model_id: str) -> dict[str, Any]:
     app = App(context=CDK_CONTEXT)
     config = load_config(environments, "dev")
     foundation = FoundationStack(app, "Modelsmith-dev-Foundation", config=config)
-    stack = LlmCustomizationStack(app, "Modelsmith-dev-LlmCustomization", config=config, foundation=foundation,
-                                  poll_interval=Duration.seconds(1))  # fmt: skip
+    stack = LlmCustomizationStack(
+        app, "Modelsmith-dev-LlmCustomization", config=config, foundation=foundation, poll_interval=Duration.seconds(1)
+    )
     template = app.synth().get_stack_by_name(stack.stack_name).template
-    (artifacts_parameter,) = [name for name, p in template["Parameters"].items()
-                              if p.get("Default") == "/modelsmith/dev/s3/artifacts-bucket"]  # fmt: skip
+    (artifacts_parameter,) = [
+        name for name, p in template["Parameters"].items() if p.get("Default") == "/modelsmith/dev/s3/artifacts-bucket"
+    ]
     return {
         "template": template,
         "state_machine": stack.get_logical_id(stack.state_machine.node.default_child),
@@ -111,12 +120,14 @@ class World:
         topic_arn = self.inbox.topic_arn
 
         values = {f"{logical}.Arn": arns[name] for name, logical in synthesized["functions"].items()}
-        values.update({
-            f"{synthesized['role']}.Arn": "arn:aws:iam::123456789012:role/customization",
-            synthesized["artifacts_parameter"]: ARTIFACTS,
-            "output:NotificationsTopicAE679CBD": topic_arn,
-            "output:ProjectKey99EBDA78": "arn:aws:kms:us-west-2:123456789012:key/project",
-        })  # fmt: skip
+        values.update(
+            {
+                f"{synthesized['role']}.Arn": "arn:aws:iam::123456789012:role/customization",
+                synthesized["artifacts_parameter"]: ARTIFACTS,
+                "output:NotificationsTopicAE679CBD": topic_arn,
+                "output:ProjectKey99EBDA78": "arn:aws:kms:us-west-2:123456789012:key/project",
+            }
+        )
         self.definition = render_definition(synthesized["template"], synthesized["state_machine"], values)
 
     def put(self, key: str, lines: list[str]) -> str:
@@ -136,11 +147,12 @@ class World:
         return {
             "custom_model_name": "astro-llama",
             "train_s3_uri": self.put("customization/train.jsonl", chat_records(records)),
-            "test_suite_s3_uri": self.put("customization/suite.jsonl",
-                                          [json.dumps({"prompt": q, "expected": a}) for q, a in SUITE.items()]),
+            "test_suite_s3_uri": self.put(
+                "customization/suite.jsonl", [json.dumps({"prompt": q, "expected": a}) for q, a in SUITE.items()]
+            ),
             "hyperparameters": {"epoch_count": 2},
             "evaluation": {"metric": "exact_match", "min_gain": 0.5},
-        }  # fmt: skip
+        }
 
     def notifications(self) -> list[dict[str, Any]]:
         return self.inbox.messages()
@@ -165,21 +177,30 @@ def world_factory(synthesized_modes, mode, lambda_environment, monkeypatch):  # 
 def test_a_better_custom_model_is_deployed(world_factory, mode) -> None:
     world = world_factory()
     execution = run_execution(world.definition, "astro-ft-1", world.inputs())
-    assert execution["status"] == "SUCCEEDED", json.dumps([e for e in execution["history"] if "Failed" in e["type"]][:2], default=str)
+    assert execution["status"] == "SUCCEEDED", json.dumps(
+        [e for e in execution["history"] if "Failed" in e["type"]][:2], default=str
+    )
     output = json.loads(execution["output"])
     assert output["status"] == "deployed" and output["deployment_mode"] == mode
     assert (output["base_score"], output["custom_score"], output["gain"]) == (0.0, 1.0, 1.0)
     assert output["deployment_arn"] in world.served and world.removed == []
     # the cost estimate comes first, and says how what serves the model bills
     names = state_names(execution["history"])
-    assert names.index("Estimate cost") < names.index("Start customization job") < names.index(
-        f"Deploy custom model ({'on-demand' if mode == 'on_demand' else 'Provisioned Throughput'})")
+    assert (
+        names.index("Estimate cost")
+        < names.index("Start customization job")
+        < names.index(f"Deploy custom model ({'on-demand' if mode == 'on_demand' else 'Provisioned Throughput'})")
+    )
     assert "notes" in output["cost_estimate"], output["cost_estimate"]
     notes = " ".join(output["cost_estimate"]["notes"])
     assert ("billed every hour from its creation" in notes) == (mode == "provisioned_throughput")
     # the base model is invoked by its on-demand ID (Llama 3.1) or its US cross-Region profile (Llama 3.3)
-    base_calls = {call["modelId"] for call in world.runtime.calls if ":" in call["modelId"] and "arn:" not in call["modelId"]}
-    assert base_calls == {"us.meta.llama3-3-70b-instruct-v1:0" if mode == "on_demand" else "meta.llama3-1-8b-instruct-v1:0"}
+    base_calls = {
+        call["modelId"] for call in world.runtime.calls if ":" in call["modelId"] and "arn:" not in call["modelId"]
+    }
+    assert base_calls == {
+        "us.meta.llama3-3-70b-instruct-v1:0" if mode == "on_demand" else "meta.llama3-1-8b-instruct-v1:0"
+    }
     (job,) = world.jobs.client.list_model_customization_jobs()["modelCustomizationJobSummaries"]
     detail = world.jobs.client.get_model_customization_job(jobIdentifier=job["jobName"])
     assert detail["baseModelArn"].endswith(world.base_model_id)
@@ -187,8 +208,12 @@ def test_a_better_custom_model_is_deployed(world_factory, mode) -> None:
     assert detail["trainingDataConfig"]["s3Uri"] == f"s3://{ARTIFACTS}/runs/astro-ft-1/data/train.jsonl"
     assert detail["outputDataConfig"]["s3Uri"] == f"s3://{ARTIFACTS}/runs/astro-ft-1/customization/"
     # the job, its model and the deployment carry the cost-allocation tags and the run ID (modelsmith.cleanup's key)
-    expected_tags = {"project": "modelsmith", "environment": "dev", "component": "llm-customization",
-                     "modelsmith:run-id": "astro-ft-1"}  # fmt: skip
+    expected_tags = {
+        "project": "modelsmith",
+        "environment": "dev",
+        "component": "llm-customization",
+        "modelsmith:run-id": "astro-ft-1",
+    }
     as_dict = lambda tags: {tag["key"]: tag["value"] for tag in tags}  # noqa: E731
     assert as_dict(world.jobs.client.list_tags_for_resource(resourceARN=detail["jobArn"])["tags"]) == expected_tags
     (request,) = world.jobs.requests
@@ -235,15 +260,24 @@ def test_bad_training_data_stops_before_the_job(world_factory) -> None:
 
 def test_bad_input_is_rejected_by_field(world_factory) -> None:
     world = world_factory()
-    execution = run_execution(world.definition, "astro-ft-5", {
-        "custom_model_name": "bad name!", "train_s3_uri": "s3://x/train.csv",
-        "hyperparameters": {"epoch_count": 20, "batch_size": 4}, "evaluation": {"metric": "bleu"},
-    })  # fmt: skip
+    execution = run_execution(
+        world.definition,
+        "astro-ft-5",
+        {
+            "custom_model_name": "bad name!",
+            "train_s3_uri": "s3://x/train.csv",
+            "hyperparameters": {"epoch_count": 20, "batch_size": 4},
+            "evaluation": {"metric": "bleu"},
+        },
+    )
     assert execution["status"] == "FAILED" and execution["error"] == "InputValidationError"
     cause = json.loads(execution["cause"])["errorMessage"]
-    for fragment in ("custom_model_name: 'bad name!' does not match", "test_suite_s3_uri: required field is missing",
-                     "hyperparameters.epoch_count: 20 is out of range (maximum 10)",
-                     "hyperparameters.batch_size: 4 is out of range (maximum 1)",
-                     "evaluation.metric: 'bleu' is not one of"):  # fmt: skip
+    for fragment in (
+        "custom_model_name: 'bad name!' does not match",
+        "test_suite_s3_uri: required field is missing",
+        "hyperparameters.epoch_count: 20 is out of range (maximum 10)",
+        "hyperparameters.batch_size: 4 is out of range (maximum 1)",
+        "evaluation.metric: 'bleu' is not one of",
+    ):
         assert fragment in cause, cause
     assert world.jobs.client.list_model_customization_jobs()["modelCustomizationJobSummaries"] == []

@@ -44,16 +44,23 @@ def synthesized_workflow() -> dict[str, Any]:
     foundation = FoundationStack(app, "Modelsmith-dev-Foundation", config=config)
     network = NetworkStack(app, "Modelsmith-dev-Network", config=config, encryption_key=foundation.key)
     stack = TrainingInstanceStack(
-        app, "Modelsmith-dev-TrainingInstance", config=config, foundation=foundation, vpc=network.vpc,
-        workload_subnets=network.workload_subnets, poll_interval=Duration.seconds(1), health_checks=3,
+        app,
+        "Modelsmith-dev-TrainingInstance",
+        config=config,
+        foundation=foundation,
+        vpc=network.vpc,
+        workload_subnets=network.workload_subnets,
+        poll_interval=Duration.seconds(1),
+        health_checks=3,
         fine_tune_poll_interval=Duration.seconds(1),
-    )  # fmt: skip
+    )
     template = app.synth().get_stack_by_name(stack.stack_name).template
     logical = stack.get_logical_id
     documents = {
         resource["Properties"]["Name"]: resource["Properties"]["Content"]
-        for resource in template["Resources"].values() if resource["Type"] == "AWS::SSM::Document"
-    }  # fmt: skip
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::SSM::Document"
+    }
     return {
         "template": template,
         "state_machine": logical(stack.state_machine.node.default_child),
@@ -81,39 +88,55 @@ class World:
 
         self.ssm = boto3.client("ssm", region_name=REGION)
         for name, content in synthesized["documents"].items():
-            self.ssm.create_document(Name=name, Content=json.dumps(content), DocumentType="Command", DocumentFormat="JSON")
+            self.ssm.create_document(
+                Name=name, Content=json.dumps(content), DocumentType="Command", DocumentFormat="JSON"
+            )
 
         iam = boto3.client("iam", region_name=REGION)
         role = iam.create_role(RoleName="validator", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         function_arn = boto3.client("lambda", region_name=REGION).create_function(
-            FunctionName="validate-input", Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+            FunctionName="validate-input",
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.lambda_handler",
             Code={"ZipFile": b"placeholder: the handler runs in-process"},
-        )["FunctionArn"]  # fmt: skip
+        )["FunctionArn"]
         lambdas.register("validate-input", load_handler("validate_input"))
         estimator_arn = boto3.client("lambda", region_name=REGION).create_function(
-            FunctionName="estimate-cost", Runtime="python3.12", Role=role, Handler="handler.lambda_handler",
+            FunctionName="estimate-cost",
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.lambda_handler",
             Code={"ZipFile": b"placeholder: the handler runs in-process"},
-        )["FunctionArn"]  # fmt: skip
+        )["FunctionArn"]
         lambdas.register("estimate-cost", load_handler("estimate_cost"))
 
         sns = boto3.client("sns", region_name=REGION)
         topic_arn = sns.create_topic(Name="notifications")["TopicArn"]
         sqs = boto3.client("sqs", region_name=REGION)
         self.queue_url = sqs.create_queue(QueueName="notifications")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
         self.sqs = sqs
 
-        self.definition = render_definition(synthesized["template"], synthesized["state_machine"], {
-            synthesized["instance"]: self.instance_id,
-            synthesized["log_group"]: "/modelsmith/dev/training-instance",
-            f"{synthesized['validator']}.Arn": function_arn,
-            f"{synthesized['estimator']}.Arn": estimator_arn,
-            f"output:{synthesized['topic']}": topic_arn,
-        })  # fmt: skip
+        self.definition = render_definition(
+            synthesized["template"],
+            synthesized["state_machine"],
+            {
+                synthesized["instance"]: self.instance_id,
+                synthesized["log_group"]: "/modelsmith/dev/training-instance",
+                f"{synthesized['validator']}.Arn": function_arn,
+                f"{synthesized['estimator']}.Arn": estimator_arn,
+                f"output:{synthesized['topic']}": topic_arn,
+            },
+        )
 
     def instance_state(self) -> str:
-        return self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"]
+        return self.ec2.describe_instances(InstanceIds=[self.instance_id])["Reservations"][0]["Instances"][0]["State"][
+            "Name"
+        ]
 
     def commands(self) -> list[dict[str, Any]]:
         return sorted(self.ssm.list_commands()["Commands"], key=lambda command: command["RequestedDateTime"])
@@ -160,25 +183,40 @@ def test_successful_run_trains_archives_publishes_and_stops(world: World, synthe
     output = json.loads(execution["output"])
     estimate = output.pop("cost_estimate")
     assert output == {
-        "run_id": "run-ok-1", "status": "SUCCEEDED", "published_to": "acme/llama-med",
-        "fine_tune_command_id": world.commands()[0]["CommandId"], "archive_command_id": world.commands()[1]["CommandId"],
-    }  # fmt: skip
+        "run_id": "run-ok-1",
+        "status": "SUCCEEDED",
+        "published_to": "acme/llama-med",
+        "fine_tune_command_id": world.commands()[0]["CommandId"],
+        "archive_command_id": world.commands()[1]["CommandId"],
+    }
     # The estimate the run carries is modelsmith/cost.py's for this input (the same as `modelsmith cost estimate`).
     assert estimate["currency"] == "USD" and estimate["run_total"] > 0
     assert any("g6.2xlarge" in item["description"] for item in estimate["items"])
     names = synthesized_workflow["names"]
     sent = [(c["DocumentName"], c["Parameters"]) for c in world.commands()]
     assert sent == [
-        (names.run_fine_tune, {"RunId": ["run-ok-1"], "ConfigS3Uri": [GOOD_INPUT["config_s3_uri"]],
-                               "TrainS3Uri": [GOOD_INPUT["train_s3_uri"]], "ValidationS3Uri": [""],
-                               "BaseModel": [GOOD_INPUT["base_model"]], "TimeoutHours": ["24"]}),
+        (
+            names.run_fine_tune,
+            {
+                "RunId": ["run-ok-1"],
+                "ConfigS3Uri": [GOOD_INPUT["config_s3_uri"]],
+                "TrainS3Uri": [GOOD_INPUT["train_s3_uri"]],
+                "ValidationS3Uri": [""],
+                "BaseModel": [GOOD_INPUT["base_model"]],
+                "TimeoutHours": ["24"],
+            },
+        ),
         (names.archive_run, {"RunId": ["run-ok-1"]}),
-        (names.publish_to_hub, {"RunId": ["run-ok-1"], "RepoId": ["acme/llama-med"], "What": ["adapter"],
-                                "Private": ["true"]}),
-    ]  # fmt: skip
+        (
+            names.publish_to_hub,
+            {"RunId": ["run-ok-1"], "RepoId": ["acme/llama-med"], "What": ["adapter"], "Private": ["true"]},
+        ),
+    ]
     assert world.instance_state() == "stopped"
     states = state_names(execution["history"])
-    assert states.index("Start GPU instance") < states.index("Send fine-tune command") < states.index("Stop GPU instance")
+    assert (
+        states.index("Start GPU instance") < states.index("Send fine-tune command") < states.index("Stop GPU instance")
+    )
     assert "Wait for fine-tune" in states  # the first poll saw InProgress and the workflow waited
     assert [n["status"] for n in world.notifications()] == ["SUCCEEDED"]
     assert max(iter_payload_sizes(execution["history"])) < 4096
@@ -203,8 +241,9 @@ def test_failed_fine_tune_archives_stops_notifies_and_fails(world: World, synthe
     fine_tune_id = world.commands()[0]["CommandId"]
     assert f"fine-tune command {fine_tune_id} ended Failed" in execution["cause"]
     assert [c["DocumentName"] for c in world.commands()] == [
-        synthesized_workflow["names"].run_fine_tune, synthesized_workflow["names"].archive_run,
-    ]  # fmt: skip
+        synthesized_workflow["names"].run_fine_tune,
+        synthesized_workflow["names"].archive_run,
+    ]
     assert world.instance_state() == "stopped"
     (notification,) = world.notifications()
     assert notification["status"] == "FAILED" and notification["error"] == "FineTuneFailed"
@@ -225,16 +264,26 @@ def test_instance_that_never_becomes_healthy(world: World, monkeypatch) -> None:
 
 
 def test_bad_input_fails_before_anything_starts(world: World) -> None:
-    bad = {"config_s3_uri": "https://example.com/config.yml", "train_s3_uri": "s3://data-bucket/train.jsonl",
-           "timeout_hours": 100, "publish": {"what": "everything"}, "gpu": "H100"}  # fmt: skip
+    bad = {
+        "config_s3_uri": "https://example.com/config.yml",
+        "train_s3_uri": "s3://data-bucket/train.jsonl",
+        "timeout_hours": 100,
+        "publish": {"what": "everything"},
+        "gpu": "H100",
+    }
     execution = run_execution(world.definition, "run-bad-input", bad)
 
     assert execution["status"] == "FAILED"
     assert execution["error"] == "InputValidationError"
     cause = json.loads(execution["cause"])["errorMessage"]
-    for fragment in ("base_model: required field is missing", "config_s3_uri: 'https://example.com/config.yml' does not match",
-                     "timeout_hours: 100 is out of range (maximum 47)", "publish.repo_id: required field is missing",
-                     "publish.what: 'everything' is not one of 'adapter', 'merged'", "gpu: unknown field"):  # fmt: skip
+    for fragment in (
+        "base_model: required field is missing",
+        "config_s3_uri: 'https://example.com/config.yml' does not match",
+        "timeout_hours: 100 is out of range (maximum 47)",
+        "publish.repo_id: required field is missing",
+        "publish.what: 'everything' is not one of 'adapter', 'merged'",
+        "gpu: unknown field",
+    ):
         assert fragment in cause, cause
     assert "Start GPU instance" not in state_names(execution["history"])
     assert world.instance_state() == "stopped"

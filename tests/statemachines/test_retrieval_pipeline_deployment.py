@@ -35,8 +35,12 @@ from tests.support.stepfunctions import run_execution, state_names
 pytestmark = pytest.mark.slow
 
 DOMAIN = "https://search-handbook.us-west-2.es.amazonaws.com"
-MODEL = {"model_name": "tools-minilm", "model_type": "dense", "base_model_id": "sentence-transformers/all-MiniLM-L6-v2",
-         "embedding_dimension": 384}  # fmt: skip
+MODEL = {
+    "model_name": "tools-minilm",
+    "model_type": "dense",
+    "base_model_id": "sentence-transformers/all-MiniLM-L6-v2",
+    "embedding_dimension": 384,
+}
 # Enough steps for the invented names to be learned on two CPU cores in seconds.
 TRAINING = {"epochs": 4, "batch_size": 16, "learning_rate": 0.0001}
 
@@ -57,8 +61,9 @@ def synthesized_pipeline() -> dict[str, Any]:
 @pytest.fixture
 def world_factory(synthesized_pipeline, lambda_environment, monkeypatch):  # noqa: F811
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield lambda **options: RetrievalWorld(synthesized_pipeline, monkeypatch, query_writer=name_questions,
-                                               training_program=None, **options)  # fmt: skip
+        yield lambda **options: RetrievalWorld(
+            synthesized_pipeline, monkeypatch, query_writer=name_questions, training_program=None, **options
+        )
 
 
 @pytest.fixture
@@ -68,36 +73,59 @@ def registries():
         yield opensearch, pinecone
 
 
-def _connect(world: RetrievalWorld, opensearch: OpenSearchServer, pinecone: PineconeServer,
-             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def _connect(
+    world: RetrievalWorld, opensearch: OpenSearchServer, pinecone: PineconeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The network edge of the registration function: the domain's and Pinecone's host names resolve to the
     local servers, and the SageMaker runtime is the world's in-process endpoint."""
     connection = sys.modules["opensearch_connection"]
     original_connect = connection.connect
-    monkeypatch.setattr(connection, "connect", lambda settings, **kw: original_connect(
-        dataclasses.replace(settings, opensearch_endpoint=opensearch.url), **kw))
+    monkeypatch.setattr(
+        connection,
+        "connect",
+        lambda settings, **kw: original_connect(
+            dataclasses.replace(settings, opensearch_endpoint=opensearch.url), **kw
+        ),
+    )
     registration = sys.modules["pinecone_registration"]
     original_pinecone = registration.connect
-    monkeypatch.setattr(registration, "connect", lambda api_key, settings: original_pinecone(
-        api_key, dataclasses.replace(settings, control_plane_host=pinecone.url)))
+    monkeypatch.setattr(
+        registration,
+        "connect",
+        lambda api_key, settings: original_pinecone(
+            api_key, dataclasses.replace(settings, control_plane_host=pinecone.url)
+        ),
+    )
     handler_globals = inspect.unwrap(world.lambdas.handlers["register_model"]).__globals__
     original_register = handler_globals["register_model"]
-    monkeypatch.setitem(handler_globals, "register_model",
-                        lambda event, **kw: original_register(event, runtime_client=world.endpoint_runtime, **kw))
+    monkeypatch.setitem(
+        handler_globals,
+        "register_model",
+        lambda event, **kw: original_register(event, runtime_client=world.endpoint_runtime, **kw),
+    )
 
 
 def _start(world: RetrievalWorld, name: str, documents: int = 60, **extra: Any) -> dict[str, Any]:
     corpus = world.put_corpus([json.dumps({"id": d["id"], "text": d["text"]}) for d in synthetic_documents(documents)])
-    return run_execution(world.definition, name, {"input_type": "s3", "s3_corpus_path": corpus, **MODEL, **TRAINING, **extra},
-                         timeout=600)  # fmt: skip
+    return run_execution(
+        world.definition,
+        name,
+        {"input_type": "s3", "s3_corpus_path": corpus, **MODEL, **TRAINING, **extra},
+        timeout=600,
+    )
 
 
-def test_a_better_model_is_deployed_registered_and_a_rerun_creates_no_duplicates(world_factory, registries, monkeypatch) -> None:
+def test_a_better_model_is_deployed_registered_and_a_rerun_creates_no_duplicates(
+    world_factory, registries, monkeypatch
+) -> None:
     opensearch, pinecone = registries
     world = world_factory()
     _connect(world, opensearch, pinecone, monkeypatch)
-    targets = {"register_targets": ["opensearch", "pinecone"], "ml_commons": {"opensearch_endpoint": DOMAIN},
-               "pinecone": {"index_name": "tools", "cloud": "aws", "region": "us-east-1"}}  # fmt: skip
+    targets = {
+        "register_targets": ["opensearch", "pinecone"],
+        "ml_commons": {"opensearch_endpoint": DOMAIN},
+        "pinecone": {"index_name": "tools", "cloud": "aws", "region": "us-east-1"},
+    }
 
     execution = _start(world, "tools-run-1", **targets)
     assert execution["status"] == "SUCCEEDED", execution.get("cause") or execution["history"][-3:]
@@ -105,7 +133,9 @@ def test_a_better_model_is_deployed_registered_and_a_rerun_creates_no_duplicates
     assert output["status"] == "deployed"
     metrics = output["metrics"]
     assert metrics["fine_tuned"]["ndcg@10"] > metrics["base"]["ndcg@10"]
-    assert metrics["difference"]["ndcg@10"] == pytest.approx(metrics["fine_tuned"]["ndcg@10"] - metrics["base"]["ndcg@10"], abs=1e-5)
+    assert metrics["difference"]["ndcg@10"] == pytest.approx(
+        metrics["fine_tuned"]["ndcg@10"] - metrics["base"]["ndcg@10"], abs=1e-5
+    )
     assert output["endpoint_name"] == "ms-dev-tools-minilm"
     assert world.sagemaker.endpoints["ms-dev-tools-minilm"]["status"] == "InService"
     assert world.sagemaker.endpoints["ms-dev-tools-minilm"]["config"] == output["sagemaker_model"]
@@ -136,7 +166,11 @@ def test_a_better_model_is_deployed_registered_and_a_rerun_creates_no_duplicates
     second = json.loads(rerun["output"])
     assert "Update endpoint in place" in state_names(rerun["history"])
     assert list(world.sagemaker.endpoints) == ["ms-dev-tools-minilm"]
-    assert world.sagemaker.endpoints["ms-dev-tools-minilm"]["config"] == second["sagemaker_model"] != output["sagemaker_model"]
+    assert (
+        world.sagemaker.endpoints["ms-dev-tools-minilm"]["config"]
+        == second["sagemaker_model"]
+        != output["sagemaker_model"]
+    )
     assert second["registration"]["opensearch"]["model_id"] == opensearch_result["model_id"]
     assert not any(second["registration"]["opensearch"]["created"].values())
     assert opensearch.ml.counts == {"connectors": 1, "model_groups": 1, "models": 1}
@@ -147,8 +181,14 @@ def test_a_better_model_is_deployed_registered_and_a_rerun_creates_no_duplicates
 def test_a_model_that_is_not_better_enough_stops_at_the_gate(world_factory) -> None:
     world = world_factory()
     # one epoch: no training run gains a whole 1.0 of nDCG@10, however long it runs
-    execution = _start(world, "tools-gate", min_ndcg_gain=1.0, register_targets=["pinecone"],
-                       pinecone={"index_name": "tools"}, epochs=1)  # fmt: skip
+    execution = _start(
+        world,
+        "tools-gate",
+        min_ndcg_gain=1.0,
+        register_targets=["pinecone"],
+        pinecone={"index_name": "tools"},
+        epochs=1,
+    )
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     output = json.loads(execution["output"])
     assert output["status"] == "not_improved" and "nothing was deployed" in output["reason"]
@@ -168,7 +208,9 @@ def test_an_endpoint_that_fails_is_cleaned_up(world_factory) -> None:
     assert world.sagemaker.endpoints == {}
     assert world.sagemaker.endpoint_configs() == [] and world.sagemaker.models() == []
     names = state_names(execution["history"])
-    assert names.index("Delete endpoint") < names.index("Delete endpoint config") < names.index("Delete SageMaker model")
+    assert (
+        names.index("Delete endpoint") < names.index("Delete endpoint config") < names.index("Delete SageMaker model")
+    )
     assert [n["error"] for n in world.notifications()] == ["EndpointDeploymentFailed"]
 
 
@@ -189,7 +231,9 @@ def spot_pipeline() -> dict[str, Any]:
 
 
 def test_a_partially_completed_batch_and_an_interrupted_spot_job_still_deploy(
-    spot_pipeline, lambda_environment, monkeypatch  # noqa: F811
+    spot_pipeline,
+    lambda_environment,
+    monkeypatch,  # noqa: F811
 ) -> None:
     # GIVEN managed spot training whose first attempt is reclaimed once it has saved a checkpoint, and a batch
     # inference job that ends PartiallyCompleted (a final status, botocore) with every 10th record failed
@@ -220,7 +264,9 @@ def test_a_partially_completed_batch_and_an_interrupted_spot_job_still_deploy(
         step = int(re.search(r"checkpoint-(\d+)", interruption)[1])
         training = json.loads(world.read("runs/tools-spot/report/metrics.json"))["training"]
         assert training["resumed_from_step"] == step and 0 < step < training["global_step"]
-        assert f"runs/tools-spot/checkpoints/checkpoint-{step}/trainer_state.json" in world.keys("runs/tools-spot/checkpoints/")
+        assert f"runs/tools-spot/checkpoints/checkpoint-{step}/trainer_state.json" in world.keys(
+            "runs/tools-spot/checkpoints/"
+        )
         # AND the resumed run learned what the uninterrupted one learns
         assert output["metrics"]["fine_tuned"]["ndcg@10"] > output["metrics"]["base"]["ndcg@10"]
 

@@ -28,7 +28,10 @@ SAME = ([0.5] * 8, [0.5] * 8)
 
 
 def documents(count: int) -> list[dict[str, Any]]:
-    return [{"id": f"doc-{i:04d}", "text": f"Handbook section {i} explains stellar parallax, case {i}."} for i in range(count)]
+    return [
+        {"id": f"doc-{i:04d}", "text": f"Handbook section {i} explains stellar parallax, case {i}."}
+        for i in range(count)
+    ]
 
 
 def one_question(prompt: str) -> str:

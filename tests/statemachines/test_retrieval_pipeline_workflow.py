@@ -21,14 +21,25 @@ from tests.support.opensearch_server import OpenSearchServer
 from tests.support.retrieval_world import ARTIFACTS, RetrievalWorld, synthesize_pipeline
 from tests.support.stepfunctions import run_execution, state_names
 
-MODEL = {"model_name": "handbook-minilm", "model_type": "dense",
-         "base_model_id": "sentence-transformers/all-MiniLM-L6-v2", "embedding_dimension": 384}  # fmt: skip
+MODEL = {
+    "model_name": "handbook-minilm",
+    "model_type": "dense",
+    "base_model_id": "sentence-transformers/all-MiniLM-L6-v2",
+    "embedding_dimension": 384,
+}
 
 
 def documents(count: int) -> list[dict[str, Any]]:
     topics = ["telescope optics", "stellar parallax", "radial velocity", "spectral classes", "galaxy rotation"]
-    return [{"id": f"doc-{i:04d}", "text": f"Handbook section {i} explains {topics[i % 5]} in detail, with worked "
-             f"examples of {topics[(i + 2) % 5]} measurements.", "chapter": i // 10} for i in range(count)]  # fmt: skip
+    return [
+        {
+            "id": f"doc-{i:04d}",
+            "text": f"Handbook section {i} explains {topics[i % 5]} in detail, with worked "
+            f"examples of {topics[(i + 2) % 5]} measurements.",
+            "chapter": i // 10,
+        }
+        for i in range(count)
+    ]
 
 
 def three_questions(prompt: str) -> str:
@@ -49,17 +60,21 @@ def synthesized_pipeline() -> dict[str, Any]:
 @pytest.fixture
 def world_factory(synthesized_pipeline, lambda_environment, monkeypatch):  # noqa: F811
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        yield lambda **options: RetrievalWorld(synthesized_pipeline, monkeypatch, query_writer=three_questions, **options)
+        yield lambda **options: RetrievalWorld(
+            synthesized_pipeline, monkeypatch, query_writer=three_questions, **options
+        )
 
 
 def test_s3_corpus_on_demand_generation(world_factory) -> None:
     world = world_factory()
     lines = [json.dumps(d) for d in documents(30)]
-    lines[4] = "{not json"                                   # line 5
-    lines[9] = json.dumps({"id": "doc-0009", "text": ""})    # line 10: empty text
-    lines.append(json.dumps(documents(1)[0]))                # duplicate of doc-0000
+    lines[4] = "{not json"  # line 5
+    lines[9] = json.dumps({"id": "doc-0009", "text": ""})  # line 10: empty text
+    lines.append(json.dumps(documents(1)[0]))  # duplicate of doc-0000
     corpus = world.put_corpus(lines)
-    execution = run_execution(world.definition, "handbook-run-1", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL})
+    execution = run_execution(
+        world.definition, "handbook-run-1", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL}
+    )
 
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     output = json.loads(execution["output"])
@@ -85,10 +100,15 @@ def test_s3_corpus_on_demand_generation(world_factory) -> None:
 def test_bedrock_throttling_recovers(world_factory) -> None:
     world = world_factory(throttle=3)
     corpus = world.put_corpus([json.dumps(d) for d in documents(12)])
-    execution = run_execution(world.definition, "throttled-run", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL})
+    execution = run_execution(
+        world.definition, "throttled-run", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL}
+    )
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert len(world.runtime.calls) == 12 + 3  # three throttled calls were retried
-    assert json.loads(execution["output"])["pairs"]["train_pairs"] + json.loads(execution["output"])["pairs"]["eval_pairs"] == 36
+    assert (
+        json.loads(execution["output"])["pairs"]["train_pairs"] + json.loads(execution["output"])["pairs"]["eval_pairs"]
+        == 36
+    )
 
 
 def test_opensearch_corpus(world_factory, monkeypatch) -> None:
@@ -96,14 +116,29 @@ def test_opensearch_corpus(world_factory, monkeypatch) -> None:
     opensearch_source = sys.modules["opensearch_source"]
     original_connect = opensearch_source.connect
     with OpenSearchServer() as server:
-        server.add_index("handbook", [(d["id"], {"body": {"text": d["text"]}, "chapter": d["chapter"]}) for d in documents(25)])
+        server.add_index(
+            "handbook", [(d["id"], {"body": {"text": d["text"]}, "chapter": d["chapter"]}) for d in documents(25)]
+        )
         # The domain's DNS name resolves to the local server; everything else is the real client and code.
-        monkeypatch.setattr(opensearch_source, "connect", lambda settings, **kw: original_connect(
-            dataclasses.replace(settings, opensearch_endpoint=server.url), **kw))
-        execution = run_execution(world.definition, "opensearch-run", {
-            "input_type": "opensearch", "opensearch_endpoint": "https://search-handbook.us-west-2.es.amazonaws.com",
-            "index_name": "handbook", "text_field": "body.text", "queries_per_document": 2, **MODEL,
-        })  # fmt: skip
+        monkeypatch.setattr(
+            opensearch_source,
+            "connect",
+            lambda settings, **kw: original_connect(
+                dataclasses.replace(settings, opensearch_endpoint=server.url), **kw
+            ),
+        )
+        execution = run_execution(
+            world.definition,
+            "opensearch-run",
+            {
+                "input_type": "opensearch",
+                "opensearch_endpoint": "https://search-handbook.us-west-2.es.amazonaws.com",
+                "index_name": "handbook",
+                "text_field": "body.text",
+                "queries_per_document": 2,
+                **MODEL,
+            },
+        )
         searched = server.search_requests()
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     output = json.loads(execution["output"])
@@ -118,7 +153,9 @@ def test_batch_generation(world_factory) -> None:
     corpus = world.put_corpus([json.dumps(d) for d in documents(120)])
     execution = run_execution(world.definition, "batch-run", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL})
 
-    assert execution["status"] == "SUCCEEDED", json.dumps([e for e in execution["history"] if "Failed" in e["type"]][:2], default=str)
+    assert execution["status"] == "SUCCEEDED", json.dumps(
+        [e for e in execution["history"] if "Failed" in e["type"]][:2], default=str
+    )
     output = json.loads(execution["output"])
     assert output["generation_mode"] == "batch"
     (job,) = world.batch.jobs.values()
@@ -136,7 +173,9 @@ def test_partially_completed_batch_job_goes_on_with_what_completed(world_factory
     # GIVEN a batch job that ends PartiallyCompleted (final, botocore) with every 10th record failed
     world = world_factory(batch_statuses=("Submitted", "InProgress", "PartiallyCompleted"), batch_failed_every=10)
     corpus = world.put_corpus([json.dumps(d) for d in documents(120)])
-    execution = run_execution(world.definition, "batch-partial", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL})
+    execution = run_execution(
+        world.definition, "batch-partial", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL}
+    )
     # THEN the run goes on with the 108 documents that got queries and records the 12 that did not
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     output = json.loads(execution["output"])
@@ -150,8 +189,11 @@ def test_partially_completed_batch_job_goes_on_with_what_completed(world_factory
 def test_partially_completed_batch_below_the_threshold_fails_naming_it(world_factory) -> None:
     world = world_factory(batch_statuses=("Submitted", "PartiallyCompleted"), batch_failed_every=2)
     corpus = world.put_corpus([json.dumps(d) for d in documents(120)])
-    execution = run_execution(world.definition, "batch-half", {"input_type": "s3", "s3_corpus_path": corpus,
-                                                               "batch_min_success_fraction": 0.8, **MODEL})
+    execution = run_execution(
+        world.definition,
+        "batch-half",
+        {"input_type": "s3", "s3_corpus_path": corpus, "batch_min_success_fraction": 0.8, **MODEL},
+    )
     assert execution["status"] == "FAILED"
     assert "answered 60 of 120 documents (50%), below batch_min_success_fraction = 0.8" in execution["cause"]
     assert "runs/batch-half/batch/failed-records.jsonl" in execution["cause"]
@@ -181,12 +223,20 @@ def test_failure_while_the_batch_job_runs_stops_it(world_factory, monkeypatch) -
         calls["count"] += 1
         if calls["count"] == 2:
             from botocore.exceptions import ClientError
-            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"},
-                               "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "x"}}, "GetModelInvocationJob")  # fmt: skip
+
+            raise ClientError(
+                {
+                    "Error": {"Code": "AccessDeniedException", "Message": "not allowed"},
+                    "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "x"},
+                },
+                "GetModelInvocationJob",
+            )
         return original(**request)
 
     monkeypatch.setattr(world.batch, "get_model_invocation_job", flaky)
-    execution = run_execution(world.definition, "batch-interrupted", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL})
+    execution = run_execution(
+        world.definition, "batch-interrupted", {"input_type": "s3", "s3_corpus_path": corpus, **MODEL}
+    )
     assert execution["status"] == "FAILED"
     assert world.batch.stopped == list(world.batch.jobs), "the running batch job was stopped"
     assert "Stop batch inference job" in state_names(execution["history"])
@@ -194,8 +244,11 @@ def test_failure_while_the_batch_job_runs_stops_it(world_factory, monkeypatch) -
 
 def test_bad_input_reads_and_writes_nothing(world_factory) -> None:
     world = world_factory()
-    execution = run_execution(world.definition, "bad-input", {"input_type": "s3", "model_type": "sparse", **{
-        k: v for k, v in MODEL.items() if k != "model_type"}})
+    execution = run_execution(
+        world.definition,
+        "bad-input",
+        {"input_type": "s3", "model_type": "sparse", **{k: v for k, v in MODEL.items() if k != "model_type"}},
+    )
     assert execution["status"] == "FAILED" and execution["error"] == "InputValidationError"
     cause = json.loads(execution["cause"])["errorMessage"]
     assert "s3_corpus_path: required field is missing" in cause and "model_type: 'sparse'" in cause

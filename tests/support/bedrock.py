@@ -33,8 +33,10 @@ def _camel(value: Any) -> Any:
 
 
 def _client_error(code: str, message: str, operation: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message},
-                        "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "fake"}}, operation)  # fmt: skip
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "fake"}},
+        operation,
+    )
 
 
 class FakeBedrockRuntime:
@@ -50,11 +52,21 @@ class FakeBedrockRuntime:
     def converse(self, **request: Any) -> dict[str, Any]:
         self.calls.append(request)
         if len(self.calls) <= self.throttle:
-            raise _client_error("ThrottlingException", "Too many requests, please wait before trying again.", "Converse")
-        prompt = "\n".join(block["text"] for message in request["messages"] for block in message["content"] if "text" in block)
+            raise _client_error(
+                "ThrottlingException", "Too many requests, please wait before trying again.", "Converse"
+            )
+        prompt = "\n".join(
+            block["text"] for message in request["messages"] for block in message["content"] if "text" in block
+        )
         return {
-            "output": {"message": {"role": "assistant", "content": [{"text": (
-                self.answer(prompt, request["modelId"]) if self.by_model else self.answer(prompt))}]}},
+            "output": {
+                "message": {
+                    "role": "assistant",
+                    "content": [
+                        {"text": (self.answer(prompt, request["modelId"]) if self.by_model else self.answer(prompt))}
+                    ],
+                }
+            },
             "stopReason": "end_turn",
             "usage": {"inputTokens": len(prompt) // 4, "outputTokens": 40, "totalTokens": len(prompt) // 4 + 40},
             "metrics": {"latencyMs": 12},
@@ -70,8 +82,13 @@ class FakeBedrockBatch:
     output format of a failed record). ``jobs`` keeps every request and ``stopped`` the stopped job ARNs.
     """
 
-    def __init__(self, answer: Answer, *, statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed"),
-                 failed_every: int = 0) -> None:
+    def __init__(
+        self,
+        answer: Answer,
+        *,
+        statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed"),
+        failed_every: int = 0,
+    ) -> None:
         self.failed_every = failed_every
         self.answer = answer
         self.statuses = statuses
@@ -96,9 +113,14 @@ class FakeBedrockBatch:
                 self._write_outputs(job)
                 job["written"] = True
         request = job["request"]
-        return {"JobArn": jobIdentifier, "JobName": request["jobName"], "ModelId": request["modelId"],
-                "RoleArn": request["roleArn"], "Status": job["status"],
-                "Message": "Fake job failed: records rejected" if job["status"] == "Failed" else ""}  # fmt: skip
+        return {
+            "JobArn": jobIdentifier,
+            "JobName": request["jobName"],
+            "ModelId": request["modelId"],
+            "RoleArn": request["roleArn"],
+            "Status": job["status"],
+            "Message": "Fake job failed: records rejected" if job["status"] == "Failed" else "",
+        }
 
     def stop_model_invocation_job(self, **request: Any) -> dict[str, Any]:
         jobIdentifier = _camel(request)["jobIdentifier"]  # noqa: N806
@@ -119,14 +141,31 @@ class FakeBedrockBatch:
                 record = json.loads(line)
                 prompt = json.dumps(record["modelInput"])
                 if self.failed_every and number % self.failed_every == 0:
-                    outputs.append(json.dumps({"recordId": record["recordId"], "modelInput": record["modelInput"],
-                                               "error": {"errorCode": 400, "errorMessage": "Fake: input rejected"}}))
+                    outputs.append(
+                        json.dumps(
+                            {
+                                "recordId": record["recordId"],
+                                "modelInput": record["modelInput"],
+                                "error": {"errorCode": 400, "errorMessage": "Fake: input rejected"},
+                            }
+                        )
+                    )
                     continue
-                outputs.append(json.dumps({"recordId": record["recordId"], "modelInput": record["modelInput"],
-                                           "modelOutput": {"generation": self.answer(prompt), "stop_reason": "stop"}}))
+                outputs.append(
+                    json.dumps(
+                        {
+                            "recordId": record["recordId"],
+                            "modelInput": record["modelInput"],
+                            "modelOutput": {"generation": self.answer(prompt), "stop_reason": "stop"},
+                        }
+                    )
+                )
             name = item["Key"].rsplit("/", 1)[-1]
-            s3.put_object(Bucket=out_bucket, Key=f"{out_prefix.rstrip('/')}/{job['id']}/{name}.out",
-                          Body="\n".join(outputs).encode())  # fmt: skip
+            s3.put_object(
+                Bucket=out_bucket,
+                Key=f"{out_prefix.rstrip('/')}/{job['id']}/{name}.out",
+                Body="\n".join(outputs).encode(),
+            )
 
 
 def install_bedrock_service(monkeypatch: pytest.MonkeyPatch, fake: FakeBedrockBatch) -> None:
@@ -138,7 +177,11 @@ def install_bedrock_service(monkeypatch: pytest.MonkeyPatch, fake: FakeBedrockBa
     original = aws_sdk.boto_client_for
 
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        return fake if service == "bedrock" else original(region=region, service=service, state_credentials=state_credentials)
+        return (
+            fake
+            if service == "bedrock"
+            else original(region=region, service=service, state_credentials=state_credentials)
+        )
 
     monkeypatch.setattr(aws_sdk, "boto_client_for", boto_client_for)
 
@@ -209,7 +252,12 @@ class FakeProvisionedThroughput:
         throughput["looks"] += 1
         status = "Creating" if throughput["looks"] == 1 else self.final
         created = throughput["request"]
-        return {"ProvisionedModelArn": arn, "ModelArn": created["modelId"], "Status": status, "ModelUnits": created["modelUnits"]}
+        return {
+            "ProvisionedModelArn": arn,
+            "ModelArn": created["modelId"],
+            "Status": status,
+            "ModelUnits": created["modelUnits"],
+        }
 
     def delete_provisioned_model_throughput(self, **request: Any) -> dict[str, Any]:
         self.deleted.append(_camel(request)["provisionedModelId"])

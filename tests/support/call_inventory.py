@@ -40,14 +40,26 @@ from tests.support.iam_evaluation import granted_resources
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # botocore service name -> IAM service prefix, where they differ.
-IAM_PREFIX = {"stepfunctions": "states", "bedrock-runtime": "bedrock", "bedrock-agent-runtime": "bedrock",
-              "bedrock-agent": "bedrock", "sagemaker-runtime": "sagemaker", "opensearchserverless": "aoss",
-              "bedrock-agentcore-control": "bedrock-agentcore"}
+IAM_PREFIX = {
+    "stepfunctions": "states",
+    "bedrock-runtime": "bedrock",
+    "bedrock-agent-runtime": "bedrock",
+    "bedrock-agent": "bedrock",
+    "sagemaker-runtime": "sagemaker",
+    "opensearchserverless": "aoss",
+    "bedrock-agentcore-control": "bedrock-agentcore",
+}
 # Operations whose IAM action differs from the API operation's name (Service Authorization Reference).
-IAM_ACTION = {"bedrock:Converse": "bedrock:InvokeModel", "bedrock:ConverseStream": "bedrock:InvokeModelWithResponseStream",
-              "lambda:Invoke": "lambda:InvokeFunction", "s3:ListObjectsV2": "s3:ListBucket",
-              "s3:HeadObject": "s3:GetObject", "s3:HeadBucket": "s3:ListBucket", "s3:CopyObject": "s3:PutObject",
-              "s3:DeleteObjects": "s3:DeleteObject"}
+IAM_ACTION = {
+    "bedrock:Converse": "bedrock:InvokeModel",
+    "bedrock:ConverseStream": "bedrock:InvokeModelWithResponseStream",
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:CopyObject": "s3:PutObject",
+    "s3:DeleteObjects": "s3:DeleteObject",
+}
 
 
 @dataclass
@@ -70,7 +82,9 @@ class Call:
 # https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html (createTrainingJob.sync: Create, Describe,
 # Stop on the job, ListTags, PassRole of the job's role to SageMaker, and the managed EventBridge rule),
 # https://docs.aws.amazon.com/step-functions/latest/dg/sns-iam.html, https://docs.aws.amazon.com/step-functions/latest/dg/lambda-iam.html
-def _integration_calls(integration: str, parameters: dict[str, Any], app: DeployedApp) -> list[tuple[str, list[str], dict]]:
+def _integration_calls(
+    integration: str, parameters: dict[str, Any], app: DeployedApp
+) -> list[tuple[str, list[str], dict]]:
     arn = f"arn:aws:{{}}:{app.region}:{app.account}:{{}}"
     if integration == "sns:publish":
         return [("sns:Publish", [parameters.get("TopicArn", "*")], {})]
@@ -80,10 +94,16 @@ def _integration_calls(integration: str, parameters: dict[str, Any], app: Deploy
     if integration == "sagemaker:createTrainingJob.sync":
         job = arn.format("sagemaker", f"training-job/{_text(parameters.get('TrainingJobName'))}".lower())
         rule = arn.format("events", "rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule")
-        return [("sagemaker:CreateTrainingJob", [job], {}), ("sagemaker:DescribeTrainingJob", [job], {}),
-                ("sagemaker:StopTrainingJob", [job], {}), ("sagemaker:ListTags", ["*"], {}),
-                ("iam:PassRole", [parameters["RoleArn"]], {"iam:PassedToService": "sagemaker.amazonaws.com"}),
-                ("events:PutTargets", [rule], {}), ("events:PutRule", [rule], {}), ("events:DescribeRule", [rule], {})]
+        return [
+            ("sagemaker:CreateTrainingJob", [job], {}),
+            ("sagemaker:DescribeTrainingJob", [job], {}),
+            ("sagemaker:StopTrainingJob", [job], {}),
+            ("sagemaker:ListTags", ["*"], {}),
+            ("iam:PassRole", [parameters["RoleArn"]], {"iam:PassedToService": "sagemaker.amazonaws.com"}),
+            ("events:PutTargets", [rule], {}),
+            ("events:PutRule", [rule], {}),
+            ("events:DescribeRule", [rule], {}),
+        ]
     raise KeyError(f"integration {integration} has no modelled calls")
 
 
@@ -100,8 +120,15 @@ def _flatten(parameters: Any) -> dict[str, Any]:
     return flat
 
 
-_BEDROCK_MODEL_ALTERNATIVES = {"custom-model", "inference-profile", "provisioned-model", "imported-model",
-                               "application-inference-profile", "prompt-router", "default-prompt-router"}
+_BEDROCK_MODEL_ALTERNATIVES = {
+    "custom-model",
+    "inference-profile",
+    "provisioned-model",
+    "imported-model",
+    "application-inference-profile",
+    "prompt-router",
+    "default-prompt-router",
+}
 
 
 def sdk_call_resources(action: str, parameters: dict[str, Any], app: DeployedApp) -> list[str]:
@@ -124,10 +151,17 @@ def sdk_call_resources(action: str, parameters: dict[str, Any], app: DeployedApp
                     # The model comes from an earlier state (a custom model the run made): which of Bedrock's model
                     # types it is is not known here, so the call is checked against any model the role is granted.
                     continue
-                arns.append(model if str(model).startswith("arn:") else f"arn:aws:bedrock:{app.region}::foundation-model/{model}")
+                arns.append(
+                    model
+                    if str(model).startswith("arn:")
+                    else f"arn:aws:bedrock:{app.region}::foundation-model/{model}"
+                )
                 continue
-            given = [v for v in flat.values() if isinstance(v, str) and v.startswith(f"arn:aws:{service}:")
-                     and iam_reference.arn_matches(v, template)]
+            given = [
+                v
+                for v in flat.values()
+                if isinstance(v, str) and v.startswith(f"arn:aws:{service}:") and iam_reference.arn_matches(v, template)
+            ]
             if given:
                 arns.append(given[0])
                 continue
@@ -138,8 +172,14 @@ def sdk_call_resources(action: str, parameters: dict[str, Any], app: DeployedApp
                 if name in fixed:
                     return fixed[name]
                 key = name.lower()
-                for candidate in (key, key + "s", key.removesuffix("name"), key.removesuffix("id") + "identifier",
-                                  key.removesuffix("id") + "ids", key.removesuffix("name") + "identifier"):
+                for candidate in (
+                    key,
+                    key + "s",
+                    key.removesuffix("name"),
+                    key.removesuffix("id") + "identifier",
+                    key.removesuffix("id") + "ids",
+                    key.removesuffix("name") + "identifier",
+                ):
                     value = flat.get(candidate)
                     if isinstance(value, list) and value:
                         value = value[0]
@@ -173,17 +213,25 @@ def workflow_calls(app: DeployedApp) -> Iterator[Call]:
 
 # Lambda functions ----------------------------------------------------------------------------------------------------
 _NOT_OPERATIONS = {"get_paginator", "get_waiter", "close", "can_paginate", "generate_presigned_url"}
-_S3_TRANSFER = {"upload_file": "PutObject", "upload_fileobj": "PutObject", "download_file": "GetObject",
-                "download_fileobj": "GetObject"}
+_S3_TRANSFER = {
+    "upload_file": "PutObject",
+    "upload_fileobj": "PutObject",
+    "download_file": "GetObject",
+    "download_fileobj": "GetObject",
+}
 
 
 def _function_sources(function: str) -> list[Path]:
     directory = REPO_ROOT / "lambda_src" / function
     files = sorted(directory.rglob("*.py"))
     shared = REPO_ROOT / "lambda_src" / "shared" / "python"
-    imported = {alias.name.split(".")[0] for path in files for node in ast.walk(ast.parse(path.read_text()))
-                if isinstance(node, (ast.Import, ast.ImportFrom))
-                for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])}
+    imported = {
+        alias.name.split(".")[0]
+        for path in files
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
+    }
     return files + [path for path in sorted(shared.glob("*.py")) if path.stem in imported]
 
 
@@ -191,19 +239,39 @@ def lambda_operations(function: str) -> dict[str, set[str]]:
     """botocore service -> API operations the function's code calls (found statically)."""
     session = botocore.session.get_session()
     trees = [ast.parse(path.read_text()) for path in _function_sources(function)]
-    services = {node.args[0].value for tree in trees for node in ast.walk(tree)
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "client"
-                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)}
-    called = {node.func.attr for tree in trees for node in ast.walk(tree)
-              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
-    paginated = {node.args[0].value for tree in trees for node in ast.walk(tree)
-                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get_paginator"
-                 and node.args and isinstance(node.args[0], ast.Constant)}
+    services = {
+        node.args[0].value
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "client"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
+    called = {
+        node.func.attr
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    paginated = {
+        node.args[0].value
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get_paginator"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
     operations: dict[str, set[str]] = {}
     for service in services:
         model = session.get_service_model(service)
-        by_method = {re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower().replace("v_2", "v2"): name
-                     for name in model.operation_names}
+        by_method = {
+            re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower().replace("v_2", "v2"): name for name in model.operation_names
+        }
         found = {by_method[name] for name in (called | paginated) - _NOT_OPERATIONS if name in by_method}
         if service == "s3":
             found |= {operation for method, operation in _S3_TRANSFER.items() if method in called}
@@ -217,16 +285,27 @@ def lambda_operations(function: str) -> dict[str, set[str]]:
 WORKFLOW_BRANCHES: dict[str, dict[str, set[str]]] = {
     "cleanup_aborted_run": {
         "lora-training": {"ec2:StopInstances", "ssm:ListCommands", "ssm:CancelCommand"},
-        "retrieval-pipeline": {"bedrock:ListModelInvocationJobs", "bedrock:StopModelInvocationJob",
-                               "sagemaker:ListTrainingJobs", "sagemaker:ListTags", "sagemaker:StopTrainingJob"},
-        "llm-customization": {"bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob",
-                              "bedrock:DeleteCustomModelDeployment", "bedrock:DeleteProvisionedModelThroughput"},
+        "retrieval-pipeline": {
+            "bedrock:ListModelInvocationJobs",
+            "bedrock:StopModelInvocationJob",
+            "sagemaker:ListTrainingJobs",
+            "sagemaker:ListTags",
+            "sagemaker:StopTrainingJob",
+        },
+        "llm-customization": {
+            "bedrock:GetModelCustomizationJob",
+            "bedrock:StopModelCustomizationJob",
+            "bedrock:DeleteCustomModelDeployment",
+            "bedrock:DeleteProvisionedModelThroughput",
+        },
     },
 }
 # Request context a statically found call carries (a listing is made under the run's prefix).
-_STATIC_CONTEXT = {"s3:ListBucket": {"s3:prefix": "runs/example/"},
-                   # endpoint_watch.NAMESPACE, the one namespace the project publishes metrics in
-                   "cloudwatch:PutMetricData": {"cloudwatch:namespace": "Modelsmith"}}
+_STATIC_CONTEXT = {
+    "s3:ListBucket": {"s3:prefix": "runs/example/"},
+    # endpoint_watch.NAMESPACE, the one namespace the project publishes metrics in
+    "cloudwatch:PutMetricData": {"cloudwatch:namespace": "Modelsmith"},
+}
 
 
 def lambda_calls(app: DeployedApp) -> Iterator[Call]:
@@ -245,15 +324,26 @@ def lambda_calls(app: DeployedApp) -> Iterator[Call]:
                 action = IAM_ACTION.get(action, action)
                 if action in other_branches and action not in branches.get(workflow, set()):
                     continue
-                yield Call(principal, action, [], f"{stack.name}/{logical_id} (lambda_src/{function})",
-                           context=dict(_STATIC_CONTEXT.get(action, {})), exact=False)
+                yield Call(
+                    principal,
+                    action,
+                    [],
+                    f"{stack.name}/{logical_id} (lambda_src/{function})",
+                    context=dict(_STATIC_CONTEXT.get(action, {})),
+                    exact=False,
+                )
 
 
 # Shell scripts and CI -----------------------------------------------------------------------------------------------
 # The ``aws`` CLI's high-level s3 commands -> the API actions they use (AWS CLI user guide, "Using high-level (s3)
 # commands": cp/sync upload with PutObject, download with GetObject, and list with ListObjectsV2).
-_S3_COMMANDS = {"cp": ["s3:PutObject", "s3:GetObject"], "sync": ["s3:PutObject", "s3:GetObject", "s3:ListBucket"],
-                "ls": ["s3:ListBucket"], "rm": ["s3:DeleteObject"], "mv": ["s3:PutObject", "s3:DeleteObject"]}
+_S3_COMMANDS = {
+    "cp": ["s3:PutObject", "s3:GetObject"],
+    "sync": ["s3:PutObject", "s3:GetObject", "s3:ListBucket"],
+    "ls": ["s3:ListBucket"],
+    "rm": ["s3:DeleteObject"],
+    "mv": ["s3:PutObject", "s3:DeleteObject"],
+}
 
 
 def cli_actions(script: str) -> set[str]:
@@ -272,8 +362,10 @@ def cli_actions(script: str) -> set[str]:
 
 def instance_calls(app: DeployedApp) -> Iterator[Call]:
     """The GPU instance's scripts run with the instance profile's role."""
-    roles = [(stack.name, resource["Properties"]["Roles"][0]["Ref"])
-             for stack, _, resource in app.resources("AWS::IAM::InstanceProfile")]
+    roles = [
+        (stack.name, resource["Properties"]["Roles"][0]["Ref"])
+        for stack, _, resource in app.resources("AWS::IAM::InstanceProfile")
+    ]
     for principal in roles:
         for script in sorted((REPO_ROOT / "ec2_userdata").glob("*.sh")):
             for action in sorted(cli_actions(script.read_text())):
@@ -284,10 +376,19 @@ def ci_calls(app: DeployedApp) -> Iterator[Call]:
     """The image CI runs with the image publisher role (when the config creates one); pushing an image with the
     docker CLI needs the ECR actions the ECR user guide lists for pushing
     (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html)."""
-    publishers = [(stack.name, logical_id) for stack, logical_id, resource in app.resources("AWS::IAM::Role")
-                  if "ImagePublisher" in logical_id]
-    push = {"ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload",
-            "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}
+    publishers = [
+        (stack.name, logical_id)
+        for stack, logical_id, resource in app.resources("AWS::IAM::Role")
+        if "ImagePublisher" in logical_id
+    ]
+    push = {
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+    }
     for principal in publishers:
         for workflow in sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml")):
             text = workflow.read_text()
@@ -306,13 +407,18 @@ RUNBOOK_CALLS = {"AWS-StopEC2Instance": ("ec2:StopInstances", "ec2:DescribeInsta
 def automation_calls(app: DeployedApp) -> Iterator[Call]:
     """Runbooks started by EventBridge rules, with the role passed as their AutomationAssumeRole."""
 
-
-    roles = {app.get_att(stack.name, logical_id, "Arn"): (stack.name, logical_id)
-             for stack, logical_id, _ in app.resources("AWS::IAM::Role")}
+    roles = {
+        app.get_att(stack.name, logical_id, "Arn"): (stack.name, logical_id)
+        for stack, logical_id, _ in app.resources("AWS::IAM::Role")
+    }
     for stack, logical_id, resource in app.resources("AWS::Events::Rule"):
         for target in resource["Properties"].get("Targets", []):
             arn = str(app.resolve(stack.name, target["Arn"]))
-            runbook = arn.split(":automation-definition/", 1)[-1].split(":", 1)[0] if ":automation-definition/" in arn else None
+            runbook = (
+                arn.split(":automation-definition/", 1)[-1].split(":", 1)[0]
+                if ":automation-definition/" in arn
+                else None
+            )
             if runbook is None:
                 continue
             if runbook not in RUNBOOK_CALLS:
@@ -337,7 +443,9 @@ class DependentRule:
     requires: Callable[[Call, DeployedApp, list[dict]], list[Call]]
 
 
-def _kms_keys_of(app: DeployedApp, resource_type: str, key_property: Callable[[dict], Any], name_of: Callable[[str, str], Any]) -> dict[str, str]:
+def _kms_keys_of(
+    app: DeployedApp, resource_type: str, key_property: Callable[[dict], Any], name_of: Callable[[str, str], Any]
+) -> dict[str, str]:
     keys = {}
     for stack, logical_id, resource in app.resources(resource_type):
         key = key_property(resource.get("Properties", {}))
@@ -353,11 +461,14 @@ def _key_arn(app: DeployedApp, stack: str, key: Any) -> str:
     return f"arn:aws:kms:{app.region}:{app.account}:key/{value}"
 
 
-def _needs(call: Call, rule: str, actions: list[str], resources: list[str], service: str, app: DeployedApp,
-           **context: Any) -> list[Call]:
+def _needs(
+    call: Call, rule: str, actions: list[str], resources: list[str], service: str, app: DeployedApp, **context: Any
+) -> list[Call]:
     base = {"kms:ViaService": f"{service}.{app.region}.amazonaws.com", "kms:CallerAccount": app.account}
-    return [Call(call.principal, action, resources, call.source, context={**base, **context}, exact=call.exact, rule=rule)
-            for action in actions]
+    return [
+        Call(call.principal, action, resources, call.source, context={**base, **context}, exact=call.exact, rule=rule)
+        for action in actions
+    ]
 
 
 def _sns_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
@@ -402,18 +513,34 @@ def _ec2_start_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[
     key = next((keys[i] for i in instances if i in keys), None)
     if key is None:
         return []
-    return _needs(call, "ebs-kms", ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey"], [key], "ec2", app,
-                  **{"kms:GrantIsForAWSResource": "true"})
+    return _needs(
+        call,
+        "ebs-kms",
+        ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey"],
+        [key],
+        "ec2",
+        app,
+        **{"kms:GrantIsForAWSResource": "true"},
+    )
 
 
 def _sagemaker_tags(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
     service, _, name = call.action.partition(":")
     if service != "sagemaker" or not name.startswith("Create") or not call.parameters.get("Tags"):
         return []
-    return [Call(call.principal, "sagemaker:AddTags", call.resources[:1], call.source, exact=call.exact,
-                 # the create action's name, as SageMaker's tagging example conditions it
-                 # (https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html#grant-tagging-permissions)
-                 context={"sagemaker:TaggingAction": name}, rule="sagemaker-tags")]
+    return [
+        Call(
+            call.principal,
+            "sagemaker:AddTags",
+            call.resources[:1],
+            call.source,
+            exact=call.exact,
+            # the create action's name, as SageMaker's tagging example conditions it
+            # (https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html#grant-tagging-permissions)
+            context={"sagemaker:TaggingAction": name},
+            rule="sagemaker-tags",
+        )
+    ]
 
 
 def _sagemaker_endpoint_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
@@ -424,11 +551,31 @@ def _sagemaker_endpoint_kms(call: Call, app: DeployedApp, documents: list[dict])
     for stack, _, resource in app.resources("AWS::StepFunctions::StateMachine"):
         if stack.name == call.principal[0]:
             definition = json.loads(app.resolve(stack.name, resource["Properties"]["DefinitionString"]))
-            keys |= {task.parameters["KmsKeyId"] for task in asl_task_states(definition)
-                     if task.integration.endswith(":createEndpointConfig") and isinstance(task.parameters.get("KmsKeyId"), str)}
-    return [Call(call.principal, action, sorted(keys), call.source, exact=call.exact, rule="sagemaker-endpoint-kms",
-                 context={"kms:GrantIsForAWSResource": "true", "kms:ViaService": f"sagemaker.{app.region}.amazonaws.com"})
-            for action in ("kms:CreateGrant", "kms:DescribeKey")] if keys else []
+            keys |= {
+                task.parameters["KmsKeyId"]
+                for task in asl_task_states(definition)
+                if task.integration.endswith(":createEndpointConfig")
+                and isinstance(task.parameters.get("KmsKeyId"), str)
+            }
+    return (
+        [
+            Call(
+                call.principal,
+                action,
+                sorted(keys),
+                call.source,
+                exact=call.exact,
+                rule="sagemaker-endpoint-kms",
+                context={
+                    "kms:GrantIsForAWSResource": "true",
+                    "kms:ViaService": f"sagemaker.{app.region}.amazonaws.com",
+                },
+            )
+            for action in ("kms:CreateGrant", "kms:DescribeKey")
+        ]
+        if keys
+        else []
+    )
 
 
 def _s3_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
@@ -443,15 +590,22 @@ def _s3_kms(call: Call, app: DeployedApp, documents: list[dict]) -> list[Call]:
         for rule in resource["Properties"].get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", []):
             key = rule["ServerSideEncryptionByDefault"].get("KMSMasterKeyID")
             if key is not None:
-                encrypted[app.ref(stack.name, logical_id)] = (_key_arn(app, stack.name, key), bool(rule.get("BucketKeyEnabled")))
+                encrypted[app.ref(stack.name, logical_id)] = (
+                    _key_arn(app, stack.name, key),
+                    bool(rule.get("BucketKeyEnabled")),
+                )
     required = []
     for resource in call.resources if call.exact else granted_resources(documents, call.action):
         bucket, _, key_name = resource.split(":::", 1)[-1].partition("/")
         if bucket not in encrypted:
             continue
         key, bucket_key = encrypted[bucket]
-        context_arn = f"arn:aws:s3:::{bucket}" if bucket_key else f"arn:aws:s3:::{bucket}/{key_name.replace('*', 'example')}"
-        required += _needs(call, "s3-kms", [kms_action], [key], "s3", app, **{"kms:EncryptionContext:aws:s3:arn": context_arn})
+        context_arn = (
+            f"arn:aws:s3:::{bucket}" if bucket_key else f"arn:aws:s3:::{bucket}/{key_name.replace('*', 'example')}"
+        )
+        required += _needs(
+            call, "s3-kms", [kms_action], [key], "s3", app, **{"kms:EncryptionContext:aws:s3:arn": context_arn}
+        )
     return required
 
 
@@ -475,8 +629,11 @@ def _custom_model_kms(call: Call, app: DeployedApp, documents: list[dict]) -> li
         if stack.name != call.principal[0]:
             continue
         definition = json.loads(app.resolve(stack.name, resource["Properties"]["DefinitionString"]))
-        keys |= {task.parameters["CustomModelKmsKeyId"] for task in asl_task_states(definition)
-                 if isinstance(task.parameters.get("CustomModelKmsKeyId"), str)}
+        keys |= {
+            task.parameters["CustomModelKmsKeyId"]
+            for task in asl_task_states(definition)
+            if isinstance(task.parameters.get("CustomModelKmsKeyId"), str)
+        }
     return _needs(call, "bedrock-custom-model-kms", ["kms:Decrypt"], sorted(keys), "bedrock", app) if keys else []
 
 
@@ -484,26 +641,43 @@ def _reference_dependents(call: Call, app: DeployedApp, documents: list[dict]) -
     record = iam_reference.action(call.action)
     if record is None:
         return []
-    return [Call(call.principal, dependent, ["*"], call.source, exact=False, rule="reference-dependent-action")
-            for dependent in record.dependent_actions]
+    return [
+        Call(call.principal, dependent, ["*"], call.source, exact=False, rule="reference-dependent-action")
+        for dependent in record.dependent_actions
+    ]
 
 
 DEPENDENT_RULES: tuple[DependentRule, ...] = (
     DependentRule("sns-kms", "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html", _sns_kms),
-    DependentRule("ebs-kms", "https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html",
-                  _ec2_start_kms),
-    DependentRule("sagemaker-tags", "https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html",
-                  _sagemaker_tags),
-    DependentRule("sagemaker-endpoint-kms", "https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html",
-                  _sagemaker_endpoint_kms),
+    DependentRule(
+        "ebs-kms", "https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html", _ec2_start_kms
+    ),
+    DependentRule(
+        "sagemaker-tags",
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html",
+        _sagemaker_tags,
+    ),
+    DependentRule(
+        "sagemaker-endpoint-kms",
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/api-permissions-reference.html",
+        _sagemaker_endpoint_kms,
+    ),
     DependentRule("s3-kms", "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html", _s3_kms),
-    DependentRule("secrets-kms", "https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
-                  _secret_kms),
-    DependentRule("bedrock-custom-model-kms",
-                  "https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html", _custom_model_kms),
-    DependentRule("reference-dependent-action",
-                  "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html",
-                  _reference_dependents),
+    DependentRule(
+        "secrets-kms",
+        "https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
+        _secret_kms,
+    ),
+    DependentRule(
+        "bedrock-custom-model-kms",
+        "https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html",
+        _custom_model_kms,
+    ),
+    DependentRule(
+        "reference-dependent-action",
+        "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html",
+        _reference_dependents,
+    ),
 )
 
 

@@ -92,7 +92,7 @@ class DeployedApp:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref" or key.startswith("Fn::"):
                 return self._function(stack, key, argument)
         return {key: self.resolve(stack, item) for key, item in value.items()}
@@ -143,10 +143,15 @@ class DeployedApp:
         raise UnresolvableReference(f"{stack}: cannot resolve {function}")
 
     def ref(self, stack: str, name: str) -> Any:
-        pseudo = {"AWS::Partition": PARTITION, "AWS::Region": self.region, "AWS::AccountId": self.account,
-                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": stack, "AWS::NoValue": None,
-                  "AWS::StackId": f"arn:{PARTITION}:cloudformation:{self.region}:{self.account}:stack/{stack}/"
-                                  f"{_uuid(stack)}"}
+        pseudo = {
+            "AWS::Partition": PARTITION,
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack,
+            "AWS::NoValue": None,
+            "AWS::StackId": f"arn:{PARTITION}:cloudformation:{self.region}:{self.account}:stack/{stack}/{_uuid(stack)}",
+        }
         if name in pseudo:
             return pseudo[name]
         template = self.stacks[stack].template
@@ -199,19 +204,30 @@ class DeployedApp:
         if resource_type == "AWS::IAM::Role":
             name = named("RoleName")
             path = properties.get("Path", "/")
-            return {"Ref": name, "Arn": f"arn:{partition}:iam::{account}:role{path}{name}", "RoleId": "AROA" + suffix.upper()}
+            return {
+                "Ref": name,
+                "Arn": f"arn:{partition}:iam::{account}:role{path}{name}",
+                "RoleId": "AROA" + suffix.upper(),
+            }
         if resource_type == "AWS::IAM::InstanceProfile":
             name = named("InstanceProfileName")
             return {"Ref": name, "Arn": f"arn:{partition}:iam::{account}:instance-profile/{name}"}
         if resource_type == "AWS::IAM::ManagedPolicy":
             name = named("ManagedPolicyName")
-            return {"Ref": f"arn:{partition}:iam::{account}:policy/{name}", "PolicyArn": f"arn:{partition}:iam::{account}:policy/{name}"}
+            return {
+                "Ref": f"arn:{partition}:iam::{account}:policy/{name}",
+                "PolicyArn": f"arn:{partition}:iam::{account}:policy/{name}",
+            }
         if resource_type == "AWS::IAM::Policy":
             return {"Ref": named("PolicyName")}
         if resource_type == "AWS::S3::Bucket":
             name = named("BucketName").lower()[:63]
-            return {"Ref": name, "Arn": f"arn:{partition}:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com",
-                    "RegionalDomainName": f"{name}.s3.{region}.amazonaws.com"}
+            return {
+                "Ref": name,
+                "Arn": f"arn:{partition}:s3:::{name}",
+                "DomainName": f"{name}.s3.amazonaws.com",
+                "RegionalDomainName": f"{name}.s3.{region}.amazonaws.com",
+            }
         if resource_type == "AWS::KMS::Key":
             key_id = _uuid(stack, logical_id)
             return {"Ref": key_id, "KeyId": key_id, "Arn": arn.format(service="kms", resource=f"key/{key_id}")}
@@ -223,9 +239,12 @@ class DeployedApp:
             return {"Ref": topic_arn, "TopicArn": topic_arn, "TopicName": name}
         if resource_type == "AWS::SQS::Queue":
             name = named("QueueName", max_length=80)
-            return {"Ref": f"https://sqs.{region}.amazonaws.com/{account}/{name}", "QueueName": name,
-                    "Arn": arn.format(service="sqs", resource=name),
-                    "QueueUrl": f"https://sqs.{region}.amazonaws.com/{account}/{name}"}
+            return {
+                "Ref": f"https://sqs.{region}.amazonaws.com/{account}/{name}",
+                "QueueName": name,
+                "Arn": arn.format(service="sqs", resource=name),
+                "QueueUrl": f"https://sqs.{region}.amazonaws.com/{account}/{name}",
+            }
         if resource_type == "AWS::Lambda::Function":
             name = named("FunctionName")
             return {"Ref": name, "Arn": arn.format(service="lambda", resource=f"function:{name}")}
@@ -238,7 +257,11 @@ class DeployedApp:
             return {"Ref": secret_arn, "Id": secret_arn}
         if resource_type == "AWS::SSM::Parameter":
             name = named("Name", max_length=1011)
-            return {"Ref": name, "Type": properties.get("Type", "String"), "Value": self.resolve(stack, properties.get("Value"))}
+            return {
+                "Ref": name,
+                "Type": properties.get("Type", "String"),
+                "Value": self.resolve(stack, properties.get("Value")),
+            }
         if resource_type == "AWS::SSM::Document":
             return {"Ref": named("Name", max_length=128)}
         if resource_type == "AWS::Logs::LogGroup":
@@ -253,60 +276,119 @@ class DeployedApp:
             return {"Ref": name, "Arn": arn.format(service="events", resource=f"rule/{name}")}
         if resource_type == "AWS::ECR::Repository":
             name = named("RepositoryName", max_length=256).lower()
-            return {"Ref": name, "Arn": arn.format(service="ecr", resource=f"repository/{name}"),
-                    "RepositoryUri": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}"}
+            return {
+                "Ref": name,
+                "Arn": arn.format(service="ecr", resource=f"repository/{name}"),
+                "RepositoryUri": f"{account}.dkr.ecr.{region}.amazonaws.com/{name}",
+            }
         if resource_type == "AWS::EC2::Instance":
             instance_id = f"i-{suffix}"
-            return {"Ref": instance_id, "InstanceId": instance_id, "AvailabilityZone": f"{region}a",
-                    "PrivateIp": "10.0.0.10", "PrivateDnsName": f"ip-10-0-0-10.{region}.compute.internal"}
+            return {
+                "Ref": instance_id,
+                "InstanceId": instance_id,
+                "AvailabilityZone": f"{region}a",
+                "PrivateIp": "10.0.0.10",
+                "PrivateDnsName": f"ip-10-0-0-10.{region}.compute.internal",
+            }
         if resource_type == "AWS::EC2::Volume":
             return {"Ref": f"vol-{suffix}", "VolumeId": f"vol-{suffix}"}
         if resource_type == "AWS::EC2::LaunchTemplate":
-            return {"Ref": f"lt-0{suffix[:16]}", "LaunchTemplateId": f"lt-0{suffix[:16]}", "LatestVersionNumber": "1",
-                    "DefaultVersionNumber": "1"}
+            return {
+                "Ref": f"lt-0{suffix[:16]}",
+                "LaunchTemplateId": f"lt-0{suffix[:16]}",
+                "LatestVersionNumber": "1",
+                "DefaultVersionNumber": "1",
+            }
         if resource_type == "AWS::EC2::SecurityGroup":
             return {"Ref": f"sg-0{suffix[:16]}", "GroupId": f"sg-0{suffix[:16]}", "VpcId": "vpc-0123456789abcdef0"}
         if resource_type == "AWS::EC2::VPC":
-            return {"Ref": f"vpc-0{suffix[:16]}", "VpcId": f"vpc-0{suffix[:16]}", "CidrBlock": "10.0.0.0/16",
-                    "DefaultSecurityGroup": f"sg-0{suffix[1:17]}"}
+            return {
+                "Ref": f"vpc-0{suffix[:16]}",
+                "VpcId": f"vpc-0{suffix[:16]}",
+                "CidrBlock": "10.0.0.0/16",
+                "DefaultSecurityGroup": f"sg-0{suffix[1:17]}",
+            }
         if resource_type == "AWS::EC2::Subnet":
-            return {"Ref": f"subnet-0{suffix[:16]}", "SubnetId": f"subnet-0{suffix[:16]}", "AvailabilityZone": f"{region}a"}
-        if resource_type in ("AWS::EC2::RouteTable", "AWS::EC2::InternetGateway", "AWS::EC2::NatGateway",
-                             "AWS::EC2::VPCEndpoint", "AWS::EC2::EIP", "AWS::EC2::FlowLog"):
-            prefix = {"AWS::EC2::RouteTable": "rtb", "AWS::EC2::InternetGateway": "igw", "AWS::EC2::NatGateway": "nat",
-                      "AWS::EC2::VPCEndpoint": "vpce", "AWS::EC2::EIP": "eipalloc", "AWS::EC2::FlowLog": "fl"}[resource_type]
-            return {"Ref": f"{prefix}-0{suffix[:16]}", "AllocationId": f"eipalloc-0{suffix[:16]}", "Id": f"{prefix}-0{suffix[:16]}"}
+            return {
+                "Ref": f"subnet-0{suffix[:16]}",
+                "SubnetId": f"subnet-0{suffix[:16]}",
+                "AvailabilityZone": f"{region}a",
+            }
+        if resource_type in (
+            "AWS::EC2::RouteTable",
+            "AWS::EC2::InternetGateway",
+            "AWS::EC2::NatGateway",
+            "AWS::EC2::VPCEndpoint",
+            "AWS::EC2::EIP",
+            "AWS::EC2::FlowLog",
+        ):
+            prefix = {
+                "AWS::EC2::RouteTable": "rtb",
+                "AWS::EC2::InternetGateway": "igw",
+                "AWS::EC2::NatGateway": "nat",
+                "AWS::EC2::VPCEndpoint": "vpce",
+                "AWS::EC2::EIP": "eipalloc",
+                "AWS::EC2::FlowLog": "fl",
+            }[resource_type]
+            return {
+                "Ref": f"{prefix}-0{suffix[:16]}",
+                "AllocationId": f"eipalloc-0{suffix[:16]}",
+                "Id": f"{prefix}-0{suffix[:16]}",
+            }
         if resource_type == "AWS::CloudWatch::Alarm" or resource_type == "AWS::CloudWatch::CompositeAlarm":
             name = named("AlarmName", max_length=255)
             return {"Ref": name, "Arn": arn.format(service="cloudwatch", resource=f"alarm:{name}")}
         if resource_type == "AWS::OpenSearchServerless::Collection":
             collection_id = suffix[:20].lower()
-            return {"Ref": collection_id, "Id": collection_id,
-                    "Arn": arn.format(service="aoss", resource=f"collection/{collection_id}"),
-                    "CollectionEndpoint": f"https://{collection_id}.{region}.aoss.amazonaws.com"}
+            return {
+                "Ref": collection_id,
+                "Id": collection_id,
+                "Arn": arn.format(service="aoss", resource=f"collection/{collection_id}"),
+                "CollectionEndpoint": f"https://{collection_id}.{region}.aoss.amazonaws.com",
+            }
         if resource_type == "AWS::Bedrock::KnowledgeBase":
             kb_id = suffix[:10].upper()
-            return {"Ref": kb_id, "KnowledgeBaseId": kb_id,
-                    "KnowledgeBaseArn": arn.format(service="bedrock", resource=f"knowledge-base/{kb_id}")}
+            return {
+                "Ref": kb_id,
+                "KnowledgeBaseId": kb_id,
+                "KnowledgeBaseArn": arn.format(service="bedrock", resource=f"knowledge-base/{kb_id}"),
+            }
         if resource_type == "AWS::Bedrock::DataSource":
             return {"Ref": suffix[:10].upper(), "DataSourceId": suffix[:10].upper()}
         if resource_type == "AWS::Bedrock::Guardrail":
             guardrail_id = suffix[:12].lower()
             guardrail_arn = arn.format(service="bedrock", resource=f"guardrail/{guardrail_id}")
-            return {"Ref": guardrail_arn, "GuardrailArn": guardrail_arn, "GuardrailId": guardrail_id, "Version": "DRAFT"}
+            return {
+                "Ref": guardrail_arn,
+                "GuardrailArn": guardrail_arn,
+                "GuardrailId": guardrail_id,
+                "Version": "DRAFT",
+            }
         if resource_type == "AWS::Bedrock::Agent":
             agent_id = suffix[:10].upper()
-            return {"Ref": agent_id, "AgentId": agent_id, "AgentArn": arn.format(service="bedrock", resource=f"agent/{agent_id}")}
+            return {
+                "Ref": agent_id,
+                "AgentId": agent_id,
+                "AgentArn": arn.format(service="bedrock", resource=f"agent/{agent_id}"),
+            }
         if resource_type == "AWS::Bedrock::AgentAlias":
             alias_id = suffix[:10].upper()
             agent_id = self.resolve(stack, properties["AgentId"])
-            return {"Ref": alias_id, "AgentAliasId": alias_id,
-                    "AgentAliasArn": arn.format(service="bedrock", resource=f"agent-alias/{agent_id}/{alias_id}")}
+            return {
+                "Ref": alias_id,
+                "AgentAliasId": alias_id,
+                "AgentAliasArn": arn.format(service="bedrock", resource=f"agent-alias/{agent_id}/{alias_id}"),
+            }
         if resource_type.startswith("AWS::BedrockAgentCore::"):
             kind = resource_type.rsplit("::", 1)[1]
             resource_id = f"{kind.lower()}-{suffix[:10]}"
             resource_kind = re.sub(r"(?<!^)(?=[A-Z])", "-", kind).lower()
             resource_arn = arn.format(service="bedrock-agentcore", resource=f"{resource_kind}/{resource_id}")
-            return {"Ref": resource_id, f"{kind}Id": resource_id, f"{kind}Arn": resource_arn, "Arn": resource_arn,
-                    "GatewayUrl": f"https://{resource_id}.gateway.bedrock-agentcore.{region}.amazonaws.com/mcp"}
+            return {
+                "Ref": resource_id,
+                f"{kind}Id": resource_id,
+                f"{kind}Arn": resource_arn,
+                "Arn": resource_arn,
+                "GatewayUrl": f"https://{resource_id}.gateway.bedrock-agentcore.{region}.amazonaws.com/mcp",
+            }
         raise UnresolvableReference(f"{stack}: no physical-ID model for {resource_type} ({logical_id})")

@@ -40,8 +40,13 @@ def _compare(operator: str, context_value: str, policy_value: str) -> bool:
     raise NotImplementedError(f"condition operator {operator} is not modelled")
 
 
-_NEGATED = {"StringNotEquals": "StringEquals", "StringNotLike": "StringLike", "ArnNotEquals": "ArnEquals",
-            "ArnNotLike": "ArnLike", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase"}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+}
 
 
 def _condition_holds(operator: str, key: str, values: Any, context: Mapping[str, Any]) -> bool:
@@ -83,8 +88,9 @@ def statement_applies(statement: Mapping[str, Any], action: str, resource: str, 
     return True
 
 
-def is_allowed(documents: Iterable[Mapping[str, Any]], action: str, resource: str,
-               context: Mapping[str, Any] | None = None) -> bool:
+def is_allowed(
+    documents: Iterable[Mapping[str, Any]], action: str, resource: str, context: Mapping[str, Any] | None = None
+) -> bool:
     """Whether identity policy ``documents`` allow ``action`` on ``resource`` with request ``context``."""
     context = context or {}
     statements = [s for document in documents for s in _as_list(document.get("Statement"))]
@@ -95,6 +101,10 @@ def is_allowed(documents: Iterable[Mapping[str, Any]], action: str, resource: st
 
 def granted_resources(documents: Iterable[Mapping[str, Any]], action: str) -> list[str]:
     """The resources of the Allow statements that name ``action`` (for calls whose exact resource is not known)."""
-    return [str(resource) for document in documents for s in _as_list(document.get("Statement"))
-            if s.get("Effect") == "Allow" and "Action" in s and _action_matches(_as_list(s["Action"]), action)
-            for resource in _as_list(s.get("Resource"))]
+    return [
+        str(resource)
+        for document in documents
+        for s in _as_list(document.get("Statement"))
+        if s.get("Effect") == "Allow" and "Action" in s and _action_matches(_as_list(s["Action"]), action)
+        for resource in _as_list(s.get("Resource"))
+    ]

@@ -78,17 +78,28 @@ def _service_actions(service: str) -> dict[str, Action]:
         types = []
         dependent = list(detail.get("dependentActions", []))
         for entry in detail.get("resourceTypes", []):
-            resource = (_DATA.resources.get_resource_type_details(service, entry["name"])
-                        if entry["name"] and _DATA.resources.resource_type_exists(service, entry["name"]) else {})
+            resource = (
+                _DATA.resources.get_resource_type_details(service, entry["name"])
+                if entry["name"] and _DATA.resources.resource_type_exists(service, entry["name"])
+                else {}
+            )
             arns = resource.get("arn", [])
-            types.append(ResourceType(
-                name=entry["name"], arns=tuple(arns if isinstance(arns, list) else [arns]),
-                condition_keys=tuple(entry.get("conditionKeys", [])) + tuple(resource.get("conditionKeys", [])),
-                required=bool(entry.get("required")),
-            ))
+            types.append(
+                ResourceType(
+                    name=entry["name"],
+                    arns=tuple(arns if isinstance(arns, list) else [arns]),
+                    condition_keys=tuple(entry.get("conditionKeys", [])) + tuple(resource.get("conditionKeys", [])),
+                    required=bool(entry.get("required")),
+                )
+            )
             dependent.extend(entry.get("dependentActions", []))
-        actions[name.lower()] = Action(service, detail["name"], tuple(types), tuple(detail.get("conditionKeys", [])),
-                                       tuple(dict.fromkeys(dependent)))
+        actions[name.lower()] = Action(
+            service,
+            detail["name"],
+            tuple(types),
+            tuple(detail.get("conditionKeys", [])),
+            tuple(dict.fromkeys(dependent)),
+        )
     return actions
 
 
@@ -164,32 +175,47 @@ def lint_statement(statement: Mapping[str, Any], *, region: str, account: str) -
             continue
         actions = expand(pattern)
         if not actions:
-            findings.append(Finding("IamUnknownAction", pattern, "the Service Authorization Reference has no such action"))
+            findings.append(
+                Finding("IamUnknownAction", pattern, "the Service Authorization Reference has no such action")
+            )
             continue
         if has_resource and "*" not in resources:
             usable = [act for act in actions if act.resource_types]
             if not usable:
-                findings.append(Finding(
-                    "IamNoResourceLevel", pattern,
-                    f"supports no resource-level permissions; its statement must use Resource '*', not {resources}",
-                ))
+                findings.append(
+                    Finding(
+                        "IamNoResourceLevel",
+                        pattern,
+                        f"supports no resource-level permissions; its statement must use Resource '*', not {resources}",
+                    )
+                )
             else:
                 matching = [
-                    act for act in usable
-                    if any(arn_matches(res, arn, region=region, account=account)
-                           for res in resources for rtype in act.resource_types for arn in rtype.arns)
+                    act
+                    for act in usable
+                    if any(
+                        arn_matches(res, arn, region=region, account=account)
+                        for res in resources
+                        for rtype in act.resource_types
+                        for arn in rtype.arns
+                    )
                 ]
                 if not matching:
                     types = sorted({arn for act in usable for rtype in act.resource_types for arn in rtype.arns})
-                    findings.append(Finding(
-                        "IamResourceMismatch", pattern,
-                        f"none of {resources} matches its resource types {types[:6]}",
-                    ))
+                    findings.append(
+                        Finding(
+                            "IamResourceMismatch",
+                            pattern,
+                            f"none of {resources} matches its resource types {types[:6]}",
+                        )
+                    )
         for key in condition_keys:
             if key.lower().startswith("aws:"):
                 continue
             supported = [k for act in actions for k in act.condition_keys]
             supported += [k for act in actions for rtype in act.resource_types for k in rtype.condition_keys]
             if not _key_supported(key, supported):
-                findings.append(Finding("IamConditionKey", f"{pattern}:{key}", "the action does not support this condition key"))
+                findings.append(
+                    Finding("IamConditionKey", f"{pattern}:{key}", "the action does not support this condition key")
+                )
     return findings

@@ -103,8 +103,9 @@ class OpenSearchServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="opensearch-stand-in", daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="opensearch-stand-in", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -151,21 +152,31 @@ class OpenSearchServer:
             with self._lock:
                 return self.ml.handle(method, path, query, body)
         if method == "GET" and path == "/":
-            return 200, {"name": "node-1", "cluster_name": "stand-in", "tagline": "The OpenSearch Project: https://opensearch.org/",
-                         "version": {"distribution": "opensearch", "number": self.version}}  # fmt: skip
+            return 200, {
+                "name": "node-1",
+                "cluster_name": "stand-in",
+                "tagline": "The OpenSearch Project: https://opensearch.org/",
+                "version": {"distribution": "opensearch", "number": self.version},
+            }
         if path == "/_search/point_in_time" and method == "DELETE":
             return self._delete_pits(body)
         if path.endswith("/_search/point_in_time") and method == "POST":
             return self._create_pit(path.split("/")[1], query)
         if path.endswith("/_search") and method in ("GET", "POST"):
             return self._search(path, body or {})
-        return 404, _error("no_handler_found_exception", f"no handler found for uri [{path}] and method [{method}]", 404)
+        return 404, _error(
+            "no_handler_found_exception", f"no handler found for uri [{path}] and method [{method}]", 404
+        )
 
     def _create_pit(self, index: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         if "keep_alive" not in query:
-            return 400, _error("action_request_validation_exception", "Validation Failed: 1: keep alive not specified;", 400)
+            return 400, _error(
+                "action_request_validation_exception", "Validation Failed: 1: keep alive not specified;", 400
+            )
         if index in self.forbidden_indices:
-            return 403, _error("security_exception", f"no permissions for [indices:data/read/point_in_time/create] on [{index}]", 403)
+            return 403, _error(
+                "security_exception", f"no permissions for [indices:data/read/point_in_time/create] on [{index}]", 403
+            )
         if index not in self.indices:
             return 404, _error("index_not_found_exception", f"no such index [{index}]", 404)
         with self._lock:
@@ -173,8 +184,11 @@ class OpenSearchServer:
             pit_id = base64.urlsafe_b64encode(f"pit-{index}-{self._pit_counter}".encode()).decode()
             self.open_pits[pit_id] = list(self.indices[index])
             self.created_pits.append(pit_id)
-        return 200, {"pit_id": pit_id, "_shards": {"total": self.shards, "successful": self.shards, "skipped": 0, "failed": 0},
-                     "creation_time": int(time.time() * 1000)}  # fmt: skip
+        return 200, {
+            "pit_id": pit_id,
+            "_shards": {"total": self.shards, "successful": self.shards, "skipped": 0, "failed": 0},
+            "creation_time": int(time.time() * 1000),
+        }
 
     def _delete_pits(self, body: Any) -> tuple[int, Any]:
         pit_ids = (body or {}).get("pit_id", [])
@@ -198,10 +212,14 @@ class OpenSearchServer:
         if not pit:
             return 400, _error("illegal_argument_exception", "this stand-in only answers point-in-time searches", 400)
         if path != "/_search":
-            return 400, _error("action_request_validation_exception", "[indices] cannot be used with point in time", 400)
+            return 400, _error(
+                "action_request_validation_exception", "[indices] cannot be used with point in time", 400
+            )
         documents = self.open_pits.get(pit.get("id"))
         if documents is None:
-            return 404, _error("search_context_missing_exception", f"No search context found for id [{pit.get('id')}]", 404)
+            return 404, _error(
+                "search_context_missing_exception", f"No search context found for id [{pit.get('id')}]", 404
+            )
         if body.get("query", {"match_all": {}}) != {"match_all": {}}:
             return 400, _error("parsing_exception", "this stand-in only supports match_all", 400)
         try:
@@ -212,12 +230,21 @@ class OpenSearchServer:
         after = body.get("search_after")
         if after is not None:
             if len(after) != len(keys):
-                return 400, _error("illegal_argument_exception", "search_after has a different number of sort fields", 400)
+                return 400, _error(
+                    "illegal_argument_exception", "search_after has a different number of sort fields", 400
+                )
             ordered = [document for document in ordered if [key(document) for key in keys] > list(after)]
         page = ordered[: body.get("size", 10)]
-        hits = [{"_index": document.index, "_id": document.id, "_score": None,
-                 "_source": _filter_source(document.source, body.get("_source", True)),
-                 "sort": [key(document) for key in keys]} for document in page]  # fmt: skip
+        hits = [
+            {
+                "_index": document.index,
+                "_id": document.id,
+                "_score": None,
+                "_source": _filter_source(document.source, body.get("_source", True)),
+                "sort": [key(document) for key in keys],
+            }
+            for document in page
+        ]
         pit_id = pit["id"]
         if self.rotate_pit_ids:
             with self._lock:
@@ -225,9 +252,13 @@ class OpenSearchServer:
                 new_id = base64.urlsafe_b64encode(f"{pit_id}-{self._pit_counter}".encode()).decode()
                 self.open_pits[new_id] = self.open_pits.pop(pit_id)
                 pit_id = new_id
-        return 200, {"pit_id": pit_id, "took": 1, "timed_out": False,
-                     "_shards": {"total": self.shards, "successful": self.shards, "skipped": 0, "failed": 0},
-                     "hits": {"total": {"value": len(documents), "relation": "eq"}, "max_score": None, "hits": hits}}  # fmt: skip
+        return 200, {
+            "pit_id": pit_id,
+            "took": 1,
+            "timed_out": False,
+            "_shards": {"total": self.shards, "successful": self.shards, "skipped": 0, "failed": 0},
+            "hits": {"total": {"value": len(documents), "relation": "eq"}, "max_score": None, "hits": hits},
+        }
 
     def _sort_key(self, entry: Any) -> Any:
         name, order = (entry, "asc") if isinstance(entry, str) else next(iter(entry.items()))
@@ -297,7 +328,9 @@ class MlCommons:
             ("GET", "connectors", route[2], ""): lambda: self._get(self.connectors, route[2], "connector"),
             ("PUT", "connectors", route[2], ""): lambda: self._update_connector(route[2], body or {}),
             ("POST", "model_groups", "_register", ""): lambda: self._register_group(body or {}),
-            ("POST", "model_groups", "_search", ""): lambda: self._search({} if self.hidden_model_groups else self.model_groups, body),
+            ("POST", "model_groups", "_search", ""): lambda: self._search(
+                {} if self.hidden_model_groups else self.model_groups, body
+            ),
             ("POST", "models", "_register", ""): lambda: self._register_model(body or {}),
             ("POST", "models", "_search", ""): lambda: self._search(self.models, body),
             ("GET", "models", route[2], ""): lambda: self._get(self.models, route[2], "model"),
@@ -308,7 +341,9 @@ class MlCommons:
         }
         handler = handlers.get(route)
         if handler is None:
-            return 400, _error("illegal_argument_exception", f"this stand-in has no ML Commons API [{method} {path}]", 400)
+            return 400, _error(
+                "illegal_argument_exception", f"this stand-in has no ML Commons API [{method} {path}]", 400
+            )
         return handler()
 
     # settings ----------------------------------------------------------------------------------------------
@@ -317,7 +352,10 @@ class MlCommons:
         if method == "GET":
             if query.get("flat_settings") != ["true"]:
                 return 400, _error("illegal_argument_exception", "this stand-in answers flat_settings=true only", 400)
-            answer: dict[str, Any] = {"persistent": dict(self.persistent_settings), "transient": dict(self.transient_settings)}
+            answer: dict[str, Any] = {
+                "persistent": dict(self.persistent_settings),
+                "transient": dict(self.transient_settings),
+            }
             if query.get("include_defaults") == ["true"]:
                 answer["defaults"] = {TRUSTED_ENDPOINTS_SETTING: list(self.default_trusted_endpoints)}
             return 200, answer
@@ -327,11 +365,17 @@ class MlCommons:
         for scope, target in (("persistent", self.persistent_settings), ("transient", self.transient_settings)):
             for key, value in (body.get(scope) or {}).items():
                 if key != TRUSTED_ENDPOINTS_SETTING:
-                    return 400, _error("illegal_argument_exception", f"this stand-in does not know setting [{key}]", 400)
+                    return 400, _error(
+                        "illegal_argument_exception", f"this stand-in does not know setting [{key}]", 400
+                    )
                 if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
                     return 400, _error("illegal_argument_exception", f"[{key}] must be a list of strings", 400)
                 target[key] = list(value)
-        return 200, {"acknowledged": True, "persistent": body.get("persistent", {}), "transient": body.get("transient", {})}
+        return 200, {
+            "acknowledged": True,
+            "persistent": body.get("persistent", {}),
+            "transient": body.get("transient", {}),
+        }
 
     # connectors --------------------------------------------------------------------------------------------
 
@@ -341,7 +385,9 @@ class MlCommons:
             return 400, _error("illegal_argument_exception", problem, 400)
         connector_id = self._new_id("conn")
         self.credentials[connector_id] = dict(body.get("credential") or {})
-        self.connectors[connector_id] = {key: value for key, value in body.items() if key != "credential"} | {"created_time": self._counter}
+        self.connectors[connector_id] = {key: value for key, value in body.items() if key != "credential"} | {
+            "created_time": self._counter
+        }
         return 200, {"connector_id": connector_id}
 
     def _connector_problem(self, body: dict[str, Any], *, creating: bool) -> str | None:
@@ -368,11 +414,17 @@ class MlCommons:
     def _update_connector(self, connector_id: str, body: dict[str, Any]) -> tuple[int, Any]:
         if connector_id not in self.connectors:
             return 404, _error("status_exception", "Failed to find connector", 404)
-        using = [model_id for model_id, model in self.models.items()
-                 if model.get("connector_id") == connector_id and model.get("model_state") == "DEPLOYED"]  # fmt: skip
+        using = [
+            model_id
+            for model_id, model in self.models.items()
+            if model.get("connector_id") == connector_id and model.get("model_state") == "DEPLOYED"
+        ]
         if using:
-            return 400, _error("illegal_argument_exception",
-                               f"{len(using)} models are still using this connector, please undeploy the models first: {using}", 400)  # fmt: skip
+            return 400, _error(
+                "illegal_argument_exception",
+                f"{len(using)} models are still using this connector, please undeploy the models first: {using}",
+                400,
+            )
         problem = self._connector_problem(body, creating=False)
         if problem:
             return 400, _error("illegal_argument_exception", problem, 400)
@@ -392,8 +444,12 @@ class MlCommons:
                 reason = f"The name you provided is already being used by a model group with ID: {group_id}."
                 return 400, _error("illegal_argument_exception", reason, 400)
         group_id = self._new_id("group")
-        self.model_groups[group_id] = {"name": name, "description": body.get("description", ""), "latest_version": 0,
-                                       "access": body.get("access_mode", "private")}  # fmt: skip
+        self.model_groups[group_id] = {
+            "name": name,
+            "description": body.get("description", ""),
+            "latest_version": 0,
+            "access": body.get("access_mode", "private"),
+        }
         return 200, {"model_group_id": group_id, "status": "CREATED"}
 
     # models and tasks --------------------------------------------------------------------------------------
@@ -402,7 +458,9 @@ class MlCommons:
         if body.get("function_name", "").lower() != "remote":
             return 400, _error("illegal_argument_exception", "this stand-in registers remote models only", 400)
         if body.get("connector_id") not in self.connectors:
-            return 400, _error("illegal_argument_exception", f"Failed to find connector: {body.get('connector_id')}", 400)
+            return 400, _error(
+                "illegal_argument_exception", f"Failed to find connector: {body.get('connector_id')}", 400
+            )
         group = self.model_groups.get(body.get("model_group_id", ""))
         if group is None:
             return 404, _error("status_exception", "Failed to find model group", 404)
@@ -414,9 +472,15 @@ class MlCommons:
             return 200, {"task_id": task_id, "status": "CREATED"}
         model_id = self._new_id("model")
         group["latest_version"] += 1
-        self.models[model_id] = {"name": body["name"], "algorithm": "REMOTE", "model_group_id": body["model_group_id"],
-                                 "model_version": str(group["latest_version"]), "connector_id": body["connector_id"],
-                                 "description": body.get("description", ""), "model_state": "REGISTERED"}  # fmt: skip
+        self.models[model_id] = {
+            "name": body["name"],
+            "algorithm": "REMOTE",
+            "model_group_id": body["model_group_id"],
+            "model_version": str(group["latest_version"]),
+            "connector_id": body["connector_id"],
+            "description": body.get("description", ""),
+            "model_state": "REGISTERED",
+        }
         self.tasks[task_id] = self._task_document("REGISTER_MODEL", model_id)
         return 200, {"task_id": task_id, "status": "CREATED", "model_id": model_id}
 
@@ -425,7 +489,9 @@ class MlCommons:
         if model is None:
             return 404, _error("status_exception", "Failed to find model", 404)
         if model["model_state"] == "DEPLOYED":
-            return 400, _error("illegal_argument_exception", "Model is deployed; undeploy it before updating its connector", 400)
+            return 400, _error(
+                "illegal_argument_exception", "Model is deployed; undeploy it before updating its connector", 400
+            )
         if "connector_id" in body and body["connector_id"] not in self.connectors:
             return 400, _error("illegal_argument_exception", "Failed to find connector", 400)
         model.update(body)
@@ -446,8 +512,16 @@ class MlCommons:
         return 200, {"node-1": {"stats": {model_id: "undeployed"}}}
 
     def _task_document(self, task_type: str, model_id: str | None, *, error: str | None = None) -> dict[str, Any]:
-        return {"model_id": model_id, "task_type": task_type, "function_name": "REMOTE", "state": "CREATED",
-                "worker_node": ["node-1"], "is_async": task_type == "DEPLOY_MODEL", "_polls": 0, "_error": error}  # fmt: skip
+        return {
+            "model_id": model_id,
+            "task_type": task_type,
+            "function_name": "REMOTE",
+            "state": "CREATED",
+            "worker_node": ["node-1"],
+            "is_async": task_type == "DEPLOY_MODEL",
+            "_polls": 0,
+            "_error": error,
+        }
 
     def _task(self, task_id: str) -> tuple[int, Any]:
         task = self.tasks.get(task_id)
@@ -472,7 +546,9 @@ class MlCommons:
 
     def _get(self, store: dict[str, dict[str, Any]], document_id: str, kind: str) -> tuple[int, Any]:
         if document_id not in store:
-            return 404, _error("status_exception", f"Failed to find {kind} with the provided {kind} id: {document_id}", 404)
+            return 404, _error(
+                "status_exception", f"Failed to find {kind} with the provided {kind} id: {document_id}", 404
+            )
         return 200, dict(store[document_id])
 
     def _search(self, store: dict[str, dict[str, Any]], body: Any, *, hide: tuple[str, ...] = ()) -> tuple[int, Any]:
@@ -480,13 +556,25 @@ class MlCommons:
         if not store and self.missing_indices_answer_404:
             return 404, _error("index_not_found_exception", "no such index [.plugins-ml-*]", 404)
         try:
-            matches = [(doc_id, doc) for doc_id, doc in store.items() if _ml_matches(body.get("query", {"match_all": {}}), doc)]
+            matches = [
+                (doc_id, doc) for doc_id, doc in store.items() if _ml_matches(body.get("query", {"match_all": {}}), doc)
+            ]
         except ValueError as error:
             return 400, _error("parsing_exception", str(error), 400)
-        hits = [{"_index": ".plugins-ml", "_id": doc_id, "_score": 1.0,
-                 "_source": {key: value for key, value in doc.items() if key not in hide}}
-                for doc_id, doc in matches[: body.get("size", 10)]]  # fmt: skip
-        return 200, {"took": 1, "timed_out": False, "hits": {"total": {"value": len(matches), "relation": "eq"}, "max_score": 1.0, "hits": hits}}
+        hits = [
+            {
+                "_index": ".plugins-ml",
+                "_id": doc_id,
+                "_score": 1.0,
+                "_source": {key: value for key, value in doc.items() if key not in hide},
+            }
+            for doc_id, doc in matches[: body.get("size", 10)]
+        ]
+        return 200, {
+            "took": 1,
+            "timed_out": False,
+            "hits": {"total": {"value": len(matches), "relation": "eq"}, "max_score": 1.0, "hits": hits},
+        }
 
     @property
     def counts(self) -> dict[str, int]:
@@ -494,30 +582,36 @@ class MlCommons:
 
 
 def _ml_matches(query: dict[str, Any], document: dict[str, Any]) -> bool:
-    (kind, spec), = query.items()
+    ((kind, spec),) = query.items()
     if kind == "match_all":
         return True
     if kind == "term":
-        (name, value), = spec.items()
+        ((name, value),) = spec.items()
         value = value.get("value") if isinstance(value, dict) else value
         return document.get(name.removesuffix(".keyword")) == value
     if kind == "exists":
         return document.get(spec["field"]) is not None
     if kind == "bool":
+
         def clauses(key: str) -> list[dict[str, Any]]:
             found = spec.get(key, [])
             return [found] if isinstance(found, dict) else found
 
         should = clauses("should")
         minimum = spec.get("minimum_should_match", 0 if clauses("filter") + clauses("must") else 1)
-        return (all(_ml_matches(clause, document) for clause in clauses("filter") + clauses("must"))
-                and not any(_ml_matches(clause, document) for clause in clauses("must_not"))
-                and (not should or sum(_ml_matches(clause, document) for clause in should) >= minimum))  # fmt: skip
+        return (
+            all(_ml_matches(clause, document) for clause in clauses("filter") + clauses("must"))
+            and not any(_ml_matches(clause, document) for clause in clauses("must_not"))
+            and (not should or sum(_ml_matches(clause, document) for clause in should) >= minimum)
+        )
     raise ValueError(f"this stand-in does not understand [{kind}] queries")
 
 
 def _error(kind: str, reason: str, status: int) -> dict[str, Any]:
-    return {"error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason}, "status": status}
+    return {
+        "error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
+        "status": status,
+    }
 
 
 def _filter_source(source: dict[str, Any], includes: Any) -> dict[str, Any]:
@@ -582,8 +676,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if state.username is not None:
             expected = "Basic " + base64.b64encode(f"{state.username}:{state.password}".encode()).decode()
             if self.headers.get("Authorization") != expected:
-                self._respond(401, _error("security_exception", "Unauthorized", 401),
-                              {"WWW-Authenticate": 'Basic realm="OpenSearch Security"'})  # fmt: skip
+                self._respond(
+                    401,
+                    _error("security_exception", "Unauthorized", 401),
+                    {"WWW-Authenticate": 'Basic realm="OpenSearch Security"'},
+                )
                 return
         status, payload = state.handle(self.command, url.path, parse_qs(url.query), body)
         self._respond(status, payload)

@@ -53,15 +53,21 @@ class Artifacts:
 
 def split_uri(uri: str) -> tuple[str, str]:
     assert uri.startswith("s3://"), uri
-    bucket, _, key = uri[len("s3://"):].partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     return bucket, key
 
 
 @pytest.fixture
 def artifacts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Artifacts]:
     """moto S3 with the artifacts bucket (named by ``ARTIFACTS_BUCKET``) and a source bucket."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-                        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "ARTIFACTS_BUCKET": ARTIFACTS_BUCKET}.items():  # fmt: skip
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "ARTIFACTS_BUCKET": ARTIFACTS_BUCKET,
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)

@@ -58,14 +58,31 @@ def policy_documents(app: DeployedApp) -> Iterator[PolicyDocument]:
         resource_type, properties = resource["Type"], resource.get("Properties", {})
         acknowledged = acknowledgments(resource)
         if resource_type == "AWS::IAM::Role":
-            yield PolicyDocument(stack.name, logical_id, "trust", app.resolve(stack.name, properties["AssumeRolePolicyDocument"]),
-                                 acknowledged=acknowledged)
+            yield PolicyDocument(
+                stack.name,
+                logical_id,
+                "trust",
+                app.resolve(stack.name, properties["AssumeRolePolicyDocument"]),
+                acknowledged=acknowledged,
+            )
             for inline in properties.get("Policies", []):
-                yield PolicyDocument(stack.name, logical_id, "identity", app.resolve(stack.name, inline["PolicyDocument"]),
-                                     roles=[logical_id], acknowledged=acknowledged)
+                yield PolicyDocument(
+                    stack.name,
+                    logical_id,
+                    "identity",
+                    app.resolve(stack.name, inline["PolicyDocument"]),
+                    roles=[logical_id],
+                    acknowledged=acknowledged,
+                )
         elif resource_type in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            yield PolicyDocument(stack.name, logical_id, "identity", app.resolve(stack.name, properties["PolicyDocument"]),
-                                 roles=_role_ids(properties.get("Roles", [])), acknowledged=acknowledged)
+            yield PolicyDocument(
+                stack.name,
+                logical_id,
+                "identity",
+                app.resolve(stack.name, properties["PolicyDocument"]),
+                roles=_role_ids(properties.get("Roles", [])),
+                acknowledged=acknowledged,
+            )
         elif resource_type in RESOURCE_POLICY_PROPERTIES and RESOURCE_POLICY_PROPERTIES[resource_type] in properties:
             document = app.resolve(stack.name, properties[RESOURCE_POLICY_PROPERTIES[resource_type]])
             yield PolicyDocument(stack.name, logical_id, "resource", document, acknowledged=acknowledged)
@@ -85,6 +102,11 @@ def role_policies(app: DeployedApp) -> dict[tuple[str, str], list[PolicyDocument
     for stack, logical_id, resource in app.resources("AWS::IAM::Role"):
         for arn in resource["Properties"].get("ManagedPolicyArns", []):
             if isinstance(arn, dict) and "Ref" in arn:
-                by_role[(stack.name, logical_id)] += [d for d in documents if d.stack == stack.name and d.logical_id == arn["Ref"]
-                                                      and (stack.name, logical_id) not in [(d.stack, r) for r in d.roles]]
+                by_role[(stack.name, logical_id)] += [
+                    d
+                    for d in documents
+                    if d.stack == stack.name
+                    and d.logical_id == arn["Ref"]
+                    and (stack.name, logical_id) not in [(d.stack, r) for r in d.roles]
+                ]
     return by_role

@@ -39,11 +39,22 @@ CDK_CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
 REGION = PSEUDO_PARAMETERS["AWS::Region"]
 ACCOUNT = PSEUDO_PARAMETERS["AWS::AccountId"]
 ARTIFACTS, DATA = "modelsmith-dev-artifacts", "modelsmith-dev-data"
-FUNCTIONS = ("validate_input", "estimate_cost", "extract_corpus", "generate_queries", "build_pairs", "publish_training_report",
-             "register_model")  # fmt: skip
+FUNCTIONS = (
+    "validate_input",
+    "estimate_cost",
+    "extract_corpus",
+    "generate_queries",
+    "build_pairs",
+    "publish_training_report",
+    "register_model",
+)
 PINECONE_SECRET = "modelsmith/dev/pinecone-api-key"
-ROLES = {"training": "TrainingJobRole", "inference": "EndpointRole", "connector": "MlCommonsConnectorRole",
-         "batch": "BatchInferenceRole"}  # fmt: skip
+ROLES = {
+    "training": "TrainingJobRole",
+    "inference": "EndpointRole",
+    "connector": "MlCommonsConnectorRole",
+    "batch": "BatchInferenceRole",
+}
 
 
 def synthesize_pipeline(*, spot_training: bool = False) -> dict[str, Any]:
@@ -55,11 +66,18 @@ def synthesize_pipeline(*, spot_training: bool = False) -> dict[str, Any]:
         environments["dev"].setdefault("retrieval_pipeline", {})["spot_training"] = True
     config = load_config(environments, "dev")
     foundation = FoundationStack(app, "Modelsmith-dev-Foundation", config=config)
-    stack = RetrievalPipelineStack(app, "Modelsmith-dev-RetrievalPipeline", config=config, foundation=foundation,
-                                   poll_interval=Duration.seconds(1), endpoint_poll_interval=Duration.seconds(1))  # fmt: skip
+    stack = RetrievalPipelineStack(
+        app,
+        "Modelsmith-dev-RetrievalPipeline",
+        config=config,
+        foundation=foundation,
+        poll_interval=Duration.seconds(1),
+        endpoint_poll_interval=Duration.seconds(1),
+    )
     template = app.synth().get_stack_by_name(stack.stack_name).template
-    (artifacts_parameter,) = [name for name, p in template["Parameters"].items()
-                              if p.get("Default") == "/modelsmith/dev/s3/artifacts-bucket"]  # fmt: skip
+    (artifacts_parameter,) = [
+        name for name, p in template["Parameters"].items() if p.get("Default") == "/modelsmith/dev/s3/artifacts-bucket"
+    ]
     return {
         "template": template,
         "state_machine": stack.get_logical_id(stack.state_machine.node.default_child),
@@ -89,7 +107,8 @@ def scripted_training(
 
         sets = {"synthetic": synthetic, **({"human": human} if human else {})}
         evaluations = {
-            name: compare(evaluation(base), evaluation(tuned), queries=len(base)) for name, (base, tuned) in sets.items()
+            name: compare(evaluation(base), evaluation(tuned), queries=len(base))
+            for name, (base, tuned) in sets.items()
         }
         base, tuned = evaluations["synthetic"]["base"], evaluations["synthetic"]["fine_tuned"]
         metrics = {
@@ -124,7 +143,9 @@ class EndpointRuntime:
         self.requests: list[tuple[str, int]] = []
         self._work = tempfile.TemporaryDirectory(prefix="endpoint-models-")
 
-    def invoke_endpoint(self, *, EndpointName: str, Body: bytes, ContentType: str, Accept: str = "application/json") -> dict:  # noqa: N803
+    def invoke_endpoint(
+        self, *, EndpointName: str, Body: bytes, ContentType: str, Accept: str = "application/json"
+    ) -> dict:  # noqa: N803
         handler, model = self._load(EndpointName)
         texts = handler.input_fn(Body, ContentType)
         self.requests.append((EndpointName, len(texts)))
@@ -142,7 +163,9 @@ class EndpointRuntime:
             body = self.sagemaker.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
                 archive.extractall(model_dir, filter="data")
-            spec = importlib.util.spec_from_file_location(f"endpoint_inference_{config_name}", model_dir / "code" / "inference.py")
+            spec = importlib.util.spec_from_file_location(
+                f"endpoint_inference_{config_name}", model_dir / "code" / "inference.py"
+            )
             assert spec and spec.loader, "model.tar.gz has no code/inference.py"
             handler = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(handler)
@@ -153,11 +176,19 @@ class EndpointRuntime:
 class RetrievalWorld:
     """moto resources standing in for the deployed stacks, plus the stand-ins and what they were asked."""
 
-    def __init__(self, synthesized: dict[str, Any], monkeypatch: pytest.MonkeyPatch, *, query_writer: Callable[[str], str],
-                 throttle: int = 0, batch_statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed"),
-                 batch_failed_every: int = 0, spot_interruptions: int = 0,
-                 training_program: Callable[[list[str]], int] | None = no_gain_training,
-                 endpoint_final: str = "InService") -> None:  # fmt: skip
+    def __init__(
+        self,
+        synthesized: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        query_writer: Callable[[str], str],
+        throttle: int = 0,
+        batch_statuses: tuple[str, ...] = ("Submitted", "InProgress", "Completed"),
+        batch_failed_every: int = 0,
+        spot_interruptions: int = 0,
+        training_program: Callable[[list[str]], int] | None = no_gain_training,
+        endpoint_final: str = "InService",
+    ) -> None:
         monkeypatch.setenv("ARTIFACTS_BUCKET", ARTIFACTS)
         use_cost_config(synthesized["template"], synthesized["functions"]["estimate_cost"], monkeypatch)
         self.s3 = boto3.client("s3", region_name=REGION)
@@ -176,18 +207,24 @@ class RetrievalWorld:
         self.batch = FakeBedrockBatch(query_writer, statuses=batch_statuses, failed_every=batch_failed_every)
         install_bedrock_service(monkeypatch, self.batch)
         programs = {} if training_program is None else {"program": training_program}
-        self.sagemaker = SageMakerStandIn(endpoint_final=endpoint_final, spot_interruptions=spot_interruptions, **programs)
+        self.sagemaker = SageMakerStandIn(
+            endpoint_final=endpoint_final, spot_interruptions=spot_interruptions, **programs
+        )
         install_sagemaker_service(monkeypatch, self.sagemaker)
         self.endpoint_runtime = EndpointRuntime(self.sagemaker)
 
         self.inbox = NotificationInbox()
         values = {f"{logical}.Arn": arns[name] for name, logical in synthesized["functions"].items()}
-        values.update({f"{logical}.Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}" for name, logical in synthesized["roles"].items()})
-        values.update({
-            synthesized["artifacts_parameter"]: ARTIFACTS,
-            "output:NotificationsTopicAE679CBD": self.inbox.topic_arn,
-            "output:ProjectKey99EBDA78": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/project",
-        })  # fmt: skip
+        values.update(
+            {f"{logical}.Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}" for name, logical in synthesized["roles"].items()}
+        )
+        values.update(
+            {
+                synthesized["artifacts_parameter"]: ARTIFACTS,
+                "output:NotificationsTopicAE679CBD": self.inbox.topic_arn,
+                "output:ProjectKey99EBDA78": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/project",
+            }
+        )
         self.definition = render_definition(synthesized["template"], synthesized["state_machine"], values)
 
     def put_corpus(self, lines: list[str], key: str = "corpora/handbook.jsonl") -> str:
@@ -195,7 +232,9 @@ class RetrievalWorld:
         return f"s3://{DATA}/{key}"
 
     def keys(self, prefix: str = "") -> list[str]:
-        return sorted(item["Key"] for item in self.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=prefix).get("Contents", []))
+        return sorted(
+            item["Key"] for item in self.s3.list_objects_v2(Bucket=ARTIFACTS, Prefix=prefix).get("Contents", [])
+        )
 
     def read(self, key: str) -> bytes:
         return self.s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read()

@@ -82,12 +82,19 @@ class SageMakerStandIn:
         interruptions = []
         while True:
             with tempfile.TemporaryDirectory(prefix="sagemaker-job-") as work:
-                interrupt = bool(request.get("EnableManagedSpotTraining")) and len(interruptions) < self.spot_interruptions
+                interrupt = (
+                    bool(request.get("EnableManagedSpotTraining")) and len(interruptions) < self.spot_interruptions
+                )
                 status, reason = self._train(request, Path(work), interrupt=interrupt)
             if status != "Interrupted":
                 break
             interruptions.append(reason)
-        self.training_jobs[name] = {"request": request, "status": status, "reason": reason, "interruptions": interruptions}
+        self.training_jobs[name] = {
+            "request": request,
+            "status": status,
+            "reason": reason,
+            "interruptions": interruptions,
+        }
         return {"TrainingJobArn": response["TrainingJobArn"]}
 
     def _train(self, request: dict[str, Any], work: Path, *, interrupt: bool = False) -> tuple[str, str | None]:
@@ -181,7 +188,7 @@ class SageMakerStandIn:
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         target.mkdir(parents=True, exist_ok=True)
         for item in self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
-            relative = item["Key"][len(prefix):].lstrip("/") or Path(item["Key"]).name
+            relative = item["Key"][len(prefix) :].lstrip("/") or Path(item["Key"]).name
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             self.s3.download_file(bucket, item["Key"], str(target / relative))
 
@@ -203,9 +210,11 @@ class SageMakerStandIn:
             "SecondaryStatus": job["status"],
             "HyperParameters": request.get("HyperParameters", {}),
             "OutputDataConfig": request["OutputDataConfig"],
-            "ModelArtifacts": {"S3ModelArtifacts": f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/"
-                                                   f"{TrainingJobName}/output/model.tar.gz"},
-        }  # fmt: skip
+            "ModelArtifacts": {
+                "S3ModelArtifacts": f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/"
+                f"{TrainingJobName}/output/model.tar.gz"
+            },
+        }
         if job["reason"]:
             description["FailureReason"] = job["reason"]
         return description
@@ -267,8 +276,13 @@ class SageMakerStandIn:
         if name in self.endpoints:
             raise _client_error("ValidationException", f"Cannot create already existing endpoint {name}")
         arn = f"arn:aws:sagemaker:{REGION}:123456789012:endpoint/{name}"
-        self.endpoints[name] = {"arn": arn, "config": request["EndpointConfigName"], "previous": None,
-                                "status": "Creating", "tags": request.get("Tags", [])}  # fmt: skip
+        self.endpoints[name] = {
+            "arn": arn,
+            "config": request["EndpointConfigName"],
+            "previous": None,
+            "status": "Creating",
+            "tags": request.get("Tags", []),
+        }
         return {"EndpointArn": arn}
 
     def update_endpoint(self, **request: Any) -> dict[str, Any]:
@@ -281,23 +295,35 @@ class SageMakerStandIn:
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
         endpoint = self.endpoints[EndpointName]
-        description = {"EndpointName": EndpointName, "EndpointArn": endpoint["arn"],
-                       "EndpointConfigName": endpoint["config"], "EndpointStatus": endpoint["status"]}  # fmt: skip
+        description = {
+            "EndpointName": EndpointName,
+            "EndpointArn": endpoint["arn"],
+            "EndpointConfigName": endpoint["config"],
+            "EndpointStatus": endpoint["status"],
+        }
         if endpoint["status"] in ("Creating", "Updating"):  # the next look sees the outcome
             if self.endpoint_final == "InService":
                 endpoint["status"] = "InService"
             elif endpoint["previous"]:  # a failed update rolls back
                 endpoint.update(status="InService", config=endpoint["previous"], failure="update failed; rolled back")
             else:
-                endpoint.update(status="Failed", failure="The primary container for production variant AllTraffic did not pass the ping health check.")
+                endpoint.update(
+                    status="Failed",
+                    failure="The primary container for production variant AllTraffic did not pass the ping health check.",
+                )
         if "failure" in endpoint:
             description["FailureReason"] = endpoint["failure"]
         return description
 
     def list_endpoints(self, **request: Any) -> dict[str, Any]:
         contains = request.get("NameContains", "")
-        return {"Endpoints": [{"EndpointName": name, "EndpointArn": e["arn"], "EndpointStatus": e["status"]}
-                              for name, e in sorted(self.endpoints.items()) if contains in name]}  # fmt: skip
+        return {
+            "Endpoints": [
+                {"EndpointName": name, "EndpointArn": e["arn"], "EndpointStatus": e["status"]}
+                for name, e in sorted(self.endpoints.items())
+                if contains in name
+            ]
+        }
 
     def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:  # noqa: N803
         self.calls.append("DeleteEndpoint")
@@ -311,7 +337,9 @@ class SageMakerStandIn:
 def _client_error(code: str, message: str) -> Exception:
     from botocore.exceptions import ClientError
 
-    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "SageMaker")
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "SageMaker"
+    )
 
 
 def install_sagemaker_service(monkeypatch: pytest.MonkeyPatch, stand_in: SageMakerStandIn) -> None:
@@ -358,19 +386,23 @@ def _optimized_sagemaker_service(stand_in: SageMakerStandIn) -> Any:
 
     class StateTaskServiceSageMaker(StateTaskServiceCallback):
         def __init__(self) -> None:
-            super().__init__(supported_integration_patterns={ResourceCondition.WaitForTaskToken, ResourceCondition.Sync})
+            super().__init__(
+                supported_integration_patterns={ResourceCondition.WaitForTaskToken, ResourceCondition.Sync}
+            )
 
         def _get_supported_parameters(self) -> set[str]:
             return set()
 
-        def _eval_service_task(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
-                               state_credentials: Any) -> None:  # fmt: skip
+        def _eval_service_task(
+            self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+        ) -> None:
             action = self._get_boto_service_action()
             response = getattr(stand_in, action)(**normalised_parameters)
             env.stack.append({**response, "TrainingJobName": normalised_parameters.get("TrainingJobName")})
 
-        def _build_sync_resolver(self, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
-                                 state_credentials: Any) -> Callable[[], Any]:  # fmt: skip
+        def _build_sync_resolver(
+            self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
+        ) -> Callable[[], Any]:
             created = env.stack.pop()
             name = created["TrainingJobName"]
 
@@ -380,14 +412,21 @@ def _optimized_sagemaker_service(stand_in: SageMakerStandIn) -> Any:
                 if status == "Completed":
                     return description
                 if status in ("Failed", "Stopped"):
-                    raise FailureEventException(FailureEvent(
-                        env=env, error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                        event_type=HistoryEventType.TaskFailed,
-                        event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                            resource=self._get_sfn_resource(), resourceType=self._get_sfn_resource_type(),
-                            error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=json.dumps(description),
-                        )),
-                    ))  # fmt: skip
+                    raise FailureEventException(
+                        FailureEvent(
+                            env=env,
+                            error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                            event_type=HistoryEventType.TaskFailed,
+                            event_details=EventDetails(
+                                taskFailedEventDetails=TaskFailedEventDetails(
+                                    resource=self._get_sfn_resource(),
+                                    resourceType=self._get_sfn_resource_type(),
+                                    error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                                    cause=json.dumps(description),
+                                )
+                            ),
+                        )
+                    )
                 return None
 
             return resolve

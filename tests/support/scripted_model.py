@@ -44,7 +44,9 @@ class ScriptedModel(Model):
                 parsed.append(text)
         return parsed
 
-    async def stream(self, messages: Any, tool_specs: Any = None, system_prompt: Any = None, **kwargs: Any) -> AsyncIterator[dict]:
+    async def stream(
+        self, messages: Any, tool_specs: Any = None, system_prompt: Any = None, **kwargs: Any
+    ) -> AsyncIterator[dict]:
         seen = {json.dumps(r, sort_keys=True, default=str) for r in self.shown}
         for message in messages:
             for block in message.get("content", []):
@@ -63,8 +65,14 @@ class ScriptedModel(Model):
             yield {"messageStop": {"stopReason": "end_turn"}}
         else:
             arguments = turn["input"](self.results()) if callable(turn["input"]) else turn["input"]
-            yield {"contentBlockStart": {"start": {"toolUse": {"toolUseId": f"call-{len(self.shown)}", "name": turn["tool"]}}}}
+            yield {
+                "contentBlockStart": {
+                    "start": {"toolUse": {"toolUseId": f"call-{len(self.shown)}", "name": turn["tool"]}}
+                }
+            }
             yield {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps(arguments)}}}}
             yield {"contentBlockStop": {}}
             yield {"messageStop": {"stopReason": "tool_use"}}
-        yield {"metadata": {"usage": {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0}, "metrics": {"latencyMs": 0}}}
+        yield {
+            "metadata": {"usage": {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0}, "metrics": {"latencyMs": 0}}
+        }

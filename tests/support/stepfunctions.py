@@ -14,14 +14,18 @@ from typing import Any, Mapping
 
 import boto3
 
-PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": "us-west-2", "AWS::AccountId": "123456789012",
-                     "AWS::URLSuffix": "amazonaws.com"}  # fmt: skip
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-west-2",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 
 def _resolve(value: Any, values: Mapping[str, str], *, placeholders: bool = False) -> str:
     if isinstance(value, str):
         return value
-    (function, argument), = value.items()
+    ((function, argument),) = value.items()
     if function == "Ref":
         key = argument
     elif function == "Fn::GetAtt":
@@ -32,7 +36,7 @@ def _resolve(value: Any, values: Mapping[str, str], *, placeholders: bool = Fals
         return re.sub(r"\$\{([^}]+)\}", lambda m: _resolve({"Ref": m[1]}, values, placeholders=placeholders), argument)
     elif function == "Fn::GetStackOutput":
         output = argument["OutputName"]
-        matches = [k for k in values if k.startswith("output:") and k[len("output:"):] in output]
+        matches = [k for k in values if k.startswith("output:") and k[len("output:") :] in output]
         if len(matches) != 1 and placeholders:
             return f"${{{output}}}"
         if len(matches) != 1:
@@ -54,8 +58,9 @@ def render_value(value: Any, values: Mapping[str, str] | None = None) -> str:
     return _resolve(value, values or {})
 
 
-def render_definition(template: Mapping[str, Any], logical_id: str, values: Mapping[str, str], *,
-                      placeholders: bool = False) -> str:
+def render_definition(
+    template: Mapping[str, Any], logical_id: str, values: Mapping[str, str], *, placeholders: bool = False
+) -> str:
     """The deploy-time definition of state machine ``logical_id`` with references replaced by ``values``
     (with ``placeholders``, a reference without a value becomes ``${LogicalId}`` or ``${LogicalId.Attribute}``)."""
     definition = template["Resources"][logical_id]["Properties"]["DefinitionString"]
@@ -70,7 +75,9 @@ def run_execution(definition: str, name: str, execution_input: Mapping[str, Any]
     sfn = boto3.client("stepfunctions", region_name=PSEUDO_PARAMETERS["AWS::Region"])
     role = f"arn:aws:iam::{PSEUDO_PARAMETERS['AWS::AccountId']}:role/state-machine"
     arn = sfn.create_state_machine(name=f"sm-{name}", definition=definition, roleArn=role)["stateMachineArn"]
-    execution_arn = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))["executionArn"]
+    execution_arn = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))[
+        "executionArn"
+    ]
     deadline = time.monotonic() + timeout
     while True:
         description = sfn.describe_execution(executionArn=execution_arn)

@@ -21,9 +21,12 @@ def deploy_functions(lambdas: InProcessLambdas, sources: Iterable[str]) -> dict[
     arns = {}
     for source in sources:
         arns[source] = client.create_function(
-            FunctionName=source, Runtime="python3.12", Role=role["Role"]["Arn"], Handler="handler.lambda_handler",
+            FunctionName=source,
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="handler.lambda_handler",
             Code={"ZipFile": b"the handler runs in-process"},
-        )["FunctionArn"]  # fmt: skip
+        )["FunctionArn"]
         lambdas.register(source, load_handler(source))
     return arns
 
@@ -36,8 +39,12 @@ class NotificationInbox:
         self.topic_arn = sns.create_topic(Name=name)["TopicArn"]
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
-        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+        )
 
     def messages(self) -> list[dict[str, Any]]:
         received = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])

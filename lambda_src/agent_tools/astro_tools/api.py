@@ -53,9 +53,10 @@ def settings() -> Settings:
 def result_store() -> ResultStore:
     current = settings()
     return ResultStore(
-        bucket=current.output_bucket, prefix=current.output_prefix,
+        bucket=current.output_bucket,
+        prefix=current.output_prefix,
         link_expiry_seconds=current.presigned_url_expiry_seconds,
-    )  # fmt: skip
+    )
 
 
 def reset() -> None:
@@ -77,8 +78,11 @@ def _responses(model: type) -> dict[int, Any]:
 
 
 def _error(status: int, code: str, message: str) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON,
-                    body=ErrorBody(error=code, message=message).model_dump())  # fmt: skip
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=ErrorBody(error=code, message=message).model_dump(),
+    )
 
 
 @app.exception_handler(ToolError)
@@ -107,8 +111,11 @@ def _invalid_parameters(error: RequestValidationError) -> Response:
 @app.exception_handler(Exception)
 def _unexpected(error: Exception) -> Response:
     logger.exception("unexpected error in a tool")
-    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error",
-                  "the tool failed unexpectedly; the details are in the function's logs")  # fmt: skip
+    return _error(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the tool failed unexpectedly; the details are in the function's logs",
+    )
 
 
 @app.get(
@@ -125,7 +132,9 @@ def resolve_object(
     name: Annotated[str, Query(description="Object name or designation, e.g. 'M31'", min_length=1, max_length=100)],
 ) -> ResolvedObject:
     current = settings()
-    resolved = simbad_lookup.resolve(name, tap_url=current.simbad_tap_url, timeout_seconds=current.archive_timeout_seconds)
+    resolved = simbad_lookup.resolve(
+        name, tap_url=current.simbad_tap_url, timeout_seconds=current.archive_timeout_seconds
+    )
     return ResolvedObject(
         name=resolved.query,
         main_id=resolved.main_id,
@@ -152,21 +161,33 @@ def resolve_object(
 )
 def gaia_cone_search(
     name: Annotated[str | None, Query(description="Object name to search around, e.g. 'M13'", max_length=100)] = None,
-    position: Annotated[str | None, Query(
-        description="ICRS position instead of a name: degrees '250.42 36.46' or sexagesimal '16h41m41s +36d27m35s'",
-        max_length=80)] = None,
-    radius_arcmin: Annotated[float, Query(description="Search radius in arcminutes (at most 30)", gt=0,
-                                          le=gaia_search.MAX_RADIUS_ARCMIN)] = 5.0,
-    max_g_mag: Annotated[float, Query(description="Faintest G magnitude to include", ge=gaia_search.MIN_G_MAG,
-                                      le=gaia_search.MAX_G_MAG)] = gaia_search.DEFAULT_MAX_G_MAG,
-    row_limit: Annotated[int, Query(description="Most sources to return (at most 2000), brightest first", ge=1,
-                                    le=gaia_search.MAX_ROWS)] = gaia_search.DEFAULT_ROWS,
-) -> ConeSearchResult:  # fmt: skip
+    position: Annotated[
+        str | None,
+        Query(
+            description="ICRS position instead of a name: degrees '250.42 36.46' or sexagesimal '16h41m41s +36d27m35s'",
+            max_length=80,
+        ),
+    ] = None,
+    radius_arcmin: Annotated[
+        float, Query(description="Search radius in arcminutes (at most 30)", gt=0, le=gaia_search.MAX_RADIUS_ARCMIN)
+    ] = 5.0,
+    max_g_mag: Annotated[
+        float, Query(description="Faintest G magnitude to include", ge=gaia_search.MIN_G_MAG, le=gaia_search.MAX_G_MAG)
+    ] = gaia_search.DEFAULT_MAX_G_MAG,
+    row_limit: Annotated[
+        int, Query(description="Most sources to return (at most 2000), brightest first", ge=1, le=gaia_search.MAX_ROWS)
+    ] = gaia_search.DEFAULT_ROWS,
+) -> ConeSearchResult:
     current = settings()
     search = gaia_search.plan(
-        name=name, position=position, radius_arcmin=radius_arcmin, max_g_mag=max_g_mag, row_limit=row_limit,
-        simbad_tap_url=current.simbad_tap_url, timeout_seconds=current.archive_timeout_seconds,
-    )  # fmt: skip
+        name=name,
+        position=position,
+        radius_arcmin=radius_arcmin,
+        max_g_mag=max_g_mag,
+        row_limit=row_limit,
+        simbad_tap_url=current.simbad_tap_url,
+        timeout_seconds=current.archive_timeout_seconds,
+    )
     sources = gaia_search.run(search, tap_url=current.gaia_tap_url, timeout_seconds=current.archive_timeout_seconds)
     return gaia_search.save(search, sources, result_store())
 
@@ -229,9 +250,14 @@ def plot_colour_magnitude(
         gaia_search.read_stored(result_id, store), title=title, highlight=highlight
     )
     stored = store.put_png(result_id, "colour-magnitude", image)
-    return PlotResult(kind="colour-magnitude", result_id=result_id, plotted_sources=plotted,
-                      highlighted_sources=highlighted, image_url=stored.url,
-                      link_expires_in_seconds=store.link_expiry_seconds)  # fmt: skip
+    return PlotResult(
+        kind="colour-magnitude",
+        result_id=result_id,
+        plotted_sources=plotted,
+        highlighted_sources=highlighted,
+        image_url=stored.url,
+        link_expires_in_seconds=store.link_expiry_seconds,
+    )
 
 
 @app.get(
@@ -260,8 +286,14 @@ def plot_sky_positions(
         center_ra = center_dec = 0.0
     image, plotted = plots.sky_positions(sources, title=title, center_ra_deg=center_ra, center_dec_deg=center_dec)
     stored = store.put_png(result_id, "sky-positions", image)
-    return PlotResult(kind="sky-positions", result_id=result_id, plotted_sources=plotted, highlighted_sources=0,
-                      image_url=stored.url, link_expires_in_seconds=store.link_expiry_seconds)  # fmt: skip
+    return PlotResult(
+        kind="sky-positions",
+        result_id=result_id,
+        plotted_sources=plotted,
+        highlighted_sources=0,
+        image_url=stored.url,
+        link_expires_in_seconds=store.link_expiry_seconds,
+    )
 
 
 @app.get(
@@ -275,19 +307,30 @@ def plot_sky_positions(
     responses=_responses(LiteratureResult),
 )
 def search_literature(
-    query: Annotated[str, Query(description="Topic in words or ADS syntax, e.g. 'JWST exoplanet atmospheres'",
-                                min_length=1, max_length=literature.MAX_QUERY_LENGTH)],
-    max_results: Annotated[int, Query(description="Papers to return (at most 25)", ge=1,
-                                      le=literature.MAX_RESULTS)] = 10,
+    query: Annotated[
+        str,
+        Query(
+            description="Topic in words or ADS syntax, e.g. 'JWST exoplanet atmospheres'",
+            min_length=1,
+            max_length=literature.MAX_QUERY_LENGTH,
+        ),
+    ],
+    max_results: Annotated[
+        int, Query(description="Papers to return (at most 25)", ge=1, le=literature.MAX_RESULTS)
+    ] = 10,
     year_from: Annotated[int | None, Query(description="Earliest publication year", ge=1800, le=2100)] = None,
     year_to: Annotated[int | None, Query(description="Latest publication year", ge=1800, le=2100)] = None,
-) -> LiteratureResult:  # fmt: skip
+) -> LiteratureResult:
     current = settings()
     return literature.search(
-        query, max_results=max_results, year_from=year_from, year_to=year_to,
+        query,
+        max_results=max_results,
+        year_from=year_from,
+        year_to=year_to,
         token_provider=lambda: literature.read_token(current.ads_token_secret_arn),
-        api_url=current.ads_api_url, timeout_seconds=current.archive_timeout_seconds,
-    )  # fmt: skip
+        api_url=current.ads_api_url,
+        timeout_seconds=current.archive_timeout_seconds,
+    )
 
 
 @app.get(
@@ -301,8 +344,9 @@ def search_literature(
     responses=_responses(KnowledgeBaseResult),
 )
 def search_knowledge_base(
-    query: Annotated[str, Query(description="The question or topic, in words", min_length=1,
-                                max_length=knowledge.MAX_QUERY_LENGTH)],
+    query: Annotated[
+        str, Query(description="The question or topic, in words", min_length=1, max_length=knowledge.MAX_QUERY_LENGTH)
+    ],
     max_results: Annotated[int, Query(description="Passages to return", ge=1, le=knowledge.MAX_RESULTS)] = 5,
 ) -> KnowledgeBaseResult:
     return knowledge.search(query, knowledge_base_id=settings().knowledge_base_id, max_results=max_results)

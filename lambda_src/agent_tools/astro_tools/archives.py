@@ -57,7 +57,9 @@ class TimeoutConnectionHandler:
         self._ssl_port = parts.port or 443
         self._timeout_seconds = timeout_seconds
 
-    def get_connection(self, *, ishttps: bool = False, cookie: Any = None, verbose: bool = False) -> http.client.HTTPConnection:
+    def get_connection(
+        self, *, ishttps: bool = False, cookie: Any = None, verbose: bool = False
+    ) -> http.client.HTTPConnection:
         if ishttps or cookie is not None:
             return self.get_connection_secure(verbose)
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_seconds)
@@ -77,7 +79,9 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         wrapped = getattr(current, "cause", None)
-        pending.extend([current.__cause__, current.__context__, wrapped if isinstance(wrapped, BaseException) else None])
+        pending.extend(
+            [current.__cause__, current.__context__, wrapped if isinstance(wrapped, BaseException) else None]
+        )
 
 
 def _http_status(error: BaseException) -> int | None:

@@ -54,9 +54,12 @@ class ConeSearch:
 
     def adql(self) -> str:
         return _QUERY.format(
-            row_limit=self.row_limit, ra=self.center.ra_deg, dec=self.center.dec_deg,
-            radius_deg=self.radius_arcmin / 60.0, max_g_mag=self.max_g_mag,
-        )  # fmt: skip
+            row_limit=self.row_limit,
+            ra=self.center.ra_deg,
+            dec=self.center.dec_deg,
+            radius_deg=self.radius_arcmin / 60.0,
+            max_g_mag=self.max_g_mag,
+        )
 
 
 @lru_cache(maxsize=4)
@@ -90,9 +93,15 @@ def _client(tap_url: str, timeout_seconds: float) -> Any:
 
 
 def plan(
-    *, name: str | None, position: str | None, radius_arcmin: float, max_g_mag: float, row_limit: int,
-    simbad_tap_url: str, timeout_seconds: float,
-) -> ConeSearch:  # fmt: skip
+    *,
+    name: str | None,
+    position: str | None,
+    radius_arcmin: float,
+    max_g_mag: float,
+    row_limit: int,
+    simbad_tap_url: str,
+    timeout_seconds: float,
+) -> ConeSearch:
     """Validate the arguments and find the centre (resolving ``name`` with SIMBAD)."""
     has_name, has_position = bool(name and name.strip()), bool(position and position.strip())
     if has_name == has_position:
@@ -101,7 +110,9 @@ def plan(
             + ("both were given" if has_name else "neither was given")
         )
     if not 0 < radius_arcmin <= MAX_RADIUS_ARCMIN:
-        raise BadArgument(f"radius_arcmin = {radius_arcmin:g}: must be above 0 and at most {MAX_RADIUS_ARCMIN:g} arcmin")
+        raise BadArgument(
+            f"radius_arcmin = {radius_arcmin:g}: must be above 0 and at most {MAX_RADIUS_ARCMIN:g} arcmin"
+        )
     if not MIN_G_MAG <= max_g_mag <= MAX_G_MAG:
         raise BadArgument(f"max_g_mag = {max_g_mag:g}: must be between {MIN_G_MAG:g} and {MAX_G_MAG:g} (Gaia's range)")
     if not 1 <= row_limit <= MAX_ROWS:
@@ -112,7 +123,9 @@ def plan(
     else:
         center = parse_position(position or "")
         target = f"RA {center.ra_deg:.5f}, Dec {center.dec_deg:+.5f}"
-    return ConeSearch(target=target, center=center, radius_arcmin=radius_arcmin, max_g_mag=max_g_mag, row_limit=row_limit)
+    return ConeSearch(
+        target=target, center=center, radius_arcmin=radius_arcmin, max_g_mag=max_g_mag, row_limit=row_limit
+    )
 
 
 def _value(value: object) -> float | None:
@@ -137,16 +150,18 @@ def run(search: ConeSearch, *, tap_url: str, timeout_seconds: float) -> list[Gai
     sources = []
     for row in table:
         ra, dec = float(row[names["ra"]]), float(row[names["dec"]])
-        sources.append(GaiaSource(
-            source_id=str(int(row[names["source_id"]])),
-            ra_deg=ra,
-            dec_deg=dec,
-            g_mag=_value(row[names["phot_g_mean_mag"]]),
-            bp_rp=_value(row[names["bp_rp"]]),
-            parallax_mas=_value(row[names["parallax"]]),
-            parallax_error_mas=_value(row[names["parallax_error"]]),
-            separation_arcmin=round(_separation_arcmin(ra, dec, search.center), 4),
-        ))  # fmt: skip
+        sources.append(
+            GaiaSource(
+                source_id=str(int(row[names["source_id"]])),
+                ra_deg=ra,
+                dec_deg=dec,
+                g_mag=_value(row[names["phot_g_mean_mag"]]),
+                bp_rp=_value(row[names["bp_rp"]]),
+                parallax_mas=_value(row[names["parallax"]]),
+                parallax_error_mas=_value(row[names["parallax_error"]]),
+                separation_arcmin=round(_separation_arcmin(ra, dec, search.center), 4),
+            )
+        )
     sources.sort(key=lambda source: math.inf if source.g_mag is None else source.g_mag)
     return sources
 
@@ -157,10 +172,21 @@ def save(search: ConeSearch, sources: list[GaiaSource], store: ResultStore) -> C
     stored = store.put_table(
         result_id,
         COLUMNS,
-        ([s.source_id, s.ra_deg, s.dec_deg, s.g_mag, s.bp_rp, s.parallax_mas, s.parallax_error_mas, s.separation_arcmin]
-         for s in sources),
+        (
+            [
+                s.source_id,
+                s.ra_deg,
+                s.dec_deg,
+                s.g_mag,
+                s.bp_rp,
+                s.parallax_mas,
+                s.parallax_error_mas,
+                s.separation_arcmin,
+            ]
+            for s in sources
+        ),
         description=f"Gaia DR3 within {search.radius_arcmin:g} arcmin of {search.target}, G <= {search.max_g_mag:g}",
-    )  # fmt: skip
+    )
     return ConeSearchResult(
         target=search.target,
         center_ra_deg=search.center.ra_deg,
@@ -185,9 +211,14 @@ def read_stored(result_id: str, store: ResultStore) -> list[GaiaSource]:
 
     return [
         GaiaSource(
-            source_id=row["source_id"], ra_deg=float(row["ra"]), dec_deg=float(row["dec"]),
-            g_mag=number(row["phot_g_mean_mag"]), bp_rp=number(row["bp_rp"]), parallax_mas=number(row["parallax"]),
-            parallax_error_mas=number(row["parallax_error"]), separation_arcmin=float(row["separation_arcmin"]),
-        )  # fmt: skip
+            source_id=row["source_id"],
+            ra_deg=float(row["ra"]),
+            dec_deg=float(row["dec"]),
+            g_mag=number(row["phot_g_mean_mag"]),
+            bp_rp=number(row["bp_rp"]),
+            parallax_mas=number(row["parallax"]),
+            parallax_error_mas=number(row["parallax_error"]),
+            separation_arcmin=float(row["separation_arcmin"]),
+        )
         for row in store.read_table(result_id)
     ]

@@ -96,13 +96,19 @@ def handle(event: Any, context: Any) -> dict[str, Any]:
     name = tool_name(context)
     known = operations(json.loads(OPENAPI_PATH.read_text()))
     if name not in known:
-        return {"error": "unknown_tool", "message": f"no tool {name!r}; tools: {', '.join(sorted(known))}", "status": 404}
+        return {
+            "error": "unknown_tool",
+            "message": f"no tool {name!r}; tools: {', '.join(sorted(known))}",
+            "status": 404,
+        }
     if not isinstance(event, dict):
         message = f"arguments: expected an object, got {type(event).__name__}"
         return {"error": "bad_arguments", "message": message, "status": 400}
     path, method, _ = known[name]
     parameters = [
-        {"name": key, "type": _type_name(value), "value": _text(value)} for key, value in event.items() if value is not None
+        {"name": key, "type": _type_name(value), "value": _text(value)}
+        for key, value in event.items()
+        if value is not None
     ]
     agent_event = {
         "messageVersion": "1.0",

@@ -46,8 +46,11 @@ def search(query: str, *, knowledge_base_id: str | None, max_results: int, clien
     except BotoCoreError as error:
         raise ArchiveUnavailable(f"{SOURCE} could not be reached ({type(error).__name__})") from error
     passages = [
-        Passage(text=(result.get("content") or {}).get("text", ""), score=result.get("score"),
-                source=((result.get("location") or {}).get("s3Location") or {}).get("uri"))
+        Passage(
+            text=(result.get("content") or {}).get("text", ""),
+            score=result.get("score"),
+            source=((result.get("location") or {}).get("s3Location") or {}).get("uri"),
+        )
         for result in answer.get("retrievalResults", [])
     ]
     return KnowledgeBaseResult(query=query, passages=passages)

@@ -92,9 +92,15 @@ def _paper(document: dict[str, Any]) -> Paper:
 
 
 def search(
-    query: str, *, max_results: int, year_from: int | None, year_to: int | None, token_provider: TokenProvider,
-    api_url: str, timeout_seconds: float,
-) -> LiteratureResult:  # fmt: skip
+    query: str,
+    *,
+    max_results: int,
+    year_from: int | None,
+    year_to: int | None,
+    token_provider: TokenProvider,
+    api_url: str,
+    timeout_seconds: float,
+) -> LiteratureResult:
     """The most relevant papers for ``query``, optionally within a range of publication years."""
     cleaned = validate_query(query)
     if not 1 <= max_results <= MAX_RESULTS:
@@ -123,4 +129,6 @@ def search(
                 ) from error
             raise
         body = response.json()["response"]
-    return LiteratureResult(query=cleaned, total_found=int(body.get("numFound", 0)), papers=[_paper(d) for d in body["docs"]])
+    return LiteratureResult(
+        query=cleaned, total_found=int(body.get("numFound", 0)), papers=[_paper(d) for d in body["docs"]]
+    )

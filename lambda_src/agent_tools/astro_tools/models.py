@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 class ErrorBody(BaseModel):
     """Every non-200 answer: a machine-readable code and a message for a person."""
 
-    error: str = Field(description="bad_argument, not_found, archive_timeout, archive_unavailable, not_configured or internal_error")
+    error: str = Field(
+        description="bad_argument, not_found, archive_timeout, archive_unavailable, not_configured or internal_error"
+    )
     message: str = Field(description="What went wrong and what to do about it")
 
 

@@ -54,7 +54,9 @@ def to_openapi_30(node: Any) -> Any:
     return node
 
 
-def write_or_check(argv: list[str] | None, path: Path, generate_file: Callable[[], str], module: str, summary: str) -> int:
+def write_or_check(
+    argv: list[str] | None, path: Path, generate_file: Callable[[], str], module: str, summary: str
+) -> int:
     """The command line of a generated, committed file: rewrite ``path``, or with ``--check`` exit 1 when it differs."""
     parser = argparse.ArgumentParser(description=summary)
     parser.add_argument("--check", action="store_true", help="only compare with the committed file")

@@ -28,18 +28,33 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def colour_magnitude(sources: list[GaiaSource], *, title: str, highlight: ColourMagnitudeCut | None) -> tuple[bytes, int, int]:
+def colour_magnitude(
+    sources: list[GaiaSource], *, title: str, highlight: ColourMagnitudeCut | None
+) -> tuple[bytes, int, int]:
     """The PNG, the number of sources plotted (those with G and BP-RP), and how many are highlighted."""
     plotted = [s for s in sources if s.g_mag is not None and s.bp_rp is not None]
     chosen = [s for s in plotted if highlight is not None and highlight.accepts(s)]
     others = [s for s in plotted if not (highlight is not None and highlight.accepts(s))]
     figure = Figure(figsize=_SIZE_INCHES)
     axes = figure.subplots()
-    axes.scatter([s.bp_rp for s in others], [s.g_mag for s in others], s=4, c="0.35", alpha=0.7, linewidths=0,
-                 label="Gaia DR3 sources")  # fmt: skip
+    axes.scatter(
+        [s.bp_rp for s in others],
+        [s.g_mag for s in others],
+        s=4,
+        c="0.35",
+        alpha=0.7,
+        linewidths=0,
+        label="Gaia DR3 sources",
+    )
     if highlight is not None:
-        axes.scatter([s.bp_rp for s in chosen], [s.g_mag for s in chosen], s=8, c="tab:red", linewidths=0,
-                     label=f"{highlight.describe()} ({len(chosen)})")  # fmt: skip
+        axes.scatter(
+            [s.bp_rp for s in chosen],
+            [s.g_mag for s in chosen],
+            s=8,
+            c="tab:red",
+            linewidths=0,
+            label=f"{highlight.describe()} ({len(chosen)})",
+        )
     axes.invert_yaxis()
     axes.set_xlabel("BP - RP (mag)")
     axes.set_ylabel("G (mag)")
@@ -49,13 +64,17 @@ def colour_magnitude(sources: list[GaiaSource], *, title: str, highlight: Colour
     return _png(figure), len(plotted), len(chosen)
 
 
-def sky_positions(sources: list[GaiaSource], *, title: str, center_ra_deg: float, center_dec_deg: float) -> tuple[bytes, int]:
+def sky_positions(
+    sources: list[GaiaSource], *, title: str, center_ra_deg: float, center_dec_deg: float
+) -> tuple[bytes, int]:
     """The PNG and the number of sources plotted; brighter sources get bigger points."""
     figure = Figure(figsize=_SIZE_INCHES)
     axes = figure.subplots()
     faintest = max((s.g_mag for s in sources if s.g_mag is not None), default=20.0)
     sizes = [max(1.0, (faintest + 1.0 - s.g_mag) * 3.0) if s.g_mag is not None else 1.0 for s in sources]
-    axes.scatter([s.ra_deg for s in sources], [s.dec_deg for s in sources], s=sizes, c="tab:blue", alpha=0.6, linewidths=0)
+    axes.scatter(
+        [s.ra_deg for s in sources], [s.dec_deg for s in sources], s=sizes, c="tab:blue", alpha=0.6, linewidths=0
+    )
     axes.plot([center_ra_deg], [center_dec_deg], marker="+", color="tab:red", markersize=14, label="search centre")
     axes.invert_xaxis()
     axes.set_xlabel("RA (deg, ICRS)")

@@ -14,7 +14,9 @@ from astropy.coordinates import SkyCoord
 
 from astro_tools.errors import BadArgument
 
-_DECIMAL_PAIR = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:d|deg)?\s*[, ]\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:d|deg)?\s*$")
+_DECIMAL_PAIR = re.compile(
+    r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:d|deg)?\s*[, ]\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:d|deg)?\s*$"
+)
 _MAX_LENGTH = 80
 EXAMPLES = "degrees ('10.6847 41.2690') or sexagesimal ('00h42m44.3s +41d16m09s' or '00:42:44.3 +41:16:09')"
 

@@ -33,7 +33,9 @@ class ColourMagnitudeCut:
             ("g_min", self.g_min, "g_max", self.g_max),
         ):
             if low is not None and high is not None and low >= high:
-                raise BadArgument(f"{low_name} = {low:g} is not below {high_name} = {high:g}; the selection would be empty")
+                raise BadArgument(
+                    f"{low_name} = {low:g} is not below {high_name} = {high:g}; the selection would be empty"
+                )
 
     def describe(self) -> str:
         parts = []
@@ -47,7 +49,10 @@ class ColourMagnitudeCut:
         return " and ".join(parts)
 
     def accepts(self, source: GaiaSource) -> bool:
-        for value, low, high in ((source.bp_rp, self.bp_rp_min, self.bp_rp_max), (source.g_mag, self.g_min, self.g_max)):
+        for value, low, high in (
+            (source.bp_rp, self.bp_rp_min, self.bp_rp_max),
+            (source.g_mag, self.g_min, self.g_max),
+        ):
             if low is None and high is None:
                 continue
             if value is None or (low is not None and value <= low) or (high is not None and value >= high):

@@ -51,7 +51,9 @@ class Settings:
             output_prefix=prefix if prefix.endswith("/") else prefix + "/",
             ads_token_secret_arn=environ[ADS_TOKEN_SECRET_ARN],
             archive_timeout_seconds=float(environ.get(ARCHIVE_TIMEOUT_SECONDS, cls.archive_timeout_seconds)),
-            presigned_url_expiry_seconds=int(environ.get(PRESIGNED_URL_EXPIRY_SECONDS, cls.presigned_url_expiry_seconds)),
+            presigned_url_expiry_seconds=int(
+                environ.get(PRESIGNED_URL_EXPIRY_SECONDS, cls.presigned_url_expiry_seconds)
+            ),
             simbad_tap_url=environ.get(SIMBAD_TAP_URL, DEFAULT_SIMBAD_TAP_URL),
             gaia_tap_url=environ.get(GAIA_TAP_URL, DEFAULT_GAIA_TAP_URL),
             ads_api_url=environ.get(ADS_API_URL, DEFAULT_ADS_API_URL),

@@ -49,9 +49,12 @@ class ResultStore:
         self._s3 = s3_client or boto3.client(
             "s3",
             # Virtual-hosted, regional links: the global endpoint would redirect outside us-east-1.
-            config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"},
-                          retries={"mode": "standard", "max_attempts": 3}),
-        )  # fmt: skip
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "virtual"},
+                retries={"mode": "standard", "max_attempts": 3},
+            ),
+        )
 
     def new_result_id(self) -> str:
         return uuid.uuid4().hex
@@ -59,16 +62,21 @@ class ResultStore:
     def result_key(self, result_id: str) -> str:
         return f"{self.prefix}results/{validate_result_id(result_id)}.csv"
 
-    def put_table(self, result_id: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, description: str) -> StoredObject:
+    def put_table(
+        self, result_id: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, description: str
+    ) -> StoredObject:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows(["" if value is None else value for value in row] for row in rows)
         key = self.result_key(result_id)
         self._s3.put_object(
-            Bucket=self.bucket, Key=key, Body=buffer.getvalue().encode(), ContentType="text/csv",
+            Bucket=self.bucket,
+            Key=key,
+            Body=buffer.getvalue().encode(),
+            ContentType="text/csv",
             Metadata={"description": description[:1000]},
-        )  # fmt: skip
+        )
         return StoredObject(key=key, url=self.presign(key))
 
     def read_table(self, result_id: str) -> list[dict[str, str]]:

@@ -11,10 +11,17 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 # Worth another try: the same request may succeed a moment later.
-RETRYABLE_ERROR_CODES = frozenset({
-    "ThrottlingException", "ServiceUnavailableException", "ServiceUnavailable", "InternalServerException",
-    "ModelNotReadyException", "ModelTimeoutException", "TooManyRequestsException",
-})  # fmt: skip
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "ServiceUnavailable",
+        "InternalServerException",
+        "ModelNotReadyException",
+        "ModelTimeoutException",
+        "TooManyRequestsException",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -34,8 +41,10 @@ def bedrock_runtime_client() -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client("bedrock-runtime", config=Config(retries={"mode": "standard", "max_attempts": 1},
-                                                          connect_timeout=10, read_timeout=120))  # fmt: skip
+    return boto3.client(
+        "bedrock-runtime",
+        config=Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=10, read_timeout=120),
+    )
 
 
 def answer_text(response: Mapping[str, Any]) -> str:

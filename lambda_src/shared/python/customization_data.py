@@ -137,7 +137,9 @@ def _decode_line(raw: bytes | str, line_number: int) -> Any:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise _RecordProblem("(line)", f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})") from None
+            raise _RecordProblem(
+                "(line)", f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})"
+            ) from None
     else:
         text = raw
     if line_number == 1:
@@ -199,7 +201,9 @@ def _chat(record: dict[str, Any]) -> Conversation:
             continue
         expected = "user" if not turns or turns[-1][0] == "assistant" else "assistant"
         if role != expected:
-            raise _RecordProblem(f"{path}.role", f"expected {expected!r} (roles alternate user/assistant), got {role!r}")
+            raise _RecordProblem(
+                f"{path}.role", f"expected {expected!r} (roles alternate user/assistant), got {role!r}"
+            )
         turns.append((role, content))
     if not turns:
         raise _RecordProblem("messages", "no user or assistant message")
@@ -217,8 +221,10 @@ def _instruction(record: dict[str, Any]) -> Conversation:
 
 
 def _prompt_completion(record: dict[str, Any]) -> Conversation:
-    return Conversation(None, (("user", _text(record.get("prompt"), "prompt")),
-                               ("assistant", _text(record.get("completion"), "completion"))))  # fmt: skip
+    return Conversation(
+        None,
+        (("user", _text(record.get("prompt"), "prompt")), ("assistant", _text(record.get("completion"), "completion"))),
+    )
 
 
 READERS = {"chat": _chat, "instruction": _instruction, "prompt_completion": _prompt_completion}
@@ -246,7 +252,7 @@ def parse_llama3_prompt(prompt: str, completion: str) -> Conversation:
     """The conversation a ``render_llama3_prompt`` prompt and its completion hold (the inverse, for checks)."""
     if not prompt.startswith(BEGIN_OF_TEXT) or not prompt.endswith(_header("assistant")):
         raise ValueError("not a Llama 3 chat prompt")
-    body = prompt[len(BEGIN_OF_TEXT):-len(_header("assistant"))]
+    body = prompt[len(BEGIN_OF_TEXT) : -len(_header("assistant"))]
     system: str | None = None
     turns: list[tuple[str, str]] = []
     for segment in body.split(END_OF_TURN)[:-1]:
@@ -259,7 +265,9 @@ def parse_llama3_prompt(prompt: str, completion: str) -> Conversation:
     return Conversation(system, tuple(turns) + (("assistant", completion),))
 
 
-def to_target(conversation: Conversation, source_format: str, record: dict[str, Any], target_format: str) -> dict[str, Any]:
+def to_target(
+    conversation: Conversation, source_format: str, record: dict[str, Any], target_format: str
+) -> dict[str, Any]:
     if target_format == "prompt_completion":
         if source_format == "prompt_completion":
             return {"prompt": record["prompt"], "completion": record["completion"]}
@@ -284,8 +292,12 @@ def from_target(record: dict[str, Any]) -> Conversation:
 def _text_length(record: dict[str, Any]) -> int:
     if "prompt" in record:
         return len(record["prompt"]) + len(record["completion"])
-    return sum(len(block["text"]) for part in ("system", "messages") for item in record.get(part, [])
-               for block in (item.get("content", [item]) if part == "messages" else [item]))  # fmt: skip
+    return sum(
+        len(block["text"])
+        for part in ("system", "messages")
+        for item in record.get(part, [])
+        for block in (item.get("content", [item]) if part == "messages" else [item])
+    )
 
 
 # --- the whole file --------------------------------------------------------------------------------------
@@ -297,8 +309,10 @@ def split_records(
     """Indexes ``(train, validation)``: the ``round(n * fraction)`` records (at least 1, at most n - 1 and at most
     ``max_validation``, when n >= 2) with the lowest seeded SHA-256 of their canonical JSON go to validation, with
     every identical record (up to that cap)."""
-    digests = [hashlib.sha256(f"{seed}\x00{json.dumps(r, sort_keys=True, ensure_ascii=False)}".encode()).digest()
-               for r in records]  # fmt: skip
+    digests = [
+        hashlib.sha256(f"{seed}\x00{json.dumps(r, sort_keys=True, ensure_ascii=False)}".encode()).digest()
+        for r in records
+    ]
     count = 0 if len(records) < 2 else min(len(records) - 1, max(1, round(len(records) * validation_fraction)))
     if max_validation is not None:
         count = min(count, max_validation)
@@ -316,14 +330,22 @@ def _percentile(sorted_values: list[int], fraction: float) -> int:
 
 
 def convert_and_validate(
-    lines: Iterable[bytes | str], *, source_name: str, target_format: TargetFormat | str, limits: Limits,
-    validation_fraction: float = DEFAULT_VALIDATION_FRACTION, seed: int = DEFAULT_SEED,
-) -> Result:  # fmt: skip
+    lines: Iterable[bytes | str],
+    *,
+    source_name: str,
+    target_format: TargetFormat | str,
+    limits: Limits,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
+    seed: int = DEFAULT_SEED,
+) -> Result:
     """Convert and check every line of one JSONL file (see the module docstring); blank lines are skipped."""
     if target_format not in TARGET_FORMATS:
         raise ValueError(f"target_format: {target_format!r} is not one of {', '.join(TARGET_FORMATS)}")
-    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, (int, float)) \
-            or not 0 < validation_fraction < 1:  # fmt: skip
+    if (
+        isinstance(validation_fraction, bool)
+        or not isinstance(validation_fraction, (int, float))
+        or not 0 < validation_fraction < 1
+    ):
         raise ValueError(f"validation_fraction: {validation_fraction!r} must be a number between 0 and 1 (exclusive)")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed: {seed!r} is not an integer")
@@ -344,19 +366,26 @@ def convert_and_validate(
                 raise _RecordProblem("(line)", f"expected a JSON object, got {_json_type(record)}")
             record_format = detect_format(record)
             if record_format is None:
-                raise _RecordProblem("(record)", "unknown format: expected 'messages', 'instruction'/'output' "
-                                                 "or 'prompt'/'completion' fields")  # fmt: skip
+                raise _RecordProblem(
+                    "(record)",
+                    "unknown format: expected 'messages', 'instruction'/'output' or 'prompt'/'completion' fields",
+                )
             if file_format is None:
                 file_format, format_line = record_format, line_number
             elif record_format != file_format:
-                raise _RecordProblem("(record)", f"{record_format} record, but line {format_line} is {file_format}; "
-                                                 "a file holds one format")  # fmt: skip
+                raise _RecordProblem(
+                    "(record)",
+                    f"{record_format} record, but line {format_line} is {file_format}; a file holds one format",
+                )
             conversation = READERS[record_format](record)
             target = to_target(conversation, record_format, record, target_format)
             estimate = estimate_tokens(_text_length(target))
             if estimate > limits.max_tokens_per_record:
-                raise _RecordProblem("(record)", f"about {estimate} tokens ({TOKEN_ESTIMATE_NOTE}), "
-                                                 f"over the limit of {limits.max_tokens_per_record}")  # fmt: skip
+                raise _RecordProblem(
+                    "(record)",
+                    f"about {estimate} tokens ({TOKEN_ESTIMATE_NOTE}), "
+                    f"over the limit of {limits.max_tokens_per_record}",
+                )
         except _RecordProblem as problem:
             result.problems.append(Problem(source_name, line_number, problem.field_path, problem.reason))
             continue
@@ -367,26 +396,44 @@ def convert_and_validate(
     if count == 0:
         result.problems.append(Problem(source_name, 0, "(file)", "empty: no records"))
     elif count < limits.min_records:
-        result.problems.append(Problem(source_name, 0, "(file)", f"{count} records; at least {limits.min_records} needed"))
+        result.problems.append(
+            Problem(source_name, 0, "(file)", f"{count} records; at least {limits.min_records} needed")
+        )
     elif count > limits.max_records:
-        result.problems.append(Problem(source_name, 0, "(file)", f"{count} records; at most {limits.max_records} allowed"))
+        result.problems.append(
+            Problem(source_name, 0, "(file)", f"{count} records; at most {limits.max_records} allowed")
+        )
     if result.problems:
         result.metadata = {"source": source_name, "records": count, "problems": len(result.problems)}
         return result
 
-    train_indexes, validation_indexes = split_records(converted, validation_fraction, seed, limits.max_validation_records)
+    train_indexes, validation_indexes = split_records(
+        converted, validation_fraction, seed, limits.max_validation_records
+    )
     result.train = [converted[index] for index in train_indexes]
     result.validation = [converted[index] for index in validation_indexes]
     ordered = sorted(tokens)
     distinct = len({json.dumps(record, sort_keys=True) for record in converted})
     result.metadata = {
-        "source": source_name, "source_format": file_format, "target_format": target_format,
-        "records": count, "train_records": len(result.train), "validation_records": len(result.validation),
-        "duplicate_records": count - distinct, "validation_fraction": validation_fraction, "seed": seed,
-        "token_estimate": TOKEN_ESTIMATE_NOTE, "max_tokens_per_record": limits.max_tokens_per_record,
-        "tokens_per_record": {"min": ordered[0], "mean": round(sum(ordered) / len(ordered), 1),
-                              "p50": _percentile(ordered, 0.5), "p95": _percentile(ordered, 0.95), "max": ordered[-1]},
-    }  # fmt: skip
+        "source": source_name,
+        "source_format": file_format,
+        "target_format": target_format,
+        "records": count,
+        "train_records": len(result.train),
+        "validation_records": len(result.validation),
+        "duplicate_records": count - distinct,
+        "validation_fraction": validation_fraction,
+        "seed": seed,
+        "token_estimate": TOKEN_ESTIMATE_NOTE,
+        "max_tokens_per_record": limits.max_tokens_per_record,
+        "tokens_per_record": {
+            "min": ordered[0],
+            "mean": round(sum(ordered) / len(ordered), 1),
+            "p50": _percentile(ordered, 0.5),
+            "p95": _percentile(ordered, 0.95),
+            "max": ordered[-1],
+        },
+    }
     return result
 
 
@@ -406,8 +453,12 @@ def store_result(s3_client: Any, bucket: str, prefix: str, result: Result) -> di
         for record in result.train:
             train.write(record)
         uris = {"validation": validation.commit()}
-        s3_client.put_object(Bucket=bucket, Key=f"{prefix}metadata.json", ContentType="application/json",
-                             Body=json.dumps(result.metadata, indent=2).encode())  # fmt: skip
+        s3_client.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}metadata.json",
+            ContentType="application/json",
+            Body=json.dumps(result.metadata, indent=2).encode(),
+        )
         uris["metadata"] = f"s3://{bucket}/{prefix}metadata.json"
         uris["train"] = train.commit()
     finally:

@@ -27,9 +27,17 @@ MAX_RETRIES = 3
 _AWS_HOST = re.compile(r"\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.(?P<service>es|aoss)\.amazonaws\.com$")
 
 
-def open_client(endpoint: str, auth: str, secret_arn: str | None, *, session: boto3.Session | None = None,
-                field_prefix: str = "", serverless_refusal: str, fallback_region: str | None = None,
-                timeout_seconds: int = 30) -> OpenSearch:  # fmt: skip
+def open_client(
+    endpoint: str,
+    auth: str,
+    secret_arn: str | None,
+    *,
+    session: boto3.Session | None = None,
+    field_prefix: str = "",
+    serverless_refusal: str,
+    fallback_region: str | None = None,
+    timeout_seconds: int = 30,
+) -> OpenSearch:
     session = session or boto3.Session()
     url = urlsplit(endpoint)
     if not url.hostname:
@@ -50,10 +58,16 @@ def open_client(endpoint: str, auth: str, secret_arn: str | None, *, session: bo
     else:
         http_auth = read_basic_credentials(secret_arn or "", session, field_prefix=field_prefix)
     return OpenSearch(
-        hosts=[host], http_auth=http_auth, use_ssl=secure, verify_certs=secure, ssl_show_warn=secure,
-        connection_class=Urllib3HttpConnection, timeout=timeout_seconds, max_retries=MAX_RETRIES,
+        hosts=[host],
+        http_auth=http_auth,
+        use_ssl=secure,
+        verify_certs=secure,
+        ssl_show_warn=secure,
+        connection_class=Urllib3HttpConnection,
+        timeout=timeout_seconds,
+        max_retries=MAX_RETRIES,
         retry_on_timeout=True,
-    )  # fmt: skip
+    )
 
 
 def read_basic_credentials(secret_arn: str, session: boto3.Session, *, field_prefix: str = "") -> tuple[str, str]:

@@ -64,7 +64,12 @@ def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _guarded_connect(self: socket.socket, address: Any) -> Any:
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and host not in _LOOPBACK_NAMES and not host.startswith("127.") and self.family != socket.AF_UNIX:
+    if (
+        isinstance(host, str)
+        and host not in _LOOPBACK_NAMES
+        and not host.startswith("127.")
+        and self.family != socket.AF_UNIX
+    ):
         raise OSError(f"test tried to connect to {address!r}: the agent tools' tests must stay offline")
     return _real_connect(self, address)
 
@@ -102,7 +107,9 @@ def gaia_field(ra: float, dec: float, radius_deg: float = 0.5) -> Table:
         plx = rng.uniform(0.2, 3.0, count) if parallax is None else rng.normal(parallax, 0.05, count)
         radius = radius_deg * rng.uniform(0, 1, count) ** (1.5 if name != "field" else 0.5)
         angle = rng.uniform(0, 2 * np.pi, count)
-        rows.append((g, bp_rp, plx, ra + radius * np.cos(angle) / np.cos(np.radians(dec)), dec + radius * np.sin(angle)))
+        rows.append(
+            (g, bp_rp, plx, ra + radius * np.cos(angle) / np.cos(np.radians(dec)), dec + radius * np.sin(angle))
+        )
     g, bp_rp, plx, ras, decs = (np.concatenate(parts) for parts in zip(*rows))
     no_colour = (g > 20.0) & (rng.uniform(0, 1, g.size) < 0.3)  # faint sources often lack BP/RP photometry
     table = Table()
@@ -197,9 +204,19 @@ def _handler_for(server: ArchiveServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             form = parse_qs(self.rfile.read(length).decode()) if length else {}
             query = parse_qs(url.query)
-            archive = "simbad" if url.path.startswith("/simbad") else "gaia" if url.path.startswith("/tap-server") else "ads"
-            server.requests.append({"archive": archive, "method": method, "path": url.path, "form": form, "query": query,
-                                    "authorization": self.headers.get("Authorization")})  # fmt: skip
+            archive = (
+                "simbad" if url.path.startswith("/simbad") else "gaia" if url.path.startswith("/tap-server") else "ads"
+            )
+            server.requests.append(
+                {
+                    "archive": archive,
+                    "method": method,
+                    "path": url.path,
+                    "form": form,
+                    "query": query,
+                    "authorization": self.headers.get("Authorization"),
+                }
+            )
             if server.stall_seconds:
                 time.sleep(server.stall_seconds)
             if server.fail_status:
@@ -292,7 +309,11 @@ class AgentTools:
         answer = self.handler.lambda_handler(event, LambdaContext())
         response = answer["response"]
         assert answer["messageVersion"] == "1.0"
-        assert (response["actionGroup"], response["apiPath"], response["httpMethod"]) == ("astronomy-tools", api_path, "GET")
+        assert (response["actionGroup"], response["apiPath"], response["httpMethod"]) == (
+            "astronomy-tools",
+            api_path,
+            "GET",
+        )
         body = response["responseBody"]["application/json"]["body"]
         return response["httpStatusCode"], json.loads(body)
 
@@ -320,10 +341,15 @@ def agent_event(api_path: str, parameters: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "agent-tools", "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }.items():  # fmt: skip
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "agent-tools",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }.items():
         monkeypatch.setenv(key, value)
 
 
@@ -343,11 +369,15 @@ def tools(aws_environment: None, archives: ArchiveServer, monkeypatch: pytest.Mo
         from astro_tools import settings as names
 
         for key, value in {
-            names.OUTPUT_BUCKET: BUCKET, names.OUTPUT_PREFIX: PREFIX, names.ADS_TOKEN_SECRET_ARN: secret["ARN"],
-            names.ARCHIVE_TIMEOUT_SECONDS: "5", names.PRESIGNED_URL_EXPIRY_SECONDS: "3600",
-            names.SIMBAD_TAP_URL: archives.simbad_tap_url, names.GAIA_TAP_URL: archives.gaia_tap_url,
+            names.OUTPUT_BUCKET: BUCKET,
+            names.OUTPUT_PREFIX: PREFIX,
+            names.ADS_TOKEN_SECRET_ARN: secret["ARN"],
+            names.ARCHIVE_TIMEOUT_SECONDS: "5",
+            names.PRESIGNED_URL_EXPIRY_SECONDS: "3600",
+            names.SIMBAD_TAP_URL: archives.simbad_tap_url,
+            names.GAIA_TAP_URL: archives.gaia_tap_url,
             names.ADS_API_URL: archives.base_url,
-        }.items():  # fmt: skip
+        }.items():
             monkeypatch.setenv(key, value)
         from astro_tools import api, gaia_search, simbad_lookup
 

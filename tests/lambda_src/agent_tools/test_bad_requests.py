@@ -20,15 +20,33 @@ def _assert_clean(body: dict) -> None:
 @pytest.mark.parametrize(
     ("api_path", "parameters", "status", "fragments"),
     [
-        ("/gaia/cone-search", {"name": "M13", "radius_arcmin": 90.0}, 400,
-         ("radius_arcmin = '90.0'", "less than or equal to 30")),
-        ("/gaia/cone-search", {"name": "M13", "radius_arcmin": -1.0}, 400, ("radius_arcmin = '-1.0'", "greater than 0")),
+        (
+            "/gaia/cone-search",
+            {"name": "M13", "radius_arcmin": 90.0},
+            400,
+            ("radius_arcmin = '90.0'", "less than or equal to 30"),
+        ),
+        (
+            "/gaia/cone-search",
+            {"name": "M13", "radius_arcmin": -1.0},
+            400,
+            ("radius_arcmin = '-1.0'", "greater than 0"),
+        ),
         ("/gaia/cone-search", {"name": "M13", "row_limit": 50000}, 400, ("row_limit = '50000'", "2000")),
         ("/gaia/cone-search", {"name": "M13", "max_g_mag": 25.0}, 400, ("max_g_mag", "21")),
-        ("/gaia/cone-search", {"name": "M13", "position": "250.4 36.4"}, 400, ("exactly one of name", "both were given")),
+        (
+            "/gaia/cone-search",
+            {"name": "M13", "position": "250.4 36.4"},
+            400,
+            ("exactly one of name", "both were given"),
+        ),
         ("/gaia/cone-search", {}, 400, ("exactly one of name", "neither was given")),
-        ("/gaia/cone-search", {"position": "sixteen hours north"}, 400,
-         ("position = 'sixteen hours north'", "not a sky position", "00h42m44.3s")),
+        (
+            "/gaia/cone-search",
+            {"position": "sixteen hours north"},
+            400,
+            ("position = 'sixteen hours north'", "not a sky position", "00h42m44.3s"),
+        ),
         ("/gaia/cone-search", {"position": "400.0 95.0"}, 400, ("right ascension must lie in [0, 360)",)),
         ("/gaia/cone-search", {"position": "10.0 95.0"}, 400, ("declination must lie between -90 and +90",)),
         ("/objects/resolve", {"name": "Xyzzy 12345"}, 404, ("SIMBAD knows no object named 'Xyzzy 12345'",)),
@@ -38,17 +56,26 @@ def _assert_clean(body: dict) -> None:
         ("/gaia/cone-search", {"name": "Xyzzy 12345"}, 404, ("SIMBAD knows no object named",)),
         ("/literature/search", {"query": "   "}, 400, ("query is empty",)),
         ("/literature/search", {"query": "x" * 301}, 400, ("query", "at most 300 characters")),
-        ("/literature/search", {"query": "JWST", "year_from": 2025, "year_to": 2020}, 400, ("year_from = 2025 is after",)),
+        (
+            "/literature/search",
+            {"query": "JWST", "year_from": 2025, "year_to": 2020},
+            400,
+            ("year_from = 2025 is after",),
+        ),
         ("/literature/search", {"query": "JWST", "max_results": 100}, 400, ("max_results = '100'", "25")),
         ("/gaia/select", {"result_id": "../../secrets/x" + "a" * 17, "g_max": 17.0}, 400, ("not a result ID",)),
         ("/gaia/select", {"result_id": "0" * 32, "g_max": 17.0}, 404, ("no stored Gaia result", "cone search first")),
         ("/gaia/select", {"result_id": "0" * 32}, 400, ("give at least one of bp_rp_min",)),
-        ("/gaia/select", {"result_id": "0" * 32, "bp_rp_min": 1.5, "bp_rp_max": 0.8}, 400,
-         ("bp_rp_min = 1.5 is not below bp_rp_max = 0.8",)),
+        (
+            "/gaia/select",
+            {"result_id": "0" * 32, "bp_rp_min": 1.5, "bp_rp_max": 0.8},
+            400,
+            ("bp_rp_min = 1.5 is not below bp_rp_max = 0.8",),
+        ),
         ("/plots/colour-magnitude", {"result_id": "f" * 32}, 404, ("no stored Gaia result",)),
     ],
     ids=lambda value: value if isinstance(value, str) and value.startswith("/") else None,
-)  # fmt: skip
+)
 def test_bad_arguments_get_a_clear_message(tools, api_path, parameters, status, fragments) -> None:
     got_status, body = tools.invoke(api_path, **parameters)
     assert got_status == status, body
@@ -130,7 +157,9 @@ def test_rejected_ads_token_is_an_operator_problem(tools) -> None:
 
 
 def test_unreadable_ads_secret_is_an_operator_problem(tools, monkeypatch) -> None:
-    monkeypatch.setenv(names.ADS_TOKEN_SECRET_ARN, "arn:aws:secretsmanager:us-west-2:123456789012:secret:missing-AbCdEf")
+    monkeypatch.setenv(
+        names.ADS_TOKEN_SECRET_ARN, "arn:aws:secretsmanager:us-west-2:123456789012:secret:missing-AbCdEf"
+    )
     from astro_tools import api
 
     api.reset()
@@ -148,4 +177,7 @@ def test_an_unexpected_failure_is_a_500_without_details(tools, monkeypatch) -> N
     monkeypatch.setattr(simbad_lookup, "resolve", broken)
     status, body = tools.invoke("/objects/resolve", name="M31")
     assert status == 500
-    assert body == {"error": "internal_error", "message": "the tool failed unexpectedly; the details are in the function's logs"}
+    assert body == {
+        "error": "internal_error",
+        "message": "the tool failed unexpectedly; the details are in the function's logs",
+    }

@@ -44,21 +44,32 @@ def test_every_tool_is_a_valid_inline_payload_of_a_lambda_target() -> None:
     request = {
         "gatewayIdentifier": "gw-0123456789",
         "name": "astronomy-tools",
-        "targetConfiguration": {"mcp": {"lambda": {
-            "lambdaArn": "arn:aws:lambda:us-west-2:123456789012:function:modelsmith-dev-agent-tools",
-            "toolSchema": {"inlinePayload": tools},
-        }}},
+        "targetConfiguration": {
+            "mcp": {
+                "lambda": {
+                    "lambdaArn": "arn:aws:lambda:us-west-2:123456789012:function:modelsmith-dev-agent-tools",
+                    "toolSchema": {"inlinePayload": tools},
+                }
+            }
+        },
     }
     validate_parameters(request, model.operation_model("CreateGatewayTarget").input_shape)  # raises on any bad field
     # SchemaDefinition carries no bounds: they are in each description, and the function enforces them
     radius = next(t for t in tools if t["name"] == "gaiaConeSearch")["inputSchema"]["properties"]["radius_arcmin"]
-    assert radius == {"type": "number", "description": "Search radius in arcminutes (at most 30) (> 0; <= 30; default 5.0)"}
+    assert radius == {
+        "type": "number",
+        "description": "Search radius in arcminutes (at most 30) (> 0; <= 30; default 5.0)",
+    }
 
 
 def _context(tool: str) -> SimpleNamespace:
-    return SimpleNamespace(client_context=SimpleNamespace(custom={"bedrockAgentCoreToolName": tool}),
-                           function_name="agent-tools", memory_limit_in_mb=1024, aws_request_id="req-1",
-                           invoked_function_arn="arn:aws:lambda:us-west-2:123456789012:function:agent-tools")
+    return SimpleNamespace(
+        client_context=SimpleNamespace(custom={"bedrockAgentCoreToolName": tool}),
+        function_name="agent-tools",
+        memory_limit_in_mb=1024,
+        aws_request_id="req-1",
+        invoked_function_arn="arn:aws:lambda:us-west-2:123456789012:function:agent-tools",
+    )
 
 
 def test_a_gateway_call_is_answered_by_the_same_routes(tools) -> None:
@@ -81,6 +92,13 @@ def test_bad_gateway_calls_are_answered_naming_what_is_wrong(tools, event, tool,
 
 def test_an_event_without_the_gateways_tool_name_is_refused(tools) -> None:
     with pytest.raises(ValueError, match="bedrockAgentCoreToolName: missing"):
-        tools.handler.lambda_handler({"name": "M31"}, SimpleNamespace(client_context=None, function_name="f",
-                                                                       memory_limit_in_mb=128, aws_request_id="r",
-                                                                       invoked_function_arn="arn"))
+        tools.handler.lambda_handler(
+            {"name": "M31"},
+            SimpleNamespace(
+                client_context=None,
+                function_name="f",
+                memory_limit_in_mb=128,
+                aws_request_id="r",
+                invoked_function_arn="arn",
+            ),
+        )

@@ -14,7 +14,9 @@ KB_ID = "KB12345678"
 def knowledge(tools, monkeypatch):
     from astro_tools import api, knowledge
 
-    client = boto3.client("bedrock-agent-runtime", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x")
+    client = boto3.client(
+        "bedrock-agent-runtime", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     stub = Stubber(client)
     monkeypatch.setattr(knowledge, "_client", lambda: client)
     monkeypatch.setenv("KNOWLEDGE_BASE_ID", KB_ID)
@@ -25,17 +27,34 @@ def knowledge(tools, monkeypatch):
 
 
 def test_passages_come_back_most_relevant_first(tools, knowledge) -> None:
-    knowledge.add_response("retrieve", {"retrievalResults": [
-        {"content": {"text": "Gaia DR3 G magnitudes are Vega-based."}, "score": 0.91,
-         "location": {"type": "S3", "s3Location": {"uri": "s3://modelsmith-dev-data/kb/gaia.md"}}},
-        {"content": {"text": "BP-RP is the colour index."}, "score": 0.55,
-         "location": {"type": "S3", "s3Location": {"uri": "s3://modelsmith-dev-data/kb/colours.md"}}},
-    ]}, {"knowledgeBaseId": KB_ID, "retrievalQuery": {"text": "Gaia photometric system"},
-         "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 2}}})
+    knowledge.add_response(
+        "retrieve",
+        {
+            "retrievalResults": [
+                {
+                    "content": {"text": "Gaia DR3 G magnitudes are Vega-based."},
+                    "score": 0.91,
+                    "location": {"type": "S3", "s3Location": {"uri": "s3://modelsmith-dev-data/kb/gaia.md"}},
+                },
+                {
+                    "content": {"text": "BP-RP is the colour index."},
+                    "score": 0.55,
+                    "location": {"type": "S3", "s3Location": {"uri": "s3://modelsmith-dev-data/kb/colours.md"}},
+                },
+            ]
+        },
+        {
+            "knowledgeBaseId": KB_ID,
+            "retrievalQuery": {"text": "Gaia photometric system"},
+            "retrievalConfiguration": {"vectorSearchConfiguration": {"numberOfResults": 2}},
+        },
+    )
     status, body = tools.invoke("/knowledge-base/search", query="Gaia photometric system", max_results=2)
     assert status == 200
     assert [(p["score"], p["source"]) for p in body["passages"]] == [
-        (0.91, "s3://modelsmith-dev-data/kb/gaia.md"), (0.55, "s3://modelsmith-dev-data/kb/colours.md")]
+        (0.91, "s3://modelsmith-dev-data/kb/gaia.md"),
+        (0.55, "s3://modelsmith-dev-data/kb/colours.md"),
+    ]
     knowledge.assert_no_pending_responses()
 
 

@@ -15,9 +15,15 @@ from astro_tools.settings import Settings
 
 @pytest.mark.parametrize(
     "text",
-    ["10.684708 41.26875", "10.684708, +41.26875", "10.684708d 41.26875d", "00h42m44.33s +41d16m07.5s",
-     "00:42:44.33 +41:16:07.5", "00 42 44.33 +41 16 07.5"],
-)  # fmt: skip
+    [
+        "10.684708 41.26875",
+        "10.684708, +41.26875",
+        "10.684708d 41.26875d",
+        "00h42m44.33s +41d16m07.5s",
+        "00:42:44.33 +41:16:07.5",
+        "00 42 44.33 +41 16 07.5",
+    ],
+)
 def test_positions_in_every_accepted_form(text: str) -> None:
     position = positions.parse_position(text)
     assert position.ra_deg == pytest.approx(10.684708, abs=2e-5)
@@ -38,18 +44,31 @@ def test_southern_position_keeps_its_sign() -> None:
 @pytest.mark.parametrize(
     ("document", "expected"),
     [
-        ({"bibcode": "2023Natur.617..483T", "author": ["Tsai, S.-M."], "year": "2023", "volume": "617", "page": ["483"]},
-         "Tsai, S.-M. 2023, Natur, 617, 483"),
-        ({"bibcode": "2019ApJ...872..101A", "author": ["A, B.", "C, D."], "year": "2019"}, "A, B. & C, D. 2019, ApJ, 872"),
+        (
+            {
+                "bibcode": "2023Natur.617..483T",
+                "author": ["Tsai, S.-M."],
+                "year": "2023",
+                "volume": "617",
+                "page": ["483"],
+            },
+            "Tsai, S.-M. 2023, Natur, 617, 483",
+        ),
+        (
+            {"bibcode": "2019ApJ...872..101A", "author": ["A, B.", "C, D."], "year": "2019"},
+            "A, B. & C, D. 2019, ApJ, 872",
+        ),
         ({"bibcode": "2024arXiv240112345X", "author": []}, "Anonymous 2024, arXiv, 2401"),
     ],
-)  # fmt: skip
+)
 def test_citation_strings(document: dict, expected: str) -> None:
     assert literature.citation(document) == expected
 
 
 def _source(g: float | None, bp_rp: float | None) -> GaiaSource:
-    return GaiaSource(source_id="1", ra_deg=0.0, dec_deg=0.0, g_mag=g, bp_rp=bp_rp, parallax_mas=0.1, separation_arcmin=0.0)
+    return GaiaSource(
+        source_id="1", ra_deg=0.0, dec_deg=0.0, g_mag=g, bp_rp=bp_rp, parallax_mas=0.1, separation_arcmin=0.0
+    )
 
 
 def test_selection_bounds_are_strict_and_need_the_quantity() -> None:
@@ -59,17 +78,26 @@ def test_selection_bounds_are_strict_and_need_the_quantity() -> None:
 
 
 def test_selection_statistics() -> None:
-    result = selection.select("a" * 32, [_source(14, 1.0), _source(16, 1.2), _source(19, 0.5)],
-                              selection.ColourMagnitudeCut(bp_rp_min=0.8))  # fmt: skip
+    result = selection.select(
+        "a" * 32, [_source(14, 1.0), _source(16, 1.2), _source(19, 0.5)], selection.ColourMagnitudeCut(bp_rp_min=0.8)
+    )
     assert (result.selected_sources, result.total_sources, result.selected_fraction) == (2, 3, 0.6667)
-    assert result.g_mag.model_dump() == {"count": 2, "minimum": 14.0, "maximum": 16.0, "mean": 15.0, "median": 15.0,
-                                         "standard_deviation": 1.4142}  # fmt: skip
+    assert result.g_mag.model_dump() == {
+        "count": 2,
+        "minimum": 14.0,
+        "maximum": 16.0,
+        "mean": 15.0,
+        "median": 15.0,
+        "standard_deviation": 1.4142,
+    }
 
 
 def test_settings_name_missing_variables() -> None:
     with pytest.raises(RuntimeError, match="OUTPUT_BUCKET, ADS_TOKEN_SECRET_ARN"):
         Settings.from_environ({"OUTPUT_PREFIX": "agent-tools"})
-    settings = Settings.from_environ({"OUTPUT_BUCKET": "b", "OUTPUT_PREFIX": "agent-tools", "ADS_TOKEN_SECRET_ARN": "arn"})
+    settings = Settings.from_environ(
+        {"OUTPUT_BUCKET": "b", "OUTPUT_PREFIX": "agent-tools", "ADS_TOKEN_SECRET_ARN": "arn"}
+    )
     assert settings.output_prefix == "agent-tools/" and settings.archive_timeout_seconds == 20.0
     assert settings.simbad_tap_url == "https://simbad.cds.unistra.fr/simbad/sim-tap"
 
@@ -83,7 +111,7 @@ def test_settings_name_missing_variables() -> None:
         (ConnectionRefusedError(111, "refused"), ArchiveUnavailable, "X could not be reached"),
         (ValueError("bad VOTable\nline 2"), ArchiveUnavailable, "X query failed: bad VOTable"),
     ],
-)  # fmt: skip
+)
 def test_archive_errors_are_translated(raised: Exception, expected: type, message: str) -> None:
     with pytest.raises(expected, match=message):
         with archives.archive_errors("X", 2.0):

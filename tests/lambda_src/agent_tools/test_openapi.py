@@ -28,9 +28,14 @@ def test_every_operation_is_described_for_the_agent() -> None:
     schema = json.loads(openapi.SCHEMA_PATH.read_text())
     operations = {path: item["get"] for path, item in schema["paths"].items()}
     assert set(operations) == {
-        "/objects/resolve", "/gaia/cone-search", "/gaia/select", "/plots/colour-magnitude", "/plots/sky-positions",
-        "/literature/search", "/knowledge-base/search",
-    }  # fmt: skip
+        "/objects/resolve",
+        "/gaia/cone-search",
+        "/gaia/select",
+        "/plots/colour-magnitude",
+        "/plots/sky-positions",
+        "/literature/search",
+        "/knowledge-base/search",
+    }
     assert len({op["operationId"] for op in operations.values()}) == len(operations)
     for path, operation in operations.items():
         assert len(operation["description"]) > 60, path
@@ -46,10 +51,22 @@ def test_every_operation_is_described_for_the_agent() -> None:
 def test_bounds_reach_the_agent() -> None:
     schema = json.loads(openapi.SCHEMA_PATH.read_text())
     radius = next(p for p in schema["paths"]["/gaia/cone-search"]["get"]["parameters"] if p["name"] == "radius_arcmin")
-    assert radius["schema"] == {**radius["schema"], "maximum": 30.0, "minimum": 0.0, "exclusiveMinimum": True, "default": 5.0}
+    assert radius["schema"] == {
+        **radius["schema"],
+        "maximum": 30.0,
+        "minimum": 0.0,
+        "exclusiveMinimum": True,
+        "default": 5.0,
+    }
 
 
 def test_conversion_to_3_0() -> None:
-    converted = openapi.to_openapi_30({"anyOf": [{"type": "string", "maxLength": 5}], "nullable": True,
-                                       "items": [{"exclusiveMaximum": 3}]})  # fmt: skip
-    assert converted == {"type": "string", "maxLength": 5, "nullable": True, "items": [{"maximum": 3, "exclusiveMaximum": True}]}
+    converted = openapi.to_openapi_30(
+        {"anyOf": [{"type": "string", "maxLength": 5}], "nullable": True, "items": [{"exclusiveMaximum": 3}]}
+    )
+    assert converted == {
+        "type": "string",
+        "maxLength": 5,
+        "nullable": True,
+        "items": [{"maximum": 3, "exclusiveMaximum": True}],
+    }

@@ -70,12 +70,22 @@ def test_gaia_sources_within_5_arcmin_of_m13(tools) -> None:
     assert parse_qs(link.query)["X-Amz-Expires"] == ["3600"]
     rows = list(csv.DictReader(io.StringIO(tools.s3.get_object(Bucket=tools.bucket, Key=key)["Body"].read().decode())))
     assert len(rows) == body["row_count"]
-    assert list(rows[0]) == ["source_id", "ra", "dec", "phot_g_mean_mag", "bp_rp", "parallax", "parallax_error", "separation_arcmin"]
+    assert list(rows[0]) == [
+        "source_id",
+        "ra",
+        "dec",
+        "phot_g_mean_mag",
+        "bp_rp",
+        "parallax",
+        "parallax_error",
+        "separation_arcmin",
+    ]
 
 
 def test_cone_search_by_position_and_row_limit(tools) -> None:
-    status, body = tools.invoke("/gaia/cone-search", position="16h41m41.63s +36d27m40.8s", radius_arcmin=3.0,
-                                max_g_mag=18.5, row_limit=25)  # fmt: skip
+    status, body = tools.invoke(
+        "/gaia/cone-search", position="16h41m41.63s +36d27m40.8s", radius_arcmin=3.0, max_g_mag=18.5, row_limit=25
+    )
     assert status == 200
     assert body["target"] == "RA 250.42346, Dec +36.46133"
     assert (body["row_count"], body["truncated"]) == (25, True)
@@ -96,7 +106,11 @@ def test_papers_on_jwst_exoplanet_atmospheres(tools) -> None:
     assert set(request["query"]["fl"][0].split(",")) >= {"bibcode", "title", "author", "year", "pub", "doi"}
     # AND each paper comes with title, authors, year, bibcode and a citation string
     assert body["total_found"] == 1841
-    assert [p["bibcode"] for p in body["papers"]] == ["2023Natur.614..659R", "2023Natur.614..649J", "2023Natur.617..483T"]
+    assert [p["bibcode"] for p in body["papers"]] == [
+        "2023Natur.614..659R",
+        "2023Natur.614..649J",
+        "2023Natur.617..483T",
+    ]
     first = body["papers"][0]
     assert first["title"] == "Early Release Science of the exoplanet WASP-39b with JWST NIRSpec PRISM"
     assert first["authors"][:2] == ["Rustamkulov, Z.", "Sing, D. K."] and first["author_count"] == 91
@@ -107,7 +121,9 @@ def test_papers_on_jwst_exoplanet_atmospheres(tools) -> None:
 
 def test_literature_year_range_and_token_cache(tools) -> None:
     for _ in range(2):
-        status, _body = tools.invoke("/literature/search", query="JWST exoplanet atmospheres", year_from=2022, year_to=2024)
+        status, _body = tools.invoke(
+            "/literature/search", query="JWST exoplanet atmospheres", year_from=2022, year_to=2024
+        )
         assert status == 200
     assert tools.archives.last("ads")["query"]["q"] == ["JWST exoplanet atmospheres year:2022-2024"]
 
@@ -122,8 +138,14 @@ def test_colour_magnitude_diagram_for_ngc_6397(tools) -> None:
     status, search = tools.invoke("/gaia/cone-search", name="NGC 6397", radius_arcmin=10.0, max_g_mag=19.0)
     assert status == 200 and search["target"] == "NGC 6397"
     # WHEN the agent asks for its colour-magnitude diagram, highlighting the red giant branch
-    status, body = tools.invoke("/plots/colour-magnitude", result_id=search["result_id"], title="NGC 6397",
-                                bp_rp_min=0.8, bp_rp_max=1.5, g_max=17.0)  # fmt: skip
+    status, body = tools.invoke(
+        "/plots/colour-magnitude",
+        result_id=search["result_id"],
+        title="NGC 6397",
+        bp_rp_min=0.8,
+        bp_rp_max=1.5,
+        g_max=17.0,
+    )
     # THEN a PNG lies under the plots prefix behind a presigned link, with every source that has G and BP-RP
     assert status == 200 and body["kind"] == "colour-magnitude"
     expected = tools.gaia_expected()

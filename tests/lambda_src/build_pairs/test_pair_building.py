@@ -23,8 +23,14 @@ def put_queries(artifacts, part: str, queries: dict[str, list[str]]) -> None:
 
 
 def pairs_event(artifacts, corpus_uri: str, **extra) -> dict:
-    return {"run_id": RUN_ID, "corpus_uri": corpus_uri, "queries_prefix": artifacts.run_uri(RUN_ID, "queries/"),
-            "eval_fraction": 0.2, "seed": 42, **extra}  # fmt: skip
+    return {
+        "run_id": RUN_ID,
+        "corpus_uri": corpus_uri,
+        "queries_prefix": artifacts.run_uri(RUN_ID, "queries/"),
+        "eval_fraction": 0.2,
+        "seed": 42,
+        **extra,
+    }
 
 
 def test_handler_joins_queries_with_passages_and_splits_by_document(pairs, artifacts, corpus_uri) -> None:
@@ -37,11 +43,15 @@ def test_handler_joins_queries_with_passages_and_splits_by_document(pairs, artif
 
     # THEN 2 of the 10 documents (20 %) are in eval, with their queries, and 8 in train
     assert result == {
-        "train_uri": artifacts.run_uri(RUN_ID, "pairs/train.jsonl"), "eval_uri": artifacts.run_uri(RUN_ID, "pairs/eval.jsonl"),
+        "train_uri": artifacts.run_uri(RUN_ID, "pairs/train.jsonl"),
+        "eval_uri": artifacts.run_uri(RUN_ID, "pairs/eval.jsonl"),
         "eval_corpus_uri": artifacts.run_uri(RUN_ID, "pairs/eval_corpus.jsonl"),
-        "train_pairs": 16, "eval_pairs": 4, "train_documents": 8, "eval_documents": 2,
+        "train_pairs": 16,
+        "eval_pairs": 4,
+        "train_documents": 8,
+        "eval_documents": 2,
         "filtered": {"generic": 0, "copied": 0},
-    }  # fmt: skip
+    }
     train, evaluation = artifacts.read_jsonl(result["train_uri"]), artifacts.read_jsonl(result["eval_uri"])
     for pair in train + evaluation:
         number = int(pair["doc_id"][1:])
@@ -50,7 +60,9 @@ def test_handler_joins_queries_with_passages_and_splits_by_document(pairs, artif
     assert {pair["doc_id"] for pair in train}.isdisjoint({pair["doc_id"] for pair in evaluation})
     assert len({pair["doc_id"] for pair in train} | {pair["doc_id"] for pair in evaluation}) == 10
     # AND the eval corpus holds all twelve documents, those without queries too
-    assert artifacts.read_jsonl(result["eval_corpus_uri"]) == [{"id": f"d{n:02d}", "text": f"Passage {n}."} for n in range(12)]
+    assert artifacts.read_jsonl(result["eval_corpus_uri"]) == [
+        {"id": f"d{n:02d}", "text": f"Passage {n}."} for n in range(12)
+    ]
 
 
 def test_the_split_is_deterministic_and_depends_on_the_seed(pairs, artifacts, corpus_uri) -> None:
@@ -80,7 +92,11 @@ def test_split_keeps_at_least_one_document_on_each_side(pairs) -> None:
 
 def test_unknown_documents_and_repeated_pairs_are_skipped(pairs, artifacts, corpus_uri) -> None:
     # GIVEN a repeated query, a query for a document not in the corpus, and two usable documents
-    put_queries(artifacts, "part-000000.jsonl", {"d00": ["same query", "same query"], "zz": ["orphan query"], "d01": ["other query"]})
+    put_queries(
+        artifacts,
+        "part-000000.jsonl",
+        {"d00": ["same query", "same query"], "zz": ["orphan query"], "d01": ["other query"]},
+    )
 
     # WHEN the pairs are built
     result = pairs.building.build_pairs(pairs_event(artifacts, corpus_uri))
@@ -100,7 +116,9 @@ def test_no_query_files_raises_no_training_pairs_error(pairs, artifacts, corpus_
 
 def test_queries_matching_no_document_raise_no_training_pairs_error(pairs, artifacts, corpus_uri) -> None:
     put_queries(artifacts, "part-batch.jsonl", {"x1": ["a query"], "x2": ["another query"]})
-    with pytest.raises(pairs.building.NoTrainingPairsError, match="none of the 2 queries under .* belongs to a document"):
+    with pytest.raises(
+        pairs.building.NoTrainingPairsError, match="none of the 2 queries under .* belongs to a document"
+    ):
         pairs.building.build_pairs(pairs_event(artifacts, corpus_uri))
     assert artifacts.keys(f"runs/{RUN_ID}/pairs/") == []
 
@@ -112,9 +130,13 @@ def test_empty_query_files_raise_no_training_pairs_error(pairs, artifacts, corpu
 
 
 def test_a_malformed_query_line_is_named_by_file_and_line(pairs, artifacts, corpus_uri) -> None:
-    artifacts.put_bytes(artifacts.run_uri(RUN_ID, "queries/part-000000.jsonl"),
-                        b'{"doc_id": "d00", "query": "fine query"}\n{"doc_id": "d01"}\n')  # fmt: skip
-    with pytest.raises(pairs.storage.MalformedLineError, match=r"queries/part-000000\.jsonl line 2: expected a string 'doc_id'"):
+    artifacts.put_bytes(
+        artifacts.run_uri(RUN_ID, "queries/part-000000.jsonl"),
+        b'{"doc_id": "d00", "query": "fine query"}\n{"doc_id": "d01"}\n',
+    )
+    with pytest.raises(
+        pairs.storage.MalformedLineError, match=r"queries/part-000000\.jsonl line 2: expected a string 'doc_id'"
+    ):
         pairs.building.build_pairs(pairs_event(artifacts, corpus_uri))
     assert artifacts.keys(f"runs/{RUN_ID}/pairs/") == []
 
@@ -128,7 +150,7 @@ def test_a_malformed_query_line_is_named_by_file_and_line(pairs, artifacts, corp
         pytest.param({"queries_prefix": "queries/"}, "queries_prefix: 'queries/' is not an S3 URI", id="prefix"),
         pytest.param({"run_id": ""}, "run_id: '' does not match", id="run-id"),
     ],
-)  # fmt: skip
+)
 def test_bad_event_fields_are_named(pairs, artifacts, corpus_uri, overrides: dict, message: str) -> None:
     with pytest.raises(pairs.storage.InvalidEventError) as raised:
         pairs.building.build_pairs({**pairs_event(artifacts, corpus_uri), **overrides})

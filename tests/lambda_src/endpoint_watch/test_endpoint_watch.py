@@ -31,26 +31,53 @@ def aws():
 
 
 def create_endpoint(sagemaker, name: str) -> None:
-    sagemaker.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/sm",
-                           PrimaryContainer={"Image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/x:1"})  # fmt: skip
-    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}])  # fmt: skip
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sm",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/x:1"},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.g4dn.xlarge",
+            }
+        ],
+    )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
 
 
 def record(cloudwatch, endpoint: str, metric: str, value: float, when: datetime) -> None:
-    cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=[{
-        "MetricName": metric, "Value": value, "Timestamp": when, "Unit": "Count",
-        "Dimensions": [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}],
-    }])  # fmt: skip
+    cloudwatch.put_metric_data(
+        Namespace="AWS/SageMaker",
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Value": value,
+                "Timestamp": when,
+                "Unit": "Count",
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": endpoint},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+            }
+        ],
+    )
 
 
 def published(cloudwatch, metric: str) -> list[float]:
     response = cloudwatch.get_metric_statistics(
-        Namespace="Modelsmith", MetricName=metric, Dimensions=[{"Name": "Environment", "Value": "dev"}],
-        StartTime=datetime(2000, 1, 1, tzinfo=timezone.utc), EndTime=datetime(2100, 1, 1, tzinfo=timezone.utc),
-        Period=86_400 * 365, Statistics=["Sum"],
-    )  # fmt: skip
+        Namespace="Modelsmith",
+        MetricName=metric,
+        Dimensions=[{"Name": "Environment", "Value": "dev"}],
+        StartTime=datetime(2000, 1, 1, tzinfo=timezone.utc),
+        EndTime=datetime(2100, 1, 1, tzinfo=timezone.utc),
+        Period=86_400 * 365,
+        Statistics=["Sum"],
+    )
     return [point["Sum"] for point in response["Datapoints"]]
 
 
@@ -101,21 +128,26 @@ def test_5xx_errors_of_the_last_complete_window_are_summed(watcher, aws) -> None
 def test_no_endpoint_still_reports_zero(watcher, aws) -> None:
     _, module = watcher
     sagemaker, cloudwatch = aws
-    report = module.watch(sagemaker, cloudwatch, environment="dev", prefix=PREFIX, idle_days=1,
-                          now=datetime.now(timezone.utc))  # fmt: skip
+    report = module.watch(
+        sagemaker, cloudwatch, environment="dev", prefix=PREFIX, idle_days=1, now=datetime.now(timezone.utc)
+    )
     assert report.in_service == [] and published(cloudwatch, "EndpointsInService") == [0.0]
 
 
-@pytest.mark.parametrize(("prefix", "idle_days", "message"), [
-    ("", 3, "ENDPOINT_PREFIX: empty"),
-    (PREFIX, 0, "IDLE_DAYS: 0 is not a positive number of days"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("prefix", "idle_days", "message"),
+    [
+        ("", 3, "ENDPOINT_PREFIX: empty"),
+        (PREFIX, 0, "IDLE_DAYS: 0 is not a positive number of days"),
+    ],
+)
 def test_bad_settings_name_the_setting(watcher, aws, prefix: str, idle_days: int, message: str) -> None:
     _, module = watcher
     sagemaker, cloudwatch = aws
     with pytest.raises(module.WatchSettingsError, match=message):
-        module.watch(sagemaker, cloudwatch, environment="dev", prefix=prefix, idle_days=idle_days,
-                     now=datetime.now(timezone.utc))  # fmt: skip
+        module.watch(
+            sagemaker, cloudwatch, environment="dev", prefix=prefix, idle_days=idle_days, now=datetime.now(timezone.utc)
+        )
 
 
 def test_handler_reads_its_settings_from_the_environment(watcher, aws, monkeypatch) -> None:

@@ -12,7 +12,9 @@ from modelsmith.cost import cost_config, estimate_for_workflow
 from tests.support.lambdas import FakeLambdaContext, lambda_environment, load_handler  # noqa: F401
 
 CONTEXT = json.loads((Path(__file__).resolve().parents[3] / "cdk.json").read_text())["context"]
-EXAMPLE = json.loads((Path(__file__).resolve().parents[3] / "statemachines/examples/retrieval_pipeline.json").read_text())
+EXAMPLE = json.loads(
+    (Path(__file__).resolve().parents[3] / "statemachines/examples/retrieval_pipeline.json").read_text()
+)
 
 
 @pytest.fixture
@@ -26,14 +28,20 @@ def test_the_output_carries_the_estimators_totals_and_items(handler) -> None:
     lambda_handler, config = handler
     result = lambda_handler({"workflow": "retrieval-pipeline", "input": EXAMPLE}, FakeLambdaContext())
     full = estimate_for_workflow("retrieval-pipeline", EXAMPLE, config)
-    assert (result["run_total"], result["recurring_total"], result["total"]) == (full["run_total"], full["recurring_total"], full["total"])
+    assert (result["run_total"], result["recurring_total"], result["total"]) == (
+        full["run_total"],
+        full["recurring_total"],
+        full["total"],
+    )
     assert [item["description"] for item in result["items"]] == [item["description"] for item in full["items"]]
     assert len(json.dumps(result)) < 2048, "small enough to ride along in every state"
 
 
 def test_an_input_it_cannot_price_gives_a_reason_not_an_error(handler) -> None:
     lambda_handler, _ = handler
-    result = lambda_handler({"workflow": "retrieval-pipeline", "input": {**EXAMPLE, "max_documents": "many"}}, FakeLambdaContext())
+    result = lambda_handler(
+        {"workflow": "retrieval-pipeline", "input": {**EXAMPLE, "max_documents": "many"}}, FakeLambdaContext()
+    )
     assert "max_documents" in result["unavailable"]
     assert "unknown" in lambda_handler({"workflow": "unknown", "input": EXAMPLE}, FakeLambdaContext())["unavailable"]
 
@@ -41,4 +49,7 @@ def test_an_input_it_cannot_price_gives_a_reason_not_an_error(handler) -> None:
 def test_a_function_without_its_config_says_so(handler, monkeypatch) -> None:
     lambda_handler, _ = handler
     monkeypatch.delenv("COST_CONFIG")
-    assert "COST_CONFIG" in lambda_handler({"workflow": "retrieval-pipeline", "input": EXAMPLE}, FakeLambdaContext())["unavailable"]
+    assert (
+        "COST_CONFIG"
+        in lambda_handler({"workflow": "retrieval-pipeline", "input": EXAMPLE}, FakeLambdaContext())["unavailable"]
+    )

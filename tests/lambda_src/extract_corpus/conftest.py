@@ -12,8 +12,6 @@ from tests.support.opensearch_server import OpenSearchServer
 from tests.support.pipeline_artifacts import artifacts  # noqa: F401
 
 
-
-
 @pytest.fixture
 def extractor(lambda_environment) -> SimpleNamespace:  # noqa: F811
     """The function's handler and plain modules, imported the way the Lambda runtime imports them."""
@@ -22,8 +20,9 @@ def extractor(lambda_environment) -> SimpleNamespace:  # noqa: F811
     import run_storage
     import opensearch_source
 
-    return SimpleNamespace(handler=handler, extraction=corpus_extraction, storage=run_storage,
-                           opensearch=opensearch_source)  # fmt: skip
+    return SimpleNamespace(
+        handler=handler, extraction=corpus_extraction, storage=run_storage, opensearch=opensearch_source
+    )
 
 
 @pytest.fixture

@@ -13,8 +13,13 @@ QUESTIONS_URI = "s3://modelsmith-test-source/questions/people.jsonl"
 
 
 def event(**overrides) -> dict:
-    source = {"input_type": "s3", "s3_corpus_path": SOURCE_URI, "max_documents": 5000, "sample_seed": 42,
-              "evaluation_questions_uri": QUESTIONS_URI}
+    source = {
+        "input_type": "s3",
+        "s3_corpus_path": SOURCE_URI,
+        "max_documents": 5000,
+        "sample_seed": 42,
+        "evaluation_questions_uri": QUESTIONS_URI,
+    }
     return {"run_id": RUN_ID, "input": {**source, **overrides}}
 
 
@@ -28,11 +33,14 @@ def test_the_questions_documents_survive_sampling_and_unknown_ids_are_listed(ext
     plain = extractor.handler(event(max_documents=10, evaluation_questions_uri=""), FakeLambdaContext())
     plain_ids = {doc["id"] for doc in artifacts.read_jsonl(plain["corpus_uri"])}
     wanted = sorted({f"d{index:03d}" for index in range(200)} - plain_ids)[:3]
-    artifacts.put_jsonl(QUESTIONS_URI, [
-        {"question": "first?", "relevant_ids": [wanted[0], wanted[1]]},
-        {"question": "second?", "relevant_ids": [wanted[2], "nowhere"]},
-        {"question": "third?", "relevant_ids": ["nowhere-else"], "note": "other fields are ignored"},
-    ])
+    artifacts.put_jsonl(
+        QUESTIONS_URI,
+        [
+            {"question": "first?", "relevant_ids": [wanted[0], wanted[1]]},
+            {"question": "second?", "relevant_ids": [wanted[2], "nowhere"]},
+            {"question": "third?", "relevant_ids": ["nowhere-else"], "note": "other fields are ignored"},
+        ],
+    )
 
     # WHEN the corpus is extracted with the questions
     result = extractor.handler(event(max_documents=10), FakeLambdaContext())
@@ -42,23 +50,37 @@ def test_the_questions_documents_survive_sampling_and_unknown_ids_are_listed(ext
     assert len(kept) == 10 and set(wanted) <= set(kept)
     questions = result["questions"]
     assert (questions["questions"], questions["scored"], questions["unknown_count"]) == (3, 2, 2)
-    assert questions["unknown"] == [{"line": 2, "missing_ids": ["nowhere"], "scored": True},
-                                    {"line": 3, "missing_ids": ["nowhere-else"], "scored": False}]
+    assert questions["unknown"] == [
+        {"line": 2, "missing_ids": ["nowhere"], "scored": True},
+        {"line": 3, "missing_ids": ["nowhere-else"], "scored": False},
+    ]
     written = artifacts.read_jsonl(questions["questions_uri"])
     assert questions["questions_uri"] == artifacts.run_uri(RUN_ID, "pairs/questions.jsonl")
     assert written[1] == {"id": "line-2", "question": "second?", "relevant_ids": [wanted[2], "nowhere"]}
 
 
-@pytest.mark.parametrize(("line", "problem"), [
-    (b"{not json", "line 2: not valid JSON"),
-    (b'["a list"]', "line 2: expected a JSON object"),
-    (b'{"relevant_ids": ["d001"]}', "line 2: question: expected a non-empty string (missing)"),
-    (b'{"question": "  ", "relevant_ids": ["d001"]}', "line 2: question: expected a non-empty string"),
-    (b'{"question": "q?"}', "line 2: relevant_ids: expected a non-empty list of document ids (missing)"),
-    (b'{"question": "q?", "relevant_ids": "d001"}', "line 2: relevant_ids: expected a non-empty list of document ids"),
-    (b'{"question": "q?", "relevant_ids": ["d001", 7]}', "line 2: relevant_ids[1]: expected a non-empty string, got 7"),
-    (b'{"question": "First  QUESTION?", "relevant_ids": ["d002"]}', "line 2: question: the same question as line 1"),
-])
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        (b"{not json", "line 2: not valid JSON"),
+        (b'["a list"]', "line 2: expected a JSON object"),
+        (b'{"relevant_ids": ["d001"]}', "line 2: question: expected a non-empty string (missing)"),
+        (b'{"question": "  ", "relevant_ids": ["d001"]}', "line 2: question: expected a non-empty string"),
+        (b'{"question": "q?"}', "line 2: relevant_ids: expected a non-empty list of document ids (missing)"),
+        (
+            b'{"question": "q?", "relevant_ids": "d001"}',
+            "line 2: relevant_ids: expected a non-empty list of document ids",
+        ),
+        (
+            b'{"question": "q?", "relevant_ids": ["d001", 7]}',
+            "line 2: relevant_ids[1]: expected a non-empty string, got 7",
+        ),
+        (
+            b'{"question": "First  QUESTION?", "relevant_ids": ["d002"]}',
+            "line 2: question: the same question as line 1",
+        ),
+    ],
+)
 def test_a_bad_question_line_is_named_and_nothing_is_written(extractor, artifacts, line: bytes, problem: str) -> None:
     artifacts.put_jsonl(SOURCE_URI, corpus(5))
     artifacts.put_bytes(QUESTIONS_URI, b'{"question": "first question?", "relevant_ids": ["d001"]}\n' + line + b"\n")
@@ -82,5 +104,7 @@ def test_questions_none_of_which_is_in_the_corpus_stop_the_run_without_a_corpus(
 
 def test_a_missing_questions_file_is_named(extractor, artifacts) -> None:
     artifacts.put_jsonl(SOURCE_URI, corpus(5))
-    with pytest.raises(extractor.storage.InvalidEventError, match=f"evaluation_questions_uri: {QUESTIONS_URI} does not exist"):
+    with pytest.raises(
+        extractor.storage.InvalidEventError, match=f"evaluation_questions_uri: {QUESTIONS_URI} does not exist"
+    ):
         extractor.handler(event(), FakeLambdaContext())

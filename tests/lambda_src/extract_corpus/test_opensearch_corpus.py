@@ -16,13 +16,22 @@ RUN_ID = "run-2024-01-01"
 
 
 def opensearch_event(server: OpenSearchServer, **overrides) -> dict:
-    source = {"input_type": "opensearch", "opensearch_endpoint": server.url, "opensearch_auth": "sigv4",
-              "index_name": "docs", "text_field": "content", "doc_id_field": "_id", "max_documents": 5000}  # fmt: skip
+    source = {
+        "input_type": "opensearch",
+        "opensearch_endpoint": server.url,
+        "opensearch_auth": "sigv4",
+        "index_name": "docs",
+        "text_field": "content",
+        "doc_id_field": "_id",
+        "max_documents": 5000,
+    }
     return {"run_id": RUN_ID, "input": {**source, **overrides}}
 
 
 def numbered_documents(count: int) -> list[tuple[str, dict]]:
-    return [(f"doc-{number:05d}", {"content": f"Document number {number}.", "other": "x" * 10}) for number in range(count)]
+    return [
+        (f"doc-{number:05d}", {"content": f"Document number {number}.", "other": "x" * 10}) for number in range(count)
+    ]
 
 
 def test_handler_pages_through_a_pit_with_search_after_and_deletes_it(extractor, artifacts, opensearch) -> None:
@@ -33,7 +42,12 @@ def test_handler_pages_through_a_pit_with_search_after_and_deletes_it(extractor,
     result = extractor.handler(opensearch_event(opensearch), FakeLambdaContext())
 
     # THEN every document is read exactly once, in three point-in-time searches
-    assert (result["documents"], result["rejected"], result["duplicates"], result["source"]) == (1100, 0, 0, "opensearch")
+    assert (result["documents"], result["rejected"], result["duplicates"], result["source"]) == (
+        1100,
+        0,
+        0,
+        "opensearch",
+    )
     corpus = artifacts.read_jsonl(result["corpus_uri"])
     assert sorted(doc["id"] for doc in corpus) == [doc_id for doc_id, _ in numbered_documents(1100)]
     assert corpus[0]["metadata"] == {"index": "docs", "opensearch_id": corpus[0]["id"]}
@@ -79,20 +93,29 @@ def test_reading_stops_at_max_documents(extractor, artifacts, opensearch) -> Non
 
 def test_nested_text_field_and_custom_id_field(extractor, artifacts, opensearch) -> None:
     # GIVEN documents whose text sits in body.text (one in an array of sections) and ids in meta.slug
-    opensearch.add_index("docs", [
-        ("1", {"body": {"text": "Plain nested text."}, "meta": {"slug": "plain"}}),
-        ("2", {"body": [{"text": "Section one."}, {"text": "Section two."}], "meta": {"slug": "sections"}}),
-        ("3", {"body": {"title": "no text"}, "meta": {"slug": "untitled"}}),
-        ("4", {"body": {"text": "Numeric slug."}, "meta": {"slug": 1234}}),
-        ("5", {"body": {"text": 42}, "meta": {"slug": "number"}}),
-    ])  # fmt: skip
+    opensearch.add_index(
+        "docs",
+        [
+            ("1", {"body": {"text": "Plain nested text."}, "meta": {"slug": "plain"}}),
+            ("2", {"body": [{"text": "Section one."}, {"text": "Section two."}], "meta": {"slug": "sections"}}),
+            ("3", {"body": {"title": "no text"}, "meta": {"slug": "untitled"}}),
+            ("4", {"body": {"text": "Numeric slug."}, "meta": {"slug": 1234}}),
+            ("5", {"body": {"text": 42}, "meta": {"slug": "number"}}),
+        ],
+    )
 
     # WHEN the index is extracted with the dotted fields
-    result = extractor.extraction.extract_corpus(opensearch_event(opensearch, text_field="body.text", doc_id_field="meta.slug"))
+    result = extractor.extraction.extract_corpus(
+        opensearch_event(opensearch, text_field="body.text", doc_id_field="meta.slug")
+    )
 
     # THEN the nested text is found, arrays are joined, and unusable hits are rejected by field
     corpus = {doc["id"]: doc["text"] for doc in artifacts.read_jsonl(result["corpus_uri"])}
-    assert corpus == {"plain": "Plain nested text.", "sections": "Section one.\n\nSection two.", "1234": "Numeric slug."}
+    assert corpus == {
+        "plain": "Plain nested text.",
+        "sections": "Section one.\n\nSection two.",
+        "1234": "Numeric slug.",
+    }
     rejects = {reject["opensearch_id"]: reject["reason"] for reject in artifacts.read_jsonl(result["rejects_uri"])}
     assert rejects == {"3": "body.text: field is missing", "5": "body.text: expected text, got int"}
     assert opensearch.search_requests()[0].body["_source"] == ["body.text", "meta.slug"]
@@ -101,13 +124,15 @@ def test_nested_text_field_and_custom_id_field(extractor, artifacts, opensearch)
 def test_basic_auth_reads_the_secret_and_sends_the_header_the_server_checks(extractor, artifacts) -> None:
     # GIVEN a server that requires basic credentials, and those credentials in Secrets Manager
     secret_arn = boto3.client("secretsmanager").create_secret(
-        Name="opensearch-reader", SecretString=json.dumps({"username": "reader", "password": "s3cret!"}))["ARN"]  # fmt: skip
+        Name="opensearch-reader", SecretString=json.dumps({"username": "reader", "password": "s3cret!"})
+    )["ARN"]
     with OpenSearchServer(username="reader", password="s3cret!") as server:
         server.add_index("docs", numbered_documents(3))
 
         # WHEN the index is extracted with basic auth
         result = extractor.extraction.extract_corpus(
-            opensearch_event(server, opensearch_auth="basic", opensearch_secret_arn=secret_arn))
+            opensearch_event(server, opensearch_auth="basic", opensearch_secret_arn=secret_arn)
+        )
 
     # THEN every request carried the credentials and the documents were read
     expected = "Basic " + base64.b64encode(b"reader:s3cret!").decode()
@@ -118,13 +143,18 @@ def test_basic_auth_reads_the_secret_and_sends_the_header_the_server_checks(extr
 def test_wrong_basic_credentials_name_the_secret(extractor, artifacts) -> None:
     # GIVEN a secret whose password the server does not accept
     secret_arn = boto3.client("secretsmanager").create_secret(
-        Name="opensearch-reader", SecretString=json.dumps({"username": "reader", "password": "wrong"}))["ARN"]  # fmt: skip
+        Name="opensearch-reader", SecretString=json.dumps({"username": "reader", "password": "wrong"})
+    )["ARN"]
     with OpenSearchServer(username="reader", password="s3cret!") as server:
         server.add_index("docs", numbered_documents(3))
 
         # WHEN / THEN the extraction fails naming the secret (never its value) and writes nothing
-        with pytest.raises(extractor.opensearch.OpenSearchAccessError, match="input.opensearch_secret_arn: .* refused") as raised:
-            extractor.extraction.extract_corpus(opensearch_event(server, opensearch_auth="basic", opensearch_secret_arn=secret_arn))
+        with pytest.raises(
+            extractor.opensearch.OpenSearchAccessError, match="input.opensearch_secret_arn: .* refused"
+        ) as raised:
+            extractor.extraction.extract_corpus(
+                opensearch_event(server, opensearch_auth="basic", opensearch_secret_arn=secret_arn)
+            )
     assert isinstance(raised.value.__cause__, AuthenticationException) and "wrong" not in str(raised.value)
     assert artifacts.keys("runs/") == []
 
@@ -132,15 +162,21 @@ def test_wrong_basic_credentials_name_the_secret(extractor, artifacts) -> None:
 def test_a_role_without_read_permission_gets_a_message_naming_the_index(extractor, artifacts) -> None:
     with OpenSearchServer(forbidden_indices={"docs"}) as server:
         server.add_index("docs", numbered_documents(3))
-        with pytest.raises(extractor.opensearch.OpenSearchAccessError, match=r"input.index_name: .* may not read index 'docs'.*HTTP 403"):
+        with pytest.raises(
+            extractor.opensearch.OpenSearchAccessError,
+            match=r"input.index_name: .* may not read index 'docs'.*HTTP 403",
+        ):
             extractor.extraction.extract_corpus(opensearch_event(server))
 
 
 def test_a_secret_without_a_password_is_named_without_revealing_it(extractor, artifacts, opensearch) -> None:
     secret_arn = boto3.client("secretsmanager").create_secret(
-        Name="opensearch-reader", SecretString=json.dumps({"username": "reader-name"}))["ARN"]  # fmt: skip
+        Name="opensearch-reader", SecretString=json.dumps({"username": "reader-name"})
+    )["ARN"]
     with pytest.raises(extractor.storage.InvalidEventError, match="has no non-empty 'password'") as raised:
-        extractor.extraction.extract_corpus(opensearch_event(opensearch, opensearch_auth="basic", opensearch_secret_arn=secret_arn))
+        extractor.extraction.extract_corpus(
+            opensearch_event(opensearch, opensearch_auth="basic", opensearch_secret_arn=secret_arn)
+        )
     assert "reader-name" not in str(raised.value)
 
 
@@ -154,7 +190,9 @@ def test_sigv4_signs_every_request_for_the_es_service(extractor, artifacts, open
     # THEN each request is signed with the credentials for the es service in the session's region
     for request in opensearch.requests:
         authorization = request.headers["authorization"]
-        assert authorization.startswith("AWS4-HMAC-SHA256 Credential=") and "/us-west-2/es/aws4_request," in authorization
+        assert (
+            authorization.startswith("AWS4-HMAC-SHA256 Credential=") and "/us-west-2/es/aws4_request," in authorization
+        )
         assert "x-amz-date" in request.headers and "x-amz-security-token" in request.headers
 
 
@@ -183,7 +221,9 @@ def test_clusters_before_3_3_page_by_doc_and_id(extractor, artifacts) -> None:
 
     # THEN the legacy total order reads every document exactly once
     assert [request.body["sort"] for request in server.search_requests()] == [[{"_doc": "asc"}, {"_id": "asc"}]] * 3
-    assert sorted(doc["id"] for doc in artifacts.read_jsonl(result["corpus_uri"])) == [doc_id for doc_id, _ in numbered_documents(1234)]
+    assert sorted(doc["id"] for doc in artifacts.read_jsonl(result["corpus_uri"])) == [
+        doc_id for doc_id, _ in numbered_documents(1234)
+    ]
 
 
 def test_an_empty_index_raises_empty_corpus_error(extractor, artifacts, opensearch) -> None:
@@ -203,7 +243,9 @@ def test_an_index_without_the_text_field_raises_empty_corpus_error(extractor, ar
 
     # THEN the error names the index and the field, and the rejects file explains each hit
     assert type(raised.value).__name__ == "EmptyCorpusError"
-    assert str(raised.value).startswith("index 'docs' returned no documents with field 'content' (all 2 hits rejected; see s3://")
+    assert str(raised.value).startswith(
+        "index 'docs' returned no documents with field 'content' (all 2 hits rejected; see s3://"
+    )
     assert len(artifacts.read_jsonl(artifacts.run_uri(RUN_ID, "corpus/rejects.jsonl"))) == 2
 
 
@@ -213,7 +255,14 @@ def test_an_unknown_index_is_named(extractor, artifacts, opensearch) -> None:
 
 
 def test_serverless_collections_are_refused_with_a_way_out(extractor, artifacts) -> None:
-    event = {"run_id": RUN_ID, "input": {"input_type": "opensearch", "index_name": "docs", "opensearch_auth": "sigv4",
-                                         "opensearch_endpoint": "https://abc123.us-west-2.aoss.amazonaws.com"}}  # fmt: skip
+    event = {
+        "run_id": RUN_ID,
+        "input": {
+            "input_type": "opensearch",
+            "index_name": "docs",
+            "opensearch_auth": "sigv4",
+            "opensearch_endpoint": "https://abc123.us-west-2.aoss.amazonaws.com",
+        },
+    }
     with pytest.raises(extractor.storage.InvalidEventError, match="use input_type 's3'"):
         extractor.extraction.extract_corpus(event)

@@ -22,11 +22,14 @@ def s3_event(**overrides) -> dict:
 
 def test_handler_writes_valid_lines_with_metadata_and_an_empty_rejects_file(extractor, artifacts) -> None:
     # GIVEN a clean corpus, one line with extra fields
-    artifacts.put_jsonl(SOURCE_URI, [
-        {"id": "a", "text": "Alpha document."},
-        {"id": "b", "text": "Beta document.", "title": "Beta", "tags": ["x"]},
-        {"id": "c", "text": "Gamma document.", "metadata": {"source": "wiki"}},
-    ])  # fmt: skip
+    artifacts.put_jsonl(
+        SOURCE_URI,
+        [
+            {"id": "a", "text": "Alpha document."},
+            {"id": "b", "text": "Beta document.", "title": "Beta", "tags": ["x"]},
+            {"id": "c", "text": "Gamma document.", "metadata": {"source": "wiki"}},
+        ],
+    )
 
     # WHEN the handler runs as Lambda would call it
     result = extractor.handler(s3_event(), FakeLambdaContext())
@@ -35,8 +38,11 @@ def test_handler_writes_valid_lines_with_metadata_and_an_empty_rejects_file(extr
     assert result == {
         "corpus_uri": artifacts.run_uri(RUN_ID, "corpus/corpus.jsonl"),
         "rejects_uri": artifacts.run_uri(RUN_ID, "corpus/rejects.jsonl"),
-        "documents": 3, "rejected": 0, "duplicates": 0, "source": "s3",
-    }  # fmt: skip
+        "documents": 3,
+        "rejected": 0,
+        "duplicates": 0,
+        "source": "s3",
+    }
     assert artifacts.read_jsonl(result["corpus_uri"]) == [
         {"id": "a", "text": "Alpha document.", "metadata": {}},
         {"id": "b", "text": "Beta document.", "metadata": {"title": "Beta", "tags": ["x"]}},
@@ -59,9 +65,14 @@ BAD_LINES = [
 
 
 @pytest.mark.parametrize(("bad_line", "reason"), BAD_LINES)
-def test_a_bad_line_is_rejected_with_its_line_number_and_reason(extractor, artifacts, bad_line: bytes, reason: str) -> None:
+def test_a_bad_line_is_rejected_with_its_line_number_and_reason(
+    extractor, artifacts, bad_line: bytes, reason: str
+) -> None:
     # GIVEN a good line, the bad line on line 2, and another good line
-    good = [json.dumps({"id": "g1", "text": "good one"}).encode(), json.dumps({"id": "g2", "text": "good two"}).encode()]
+    good = [
+        json.dumps({"id": "g1", "text": "good one"}).encode(),
+        json.dumps({"id": "g2", "text": "good two"}).encode(),
+    ]
     artifacts.put_bytes(SOURCE_URI, b"\n".join([good[0], bad_line, good[1]]) + b"\n")
 
     # WHEN the corpus is extracted
@@ -90,15 +101,25 @@ def test_raw_excerpt_of_a_rejected_line_is_capped_at_200_characters(extractor, a
 
 def test_duplicate_ids_keep_the_first_line_and_are_counted(extractor, artifacts) -> None:
     # GIVEN id "a" on lines 1 and 3 and id "b" on lines 2 and 4
-    artifacts.put_jsonl(SOURCE_URI, [{"id": "a", "text": "first a"}, {"id": "b", "text": "first b"},
-                                     {"id": "a", "text": "second a"}, {"id": "b", "text": "second b"}])  # fmt: skip
+    artifacts.put_jsonl(
+        SOURCE_URI,
+        [
+            {"id": "a", "text": "first a"},
+            {"id": "b", "text": "first b"},
+            {"id": "a", "text": "second a"},
+            {"id": "b", "text": "second b"},
+        ],
+    )
 
     # WHEN the corpus is extracted
     result = extractor.extraction.extract_corpus(s3_event())
 
     # THEN the first occurrences win and the repeats are listed with the line they repeat
     assert (result["documents"], result["rejected"], result["duplicates"]) == (2, 0, 2)
-    assert [(doc["id"], doc["text"]) for doc in artifacts.read_jsonl(result["corpus_uri"])] == [("a", "first a"), ("b", "first b")]
+    assert [(doc["id"], doc["text"]) for doc in artifacts.read_jsonl(result["corpus_uri"])] == [
+        ("a", "first a"),
+        ("b", "first b"),
+    ]
     rejects = artifacts.read_jsonl(result["rejects_uri"])
     assert [(reject["line"], reject["reason"]) for reject in rejects] == [
         (3, "id: duplicate 'a' (first seen on line 1, which is kept)"),
@@ -190,17 +211,37 @@ def test_a_missing_corpus_object_names_the_input_field(extractor, artifacts) -> 
 @pytest.mark.parametrize(
     ("event", "message"),
     [
-        pytest.param({"run_id": "../other-run", "input": {"input_type": "s3", "s3_corpus_path": SOURCE_URI}}, "run_id:", id="run-id"),
+        pytest.param(
+            {"run_id": "../other-run", "input": {"input_type": "s3", "s3_corpus_path": SOURCE_URI}},
+            "run_id:",
+            id="run-id",
+        ),
         pytest.param({"run_id": RUN_ID, "input": {"input_type": "ftp"}}, "input.input_type: 'ftp'", id="input-type"),
-        pytest.param({"run_id": RUN_ID, "input": {"input_type": "s3", "s3_corpus_path": "/tmp/x.jsonl"}},
-                     "input.s3_corpus_path: '/tmp/x.jsonl' is not an S3 URI", id="s3-path"),
-        pytest.param({"run_id": RUN_ID, "input": {"input_type": "s3", "s3_corpus_path": SOURCE_URI, "max_documents": 0}},
-                     "input.max_documents: 0 is out of range", id="max-documents"),
-        pytest.param({"run_id": RUN_ID, "input": {"input_type": "opensearch", "opensearch_endpoint": "https://x",
-                                                  "opensearch_auth": "basic", "index_name": "docs"}},
-                     "input.opensearch_secret_arn: required field is missing", id="basic-auth-secret"),
+        pytest.param(
+            {"run_id": RUN_ID, "input": {"input_type": "s3", "s3_corpus_path": "/tmp/x.jsonl"}},
+            "input.s3_corpus_path: '/tmp/x.jsonl' is not an S3 URI",
+            id="s3-path",
+        ),
+        pytest.param(
+            {"run_id": RUN_ID, "input": {"input_type": "s3", "s3_corpus_path": SOURCE_URI, "max_documents": 0}},
+            "input.max_documents: 0 is out of range",
+            id="max-documents",
+        ),
+        pytest.param(
+            {
+                "run_id": RUN_ID,
+                "input": {
+                    "input_type": "opensearch",
+                    "opensearch_endpoint": "https://x",
+                    "opensearch_auth": "basic",
+                    "index_name": "docs",
+                },
+            },
+            "input.opensearch_secret_arn: required field is missing",
+            id="basic-auth-secret",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_event_fields_are_named_and_nothing_is_written(extractor, artifacts, event: dict, message: str) -> None:
     with pytest.raises(extractor.storage.InvalidEventError, match=re.escape(message)):
         extractor.extraction.extract_corpus(event)

@@ -24,14 +24,22 @@ def generator(lambda_environment) -> SimpleNamespace:  # noqa: F811
     import query_prompts
     import run_storage
 
-    return SimpleNamespace(handler=handler, plan=generation_plan, generation=query_generation, parsing=query_parsing,
-                           prompts=query_prompts, batch=batch_records, storage=run_storage)  # fmt: skip
+    return SimpleNamespace(
+        handler=handler,
+        plan=generation_plan,
+        generation=query_generation,
+        parsing=query_parsing,
+        prompts=query_prompts,
+        batch=batch_records,
+        storage=run_storage,
+    )
 
 
 @pytest.fixture
 def bedrock() -> Iterator[tuple[object, Stubber]]:
     """A real Bedrock Runtime client whose Converse answers come from a Stubber (moto has no Converse)."""
-    client = boto3.client("bedrock-runtime", region_name=REGION, aws_access_key_id="testing",
-                          aws_secret_access_key="testing")  # fmt: skip
+    client = boto3.client(
+        "bedrock-runtime", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
     with Stubber(client) as stubber:
         yield client, stubber

@@ -20,8 +20,13 @@ def put_corpus(artifacts, ids: list[str]) -> str:
 
 
 def prepare_event(corpus_uri: str, model: str = LLAMA) -> dict:
-    return {"action": "prepare_batch", "run_id": RUN_ID, "corpus_uri": corpus_uri, "queries_per_document": 3,
-            "bedrock_model_id": model}  # fmt: skip
+    return {
+        "action": "prepare_batch",
+        "run_id": RUN_ID,
+        "corpus_uri": corpus_uri,
+        "queries_per_document": 3,
+        "bedrock_model_id": model,
+    }
 
 
 def test_handler_writes_llama_records_with_index_record_ids_and_a_mapping(generator, artifacts) -> None:
@@ -32,12 +37,17 @@ def test_handler_writes_llama_records_with_index_record_ids_and_a_mapping(genera
     result = generator.handler(prepare_event(corpus_uri), FakeLambdaContext())
 
     # THEN the job's input and output prefixes are returned with the record count
-    assert result == {"input_uri": artifacts.run_uri(RUN_ID, "batch/input/"), "output_uri": artifacts.run_uri(RUN_ID, "batch/output/"),
-                      "records": 120}  # fmt: skip
+    assert result == {
+        "input_uri": artifacts.run_uri(RUN_ID, "batch/input/"),
+        "output_uri": artifacts.run_uri(RUN_ID, "batch/output/"),
+        "records": 120,
+    }
     # AND each record has an 11-character alphanumeric ID and a Llama InvokeModel body
     records = artifacts.read_jsonl(artifacts.run_uri(RUN_ID, "batch/input/records.jsonl"))
     assert len(records) == 120 and set(records[0]) == {"recordId", "modelInput"}
-    assert records[0]["recordId"] == "R0000000000" and all(len(r["recordId"]) == 11 and r["recordId"].isalnum() for r in records)
+    assert records[0]["recordId"] == "R0000000000" and all(
+        len(r["recordId"]) == 11 and r["recordId"].isalnum() for r in records
+    )
     body = records[7]["modelInput"]
     assert set(body) == {"prompt", "max_gen_len", "temperature"} and body["max_gen_len"] == 400
     assert body["prompt"].startswith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n")
@@ -57,8 +67,11 @@ def test_documents_ids_that_are_valid_record_ids_are_used_as_they_are(generator,
 
 
 def test_anthropic_models_get_a_messages_api_body(generator, artifacts) -> None:
-    generator.batch.prepare_batch(prepare_event(put_corpus(artifacts, [f"d{n}" for n in range(100)]),
-                                                "us.anthropic.claude-3-5-haiku-20241022-v1:0"))  # fmt: skip
+    generator.batch.prepare_batch(
+        prepare_event(
+            put_corpus(artifacts, [f"d{n}" for n in range(100)]), "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+        )
+    )
     body = artifacts.read_jsonl(artifacts.run_uri(RUN_ID, "batch/input/records.jsonl"))[0]["modelInput"]
     assert body["anthropic_version"] == "bedrock-2023-05-31" and body["max_tokens"] == 400
     assert body["messages"][0]["content"][0]["text"].endswith("Text of d0.")
@@ -67,13 +80,23 @@ def test_anthropic_models_get_a_messages_api_body(generator, artifacts) -> None:
 @pytest.mark.parametrize(
     ("ids", "model", "message"),
     [
-        pytest.param([f"d{n}" for n in range(99)], LLAMA, "corpus_uri: 99 documents; a Bedrock batch inference job takes 100",
-                     id="too-few"),
-        pytest.param([f"d{n}" for n in range(100)], "amazon.titan-text-express-v1", "bedrock_model_id: batch generation knows",
-                     id="model"),
+        pytest.param(
+            [f"d{n}" for n in range(99)],
+            LLAMA,
+            "corpus_uri: 99 documents; a Bedrock batch inference job takes 100",
+            id="too-few",
+        ),
+        pytest.param(
+            [f"d{n}" for n in range(100)],
+            "amazon.titan-text-express-v1",
+            "bedrock_model_id: batch generation knows",
+            id="model",
+        ),
     ],
-)  # fmt: skip
-def test_prepare_batch_refuses_what_a_job_cannot_run_and_writes_nothing(generator, artifacts, ids, model, message) -> None:
+)
+def test_prepare_batch_refuses_what_a_job_cannot_run_and_writes_nothing(
+    generator, artifacts, ids, model, message
+) -> None:
     with pytest.raises(generator.storage.InvalidEventError, match=message):
         generator.batch.prepare_batch(prepare_event(put_corpus(artifacts, ids), model))
     assert artifacts.keys(f"runs/{RUN_ID}/batch/") == []
@@ -89,7 +112,12 @@ def output_line(record_id: str, generation: str | None = None, error: dict | Non
     if error:
         line["error"] = error
     else:
-        line["modelOutput"] = {"generation": generation, "prompt_token_count": 90, "generation_token_count": 30, "stop_reason": "stop"}
+        line["modelOutput"] = {
+            "generation": generation,
+            "prompt_token_count": 90,
+            "generation_token_count": 30,
+            "stop_reason": "stop",
+        }
     return line
 
 
@@ -102,13 +130,20 @@ def prepared(generator, artifacts) -> list[str]:
 
 
 def collect_event(artifacts) -> dict:
-    return {"action": "collect_batch", "run_id": RUN_ID, "output_uri": artifacts.run_uri(RUN_ID, "batch/output/"),
-            "queries_per_document": 2}  # fmt: skip
+    return {
+        "action": "collect_batch",
+        "run_id": RUN_ID,
+        "output_uri": artifacts.run_uri(RUN_ID, "batch/output/"),
+        "queries_per_document": 2,
+    }
 
 
 def test_handler_maps_batch_output_back_to_documents(generator, artifacts, prepared) -> None:
     # GIVEN the job's output in any order: 97 answers, one errored record, one unknown record ID, one missing
-    lines = [output_line(f"R{n:010d}", f"1. first query for {n}\n2. second query for {n}\n3. third query for {n}") for n in range(97)]
+    lines = [
+        output_line(f"R{n:010d}", f"1. first query for {n}\n2. second query for {n}\n3. third query for {n}")
+        for n in range(97)
+    ]
     lines.append(output_line("R0000000097", error={"errorCode": 400, "errorMessage": "Malformed input request"}))
     lines.append(output_line("R9999999999", "1. stray query from nowhere"))
     random.Random(1).shuffle(lines)
@@ -120,12 +155,20 @@ def test_handler_maps_batch_output_back_to_documents(generator, artifacts, prepa
     result = generator.handler(collect_event(artifacts), FakeLambdaContext())
 
     # THEN each answered document has its queries (capped at 2), and the errored and missing ones are failed
-    assert result == {"queries_uri": artifacts.run_uri(RUN_ID, "queries/part-batch.jsonl"), "documents": 100, "queries": 194,
-                      "failed_documents": 3, "failed_uri": artifacts.run_uri(RUN_ID, "batch/failed-records.jsonl")}
+    assert result == {
+        "queries_uri": artifacts.run_uri(RUN_ID, "queries/part-batch.jsonl"),
+        "documents": 100,
+        "queries": 194,
+        "failed_documents": 3,
+        "failed_uri": artifacts.run_uri(RUN_ID, "batch/failed-records.jsonl"),
+    }
     failures = {line["doc_id"]: line["cause"] for line in artifacts.read_jsonl(result["failed_uri"])}
     assert set(failures) == {"doc/97", "doc/98", "doc/99"} and "Malformed input request" in failures["doc/97"]
     queries = artifacts.read_jsonl(result["queries_uri"])
-    assert queries[:2] == [{"doc_id": "doc/0", "query": "first query for 0"}, {"doc_id": "doc/0", "query": "second query for 0"}]
+    assert queries[:2] == [
+        {"doc_id": "doc/0", "query": "first query for 0"},
+        {"doc_id": "doc/0", "query": "second query for 0"},
+    ]
     documents = {line["doc_id"] for line in queries}
     assert documents == {f"doc/{n}" for n in range(97)}
 
@@ -159,12 +202,19 @@ def test_collect_without_a_prepared_batch_names_the_run(generator, artifacts) ->
 @pytest.mark.parametrize(("minimum", "fails"), [(0.9, True), (0.5, False)])
 def test_the_success_threshold_decides_whether_the_run_goes_on(generator, artifacts, prepared, minimum, fails) -> None:
     # GIVEN a PartiallyCompleted job's output: 80 of 100 records answered
-    lines = [output_line(f"R{n:010d}", f"1. first query for {n}\n2. second query for {n}") if n < 80 else
-             output_line(f"R{n:010d}", error={"errorCode": 400, "errorMessage": "rejected"}) for n in range(100)]
+    lines = [
+        output_line(f"R{n:010d}", f"1. first query for {n}\n2. second query for {n}")
+        if n < 80
+        else output_line(f"R{n:010d}", error={"errorCode": 400, "errorMessage": "rejected"})
+        for n in range(100)
+    ]
     artifacts.put_jsonl(artifacts.run_uri(RUN_ID, "batch/output/job-1/records.jsonl.out"), lines)
     event = {**collect_event(artifacts), "min_success_fraction": minimum}
     if fails:
-        with pytest.raises(generator.generation.QueryGenerationError, match="answered 80 of 100 documents .80%., below batch_min_success_fraction = 0.9"):
+        with pytest.raises(
+            generator.generation.QueryGenerationError,
+            match="answered 80 of 100 documents .80%., below batch_min_success_fraction = 0.9",
+        ):
             generator.batch.collect_batch(event)
         assert artifacts.keys(f"runs/{RUN_ID}/queries/") == []
     else:

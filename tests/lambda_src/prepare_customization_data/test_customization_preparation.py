@@ -12,8 +12,13 @@ RUN_ID = "custom-2024-06-01"
 
 
 def chat(n: int) -> dict:
-    return {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": f"Question {n}?"},
-                         {"role": "assistant", "content": f"Answer {n}."}]}  # fmt: skip
+    return {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": f"Question {n}?"},
+            {"role": "assistant", "content": f"Answer {n}."},
+        ]
+    }
 
 
 def event(uri: str, **settings) -> dict:
@@ -29,17 +34,24 @@ def test_handler_writes_train_validation_and_metadata(preparer, artifacts) -> No
 
     # THEN it returns the URIs and counts, and the files hold the converted records
     assert result == {
-        "train_uri": artifacts.run_uri(RUN_ID, "data/train.jsonl"), "validation_uri": artifacts.run_uri(RUN_ID, "data/validation.jsonl"),
-        "metadata_uri": artifacts.run_uri(RUN_ID, "data/metadata.json"), "train_records": 16, "validation_records": 4,
-        "format": "conversation", "job_hyperparameters": {},
-    }  # fmt: skip
+        "train_uri": artifacts.run_uri(RUN_ID, "data/train.jsonl"),
+        "validation_uri": artifacts.run_uri(RUN_ID, "data/validation.jsonl"),
+        "metadata_uri": artifacts.run_uri(RUN_ID, "data/metadata.json"),
+        "train_records": 16,
+        "validation_records": 4,
+        "format": "conversation",
+        "job_hyperparameters": {},
+    }
     train, validation = artifacts.read_jsonl(result["train_uri"]), artifacts.read_jsonl(result["validation_uri"])
     assert len(train) == 16 and len(validation) == 4
     assert all(record["schemaVersion"] == "bedrock-conversation-2024" for record in train + validation)
     metadata = json.loads(artifacts.read_bytes(result["metadata_uri"]))
-    assert metadata["records"] == 20 and metadata["source"] == uri and metadata["token_estimate"].startswith("chars/3.5")
-    assert artifacts.keys(f"runs/{RUN_ID}/") == [f"runs/{RUN_ID}/data/{name}" for name in
-                                                 ("metadata.json", "train.jsonl", "validation.jsonl")]  # fmt: skip
+    assert (
+        metadata["records"] == 20 and metadata["source"] == uri and metadata["token_estimate"].startswith("chars/3.5")
+    )
+    assert artifacts.keys(f"runs/{RUN_ID}/") == [
+        f"runs/{RUN_ID}/data/{name}" for name in ("metadata.json", "train.jsonl", "validation.jsonl")
+    ]
 
 
 def test_bad_records_write_the_problems_file_and_raise(preparer, artifacts) -> None:
@@ -60,29 +72,41 @@ def test_bad_records_write_the_problems_file_and_raise(preparer, artifacts) -> N
     assert message.endswith(f"all listed in {problems_uri}")
     # AND every problem is in the problems file, and no training data was written
     problems = artifacts.read_jsonl(problems_uri)
-    assert len(problems) == 7 and problems[-1] == {"file": uri, "line": 8, "field": "messages",
-                                                   "reason": "the last message must be from the assistant, got 'user'"}  # fmt: skip
+    assert len(problems) == 7 and problems[-1] == {
+        "file": uri,
+        "line": 8,
+        "field": "messages",
+        "reason": "the last message must be from the assistant, got 'user'",
+    }
     assert artifacts.keys(f"runs/{RUN_ID}/") == [f"runs/{RUN_ID}/data/problems.jsonl"]
 
 
 def test_too_few_records_is_a_problem_too(preparer, artifacts) -> None:
     uri = artifacts.put_jsonl(f"s3://{artifacts.source_bucket}/data/few.jsonl", [chat(1), chat(2)])
-    with pytest.raises(preparer.data.CustomizationDataError, match=r"1 problem in .*:0: \(file\): 2 records; at least 8 needed"):
+    with pytest.raises(
+        preparer.data.CustomizationDataError, match=r"1 problem in .*:0: \(file\): 2 records; at least 8 needed"
+    ):
         preparer.preparation.prepare_customization_data(event(uri, min_records=8))
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    ({"target_format": "chat"}, "input.target_format: 'chat' is not one of prompt_completion, conversation"),
-    ({"validation_fraction": 0}, "input.validation_fraction: 0 must be a number"),
-    ({"seed": "42"}, "input.seed: '42' is not an integer"),
-    ({"max_records": 0}, "input.max_records: 0 must be a positive integer"),
-    ({"min_records": 9, "max_records": 3}, "input: min_records (9) is more than max_records (3)"),
-    ({"train_s3_uri": "data.jsonl"}, "input.train_s3_uri: 'data.jsonl' is not an S3 URI"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"target_format": "chat"}, "input.target_format: 'chat' is not one of prompt_completion, conversation"),
+        ({"validation_fraction": 0}, "input.validation_fraction: 0 must be a number"),
+        ({"seed": "42"}, "input.seed: '42' is not an integer"),
+        ({"max_records": 0}, "input.max_records: 0 must be a positive integer"),
+        ({"min_records": 9, "max_records": 3}, "input: min_records (9) is more than max_records (3)"),
+        ({"train_s3_uri": "data.jsonl"}, "input.train_s3_uri: 'data.jsonl' is not an S3 URI"),
+    ],
+)
 def test_a_bad_event_names_the_field(preparer, artifacts, settings, message) -> None:
     with pytest.raises(Exception, match=message.replace("(", r"\(").replace(")", r"\)")) as raised:
-        preparer.handler(event(f"s3://{artifacts.source_bucket}/x.jsonl") | {"input": event(f"s3://{artifacts.source_bucket}/x.jsonl")["input"] | settings},
-                         FakeLambdaContext())  # fmt: skip
+        preparer.handler(
+            event(f"s3://{artifacts.source_bucket}/x.jsonl")
+            | {"input": event(f"s3://{artifacts.source_bucket}/x.jsonl")["input"] | settings},
+            FakeLambdaContext(),
+        )
     assert type(raised.value).__name__ == "InvalidEventError"
 
 

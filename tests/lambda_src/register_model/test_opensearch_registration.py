@@ -352,14 +352,24 @@ def test_basic_auth_reads_the_secret_and_a_wrong_password_or_bad_keys_name_the_s
             registration.storage.InvalidEventError,
             match=r"^connector_credentials_secret_arn: secret arn:aws:secretsmanager:.*os-half-keys.* has no non-empty 'secret_key'",
         ):
-            register(registration, server, **{**self_managed, "connector_credentials_secret_arn": half}, opensearch_secret_arn=good)
+            register(
+                registration,
+                server,
+                **{**self_managed, "connector_credentials_secret_arn": half},
+                opensearch_secret_arn=good,
+            )
         missing = keys.replace("os-keys", "os-missing")
         with pytest.raises(
             registration.storage.InvalidEventError,
             match=r"^connector_credentials_secret_arn: cannot read secret .*os-missing.* \(ResourceNotFoundException\); "
             r"the function reads secrets named modelsmith/<env>/opensearch-\*",
         ):
-            register(registration, server, **{**self_managed, "connector_credentials_secret_arn": missing}, opensearch_secret_arn=good)
+            register(
+                registration,
+                server,
+                **{**self_managed, "connector_credentials_secret_arn": missing},
+                opensearch_secret_arn=good,
+            )
         assert server.ml.counts == {"connectors": 1, "model_groups": 1, "models": 1}
 
 
@@ -379,7 +389,10 @@ def test_basic_auth_reads_the_secret_and_a_wrong_password_or_bad_keys_name_the_s
             "opensearch_endpoint: 'search-domain.example.com' is not an http",
         ),
         ({"opensearch_auth": "token"}, "opensearch_auth: 'token' is not one of sigv4, basic"),
-        ({"opensearch_auth": "basic"}, "opensearch_auth: 'basic' cannot create a connector on Amazon OpenSearch Service"),
+        (
+            {"opensearch_auth": "basic"},
+            "opensearch_auth: 'basic' cannot create a connector on Amazon OpenSearch Service",
+        ),
         ({"cluster": "on-premises"}, "cluster: 'on-premises' is not one of amazon_opensearch_service, self_managed"),
         ({"cluster": "self_managed"}, "opensearch_auth: 'sigv4' signs for Amazon OpenSearch Service"),
         ({"cluster": "self_managed", "opensearch_auth": "basic"}, "opensearch_secret_arn: required"),

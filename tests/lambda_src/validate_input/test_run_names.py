@@ -22,8 +22,16 @@ RUN_IDS = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size
 def test_every_run_id_gives_names_bedrock_accepts(run_id: str) -> None:
     names = run_names.run_names(run_id)
     for service, operation, parameters in [
-        ("bedrock", "CreateModelInvocationJob", {"jobName": names["bedrock"], "clientRequestToken": names["request_token"]}),
-        ("bedrock", "CreateModelCustomizationJob", {"jobName": names["bedrock"], "clientRequestToken": names["request_token"]}),
+        (
+            "bedrock",
+            "CreateModelInvocationJob",
+            {"jobName": names["bedrock"], "clientRequestToken": names["request_token"]},
+        ),
+        (
+            "bedrock",
+            "CreateModelCustomizationJob",
+            {"jobName": names["bedrock"], "clientRequestToken": names["request_token"]},
+        ),
         ("bedrock", "CreateCustomModelDeployment", {"modelDeploymentName": names["bedrock"]}),
     ]:
         problems = [p for p in api_shapes.validate(service, operation, parameters) if "required by" not in p]
@@ -37,11 +45,14 @@ def test_distinct_runs_never_share_a_name(first: str, second: str) -> None:
         assert run_names.request_token(first) != run_names.request_token(second)
 
 
-@pytest.mark.parametrize(("run_id", "name"), [
-    ("med-extract-2026-11-23", "modelsmith-med-extract-2026-11-23"),
-    ("med_extract_2026", "modelsmith-med-extract-2026-"),
-    ("a" * 80, "modelsmith-" + "a" * 43 + "-"),
-])
+@pytest.mark.parametrize(
+    ("run_id", "name"),
+    [
+        ("med-extract-2026-11-23", "modelsmith-med-extract-2026-11-23"),
+        ("med_extract_2026", "modelsmith-med-extract-2026-"),
+        ("a" * 80, "modelsmith-" + "a" * 43 + "-"),
+    ],
+)
 def test_names_stay_readable(run_id: str, name: str) -> None:
     assert run_names.bedrock_name(run_id).startswith(name)
     assert len(run_names.bedrock_name(run_id)) <= 63
@@ -51,7 +62,16 @@ def test_the_validation_state_returns_the_names(lambda_environment) -> None:  # 
     from tests.support.lambdas import FakeLambdaContext
 
     handler = load_handler("validate_input")
-    result = handler({"input": {"config_s3_uri": "s3://data-bucket/c.yml", "train_s3_uri": "s3://data-bucket/t.jsonl",
-                                "base_model": "meta-llama/Llama-3.1-8B"},
-                      "schema_name": "lora_training", "run_id": "run_1"}, FakeLambdaContext())
+    result = handler(
+        {
+            "input": {
+                "config_s3_uri": "s3://data-bucket/c.yml",
+                "train_s3_uri": "s3://data-bucket/t.jsonl",
+                "base_model": "meta-llama/Llama-3.1-8B",
+            },
+            "schema_name": "lora_training",
+            "run_id": "run_1",
+        },
+        FakeLambdaContext(),
+    )
     assert result["run_names"] == run_names.run_names("run_1")

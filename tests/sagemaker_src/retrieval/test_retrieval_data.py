@@ -82,8 +82,14 @@ def test_run_with_a_bad_line_exits_2_and_writes_nothing(
 
     code = main(
         [
-            "--train_dir", str(retrieval_data_dir), "--eval_dir", str(retrieval_data_dir),
-            "--model_dir", str(tmp_path / "model"), "--output_data_dir", str(tmp_path / "output"),
+            "--train_dir",
+            str(retrieval_data_dir),
+            "--eval_dir",
+            str(retrieval_data_dir),
+            "--model_dir",
+            str(tmp_path / "model"),
+            "--output_data_dir",
+            str(tmp_path / "output"),
         ]
     )
 

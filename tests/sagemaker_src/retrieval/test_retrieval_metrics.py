@@ -99,8 +99,9 @@ class _WordsModel:
     def encode_query(self, texts: list[str], **_: Any) -> Any:
         import torch
 
-        return torch.tensor([[text.split().count(word) + 0.01 * i for i, word in enumerate(self.vocabulary)]
-                             for text in texts])
+        return torch.tensor(
+            [[text.split().count(word) + 0.01 * i for i, word in enumerate(self.vocabulary)] for text in texts]
+        )
 
     encode_document = encode_query
     encode = encode_query
@@ -130,8 +131,15 @@ def test_the_paired_bootstrap_interval_matches_scipys() -> None:
     base = rng.uniform(0.2, 0.9, 40)
     tuned = np.clip(base + rng.normal(0.03, 0.15, 40), 0, 1)
     low, high = paired_bootstrap_interval(base.tolist(), tuned.tolist())
-    reference = stats.bootstrap((base, tuned), lambda b, t, axis: np.mean(t - b, axis=axis), paired=True,
-                                vectorized=True, n_resamples=10_000, method="percentile", rng=np.random.default_rng(1))
+    reference = stats.bootstrap(
+        (base, tuned),
+        lambda b, t, axis: np.mean(t - b, axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=10_000,
+        method="percentile",
+        rng=np.random.default_rng(1),
+    )
     assert low == pytest.approx(reference.confidence_interval.low, abs=0.006)
     assert high == pytest.approx(reference.confidence_interval.high, abs=0.006)
     assert low < float(np.mean(tuned - base)) < high

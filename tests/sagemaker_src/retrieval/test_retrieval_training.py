@@ -15,10 +15,23 @@ METRIC_KEYS = {"ndcg@10", "mrr@10", "recall@1", "recall@10", "recall@100"}
 def _run(data_dir: Path, out: Path, *extra: str) -> int:
     return main(
         [
-            "--model_name_or_path", "minilm",
-            "--train_dir", str(data_dir), "--eval_dir", str(data_dir),
-            "--model_dir", str(out / "model"), "--output_data_dir", str(out / "output"),
-            "--no_dropout", "--max_seq_length", "64", "--batch_size", "16", "--learning_rate", "1e-4",
+            "--model_name_or_path",
+            "minilm",
+            "--train_dir",
+            str(data_dir),
+            "--eval_dir",
+            str(data_dir),
+            "--model_dir",
+            str(out / "model"),
+            "--output_data_dir",
+            str(out / "output"),
+            "--no_dropout",
+            "--max_seq_length",
+            "64",
+            "--batch_size",
+            "16",
+            "--learning_rate",
+            "1e-4",
             *extra,
         ]
     )
@@ -50,7 +63,15 @@ def test_cached_loss_matryoshka_and_hard_negatives_train(retrieval_data_dir: Pat
     code = _run(
         retrieval_data_dir,
         tmp_path,
-        "--max_steps", "2", "--mini_batch_size", "8", "--matryoshka_dims", "384", "128", "--hard_negatives", "1",
+        "--max_steps",
+        "2",
+        "--mini_batch_size",
+        "8",
+        "--matryoshka_dims",
+        "384",
+        "128",
+        "--hard_negatives",
+        "1",
     )
 
     metrics = json.loads((tmp_path / "output" / "metrics.json").read_text(encoding="utf-8"))
