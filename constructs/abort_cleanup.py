@@ -15,7 +15,7 @@ failed invocations go to an encrypted dead-letter queue).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
@@ -25,8 +25,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge
 from constructs.python_function import PythonFunction, dead_letter_queue
 

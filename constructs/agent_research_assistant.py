@@ -34,8 +34,8 @@ from aws_cdk import aws_bedrock_alpha as bedrock
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_wildcards
 
 ACTION_GROUP_NAME = "astronomy-tools"

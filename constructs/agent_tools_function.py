@@ -25,17 +25,15 @@ function's layer, so synthesis never reaches a package index.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
 
-from constructs.compliance import acknowledge, acknowledge_wildcards
+from constructs import Construct
+from constructs.compliance import acknowledge_wildcards
 from constructs.python_function import LAMBDA_SOURCE_ROOT, PythonFunction
 
 SOURCE = "agent_tools"

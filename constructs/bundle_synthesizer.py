@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import jsii
 from aws_cdk import (
@@ -46,6 +47,7 @@ from aws_cdk import (
     Stack,
     StackSynthesizer,
 )
+
 from constructs import Construct
 
 DEFAULT_ASSETS_PREFIX = "modelsmith-assets/"

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
-from typing import Any, Mapping
+from typing import Any
 
 import jsii
-
 from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from aws_cdk import aws_iam as iam
+
 from constructs import IConstruct, IValidation
 
 INLINE_POLICY_REASON = (
@@ -189,7 +190,7 @@ class _AcknowledgeWildcards:
 
     def validate(self) -> list[str]:
         resource = self._policy.node.default_child or self._policy
-        document = Stack.of(self._policy).resolve(getattr(resource, "policy_document"))
+        document = Stack.of(self._policy).resolve(resource.policy_document)
         findings = wildcard_findings(document)
         unused = []
         for pattern, reason in self._patterns.items():

@@ -24,8 +24,8 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge
 
 PERIOD = Duration.minutes(5)

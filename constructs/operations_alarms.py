@@ -24,13 +24,13 @@ Alarms (``self.alarms``, by key):
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_sns as sns
-from constructs import Construct
 
+from constructs import Construct
 from constructs.operations_endpoint_watch import EndpointWatch
 from constructs.operations_metrics import (
     ONE_HOUR,

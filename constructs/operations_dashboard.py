@@ -16,12 +16,12 @@ GPU utilisation and memory, and CPU. The metric definitions are in ``constructs/
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from constructs import Construct
 
+from constructs import Construct
 from constructs.operations_endpoint_watch import EndpointWatch
 from constructs.operations_metrics import (
     FIVE_MINUTES,

@@ -24,8 +24,8 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import acknowledge, nag_resource
 from constructs.operations_metrics import FIVE_MINUTES, ONE_HOUR
 from constructs.python_function import PythonFunction, dead_letter_queue

@@ -19,8 +19,8 @@ instance ID) and over what no stack owns (the SageMaker endpoints pipeline runs 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch

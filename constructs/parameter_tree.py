@@ -14,6 +14,7 @@ import re
 
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
+
 from constructs import Construct
 
 _SEGMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -18,10 +18,9 @@ from aws_cdk import Annotations, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+
 from constructs import Construct
-
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, acknowledge_cdk_provider
-
 from modelsmith.config import NetworkConfig
 
 INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {

@@ -26,8 +26,9 @@ Invoked synchronously (by Step Functions or Bedrock), so no DLQ; outside a VPC u
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jsii
 from aws_cdk import AssetHashType, Aws, BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy
@@ -36,8 +37,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

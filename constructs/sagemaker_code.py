@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
+
 from constructs import Construct
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
 
+from constructs import Construct
 from modelsmith.limits import LIMITS, MAX_FINE_TUNE_HOURS
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"

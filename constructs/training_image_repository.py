@@ -19,8 +19,8 @@ from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct
 
+from constructs import Construct
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge
 
 MOVING_TAG = "latest"

@@ -20,7 +20,8 @@ import re
 import sys
 import time
 import uuid
-from typing import Any, Callable, Iterable, TextIO
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
 
 from constructs.parameter_tree import parameter_name
 from modelsmith.config import DEFAULT_AGENT_MODEL

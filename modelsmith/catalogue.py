@@ -6,9 +6,10 @@ never a string scattered through stacks. Sources are the AWS documentation pages
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 # Commercial regions where every service the foundation uses (KMS, S3, SNS, SSM, Secrets Manager) exists.
 # https://docs.aws.amazon.com/general/latest/gr/rande.html

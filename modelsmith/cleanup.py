@@ -27,8 +27,9 @@ Exit status: 0 done, 1 some deletions failed (each named), 2 bad arguments or re
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import typer
 
@@ -302,10 +303,10 @@ def clean_up_environment(
 
 def cleanup_command(
     ctx: typer.Context,
-    env: Optional[str] = typer.Option(None, "--env", help="environment from cdk.json (default: dev)"),
+    env: str | None = typer.Option(None, "--env", help="environment from cdk.json (default: dev)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list what would be removed; remove nothing"),
     force: bool = typer.Option(False, "--force", help="also clean an environment that retains stateful resources"),
-    region: Optional[str] = typer.Option(None, "--region", help="default: the environment's region"),
+    region: str | None = typer.Option(None, "--region", help="default: the environment's region"),
 ) -> None:
     """Remove what runs of an environment created (SageMaker endpoints and models, Bedrock deployments, ...)."""
     from modelsmith.ops_bundle import BundleError

@@ -20,10 +20,10 @@ import sys
 
 import typer
 
+from modelsmith import cleanup, ops_bundle_cli
 from modelsmith.agent_customization_cli import agent_app, customization_app
 from modelsmith.cli_support import AppState, ModelsmithGroup, prefer_project_node
 from modelsmith.config import ENV_NAME_PATTERN
-from modelsmith import cleanup, ops_bundle_cli
 from modelsmith.cost_cli import app as cost_app
 from modelsmith.dry_run_cli import dry_run
 from modelsmith.pipeline_cli import app as pipeline_app

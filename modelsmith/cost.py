@@ -33,11 +33,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
 WORKFLOWS = ("retrieval-pipeline", "llm-customization", "lora-training")

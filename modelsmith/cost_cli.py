@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -50,14 +50,14 @@ def estimate(
     ctx: typer.Context,
     workflow: Workflow = typer.Option(..., "--workflow", "-w", help="which workflow the input is for"),
     input_file: Path = typer.Option(..., "--input", "-i", help="the execution input (JSON), as for the console"),
-    env: Optional[str] = typer.Option(
+    env: str | None = typer.Option(
         None,
         "--env",
         "-e",
         show_default=False,
         help="environment in cdk.json whose config applies [default: the global --env, or dev]",
     ),
-    assume: Optional[list[str]] = typer.Option(
+    assume: list[str] | None = typer.Option(
         None, "--assume", "-a", metavar="NAME=VALUE", help="override an assumption, e.g. documents=1200 (repeatable)"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the estimate as JSON (what a workflow's output holds)"),

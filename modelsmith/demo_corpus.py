@@ -33,9 +33,10 @@ import pkgutil
 import socket
 import sys
 import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 DEMO_PACKAGES = ("astropy", "astroquery")
 MIN_CHARACTERS = 80  # shorter docstrings ("Return the value.") say too little to write a query about

@@ -41,11 +41,12 @@ import os
 import re
 import tarfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 from modelsmith.cli_support import CliError, InputError
 from modelsmith.lambda_code import lambda_module
@@ -285,7 +286,7 @@ def default_run_id(settings_corpus: Path | None, demo: bool, now: datetime | Non
     """``<corpus name>-<UTC time>``, a valid execution name (letters, digits, hyphens, underscores)."""
     stem = "demo" if demo or settings_corpus is None else re.sub(r"[^A-Za-z0-9_-]+", "-", settings_corpus.stem)
     stem = stem.strip("-_")[:50] or "corpus"
-    return f"{stem}-{(now or datetime.now(timezone.utc)).strftime('%Y%m%d-%H%M%S')}"
+    return f"{stem}-{(now or datetime.now(UTC)).strftime('%Y%m%d-%H%M%S')}"
 
 
 class DryRun:
@@ -646,7 +647,7 @@ class DryRun:
                 chunk_overlap=0,
                 documents=len(documents),
                 chunks=len(chunks),
-                created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                created=datetime.now(UTC).isoformat(timespec="seconds"),
             )
             index = VectorIndex.build(manifest, vectors, chunks)
             index.save(index_dir)

@@ -10,7 +10,7 @@ endpoint) and every Bedrock resource a customization run creates (job, custom mo
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 PROJECT = "modelsmith"
 TAG_PROJECT = "project"

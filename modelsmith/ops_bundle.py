@@ -35,9 +35,10 @@ import subprocess
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CDK_JSON = REPO_ROOT / "cdk.json"
@@ -95,7 +96,7 @@ def synthesize(config: Any, context: dict[str, Any], assembly_dir: Path) -> Path
     add_compliance_checks(app)
     try:
         app.synth()
-    except RuntimeError as error:
+    except RuntimeError:
         failures = validation_failures(assembly_dir)
         if failures:
             raise BundleError(

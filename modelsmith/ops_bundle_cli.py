@@ -10,7 +10,7 @@ Errors print one line (or one per problem) and exit with status 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import NoReturn
 
 import typer
 
@@ -28,7 +28,7 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def environment_of(ctx: typer.Context, env: Optional[str]) -> str:
+def environment_of(ctx: typer.Context, env: str | None) -> str:
     """``--env`` of this command, else the ``--env`` of an enclosing command line (``modelsmith --env prod bundle ...``),
     else ``dev``."""
     return env or getattr(ctx.obj, "env", None) or "dev"
@@ -37,8 +37,8 @@ def environment_of(ctx: typer.Context, env: Optional[str]) -> str:
 @app.command()
 def build(
     ctx: typer.Context,
-    env: Optional[str] = typer.Option(None, "--env", help="environment from cdk.json (default: dev)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="bundle folder (default: dist/ops-bundle-<env>)"),
+    env: str | None = typer.Option(None, "--env", help="environment from cdk.json (default: dev)"),
+    out: Path | None = typer.Option(None, "--out", help="bundle folder (default: dist/ops-bundle-<env>)"),
     archive: bool = typer.Option(True, "--archive/--no-archive", help="also write <out>.tar.gz"),
 ) -> None:
     """Synthesize the environment's stacks (offline) into a bundle folder, with a manifest and an archive."""
@@ -68,8 +68,8 @@ def build(
 @app.command()
 def check(
     bundle: Path = typer.Option(..., "--bundle", help="bundle folder"),
-    bucket: Optional[str] = typer.Option(None, "--bucket", help="also check the published assets in this bucket"),
-    prefix: Optional[str] = typer.Option(None, "--prefix", help="key prefix used when publishing"),
+    bucket: str | None = typer.Option(None, "--bucket", help="also check the published assets in this bucket"),
+    prefix: str | None = typer.Option(None, "--prefix", help="key prefix used when publishing"),
     lint: bool = typer.Option(True, "--lint/--no-lint", help="run cfn-lint on every template"),
 ) -> None:
     """Check a bundle offline (manifest, checksums, asset references, parameters, cfn-lint) and, with --bucket,
@@ -104,7 +104,7 @@ def check(
 def publish(
     bundle: Path = typer.Option(..., "--bundle", help="bundle folder"),
     bucket: str = typer.Option(..., "--bucket", help="an existing bucket in the stacks' region"),
-    prefix: Optional[str] = typer.Option(
+    prefix: str | None = typer.Option(
         None, "--prefix", help="key prefix, ending with '/' (default: the templates' default)"
     ),
 ) -> None:

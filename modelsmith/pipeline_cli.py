@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import typer
 
@@ -256,7 +257,7 @@ EXECUTION_STYLES = {
 
 def _duration(start: datetime, end: datetime | None) -> str:
     if end is None:
-        end = datetime.now(start.tzinfo or timezone.utc)
+        end = datetime.now(start.tzinfo or UTC)
     seconds = max(0, int((end - start).total_seconds()))
     minutes, seconds = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
@@ -372,7 +373,7 @@ def start(
             f"fix the fields above (schema: {schema.relative_to(REPO_ROOT)})",
         )
     execution_name = (
-        check_execution_name(name) if name else default_execution_name(workflow, document, datetime.now(timezone.utc))
+        check_execution_name(name) if name else default_execution_name(workflow, document, datetime.now(UTC))
     )
     state.console.print(f"{input_file}: valid {workflow.value} input", markup=False)
     if validate_only:

@@ -20,10 +20,10 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
 
-from constructs.agent_knowledge_base import AgentKnowledgeBase
+from constructs import Construct
 from constructs.agent_core_assistant import AgentCoreAssistant
+from constructs.agent_knowledge_base import AgentKnowledgeBase
 from constructs.agent_research_assistant import INSTRUCTION, AstronomyAgent
 from constructs.agent_tools_function import FUNCTION_DIR, AgentToolsFunction
 from constructs.log_retention import retention_days

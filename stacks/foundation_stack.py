@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration, Stack
-from constructs import Construct
 
+from constructs import Construct
 from constructs.notifications import Notifications
 from constructs.parameter_tree import ParameterTree
 from constructs.project_key import ProjectKey

@@ -7,14 +7,14 @@ call the same functions, so what they check is what ``cdk synth`` produces.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Mapping
 
 import jsii
 from aws_cdk import App, AspectPriority, Aspects, CfnResource, IAspect, Stack, TagManager, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
-from constructs import IConstruct
 
+from constructs import IConstruct
 from constructs.operations_metrics import WatchedWorkflow
 from modelsmith.config import EnvironmentConfig
 from modelsmith.naming import resource_tags

@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_kms as kms
-from constructs import Construct
 
+from constructs import Construct
 from constructs.log_retention import retention_days
 from constructs.private_network import PrivateNetwork
 from modelsmith.config import EnvironmentConfig

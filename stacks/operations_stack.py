@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Stack
-from constructs import Construct
 
+from constructs import Construct
 from constructs.log_retention import retention_days
 from constructs.operations_alarms import OperationsAlarms
 from constructs.operations_dashboard import OperationsDashboard

@@ -11,8 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from constructs import Construct
 
+from constructs import Construct
 from constructs.abort_cleanup import AbortCleanup
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
 from constructs.log_retention import retention_days

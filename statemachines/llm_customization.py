@@ -18,8 +18,9 @@ execution fails with a readable cause.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
@@ -27,12 +28,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
 
+from constructs import Construct
 from modelsmith.catalogue import ON_DEMAND, PROVISIONED_MODEL_UNITS, PROVISIONED_THROUGHPUT, CustomizableModel
 from statemachines.common import (
-    RUN_ID,
     BEDROCK_TRANSIENT_ERRORS,
+    RUN_ID,
     TRANSIENT_LAMBDA_ERRORS,
     TRANSIENT_SDK_ERRORS,
     cost_estimate_task,

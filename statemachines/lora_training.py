@@ -17,8 +17,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
 
+from constructs import Construct
 from statemachines.common import RUN_ID, TRANSIENT_SDK_ERRORS, cost_estimate_task, retry_transient, validate_input_task
 
 SCHEMA_NAME = "lora_training"
@@ -353,7 +353,7 @@ class _Builder:
                     "workflow": "lora-training",
                     "run_id": RUN_ID,
                     "status": "SUCCEEDED",
-                    "artifacts": sfn.JsonPath.format(f"s3 prefix runs/{{}}/ of the artifacts bucket", RUN_ID),
+                    "artifacts": sfn.JsonPath.format("s3 prefix runs/{}/ of the artifacts bucket", RUN_ID),
                 }
             ),
             result_path=sfn.JsonPath.DISCARD,

@@ -31,13 +31,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
 
+from constructs import Construct
 from modelsmith.naming import TAG_RUN_ID
 from statemachines.common import (
+    BEDROCK_TRANSIENT_ERRORS,
     FOUNDATION_MODELS_ANY_REGION,
     RUN_ID,
-    BEDROCK_TRANSIENT_ERRORS,
     TRANSIENT_LAMBDA_ERRORS,
     TRANSIENT_SDK_ERRORS,
     cost_estimate_task,

@@ -12,7 +12,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from pair_building import NoTrainingPairsError, build_pairs
 from run_storage import InvalidEventError, MalformedLineError
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import boto3
-
 from query_filters import problem as query_problem
 from run_storage import (
     InvalidEventError,

@@ -20,8 +20,9 @@ Each action is best-effort and reported; the topic is told what was cleaned up.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from botocore.exceptions import ClientError
 from run_names import bedrock_name

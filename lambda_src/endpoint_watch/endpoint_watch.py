@@ -18,9 +18,10 @@ idle window: its ``LastModifiedTime`` counts, not its creation.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 NAMESPACE = "Modelsmith"
 ENVIRONMENT_DIMENSION = "Environment"
@@ -73,7 +74,7 @@ def watch(
         raise WatchSettingsError("ENDPOINT_PREFIX: empty; every endpoint of the account would match")
     if idle_days < 1:
         raise WatchSettingsError(f"IDLE_DAYS: {idle_days} is not a positive number of days")
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     window_end = now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % 5)
     report = WatchReport(environment=environment, prefix=prefix, window_start=window_end - ERROR_WINDOW)
     idle_since = now - timedelta(days=idle_days)
@@ -182,4 +183,4 @@ def _sums(cloudwatch: Any, queries: list[dict[str, Any]], start: datetime, end: 
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -5,13 +5,12 @@ this function). Environment: ``ENVIRONMENT``, ``ENDPOINT_PREFIX`` (``ms-<env>-``
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from endpoint_watch import watch
 
 ENVIRONMENT_ENV, ENDPOINT_PREFIX_ENV, IDLE_DAYS_ENV = "ENVIRONMENT", "ENDPOINT_PREFIX", "IDLE_DAYS"
@@ -29,7 +28,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         environment=os.environ[ENVIRONMENT_ENV],
         prefix=os.environ[ENDPOINT_PREFIX_ENV],
         idle_days=int(os.environ[IDLE_DAYS_ENV]),
-        now=datetime.now(timezone.utc),
+        now=datetime.now(UTC),
     )
     if report.idle:
         logger.warning("idle endpoints", extra={"idle": report.idle})

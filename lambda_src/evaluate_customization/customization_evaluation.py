@@ -25,13 +25,13 @@ import logging
 import random
 import re
 import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Any
 
 from bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
+from botocore.exceptions import BotoCoreError, ClientError
 from run_storage import InvalidEventError, artifacts_bucket, iter_lines, open_object, parse_s3_uri, run_prefix
 
 logger = logging.getLogger(__name__)

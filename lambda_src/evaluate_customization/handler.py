@@ -13,7 +13,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from customization_evaluation import EvaluationSuiteError, evaluate_customization
 from run_storage import InvalidEventError
 

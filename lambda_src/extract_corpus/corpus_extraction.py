@@ -28,14 +28,14 @@ import hashlib
 import heapq
 import json
 import logging
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
-
 import evaluation_questions
 import opensearch_source
+from botocore.exceptions import ClientError
 from corpus_records import CorpusDocument, CorpusLineError, SourceOutcome, json_type
 from run_storage import (
     InvalidEventError,

@@ -13,10 +13,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from corpus_extraction import EmptyCorpusError, extract_corpus
-from run_storage import InvalidEventError
 from opensearch_source import OpenSearchAccessError
+from run_storage import InvalidEventError
 
 logger = Logger()
 tracer = Tracer()

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from contextlib import closing
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import boto3
-from opensearchpy import OpenSearch
-from opensearchpy.exceptions import AuthenticationException, AuthorizationException, NotFoundError, TransportError
-
 from corpus_records import CorpusDocument, CorpusLineError, SourceOutcome
 from opensearch_client import open_client
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import AuthenticationException, AuthorizationException, NotFoundError, TransportError
 from run_storage import InvalidEventError, JsonLinesUpload
 
 if TYPE_CHECKING:

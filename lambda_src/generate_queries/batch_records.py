@@ -30,10 +30,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import boto3
-
 from generation_plan import BATCH_INFERENCE_MAXIMUM_RECORDS_PER_FILE, BATCH_INFERENCE_MINIMUM_RECORDS
 from query_events import fraction, prompt_template, queries_per_document, require_mapping, text
 from query_generation import QueryGenerationError
@@ -134,7 +134,7 @@ def prepare_batch(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[st
     try:
         for record_id, doc_id in zip(record_ids, document_ids):
             mapping.write({"recordId": record_id, "doc_id": doc_id})
-        for record_id, (doc_id, body) in zip(record_ids, iter_corpus(s3, corpus_uri)):  # second pass: text
+        for record_id, (_, body) in zip(record_ids, iter_corpus(s3, corpus_uri)):  # second pass: text
             records.write({"recordId": record_id, "modelInput": build_input(render_prompt(template, body, count))})
         if records.lines != len(document_ids):
             raise InvalidEventError(f"corpus_uri: {corpus_uri} changed while the batch records were written")

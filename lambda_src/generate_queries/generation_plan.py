@@ -7,7 +7,8 @@ Event: ``{"action": "plan", "run_id", "documents": int, "generation_mode": "on_d
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from query_events import integer, require_mapping
 from run_storage import InvalidEventError, run_prefix

@@ -10,12 +10,12 @@ Each returns small JSON (S3 URIs and counts). Errors: ``InvalidEventError`` nami
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from batch_records import collect_batch, prepare_batch
 from generation_plan import plan
 from query_generation import QueryGenerationError, generate

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from query_prompts import DEFAULT_PROMPT_TEMPLATE, PLACEHOLDERS
 from run_storage import InvalidEventError

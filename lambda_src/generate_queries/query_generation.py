@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
 from bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
+from botocore.exceptions import BotoCoreError, ClientError
 from query_events import integer, prompt_template, queries_per_document, require_mapping, text
 from query_parsing import parse_queries
 from query_prompts import MAX_OUTPUT_TOKENS, TEMPERATURE, render_prompt

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 MIN_QUERY_CHARACTERS = 8
 MIN_QUERY_WORDS = 2

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 import boto3
-
 from customization_data import (
     DEFAULT_SEED,
     DEFAULT_VALIDATION_FRACTION,

@@ -14,7 +14,8 @@ The state machine's Choice reads ``passed``; the dry run calls :func:`decide` to
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 GATE_MODES = ("mean", "ci_lower")
 DEFAULT_GATE = "mean"

@@ -25,7 +25,6 @@ import tarfile
 from typing import Any
 
 import boto3
-
 from quality_gate import DEFAULT_GATE, GateInputError, decide, report_section
 from run_storage import InvalidEventError, parse_s3_uri, run_prefix
 

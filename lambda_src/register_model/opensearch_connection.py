@@ -14,9 +14,8 @@ self-managed cluster.
 from __future__ import annotations
 
 import boto3
-from opensearchpy import OpenSearch
-
 from opensearch_client import open_client, read_json_secret
+from opensearchpy import OpenSearch
 from registration_events import OpenSearchRegistration
 
 REQUEST_TIMEOUT_SECONDS = 60

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
-
 
 # Bundled beside this module by the function's construct; in the repository they live in statemachines/schemas.
 BUNDLED_SCHEMAS = Path(__file__).resolve().parent / "schemas"

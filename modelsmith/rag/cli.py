@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,7 @@ def ingest(
         raise InputError(str(error), "pick --overlap below half of --chunk-size") from None
     files = find_files(paths)
     model_name = model or environment_config(state.env).retrieval_pipeline.base_model_id
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     problems: list[str] = []
     chunks: list[Chunk] = []
     documents = 0
@@ -175,7 +175,7 @@ def ingest(
         created=started.isoformat(timespec="seconds"),
     )
     VectorIndex.build(manifest, vectors, chunks).save(index)
-    seconds = (datetime.now(timezone.utc) - started).total_seconds()
+    seconds = (datetime.now(UTC) - started).total_seconds()
     state.console.print(
         f"indexed {documents} documents from {len(files)} files as {len(chunks)} chunks with "
         f"{embedder.identity} ({embedder.dimension}-d) into {index} in {seconds:.1f} s",

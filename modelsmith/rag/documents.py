@@ -11,9 +11,9 @@ reported as ``file:line: problem`` and nothing is indexed until all are fixed.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from modelsmith.cli_support import InputError
 from modelsmith.lambda_code import lambda_module

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from modelsmith.cli_support import CliError
 from modelsmith.rag.precision import Placement, Precision, placement

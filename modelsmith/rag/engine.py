@@ -9,10 +9,11 @@ sources when the prompt would not fit the model's context.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from modelsmith.cli_support import InputError
 from modelsmith.rag import DEFAULT_MAX_NEW_TOKENS, MAX_K, MAX_NEW_TOKENS, MAX_QUESTION_CHARACTERS

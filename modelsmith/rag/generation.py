@@ -15,8 +15,9 @@ the workflows' retry policy (``ConverseCaller`` of ``lambda_src/evaluate_customi
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from modelsmith.cli_support import CliError
 from modelsmith.lambda_code import lambda_module

@@ -7,7 +7,7 @@ text as one user message (:func:`as_single_prompt`).
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from modelsmith.rag.store import Hit
 

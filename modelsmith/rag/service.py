@@ -13,8 +13,9 @@ The models load in a background thread after the server starts, so ``/health`` a
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError

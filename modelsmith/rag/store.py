@@ -12,9 +12,10 @@ previous index as it was. An index is only queried with the model that built it 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from modelsmith.cli_support import CliError
 from modelsmith.rag.splitter import Chunk

@@ -22,8 +22,9 @@ The model shapes come from its ``config.json`` (``hidden_size``, ``num_hidden_la
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 GIB = 1024**3
 QLORA_BITS_PER_PARAMETER = 4.127  # NF4 + double-quantized block constants (Dettmers et al., QLoRA, 2023, section 3)

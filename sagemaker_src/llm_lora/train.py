@@ -54,8 +54,8 @@ import yaml
 from .checkpoints import find_resume_checkpoint
 from .config import DEFAULT_CONFIG_PATH, ConfigError, TrainingConfig, load_training_config
 from .modeling import (
-    RuntimeUnavailableError,
     Runtime,
+    RuntimeUnavailableError,
     convert_gguf_to_safetensors,
     load_model_for_training,
     load_tokenizer,

@@ -66,7 +66,6 @@ from .data import (
     QUESTIONS_FILE,
     TRAIN_FILE,
     DataError,
-    HumanQuestions,
     Pair,
     read_questions,
     read_training_data,

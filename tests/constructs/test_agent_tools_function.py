@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from aws_cdk import App, DockerImage, Duration, Stack
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import App, Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -17,8 +15,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
 from constructs import agent_tools_function as module
-from constructs.python_function import RUNTIME
 from constructs.agent_tools_function import AgentToolsFunction
+from constructs.python_function import RUNTIME
 
 CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
 

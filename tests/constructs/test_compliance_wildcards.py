@@ -6,7 +6,6 @@ import pytest
 from aws_cdk import App, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_bedrock as bedrock_l1
 
 from constructs.compliance import acknowledge_wildcards, flatten, wildcard_findings
 from stacks.modelsmith_app import add_compliance_checks

@@ -17,7 +17,8 @@ from tests.contracts.known_defects import expected_failure
 from tests.support.call_inventory import DEPENDENT_RULES, inventory, with_dependents
 from tests.support.deployed_app import DeployedApp
 from tests.support.iam_evaluation import granted_resources, is_allowed
-from tests.support.iam_reference import action as reference_action, arn_matches
+from tests.support.iam_reference import action as reference_action
+from tests.support.iam_reference import arn_matches
 from tests.support.policies import role_policies
 
 

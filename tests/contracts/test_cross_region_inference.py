@@ -31,14 +31,14 @@ DESTINATIONS = ("us-east-1", "us-east-2", "us-west-2")
 def _callers(app: DeployedApp) -> dict[str, tuple[str, str]]:
     """Role of each caller of the retrieval pipeline's query-writing model: name -> (stack, role logical ID)."""
     callers = {}
-    for stack, logical_id, resource in app.resources("AWS::Lambda::Function"):
+    for stack, _, resource in app.resources("AWS::Lambda::Function"):
         variables = resource["Properties"].get("Environment", {}).get("Variables", {})
         if stack.name.endswith("RetrievalPipeline") and variables.get("POWERTOOLS_SERVICE_NAME") == "generate_queries":
             callers["generate_queries (InvokeModel)"] = (stack.name, resource["Properties"]["Role"]["Fn::GetAtt"][0])
-    for stack, logical_id, resource in app.resources("AWS::IAM::Role"):
+    for stack, logical_id, _ in app.resources("AWS::IAM::Role"):
         if stack.name.endswith("RetrievalPipeline") and logical_id.startswith("BatchInferenceRole"):
             callers["batch inference role (InvokeModel)"] = (stack.name, logical_id)
-    for stack, logical_id, resource in app.resources("AWS::StepFunctions::StateMachine"):
+    for stack, _, resource in app.resources("AWS::StepFunctions::StateMachine"):
         if stack.name.endswith("RetrievalPipeline"):
             callers["workflow (CreateModelInvocationJob)"] = (
                 stack.name,

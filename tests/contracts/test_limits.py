@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from modelsmith import catalogue
 from modelsmith.config import AgentConfig, LlmCustomizationConfig
@@ -93,7 +92,7 @@ def test_default_models_are_not_legacy_or_end_of_life() -> None:
 
 
 def test_negative_control_an_out_of_range_ssm_timeout_is_reported(deployed: DeployedApp) -> None:
-    for stack, logical_id, resource in deployed.resources("AWS::SSM::Document"):
+    for _, _, resource in deployed.resources("AWS::SSM::Document"):
         content = resource["Properties"]["Content"]
         original = json.dumps(content)
         try:

@@ -50,7 +50,9 @@ def test_an_on_demand_model_and_pinecone() -> None:
 
 
 def test_the_section_is_frozen() -> None:
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
         AgentConfig().enabled = False  # type: ignore[misc]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -245,7 +245,7 @@ def _event(kind: str, seconds: int, **details: object) -> dict:
         key = kind[0].lower() + kind[1:] + "EventDetails"
     return {
         "type": kind,
-        "timestamp": datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc) + timedelta(seconds=seconds),
+        "timestamp": datetime(2026, 11, 23, 12, 0, tzinfo=UTC) + timedelta(seconds=seconds),
         key: details,
     }
 
@@ -271,7 +271,7 @@ def test_state_rows_show_retries_caught_errors_and_running_states() -> None:
 
 
 def test_default_execution_names_are_valid_run_ids() -> None:
-    now = datetime(2026, 11, 23, 8, 30, 5, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 8, 30, 5, tzinfo=UTC)
     assert (
         default_execution_name(Workflow.RETRIEVAL_PIPELINE, {"model_name": "handbook-bge"}, now)
         == "handbook-bge-20261123-083005"

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 from typer.testing import CliRunner
 
+from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 from modelsmith.cli import app
 from modelsmith.cli_support import AppState
 

@@ -7,7 +7,6 @@ change that breaks them must also update the arithmetic in the comments.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import sys
 from datetime import date

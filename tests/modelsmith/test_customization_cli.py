@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -196,7 +196,7 @@ class ScriptedStepFunctions:
     """describe_execution answers RUNNING, RUNNING, FAILED; the history grows by one event per poll."""
 
     def __init__(self) -> None:
-        stamp = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
+        stamp = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
         self.events = [
             {"type": "ExecutionStarted", "timestamp": stamp, "executionStartedEventDetails": {}},
             {"type": "TaskStateEntered", "timestamp": stamp, "stateEnteredEventDetails": {"name": "PrepareData"}},

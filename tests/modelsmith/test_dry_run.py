@@ -14,8 +14,10 @@ import inspect
 import json
 import re
 import shutil
+from collections.abc import Callable, Sequence
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -700,9 +702,9 @@ def test_the_artifacts_bucket_variable_is_restored(
 
 
 def test_default_run_ids_are_execution_names() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime(2025, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
     assert dry_run.default_run_id(Path("my corpus (v2).jsonl"), False, now) == "my-corpus-v2-20250304-050607"
     assert dry_run.default_run_id(None, True, now) == "demo-20250304-050607"
 

@@ -31,8 +31,8 @@ from tests.support.bedrock import (
     install_bedrock_service,
 )
 from tests.support.lambdas import InProcessLambdas, iter_payload_sizes, lambda_environment  # noqa: F401
-from tests.support.workflow_world import NotificationInbox, deploy_functions, use_cost_config
 from tests.support.stepfunctions import PSEUDO_PARAMETERS, render_definition, run_execution, state_names
+from tests.support.workflow_world import NotificationInbox, deploy_functions, use_cost_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDK_CONTEXT = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]

@@ -180,7 +180,7 @@ def test_partially_completed_batch_job_goes_on_with_what_completed(world_factory
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     output = json.loads(execution["output"])
     assert output["pairs"]["train_pairs"] + output["pairs"]["eval_pairs"] == 108 * 3
-    failed_key = f"runs/batch-partial/batch/failed-records.jsonl"
+    failed_key = "runs/batch-partial/batch/failed-records.jsonl"
     failed = world.s3.get_object(Bucket=ARTIFACTS, Key=failed_key)["Body"].read().decode().splitlines()
     assert len(failed) == 12 and "Fake: input rejected" in failed[0]
     assert world.batch.stopped == []

@@ -24,10 +24,11 @@ from __future__ import annotations
 import ast
 import json
 import re
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import botocore.session
 

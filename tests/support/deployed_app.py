@@ -22,9 +22,10 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 ACCOUNT = "123456789012"
 PARTITION = "aws"

@@ -10,8 +10,9 @@ a key missing from the request context fails its condition, as in IAM. An unknow
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 
 def _as_list(value: Any) -> list[Any]:

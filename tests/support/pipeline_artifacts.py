@@ -8,8 +8,9 @@ Use the ``artifacts`` fixture (import it into the test module or a conftest): it
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import boto3
 import pytest

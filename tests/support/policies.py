@@ -8,8 +8,9 @@ the resource's template metadata, each with its reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from constructs.compliance import CONTRACT_METADATA_KEY
 from tests.support.deployed_app import DeployedApp

@@ -11,15 +11,15 @@ into service (``tests/support/sagemaker.py``); invoking an endpoint runs the ``c
 from __future__ import annotations
 
 import copy
-
 import importlib.util
 import io
 import json
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 import pytest

@@ -33,8 +33,9 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import boto3
 import pytest
@@ -369,6 +370,7 @@ def install_sagemaker_service(monkeypatch: pytest.MonkeyPatch, stand_in: SageMak
 
 
 def _optimized_sagemaker_service(stand_in: SageMakerStandIn) -> Any:
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
         FailureEvent,
         FailureEventException,
@@ -381,7 +383,6 @@ def _optimized_sagemaker_service(stand_in: SageMakerStandIn) -> Any:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
         StateTaskServiceCallback,
     )
-    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
     class StateTaskServiceSageMaker(StateTaskServiceCallback):

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "openapi.json"
 OPENAPI_VERSION = "3.0.0"

@@ -6,8 +6,8 @@ The variable names are the constants below; nothing else in the package reads ``
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 OUTPUT_BUCKET = "OUTPUT_BUCKET"
 OUTPUT_PREFIX = "OUTPUT_PREFIX"

@@ -11,8 +11,9 @@ import csv
 import io
 import re
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import boto3
 from botocore.config import Config

@@ -7,8 +7,9 @@ into a retry storm.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 # Worth another try: the same request may succeed a moment later.
 RETRYABLE_ERROR_CODES = frozenset(

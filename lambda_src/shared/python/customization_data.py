@@ -29,9 +29,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 TargetFormat = Literal["prompt_completion", "conversation"]
 TARGET_FORMATS: tuple[str, ...] = ("prompt_completion", "conversation")

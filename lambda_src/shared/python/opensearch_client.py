@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.exceptions import ClientError
 from opensearchpy import OpenSearch, Urllib3AWSV4SignerAuth, Urllib3HttpConnection
-
 from run_storage import InvalidEventError
 
 MAX_RETRIES = 3

@@ -13,7 +13,8 @@ import json
 import os
 import re
 import tempfile
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from botocore.exceptions import ClientError
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from astro_tools import settings as names
 
 
@@ -147,7 +146,6 @@ def test_unreachable_archive_answers_502(tools, monkeypatch) -> None:
 
 def test_rejected_ads_token_is_an_operator_problem(tools) -> None:
     import boto3
-
     from astro_tools import api
 
     boto3.client("secretsmanager").put_secret_value(SecretId=api.settings().ads_token_secret_arn, SecretString="wrong")

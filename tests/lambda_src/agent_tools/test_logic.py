@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import requests
-
 from astro_tools import archives, literature, positions, selection
 from astro_tools.errors import ArchiveTimeout, ArchiveUnavailable, BadArgument, NotFound
 from astro_tools.models import GaiaSource
@@ -106,7 +103,7 @@ def test_settings_name_missing_variables() -> None:
     ("raised", "expected", "message"),
     [
         (requests.ReadTimeout("read timed out"), ArchiveTimeout, "X did not answer within 2 s"),
-        (socket.timeout("timed out"), ArchiveTimeout, "X did not answer within 2 s"),
+        (TimeoutError("timed out"), ArchiveTimeout, "X did not answer within 2 s"),
         (requests.ConnectionError("refused"), ArchiveUnavailable, "X could not be reached"),
         (ConnectionRefusedError(111, "refused"), ArchiveUnavailable, "X could not be reached"),
         (ValueError("bad VOTable\nline 2"), ArchiveUnavailable, "X query failed: bad VOTable"),
@@ -120,8 +117,8 @@ def test_archive_errors_are_translated(raised: Exception, expected: type, messag
 
 def test_wrapped_timeouts_are_found() -> None:
     try:
-        raise socket.timeout("timed out")
-    except socket.timeout as inner:
+        raise TimeoutError("timed out")
+    except TimeoutError as inner:
         wrapped = RuntimeError("pyvo wrapper")
         wrapped.cause = inner  # pyvo's DALServiceError keeps the original exception here
     with pytest.raises(ArchiveTimeout):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
+from astro_tools import openapi
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.validators import OpenAPIV30SpecValidator
-
-from astro_tools import openapi
 
 
 def test_committed_schema_matches_the_routes() -> None:

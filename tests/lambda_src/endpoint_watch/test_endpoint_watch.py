@@ -6,7 +6,7 @@ SageMaker and CloudWatch are moto's; moto creates endpoints InService "now", so 
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -73,8 +73,8 @@ def published(cloudwatch, metric: str) -> list[float]:
         Namespace="Modelsmith",
         MetricName=metric,
         Dimensions=[{"Name": "Environment", "Value": "dev"}],
-        StartTime=datetime(2000, 1, 1, tzinfo=timezone.utc),
-        EndTime=datetime(2100, 1, 1, tzinfo=timezone.utc),
+        StartTime=datetime(2000, 1, 1, tzinfo=UTC),
+        EndTime=datetime(2100, 1, 1, tzinfo=UTC),
         Period=86_400 * 365,
         Statistics=["Sum"],
     )
@@ -86,7 +86,7 @@ def test_idle_endpoint_of_the_environment_is_counted_and_others_are_not(watcher,
     sagemaker, cloudwatch = aws
     for name in ("ms-dev-handbook", "ms-dev-docs", "ms-prod-handbook", "other-ms-dev-x"):
         create_endpoint(sagemaker, name)
-    now = datetime.now(timezone.utc) + timedelta(days=4)
+    now = datetime.now(UTC) + timedelta(days=4)
     record(cloudwatch, "ms-dev-docs", "Invocations", 12, now - timedelta(days=1))
     record(cloudwatch, "ms-prod-handbook", "Invocations", 0, now - timedelta(days=1))
 
@@ -103,7 +103,7 @@ def test_young_endpoint_is_not_idle_yet(watcher, aws) -> None:
     _, module = watcher
     sagemaker, cloudwatch = aws
     create_endpoint(sagemaker, "ms-dev-new")
-    now = datetime.now(timezone.utc) + timedelta(days=2)  # younger than the 3-day window: nothing to judge yet
+    now = datetime.now(UTC) + timedelta(days=2)  # younger than the 3-day window: nothing to judge yet
     report = module.watch(sagemaker, cloudwatch, environment="dev", prefix=PREFIX, idle_days=3, now=now)
     assert report.in_service == ["ms-dev-new"] and report.idle == []
 
@@ -113,24 +113,22 @@ def test_5xx_errors_of_the_last_complete_window_are_summed(watcher, aws) -> None
     sagemaker, cloudwatch = aws
     for name in ("ms-dev-a", "ms-dev-b"):
         create_endpoint(sagemaker, name)
-    now = datetime(2031, 5, 6, 10, 7, 30, tzinfo=timezone.utc)  # window 10:00-10:05
-    record(cloudwatch, "ms-dev-a", "Invocation5XXErrors", 3, datetime(2031, 5, 6, 10, 1, tzinfo=timezone.utc))
-    record(cloudwatch, "ms-dev-b", "Invocation5XXErrors", 4, datetime(2031, 5, 6, 10, 4, tzinfo=timezone.utc))
-    record(cloudwatch, "ms-dev-b", "Invocation5XXErrors", 50, datetime(2031, 5, 6, 9, 50, tzinfo=timezone.utc))  # older
+    now = datetime(2031, 5, 6, 10, 7, 30, tzinfo=UTC)  # window 10:00-10:05
+    record(cloudwatch, "ms-dev-a", "Invocation5XXErrors", 3, datetime(2031, 5, 6, 10, 1, tzinfo=UTC))
+    record(cloudwatch, "ms-dev-b", "Invocation5XXErrors", 4, datetime(2031, 5, 6, 10, 4, tzinfo=UTC))
+    record(cloudwatch, "ms-dev-b", "Invocation5XXErrors", 50, datetime(2031, 5, 6, 9, 50, tzinfo=UTC))  # older
 
     report = module.watch(sagemaker, cloudwatch, environment="dev", prefix=PREFIX, idle_days=3, now=now)
 
     assert report.errors == 7
-    assert report.window_start == datetime(2031, 5, 6, 10, 0, tzinfo=timezone.utc)
+    assert report.window_start == datetime(2031, 5, 6, 10, 0, tzinfo=UTC)
     assert published(cloudwatch, "EndpointInvocation5XXErrors") == [7.0]
 
 
 def test_no_endpoint_still_reports_zero(watcher, aws) -> None:
     _, module = watcher
     sagemaker, cloudwatch = aws
-    report = module.watch(
-        sagemaker, cloudwatch, environment="dev", prefix=PREFIX, idle_days=1, now=datetime.now(timezone.utc)
-    )
+    report = module.watch(sagemaker, cloudwatch, environment="dev", prefix=PREFIX, idle_days=1, now=datetime.now(UTC))
     assert report.in_service == [] and published(cloudwatch, "EndpointsInService") == [0.0]
 
 
@@ -146,7 +144,7 @@ def test_bad_settings_name_the_setting(watcher, aws, prefix: str, idle_days: int
     sagemaker, cloudwatch = aws
     with pytest.raises(module.WatchSettingsError, match=message):
         module.watch(
-            sagemaker, cloudwatch, environment="dev", prefix=prefix, idle_days=idle_days, now=datetime.now(timezone.utc)
+            sagemaker, cloudwatch, environment="dev", prefix=prefix, idle_days=idle_days, now=datetime.now(UTC)
         )
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import SimpleNamespace
-from typing import Iterator
 
 import pytest
 
@@ -17,8 +17,8 @@ def extractor(lambda_environment) -> SimpleNamespace:  # noqa: F811
     """The function's handler and plain modules, imported the way the Lambda runtime imports them."""
     handler = load_handler("extract_corpus")
     import corpus_extraction
-    import run_storage
     import opensearch_source
+    import run_storage
 
     return SimpleNamespace(
         handler=handler, extraction=corpus_extraction, storage=run_storage, opensearch=opensearch_source

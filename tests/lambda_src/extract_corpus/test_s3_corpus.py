@@ -8,7 +8,6 @@ import re
 
 import pytest
 
-
 from tests.support.lambdas import FakeLambdaContext
 
 RUN_ID = "run-2024-01-01"

@@ -91,7 +91,6 @@ def test_input_that_is_not_an_object(validation) -> None:
 
 
 def test_handler_returns_filled_input_or_raises(handler) -> None:
-    schema = _schema("lora_training")
     good = {"config_s3_uri": "s3://bucket/a.yml", "train_s3_uri": "s3://bucket/t.jsonl", "base_model": "m"}
     assert handler({"input": good, "schema_name": "lora_training"}, FakeLambdaContext())["timeout_hours"] == 24
     with pytest.raises(Exception) as raised:

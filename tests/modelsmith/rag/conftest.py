@@ -4,8 +4,9 @@ JSONL), indexed once per session with the packaged all-MiniLM-L6-v2, and questio
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner

@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from modelsmith.config import DEFAULT_AGENT_MODEL
 from fastapi.testclient import TestClient
 
 from modelsmith.cli_support import AppState
+from modelsmith.config import DEFAULT_AGENT_MODEL
 from modelsmith.rag.store import MANIFEST_FILE
 from tests.support.bedrock import FakeBedrockRuntime
 
