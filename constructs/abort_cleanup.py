@@ -32,7 +32,7 @@ from constructs.python_function import PythonFunction, dead_letter_queue
 
 
 class AbortCleanup(Construct):
-    """``function``, ``rule`` and ``dead_letter_queue``; see the module docstring."""
+    """``function`` (with its ``role``), ``rule`` and ``dead_letter_queue``; see the module docstring."""
 
     def __init__(
         self,
@@ -64,6 +64,7 @@ class AbortCleanup(Construct):
             shared_code=True,
         )
         self.function = cleanup.function
+        self.role = cleanup.role
         for statement in permissions:
             cleanup.role.add_to_policy(statement)
         topic.grant_publish(cleanup.role)

@@ -28,6 +28,7 @@ deployment: ``python -m modelsmith.agent_cli ingest --env <env>`` (see README).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aws_cdk import Aws, Fn, Stack
 from aws_cdk import aws_bedrock as bedrock_l1
@@ -239,7 +240,8 @@ class AgentKnowledgeBase(Construct):
             description="Modelsmith knowledge base: embeddings model, its collection, its documents",
         )
         # CloudFormation's execution role creates the vector index (the synthesizer's ARN is a Fn::Sub template).
-        deployer = Fn.sub(Stack.of(self).synthesizer.cloud_formation_execution_role_arn)
+        synthesizer: Any = Stack.of(self).synthesizer  # the default synthesizer's role (a bootstrap ARN template)
+        deployer = Fn.sub(synthesizer.cloud_formation_execution_role_arn)
         access = aoss.CfnAccessPolicy(
             self,
             "DataAccessPolicy",

@@ -189,7 +189,7 @@ class _AcknowledgeWildcards:
         self._patterns = dict(patterns)
 
     def validate(self) -> list[str]:
-        resource = self._policy.node.default_child or self._policy
+        resource: Any = self._policy.node.default_child or self._policy
         document = Stack.of(self._policy).resolve(resource.policy_document)
         findings = wildcard_findings(document)
         unused = []

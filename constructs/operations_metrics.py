@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -64,7 +65,7 @@ def _machine(workflow: WatchedWorkflow) -> sfn.IStateMachine:
 def executions(workflow: WatchedWorkflow, period: Duration = FIVE_MINUTES) -> dict[str, cloudwatch.Metric]:
     """Started, succeeded, failed, timed-out and aborted executions (Sum per ``period``), by outcome."""
     machine = _machine(workflow)
-    options = dict(period=period, statistic="Sum")
+    options: dict[str, Any] = dict(period=period, statistic="Sum")
     return {
         "started": machine.metric_started(label="started", **options),
         "succeeded": machine.metric_succeeded(label="succeeded", **options),

@@ -51,7 +51,7 @@ class FoundationStack(Stack):
 
         self.key = ProjectKey(self, "ProjectKey", alias=f"alias/modelsmith/{config.name}", retain=retain).key
 
-        lifecycle = dict(
+        lifecycle: dict[str, Any] = dict(
             retain=retain,
             noncurrent_version_expiration=Duration.days(config.noncurrent_version_expiration_days),
             abort_incomplete_multipart_upload_after=Duration.days(config.abort_incomplete_multipart_upload_days),

@@ -181,7 +181,7 @@ class LlmCustomizationStack(Stack):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        self.customization_role.grant_pass_role(self.state_machine)
+        self.customization_role.grant_pass_role(self.state_machine.role)
         # Bedrock encrypts the custom model with the project key on the caller's behalf.
         self.state_machine.add_to_role_policy(
             iam.PolicyStatement(
@@ -211,7 +211,7 @@ class LlmCustomizationStack(Stack):
             ],
         )
         acknowledge(
-            cleanup.function.role.node.find_child("DefaultPolicy"),
+            cleanup.role.node.find_child("DefaultPolicy"),
             {
                 f"AwsSolutions-IAM5[Resource::{nag_resource(self, jobs)}]": "The run's job is named after the execution.",
                 f"AwsSolutions-IAM5[Resource::{nag_resource(self, on_demand)}]": "The run's deployment is named after the execution.",

@@ -309,7 +309,7 @@ class RetrievalPipelineStack(Stack):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        batch_role.grant_pass_role(self.state_machine)
+        batch_role.grant_pass_role(self.state_machine.role)
         for statement in training_statements:
             self.state_machine.add_to_role_policy(statement)
         self.batch_role = batch_role
@@ -394,7 +394,7 @@ class RetrievalPipelineStack(Stack):
             ],
         )
         acknowledge(
-            self.abort_cleanup.function.role.node.find_child("DefaultPolicy"),
+            self.abort_cleanup.role.node.find_child("DefaultPolicy"),
             {
                 "AwsSolutions-IAM5[Resource::*]": (
                     "X-Ray, bedrock:ListModelInvocationJobs and sagemaker:ListTrainingJobs have no resource-level permissions."

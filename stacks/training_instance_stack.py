@@ -220,7 +220,7 @@ class TrainingInstanceStack(Stack):
             ],
         )
         acknowledge(
-            cleanup.function.role.node.find_child("DefaultPolicy"),
+            cleanup.role.node.find_child("DefaultPolicy"),
             {
                 "AwsSolutions-IAM5[Resource::*]": "ssm:ListCommands and ssm:CancelCommand have no resource-level permissions.",
             },

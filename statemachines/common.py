@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_lambda as lambda_
@@ -55,7 +55,10 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
 
 
-def retry_transient(task: sfn.TaskStateBase, errors: list[str], *, max_attempts: int = 4) -> sfn.TaskStateBase:
+TaskT = TypeVar("TaskT", bound=sfn.TaskStateBase)
+
+
+def retry_transient(task: TaskT, errors: list[str], *, max_attempts: int = 4) -> TaskT:
     """The one retry policy: exponential backoff from 2 s, doubling, full jitter, capped at 60 s."""
     task.add_retry(
         errors=errors,

@@ -35,6 +35,7 @@ from run_storage import (
     list_keys,
     parse_s3_uri,
     run_prefix,
+    s3_uri_field,
 )
 
 logger = logging.getLogger(__name__)
@@ -60,8 +61,7 @@ def build_pairs(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[str,
     if not isinstance(event, Mapping):
         raise InvalidEventError(f"event: expected an object, got {type(event).__name__}")
     prefix = run_prefix(event.get("run_id")) + "pairs/"
-    corpus_uri = event.get("corpus_uri")
-    parse_s3_uri(corpus_uri, "corpus_uri")
+    corpus_uri = s3_uri_field(event.get("corpus_uri"), "corpus_uri")
     queries_bucket, queries_key_prefix = parse_s3_uri(event.get("queries_prefix"), "queries_prefix")
     queries_prefix = event["queries_prefix"]
     eval_fraction = event.get("eval_fraction", DEFAULT_EVAL_FRACTION)

@@ -105,7 +105,9 @@ def clean_up(
         try:
             job_status = bedrock.get_model_customization_job(jobIdentifier=resource)["status"]
         except ClientError as error:
-            job_status = None if _code(error) in NOT_FOUND else _record(report, "customization job", error)
+            if _code(error) not in NOT_FOUND:
+                _record(report, "customization job", error)
+            job_status = None
         if job_status in RUNNING_JOB:
             _attempt(
                 report,

@@ -32,7 +32,14 @@ from typing import Any
 
 from bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
 from botocore.exceptions import BotoCoreError, ClientError
-from run_storage import InvalidEventError, artifacts_bucket, iter_lines, open_object, parse_s3_uri, run_prefix
+from run_storage import (
+    InvalidEventError,
+    artifacts_bucket,
+    iter_lines,
+    open_object,
+    run_prefix,
+    s3_uri_field,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -364,8 +371,7 @@ def evaluate_customization(
     """Evaluate both models on the suite and store the report (see the module docstring)."""
     settings = read_settings(event)
     prefix = run_prefix(event.get("run_id")) + "evaluation/"
-    suite_uri = event.get("test_suite_uri")
-    parse_s3_uri(suite_uri, "test_suite_uri")
+    suite_uri = s3_uri_field(event.get("test_suite_uri"), "test_suite_uri")
     bucket = artifacts_bucket()
     if s3_client is None:
         import boto3

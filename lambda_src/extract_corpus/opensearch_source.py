@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
@@ -137,7 +137,7 @@ def describe_refusal(error: TransportError, settings: ExtractionSettings) -> str
     )
 
 
-def iter_hits(client: OpenSearch, settings: ExtractionSettings) -> Iterator[dict[str, Any]]:
+def iter_hits(client: OpenSearch, settings: ExtractionSettings) -> Generator[dict[str, Any], None, None]:
     """Every hit of the index in PIT order; the PIT is deleted when the iteration ends, however it ends."""
     sort = choose_sort(client)
     source_fields = [settings.text_field] + ([] if settings.doc_id_field == "_id" else [settings.doc_id_field])

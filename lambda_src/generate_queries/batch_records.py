@@ -49,6 +49,7 @@ from run_storage import (
     list_keys,
     parse_s3_uri,
     run_prefix,
+    s3_uri_field,
 )
 
 logger = logging.getLogger(__name__)
@@ -111,8 +112,7 @@ def prepare_batch(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[st
     """Write the batch job's input records and the record-ID mapping (see the module docstring)."""
     event = require_mapping(event)
     prefix = run_prefix(event.get("run_id"))
-    corpus_uri = event.get("corpus_uri")
-    parse_s3_uri(corpus_uri, "corpus_uri")
+    corpus_uri = s3_uri_field(event.get("corpus_uri"), "corpus_uri")
     count = queries_per_document(event)
     build_input = model_input_builder(text(event, "bedrock_model_id"))
     template = prompt_template(event)
@@ -185,7 +185,8 @@ def collect_batch(event: Mapping[str, Any], *, s3_client: Any = None) -> dict[st
             except ValueError:
                 logger.warning("unreadable batch output line", extra={"key": key, "line": number})
                 continue
-            doc_id = doc_of_record.get(record.get("recordId")) if isinstance(record, dict) else None
+            record_id = record.get("recordId") if isinstance(record, dict) else None
+            doc_id = doc_of_record.get(record_id) if isinstance(record_id, str) else None
             if doc_id is None:
                 unknown += 1
                 continue

@@ -29,7 +29,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from query_events import integer, prompt_template, queries_per_document, require_mapping, text
 from query_parsing import parse_queries
 from query_prompts import MAX_OUTPUT_TOKENS, TEMPERATURE, render_prompt
-from run_storage import InvalidEventError, JsonLinesUpload, artifacts_bucket, iter_corpus, parse_s3_uri, run_prefix
+from run_storage import (
+    InvalidEventError,
+    JsonLinesUpload,
+    artifacts_bucket,
+    iter_corpus,
+    run_prefix,
+    s3_uri_field,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +105,7 @@ def generate(
     """Generate the queries of one shard (see the module docstring)."""
     event = require_mapping(event)
     prefix = run_prefix(event.get("run_id"))
-    corpus_uri = event.get("corpus_uri")
-    parse_s3_uri(corpus_uri, "corpus_uri")
+    corpus_uri = s3_uri_field(event.get("corpus_uri"), "corpus_uri")
     start, end = _shard(event.get("shard"))
     generator = QueryGenerator(
         client=bedrock_client or bedrock_runtime_client(),

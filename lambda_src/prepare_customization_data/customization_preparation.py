@@ -37,7 +37,14 @@ from customization_data import (
     store_problems,
     store_result,
 )
-from run_storage import InvalidEventError, artifacts_bucket, iter_lines, open_object, parse_s3_uri, run_prefix
+from run_storage import (
+    InvalidEventError,
+    artifacts_bucket,
+    iter_lines,
+    open_object,
+    run_prefix,
+    s3_uri_field,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +71,7 @@ def read_settings(event: Any) -> tuple[str, str, dict[str, Any], Limits]:
     settings = event.get("input")
     if not isinstance(settings, Mapping):
         raise InvalidEventError(f"input: expected an object, got {type(settings).__name__}")
-    train_uri = settings.get("train_s3_uri")
-    parse_s3_uri(train_uri, "input.train_s3_uri")
+    train_uri = s3_uri_field(settings.get("train_s3_uri"), "input.train_s3_uri")
     target_format = settings.get("target_format")
     if target_format not in TARGET_FORMATS:
         raise InvalidEventError(f"input.target_format: {target_format!r} is not one of {', '.join(TARGET_FORMATS)}")

@@ -73,7 +73,7 @@ def publish_training_report(event: dict[str, Any], s3_client: Any = None) -> dic
     s3.put_object(
         Bucket=bucket, Key=report_prefix + METRICS_FILE, Body=files[METRICS_FILE], ContentType="application/json"
     )
-    training = metrics.get("training") if isinstance(metrics.get("training"), dict) else {}
+    training: dict[str, Any] = metrics["training"] if isinstance(metrics.get("training"), dict) else {}
     result = {
         "base": metrics["base"],
         "fine_tuned": metrics["fine_tuned"],

@@ -398,7 +398,7 @@ def _hits(response: Any) -> list[dict[str, Any]]:
 
 def _connector_matches(source: dict[str, Any], wanted: dict[str, Any]) -> bool:
     actions = source.get("actions") or [{}]
-    predict = next((action for action in actions if action.get("action_type") == "predict"), {})
+    predict: dict[str, Any] = next((action for action in actions if action.get("action_type") == "predict"), {})
     wanted_action = wanted["actions"][0]
     parameters = source.get("parameters") or {}
     return (

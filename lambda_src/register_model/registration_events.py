@@ -191,4 +191,4 @@ def _url(event: Mapping[str, Any], field: str) -> str:
     parts = urlsplit(value) if isinstance(value, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidEventError(f"{field}: {value!r} is not an http(s) URL with a host name")
-    return value.rstrip("/")
+    return str(value).rstrip("/")

@@ -44,7 +44,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStdoutHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is at the time (test capture and notebooks replace it)."""
 
     def __init__(self) -> None:

@@ -180,7 +180,7 @@ def pack_examples(examples: Sequence[Example], max_seq_length: int) -> list[Exam
     return packs
 
 
-class ExampleDataset(torch.utils.data.Dataset):  # type: ignore[type-arg]
+class ExampleDataset(torch.utils.data.Dataset):
     def __init__(self, examples: Sequence[Example]) -> None:
         self.examples = list(examples)
 

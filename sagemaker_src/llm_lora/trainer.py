@@ -31,7 +31,7 @@ class LoraTrainer(Trainer):
         if self.args.train_sampling_strategy == "group_by_length":
             from transformers.trainer_pt_utils import LengthGroupedSampler
 
-            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            dataset: Any = train_dataset if train_dataset is not None else self.train_dataset
             return LengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 lengths=[len(example) for example in dataset],

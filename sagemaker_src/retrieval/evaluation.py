@@ -52,7 +52,7 @@ class PerQueryEvaluator:
         from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
         from sentence_transformers.util import cos_sim
 
-        class _Evaluator(InformationRetrievalEvaluator):  # type: ignore[misc]
+        class _Evaluator(InformationRetrievalEvaluator):
             """Also keeps ``per_query_ndcg``: each query's nDCG@10, in ``queries_ids`` order."""
 
             per_query_ndcg: list[float]
@@ -68,9 +68,11 @@ class PerQueryEvaluator:
                 self.per_query_ndcg = scores
                 return super().compute_metrics(queries_result_list)
 
+        queries: dict[str, Any] = dict(data.queries)  # the evaluator also takes images and arrays as inputs
+        corpus: dict[str, Any] = dict(data.corpus)
         return _Evaluator(
-            queries=data.queries,
-            corpus=data.corpus,
+            queries=queries,
+            corpus=corpus,
             relevant_docs=data.relevant_docs,
             mrr_at_k=[10],
             ndcg_at_k=[NDCG_K],

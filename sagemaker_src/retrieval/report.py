@@ -109,7 +109,7 @@ def metric_rows(metrics: Mapping[str, Any]) -> tuple[dict[str, float], dict[str,
             row[key] = float(value)
         rows.append(row)
     base, tuned = rows
-    stored = metrics.get("difference") if isinstance(metrics.get("difference"), Mapping) else {}
+    stored: Mapping[str, Any] = metrics["difference"] if isinstance(metrics.get("difference"), Mapping) else {}
     change = {
         key: float(stored[key]) if isinstance(stored.get(key), (int, float)) else round(tuned[key] - base[key], 6)
         for key in METRICS

@@ -265,7 +265,8 @@ def train(arguments: ScriptArguments, hyperparameters: RetrievalTrainingArgument
     # 4. The base model on the held-out queries (and the people's questions).
     base_scores = {name: evaluate_per_query(model, evaluator) for name, evaluator in evaluators.items()}
     base = base_scores["synthetic"].metrics
-    log_event("base_evaluated", _describe_scores("base model", base_scores), **base)
+    base_fields: dict[str, Any] = dict(base)  # log fields beside log_event's own keyword arguments
+    log_event("base_evaluated", _describe_scores("base model", base_scores), **base_fields)
 
     # 5. Round-trip filter and hard negatives, both judged by the base model.
     if hyperparameters.round_trip_top_k:
@@ -449,7 +450,7 @@ def _round_trip_filter(
         [pair.query for pair in pairs], batch_size=hyperparameters.eval_batch_size, convert_to_tensor=True
     )
     hits = semantic_search(query_embeddings, corpus_embeddings, top_k=hyperparameters.round_trip_top_k)
-    kept = [pair for pair, found in zip(pairs, hits) if pair.doc_id in {ids[hit["corpus_id"]] for hit in found}]
+    kept = [pair for pair, found in zip(pairs, hits) if pair.doc_id in {ids[int(hit["corpus_id"])] for hit in found}]
     log_event(
         "round_trip_filtered",
         f"kept {len(kept)} of {len(pairs)} training pairs whose passage is in the base model's top "

@@ -35,11 +35,15 @@ def colour_magnitude(
     plotted = [s for s in sources if s.g_mag is not None and s.bp_rp is not None]
     chosen = [s for s in plotted if highlight is not None and highlight.accepts(s)]
     others = [s for s in plotted if not (highlight is not None and highlight.accepts(s))]
+
+    def points(group: list[GaiaSource]) -> tuple[list[float], list[float]]:
+        """(BP-RP, G) of sources known to have both (``plotted`` keeps only those)."""
+        return [float(s.bp_rp or 0.0) for s in group], [float(s.g_mag or 0.0) for s in group]
+
     figure = Figure(figsize=_SIZE_INCHES)
     axes = figure.subplots()
     axes.scatter(
-        [s.bp_rp for s in others],
-        [s.g_mag for s in others],
+        *points(others),
         s=4,
         c="0.35",
         alpha=0.7,
@@ -48,8 +52,7 @@ def colour_magnitude(
     )
     if highlight is not None:
         axes.scatter(
-            [s.bp_rp for s in chosen],
-            [s.g_mag for s in chosen],
+            *points(chosen),
             s=8,
             c="tab:red",
             linewidths=0,

@@ -56,6 +56,7 @@ class _ConfiguredSimbad(SimbadClass):
     def __init__(self, tap_url: str, timeout_seconds: float) -> None:
         super().__init__()
         self._tap_url = tap_url.rstrip("/")
+        self._tap: TAPService | None = None
         bounded_session(self._session, timeout_seconds)
 
     @property

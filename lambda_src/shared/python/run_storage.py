@@ -48,6 +48,12 @@ def run_prefix(run_id: Any) -> str:
     return f"runs/{run_id}/"
 
 
+def s3_uri_field(uri: Any, field: str) -> str:
+    """``uri`` itself once it is known to be an ``s3://bucket/key`` string; the error names ``field``."""
+    parse_s3_uri(uri, field)
+    return str(uri)
+
+
 def parse_s3_uri(uri: Any, field: str) -> tuple[str, str]:
     """``(bucket, key)`` of ``s3://bucket/key``; the error names ``field``."""
     match = S3_URI_PATTERN.match(uri) if isinstance(uri, str) else None
