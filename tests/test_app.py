@@ -51,7 +51,9 @@ def test_cdk_cli_synthesizes_every_stack_offline(env_name: str, tmp_path: Path, 
     for key, value in _offline_env().items():
         monkeypatch.setenv(key, value)
     # As a user types it after `make setup`, without activating the virtual environment: cdk.json names its Python.
-    system_path = [entry for entry in os.environ["PATH"].split(os.pathsep) if Path(entry) != Path(sys.executable).parent]
+    system_path = [
+        entry for entry in os.environ["PATH"].split(os.pathsep) if Path(entry) != Path(sys.executable).parent
+    ]
     monkeypatch.setenv("PATH", os.pathsep.join(system_path))
     for key in [k for k in os.environ if k.startswith(("AWS_ACCESS", "AWS_SECRET", "AWS_SESSION", "AWS_PROFILE"))]:
         monkeypatch.delenv(key)
