@@ -91,7 +91,7 @@ LAMBDA_FUNCTIONS := $(filter-out shared,$(notdir $(wildcard lambda_src/*)))
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy app.py stacks constructs statemachines sagemaker_src
+	$(VENV)/bin/mypy app.py modelsmith_core stacks constructs statemachines sagemaker_src
 	MYPYPATH=lambda_src/shared/python $(VENV)/bin/mypy lambda_src/shared/python
 	for function in $(LAMBDA_FUNCTIONS); do \
 	  MYPYPATH=lambda_src/shared/python:lambda_src/$$function $(VENV)/bin/mypy --follow-imports=silent \

@@ -14,7 +14,7 @@ import sys
 
 from aws_cdk import App
 
-from modelsmith.config import ConfigError, load_config
+from modelsmith_core.config import ConfigError, load_config
 from stacks.modelsmith_app import add_compliance_checks, add_stacks
 
 

@@ -41,7 +41,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.compliance import acknowledge, acknowledge_wildcards
-from modelsmith.catalogue import HIERARCHICAL_PARENT_FACTOR
+from modelsmith_core.catalogue import HIERARCHICAL_PARENT_FACTOR
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{2,27}$")
 VECTOR_INDEX = "modelsmith-knowledge-base"

@@ -39,7 +39,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
 from constructs.training_image_repository import MOVING_TAG
-from modelsmith.config import TrainingInstanceConfig
+from modelsmith_core.config import TrainingInstanceConfig
 
 USERDATA_DIR = Path(__file__).resolve().parents[1] / "ec2_userdata"
 DEEP_LEARNING_AMI_PARAMETER = (

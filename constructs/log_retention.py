@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_logs as logs
 
-from modelsmith import catalogue
+from modelsmith_core import catalogue
 
 # RetentionDays lists CloudWatch's periods in ascending order, then INFINITE; the catalogue lists the days.
 _BY_DAYS = dict(

@@ -1,7 +1,7 @@
 """The alarms of one environment; every one notifies the project topic when it goes into ALARM.
 
 Props:
-    config (OperationsConfig): thresholds (see ``modelsmith/config.py``). Required.
+    config (OperationsConfig): thresholds (see ``modelsmith_core/config.py``). Required.
     environment_name (str): the environment, used in alarm names (``modelsmith-<env>-<what>``). Required.
     topic (sns.ITopic): the run-notification topic. Required.
     workflows (Sequence[WatchedWorkflow]): the workflows and their steps' functions. Required.
@@ -40,7 +40,7 @@ from constructs.operations_metrics import (
     gpu_running_hours,
     throttles,
 )
-from modelsmith.config import OperationsConfig
+from modelsmith_core.config import OperationsConfig
 
 # An alarm's metric math may use at most 10 metrics: bigger workflows get one throttle alarm per 10 functions.
 FUNCTIONS_PER_ALARM = 10

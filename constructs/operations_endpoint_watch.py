@@ -2,7 +2,7 @@
 
 Props:
     environment_name (str): the environment, e.g. ``dev``. Required.
-    endpoint_prefix (str): what the environment's endpoint names start with (``modelsmith.naming``). Required.
+    endpoint_prefix (str): what the environment's endpoint names start with (``modelsmith_core.naming``). Required.
     idle_days (int): an endpoint without an invocation for this many days counts as idle. Required.
     encryption_key (kms.IKey), log_retention (logs.RetentionDays): for the function and its dead-letter queue.
     schedule (Duration): how often the endpoints are measured. Default 5 minutes.

@@ -21,7 +21,7 @@ from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, acknowledge_cdk_provider
-from modelsmith.config import NetworkConfig
+from modelsmith_core.config import NetworkConfig
 
 INTERFACE_ENDPOINTS: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
     "Ssm": ec2.InterfaceVpcEndpointAwsService.SSM,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
-from modelsmith.limits import LIMITS, MAX_FINE_TUNE_HOURS
+from modelsmith_core.limits import LIMITS, MAX_FINE_TUNE_HOURS
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*()/=-]{1,1000}$"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from constructs.parameter_tree import parameter_name
-from modelsmith.config import DEFAULT_AGENT_MODEL
+from modelsmith_core.config import DEFAULT_AGENT_MODEL
 
 Session = Any  # a boto3.Session, or any object with .client(name) (tests pass fakes)
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import typer
 
-from modelsmith import catalogue, customization_cli
+from modelsmith import customization_cli
 from modelsmith.cli_support import InputError, app_state
+from modelsmith_core import catalogue
 
 agent_app = typer.Typer(help="Ask the deployed Bedrock agent, or ingest its knowledge base.", no_args_is_help=True)
 customization_app = typer.Typer(

@@ -5,7 +5,7 @@
 
 CloudFormation deletes what the stacks created. Runs create more, outside any stack: SageMaker endpoints
 (billed by the hour), their configs and models, training jobs, and Bedrock custom models (monthly storage),
-deployments and provisioned throughput. Those are found by their tags (``modelsmith.naming``): ``project``
+deployments and provisioned throughput. Those are found by their tags (``modelsmith_core.naming``): ``project``
 = ``modelsmith``, ``environment`` = the environment, and a ``modelsmith:run-id``. Stack resources carry the first
 two but never a run ID, so they are left alone; so is anything of another environment, and anything untagged
 (resources whose names look like a run's are listed as left alone, so an operator can decide). In order:
@@ -33,7 +33,7 @@ from typing import Any
 
 import typer
 
-from modelsmith import naming
+from modelsmith_core import naming
 
 TRAINING_JOB_LOGS = "/aws/sagemaker/TrainingJobs"  # SageMaker's own log group, one stream prefix per job
 Session = Any  # a boto3.Session, or any object with .client(name) (tests pass moto-backed sessions)

@@ -23,12 +23,12 @@ import typer
 from modelsmith import cleanup, ops_bundle_cli
 from modelsmith.agent_customization_cli import agent_app, customization_app
 from modelsmith.cli_support import AppState, ModelsmithGroup, prefer_project_node
-from modelsmith.config import ENV_NAME_PATTERN
 from modelsmith.cost_cli import app as cost_app
 from modelsmith.dry_run_cli import dry_run
 from modelsmith.pipeline_cli import app as pipeline_app
 from modelsmith.rag.cli import app as rag_app
 from modelsmith.validate_cli import app as validate_app
+from modelsmith_core.config import ENV_NAME_PATTERN
 
 # (name, group): one line per command group, in the order `modelsmith --help` lists them.
 COMMAND_GROUPS: tuple[tuple[str, typer.Typer], ...] = (

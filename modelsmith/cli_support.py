@@ -96,8 +96,8 @@ def app_state(ctx: typer.Context) -> AppState:
 
 
 def environment_config(env: str) -> Any:
-    """The validated :class:`~modelsmith.config.EnvironmentConfig` of ``env`` from cdk.json."""
-    from modelsmith.config import ConfigError, load_config
+    """The validated :class:`~modelsmith_core.config.EnvironmentConfig` of ``env`` from cdk.json."""
+    from modelsmith_core.config import ConfigError, load_config
 
     try:
         environments = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]["environments"]

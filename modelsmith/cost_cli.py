@@ -7,8 +7,8 @@
 
 ``modelsmith [--env prod] cost ...`` runs the same commands (``app`` is the ``cost`` group of the project CLI; without
 its own ``--env``, ``estimate`` uses the global one).
-The environment's config comes from ``cdk.json`` (``--env``, default dev), prices from ``modelsmith/prices.json``;
-the estimate's arithmetic is ``modelsmith/cost.py``. No AWS call is made. Errors print one line and exit with
+The environment's config comes from ``cdk.json`` (``--env``, default dev), prices from ``modelsmith_core/prices.json``;
+the estimate's arithmetic is ``modelsmith_core/cost.py``. No AWS call is made. Errors print one line and exit with
 status 2.
 """
 
@@ -23,12 +23,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from modelsmith import cost
+from modelsmith_core import cost
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 
 app = typer.Typer(
-    help="Estimate what a workflow run costs (prices: modelsmith/prices.json).",
+    help="Estimate what a workflow run costs (prices: modelsmith_core/prices.json).",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -146,7 +146,7 @@ def _read_input(path: Path) -> Any:
 
 
 def _load_config(cdk_json: Path, env: str) -> Any:
-    from modelsmith.config import ConfigError, load_config
+    from modelsmith_core.config import ConfigError, load_config
 
     try:
         context = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from modelsmith import catalogue
+from modelsmith_core import catalogue
 
 Session = Any  # a boto3.Session, or any object with .client(name) (tests pass fakes)
 LAMBDA_SRC = Path(__file__).resolve().parents[1] / "lambda_src"

@@ -72,7 +72,7 @@ class BundleError(Exception):
 
 def load_environment(env_name: str, cdk_json: Path = CDK_JSON) -> tuple[dict[str, Any], Any]:
     """``(context, config)`` of ``env_name`` from ``cdk.json``, as ``app.py`` reads them."""
-    from modelsmith.config import ConfigError, load_config
+    from modelsmith_core.config import ConfigError, load_config
 
     context = json.loads(cdk_json.read_text())["context"]
     try:

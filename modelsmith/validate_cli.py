@@ -27,9 +27,9 @@ from typing import Any, BinaryIO
 
 import typer
 
-from modelsmith import catalogue
 from modelsmith.cli_support import AppState, InputError, app_state
 from modelsmith.lambda_code import lambda_module
+from modelsmith_core import catalogue
 
 app = typer.Typer(
     help="Check corpus, pair and training-data files with the workflows' own validators.", no_args_is_help=True

@@ -28,7 +28,7 @@ from constructs.agent_research_assistant import INSTRUCTION, AstronomyAgent
 from constructs.agent_tools_function import FUNCTION_DIR, AgentToolsFunction
 from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree
-from modelsmith.config import KNOWLEDGE_BASE_EMBEDDING_MODELS, EnvironmentConfig
+from modelsmith_core.config import KNOWLEDGE_BASE_EMBEDDING_MODELS, EnvironmentConfig
 
 API_SCHEMA_PATH = FUNCTION_DIR / "openapi.json"
 GATEWAY_TOOLS_PATH = FUNCTION_DIR / "gateway_tools.json"

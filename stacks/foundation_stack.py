@@ -20,7 +20,7 @@ from constructs.parameter_tree import ParameterTree
 from constructs.project_key import ProjectKey
 from constructs.project_secrets import ProjectSecrets
 from constructs.secure_bucket import SecureBucket
-from modelsmith.config import EnvironmentConfig
+from modelsmith_core.config import EnvironmentConfig
 
 AGENT_OUTPUT_RETENTION_DAYS = 30
 

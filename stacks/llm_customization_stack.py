@@ -16,9 +16,9 @@ from constructs.log_retention import retention_days
 from constructs.parameter_tree import ParameterTree, bucket_from_tree
 from constructs.python_function import PythonFunction
 from constructs.run_access import RUNS_PREFIX, grant_run_prefix
-from modelsmith import naming
-from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
-from modelsmith.config import EnvironmentConfig
+from modelsmith_core import naming
+from modelsmith_core.catalogue import BEDROCK_CUSTOMIZATION_MODELS
+from modelsmith_core.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
 from statemachines.common import FOUNDATION_MODELS_ANY_REGION, cost_estimator_function, validator_function
 from statemachines.llm_customization import SERVINGS, LlmCustomizationResources, build_definition

@@ -16,8 +16,8 @@ from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks
 
 from constructs import IConstruct
 from constructs.operations_metrics import WatchedWorkflow
-from modelsmith.config import EnvironmentConfig
-from modelsmith.naming import resource_tags
+from modelsmith_core.config import EnvironmentConfig
+from modelsmith_core.naming import resource_tags
 from stacks.agent_stack import AgentStack
 from stacks.foundation_stack import FoundationStack
 from stacks.llm_customization_stack import LlmCustomizationStack
@@ -84,7 +84,7 @@ def stack_id(config: EnvironmentConfig, component: str) -> str:
 
 
 def cost_allocation_tags(config: EnvironmentConfig, stack: Stack) -> dict[str, str]:
-    """``modelsmith.naming.resource_tags`` with the stack's part in kebab case as ``component`` (e.g.
+    """``modelsmith_core.naming.resource_tags`` with the stack's part in kebab case as ``component`` (e.g.
     ``retrieval-pipeline``: what its runs' resources are tagged with)."""
     component = re.sub(r"(?<!^)(?=[A-Z])", "-", stack.node.id.rsplit("-", 1)[-1]).lower()
     return resource_tags(config.name, component, config.tags)

@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 from constructs.log_retention import retention_days
 from constructs.private_network import PrivateNetwork
-from modelsmith.config import EnvironmentConfig
+from modelsmith_core.config import EnvironmentConfig
 
 
 class NetworkStack(Stack):

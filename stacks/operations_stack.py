@@ -13,8 +13,8 @@ from constructs.operations_alarms import OperationsAlarms
 from constructs.operations_dashboard import OperationsDashboard
 from constructs.operations_endpoint_watch import EndpointWatch
 from constructs.operations_metrics import WatchedWorkflow
-from modelsmith.config import EnvironmentConfig
-from modelsmith.naming import endpoint_name_prefix
+from modelsmith_core.config import EnvironmentConfig
+from modelsmith_core.naming import endpoint_name_prefix
 from stacks.foundation_stack import FoundationStack
 
 
@@ -25,7 +25,7 @@ class OperationsStack(Stack):
 
     References to the other stacks' resources are CDK's weak cross-stack references (``Fn::GetStackOutput``,
     cdk.json ``@aws-cdk/core:defaultCrossStackReferences``): no export locks the watched stacks. The SageMaker
-    endpoints that pipeline runs create are found by their name prefix (``modelsmith.naming``).
+    endpoints that pipeline runs create are found by their name prefix (``modelsmith_core.naming``).
     Exposes ``dashboard``, ``alarms`` (key -> alarm) and ``endpoint_watch``.
     """
 

@@ -20,8 +20,8 @@ from constructs.parameter_tree import ParameterTree, bucket_from_tree
 from constructs.python_function import PythonFunction
 from constructs.run_access import RUNS_PREFIX, grant_run_prefix
 from constructs.sagemaker_code import SageMakerTrainingCode
-from modelsmith import catalogue, naming
-from modelsmith.config import EnvironmentConfig
+from modelsmith_core import catalogue, naming
+from modelsmith_core.config import EnvironmentConfig
 from stacks.foundation_stack import FoundationStack
 from statemachines.common import FOUNDATION_MODELS_ANY_REGION, cost_estimator_function, validator_function
 from statemachines.retrieval_pipeline import (

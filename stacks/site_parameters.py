@@ -34,7 +34,7 @@ from aws_cdk import aws_sns as sns
 
 from constructs.bundle_synthesizer import site_parameter
 from constructs.parameter_tree import ParameterTree
-from modelsmith.config import EnvironmentConfig
+from modelsmith_core.config import EnvironmentConfig
 from stacks.modelsmith_app import ModelsmithStacks
 
 NOTIFICATIONS = "Notifications"
@@ -50,7 +50,7 @@ SITE_CATEGORY = "site"  # /modelsmith/<env>/site/<key>
 
 _EMAIL = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _OPENSEARCH_ENDPOINT = r"^$|^https://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?/?$"  # as the pipeline's input schema
-_PINECONE_HOST = r"^$|^https://[a-z0-9-]+\.svc\.[a-z0-9.-]+\.pinecone\.io/?$"  # as modelsmith.config
+_PINECONE_HOST = r"^$|^https://[a-z0-9-]+\.svc\.[a-z0-9.-]+\.pinecone\.io/?$"  # as modelsmith_core.config
 
 
 def notification_email_parameters(config: EnvironmentConfig) -> list[str]:

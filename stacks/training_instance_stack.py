@@ -21,8 +21,8 @@ from constructs.parameter_tree import ParameterTree, bucket_from_tree
 from constructs.private_network import PrivateNetwork
 from constructs.training_documents import TrainingDocuments
 from constructs.training_image_repository import TrainingImageRepository
-from modelsmith.config import EnvironmentConfig
-from modelsmith.limits import MAX_FINE_TUNE_HOURS
+from modelsmith_core.config import EnvironmentConfig
+from modelsmith_core.limits import MAX_FINE_TUNE_HOURS
 from stacks.foundation_stack import FoundationStack
 from statemachines.common import cost_estimator_function, validator_function
 from statemachines.lora_training import LoraTrainingResources, build_definition

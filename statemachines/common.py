@@ -14,7 +14,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 from constructs.python_function import PythonFunction
-from modelsmith.naming import TAG_RUN_ID
+from modelsmith_core.naming import TAG_RUN_ID
 
 RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # a run's ID is its execution's name
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
@@ -45,7 +45,7 @@ TRANSIENT_LAMBDA_ERRORS = [
 
 def run_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
     """The ``Tags`` (``Key``/``Value``) of what a run creates through an SDK integration: the component's
-    cost-allocation ``tags`` (``modelsmith.naming.resource_tags``) and the run ID, which ``modelsmith.cleanup``
+    cost-allocation ``tags`` (``modelsmith_core.naming.resource_tags``) and the run ID, which ``modelsmith.cleanup``
     finds them by."""
     return [*({"Key": key, "Value": value} for key, value in tags.items()), {"Key": TAG_RUN_ID, "Value": RUN_ID}]
 
@@ -105,20 +105,22 @@ def validator_function(scope: Construct, construct_id: str, **props: Any) -> Pyt
     )
 
 
-MODELSMITH_DIR = Path(__file__).resolve().parents[1] / "modelsmith"
+CORE_PACKAGE = "modelsmith_core"
+CORE_DIR = Path(__file__).resolve().parents[1] / CORE_PACKAGE
 
 
 def cost_estimator_function(scope: Construct, construct_id: str, *, config: Any, **props: Any) -> PythonFunction:
-    """The cost estimator of a workflow: ``lambda_src/estimate_cost`` with ``modelsmith/cost.py`` and its price
-    table bundled, and the environment's settings it reads in ``COST_CONFIG``."""
-    from modelsmith.cost import cost_config
+    """The cost estimator of a workflow: ``lambda_src/estimate_cost`` with the core package (``modelsmith_core``:
+    the estimator, its price table and what it imports; none of the tools) bundled, and the environment's settings
+    it reads in ``COST_CONFIG``."""
+    from modelsmith_core.cost import cost_config
 
     settings = {**cost_config(config), "region": Aws.REGION}  # the deployed region, not a literal in the template
     return PythonFunction(
         scope,
         construct_id,
         source="estimate_cost",
-        bundled_directories={"modelsmith": MODELSMITH_DIR},
+        bundled_directories={CORE_PACKAGE: CORE_DIR},
         environment={"COST_CONFIG": json.dumps(settings, sort_keys=True)},
         **props,
     )

@@ -30,7 +30,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from modelsmith.catalogue import ON_DEMAND, PROVISIONED_MODEL_UNITS, PROVISIONED_THROUGHPUT, CustomizableModel
+from modelsmith_core.catalogue import ON_DEMAND, PROVISIONED_MODEL_UNITS, PROVISIONED_THROUGHPUT, CustomizableModel
 from statemachines.common import (
     BEDROCK_TRANSIENT_ERRORS,
     RUN_ID,
@@ -110,7 +110,9 @@ class LlmCustomizationResources:
     artifacts_bucket_name: str
     encryption_key_arn: str
     topic: sns.ITopic
-    tags: dict[str, str]  # put on the job, the custom model and the deployment, with the run ID (modelsmith.naming)
+    tags: dict[
+        str, str
+    ]  # put on the job, the custom model and the deployment, with the run ID (modelsmith_core.naming)
     poll_interval: Duration = Duration.minutes(5)
 
 

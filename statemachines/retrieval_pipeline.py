@@ -33,7 +33,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from modelsmith.naming import TAG_RUN_ID
+from modelsmith_core.naming import TAG_RUN_ID
 from statemachines.common import (
     BEDROCK_TRANSIENT_ERRORS,
     FOUNDATION_MODELS_ANY_REGION,

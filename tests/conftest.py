@@ -14,7 +14,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
-from modelsmith.config import EnvironmentConfig, load_config
+from modelsmith_core.config import EnvironmentConfig, load_config
 from stacks.modelsmith_app import ModelsmithStacks, add_compliance_checks, add_stacks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

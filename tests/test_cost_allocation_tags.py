@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from modelsmith.naming import PROJECT
+from modelsmith_core.naming import PROJECT
 from stacks.modelsmith_app import cost_allocation_tags
 
 COMPONENTS = {

@@ -35,7 +35,7 @@ def _text(page: Path) -> str:
 
 
 def test_the_reference_pages_are_generated_from_the_code(site: Path) -> None:
-    from modelsmith.config import RetrievalPipelineConfig
+    from modelsmith_core.config import RetrievalPipelineConfig
 
     cli = _text(site / "reference" / "cli" / "index.html")
     assert "modelsmith dry-run" in cli and "--evaluation-questions" in cli and "--gate" in cli

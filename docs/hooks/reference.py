@@ -59,7 +59,7 @@ def cli_reference() -> str:
 
 
 def config_reference() -> str:
-    from modelsmith.config import EnvironmentConfig
+    from modelsmith_core.config import EnvironmentConfig
 
     schema = EnvironmentConfig.model_json_schema()
     definitions = schema.get("$defs", {})

@@ -33,7 +33,7 @@ NOT_FOUND = ("ResourceNotFoundException", "ValidationException")
 RUNNING_JOB = ("InProgress", "Submitted", "Validating", "Scheduled")
 ACTIVE_COMMAND = ("Pending", "InProgress", "Delayed")
 COMMAND_COMMENT = "Modelsmith run {}"  # statemachines/lora_training.py: the Comment of every command it sends
-RUN_ID_TAG = "modelsmith:run-id"  # modelsmith/naming.py TAG_RUN_ID: what runs tag their SageMaker resources with
+RUN_ID_TAG = "modelsmith:run-id"  # modelsmith_core/naming.py TAG_RUN_ID: what runs tag their SageMaker resources with
 
 
 class CleanupEventError(ValueError):

@@ -1,6 +1,6 @@
 """Publish what CloudWatch cannot select by itself: the state of one environment's SageMaker endpoints.
 
-Pipeline runs create endpoints at run time under ``ms-<env>-<model_name>`` (``modelsmith/naming.py``), so no
+Pipeline runs create endpoints at run time under ``ms-<env>-<model_name>`` (``modelsmith_core/naming.py``), so no
 alarm can name them in advance, and alarms cannot use SEARCH expressions or match a name prefix. Every few
 minutes this module
 

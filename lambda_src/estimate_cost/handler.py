@@ -1,5 +1,5 @@
-"""Estimate what a workflow run will cost, for the run's output: ``modelsmith/cost.py`` (bundled with this
-function) with the environment's settings from ``COST_CONFIG`` and prices from ``modelsmith/prices.json``.
+"""Estimate what a workflow run will cost, for the run's output: ``modelsmith_core/cost.py`` (bundled with this
+function) with the environment's settings from ``COST_CONFIG`` and prices from ``modelsmith_core/prices.json``.
 
 Event: ``{"workflow": "retrieval-pipeline" | "llm-customization" | "lora-training", "input": <validated input>}``.
 Returns a compact estimate: ``{"currency", "run_total", "recurring_total", "total", "items": [{"description",
@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from modelsmith.cost import CostError, estimate_for_workflow
+from modelsmith_core.cost import CostError, estimate_for_workflow
 
 logger = Logger()
 tracer = Tracer()

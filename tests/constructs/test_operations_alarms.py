@@ -13,7 +13,7 @@ from aws_cdk.assertions import Template
 from constructs.operations_alarms import OperationsAlarms
 from constructs.operations_endpoint_watch import EndpointWatch
 from constructs.operations_metrics import WatchedWorkflow, throttles
-from modelsmith.config import OperationsConfig
+from modelsmith_core.config import OperationsConfig
 
 KEY_ARN = "arn:aws:kms:us-west-2:123456789012:key/11111111-2222-3333-4444-555555555555"
 

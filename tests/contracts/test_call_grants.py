@@ -94,7 +94,7 @@ def variant(tmp_path_factory) -> DeployedApp:
 
     from aws_cdk import App
 
-    from modelsmith.config import load_config
+    from modelsmith_core.config import load_config
     from stacks.modelsmith_app import add_stacks
     from tests.conftest import CDK_CONTEXT
 

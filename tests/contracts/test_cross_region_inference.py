@@ -77,7 +77,7 @@ def test_profiles_stay_in_the_stacks_account_and_region(deployed: DeployedApp) -
 
 def test_the_customization_evaluation_can_invoke_its_base_model_through_its_profile(deployed: DeployedApp) -> None:
     # Llama 3.3 (and 3.2) base models are invoked through their US cross-Region profile (catalogue.base_invocation_id)
-    from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
+    from modelsmith_core.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 
     stacks = [name for name in deployed.stacks if name.endswith("LlmCustomization")]
     if not stacks:

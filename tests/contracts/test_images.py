@@ -1,6 +1,6 @@
 """Every container image the config can choose can install and run what the job installs at start.
 
-Each image's Python, torch and transformers versions come from ``modelsmith.catalogue.IMAGE_VERSIONS`` (with the
+Each image's Python, torch and transformers versions come from ``modelsmith_core.catalogue.IMAGE_VERSIONS`` (with the
 published source of each). What a job installs at start: ``sagemaker_src/retrieval/requirements.txt`` on the training
 image (SageMaker's training toolkit installs it before the entry point), the model's ``code/requirements.txt``
 (``sentence-transformers==<the version that saved the model>``, written by ``train.py``) on the inference image, and
@@ -22,7 +22,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from modelsmith import catalogue
+from modelsmith_core import catalogue
 from tests.contracts.known_defects import expected_failure
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -1,13 +1,13 @@
-"""The project's values stay inside the published limits of ``modelsmith.limits`` (each with its source)."""
+"""The project's values stay inside the published limits of ``modelsmith_core.limits`` (each with its source)."""
 
 from __future__ import annotations
 
 import json
 import re
 
-from modelsmith import catalogue
-from modelsmith.config import AgentConfig, LlmCustomizationConfig
-from modelsmith.limits import LEGACY_OR_END_OF_LIFE_MODELS, LIMITS
+from modelsmith_core import catalogue
+from modelsmith_core.config import AgentConfig, LlmCustomizationConfig
+from modelsmith_core.limits import LEGACY_OR_END_OF_LIFE_MODELS, LIMITS
 from tests.contracts.known_defects import expected_failure
 from tests.contracts.workflows import SCHEMAS
 from tests.support.deployed_app import DeployedApp

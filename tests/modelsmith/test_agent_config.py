@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from modelsmith.config import AgentConfig, ConfigError, KnowledgeBaseConfig, load_config
+from modelsmith_core.config import AgentConfig, ConfigError, KnowledgeBaseConfig, load_config
 
 CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
 

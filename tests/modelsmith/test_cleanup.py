@@ -18,7 +18,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from modelsmith import cleanup, naming
+from modelsmith import cleanup
+from modelsmith_core import naming
 
 REGION = "us-west-2"
 IMAGE = "123456789012.dkr.ecr.us-west-2.amazonaws.com/inference:latest"

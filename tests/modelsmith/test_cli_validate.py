@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 from modelsmith.cli import app
 from modelsmith.cli_support import AppState
+from modelsmith_core.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 
 runner = CliRunner(env={"COLUMNS": "200"})
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from modelsmith.config import ConfigError, EnvironmentConfig, load_config
+from modelsmith_core.config import ConfigError, EnvironmentConfig, load_config
 
 Mutation = Callable[[dict], None]
 

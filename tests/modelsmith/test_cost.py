@@ -1,6 +1,6 @@
 """Cost estimates: hand-computed figures for each workflow's run shapes, bad inputs, and the price table.
 
-The expected figures are worked out by hand below from modelsmith/prices.json (version 1, us-west-2); a price
+The expected figures are worked out by hand below from modelsmith_core/prices.json (version 1, us-west-2); a price
 change that breaks them must also update the arithmetic in the comments.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from modelsmith import cost
-from modelsmith.config import load_config
+from modelsmith_core import cost
+from modelsmith_core.config import load_config
 from tests.support.lambdas import lambda_environment, load_handler  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -298,7 +298,7 @@ def test_price_table_is_versioned_dated_and_complete() -> None:
 
 # Prices AWS publishes only in the tables of https://aws.amazon.com/bedrock/pricing/, which could not be read where
 # this was written (the stored copies carry the page's prose, not its tables): the customization estimate counts
-# the rest and names these in its notes. Fill them in modelsmith/prices.json and remove them here.
+# the rest and names these in its notes. Fill them in modelsmith_core/prices.json and remove them here.
 UNPRICED = {
     ("bedrock_customization", "meta.llama3-3-70b-instruct-v1:0"),
     ("bedrock_per_1k_tokens", "meta.llama3-3-70b-instruct-v1:0"),
@@ -448,13 +448,15 @@ def test_input_defaults_match_the_schemas() -> None:
 
 
 def test_cost_module_needs_only_the_standard_library() -> None:
-    """A workflow's Lambda function ships modelsmith/cost.py and prices.json without pydantic or the CDK."""
-    source = (REPO_ROOT / "modelsmith" / "cost.py").read_text()
+    """A workflow's Lambda function ships modelsmith_core/cost.py and prices.json without pydantic or the CDK."""
+    source = (REPO_ROOT / "modelsmith_core" / "cost.py").read_text()
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
-    assert imports <= {"__future__", "dataclasses", "json", "re", "datetime", "functools", "pathlib", "typing"}, imports
+    standard = {"__future__", "collections", "dataclasses", "json", "re", "datetime", "functools", "pathlib", "typing"}
+    assert imports <= standard, imports
+    assert not (REPO_ROOT / "modelsmith_core" / "__init__.py").read_text().count("import ")
 
 
 def test_the_lora_hour_limit_is_the_workflows() -> None:
-    from modelsmith import cost, limits
+    from modelsmith_core import cost, limits
 
     assert cost.MAX_FINE_TUNE_HOURS == limits.MAX_FINE_TUNE_HOURS

@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from modelsmith import cost
-from modelsmith.config import load_config
 from modelsmith.cost_cli import CDK_JSON, app
+from modelsmith_core import cost
+from modelsmith_core.config import load_config
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "statemachines" / "examples"
 

@@ -438,7 +438,7 @@ def test_the_gate_is_the_report_functions_decision_as_in_the_state_machine(
     report function's ``quality_gate.decide`` writes; the dry run acts on that same field."""
     from aws_cdk import App
 
-    from modelsmith.config import load_config
+    from modelsmith_core.config import load_config
     from stacks.foundation_stack import FoundationStack
     from stacks.retrieval_pipeline_stack import RetrievalPipelineStack
     from tests.support.stepfunctions import render_definition

@@ -230,7 +230,7 @@ def test_command_line_check_finds_a_changed_asset(bundle, tmp_path: Path) -> Non
 
 def _site_config(**overrides: Any) -> tuple[dict[str, Any], Any]:
     """dev's context and config with ``overrides`` (LLM customization off: it has no site values)."""
-    from modelsmith.config import load_config
+    from modelsmith_core.config import load_config
 
     context = json.loads(json.dumps(CDK_CONTEXT))
     context["environments"]["dev"].update(llm_customization={"enabled": False}, **overrides)

@@ -17,7 +17,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Match, Template
 
-from modelsmith.config import EnvironmentConfig, load_config
+from modelsmith_core.config import EnvironmentConfig, load_config
 from stacks.agent_stack import API_SCHEMA_PATH, AgentStack
 from stacks.foundation_stack import FoundationStack
 from stacks.modelsmith_app import add_compliance_checks

@@ -8,7 +8,7 @@ import re
 import pytest
 from aws_cdk.assertions import Match
 
-from modelsmith import catalogue
+from modelsmith_core import catalogue
 
 # Logical IDs of the stateful resources. A change here means CloudFormation would REPLACE the resource
 # (a new, empty bucket; a new key that cannot decrypt old data). Never edit this list to make a test pass.

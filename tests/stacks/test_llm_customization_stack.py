@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from modelsmith.catalogue import BEDROCK_CUSTOMIZATION_MODELS
+from modelsmith_core.catalogue import BEDROCK_CUSTOMIZATION_MODELS
 
 
 @pytest.fixture

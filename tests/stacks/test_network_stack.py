@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
 from constructs.private_network import INTERFACE_ENDPOINTS, PrivateNetwork
-from modelsmith.config import NetworkConfig
+from modelsmith_core.config import NetworkConfig
 
 CDK_CONTEXT = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
 
@@ -116,7 +116,7 @@ def test_existing_vpc_is_imported_without_new_network_resources() -> None:
 
 def test_an_existing_vpc_synthesizes_cleanly_with_no_network_stack(tmp_path: Path) -> None:
     # GIVEN dev with an existing VPC: two private subnets in two zones
-    from modelsmith.config import load_config
+    from modelsmith_core.config import load_config
     from stacks.modelsmith_app import add_compliance_checks, add_stacks
 
     context = json.loads(json.dumps(CDK_CONTEXT))

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import Stack
 
 from constructs import operations_endpoint_watch
-from modelsmith.naming import endpoint_name_prefix
+from modelsmith_core.naming import endpoint_name_prefix
 from tests.support.lambdas import lambda_environment, load_handler  # noqa: F401
 
 

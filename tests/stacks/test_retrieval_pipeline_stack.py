@@ -12,8 +12,8 @@ from aws_cdk import App
 from aws_cdk.assertions import Match
 
 from constructs.sagemaker_code import build_source_archive
-from modelsmith import catalogue
-from modelsmith.config import load_config
+from modelsmith_core import catalogue
+from modelsmith_core.config import load_config
 from stacks.foundation_stack import FoundationStack
 from stacks.retrieval_pipeline_stack import TRAINING_REQUIREMENTS, RetrievalPipelineStack
 from tests.support.stepfunctions import render_definition

@@ -3,7 +3,7 @@ moto's Bedrock (with Step Functions' casing); on-demand deployments, Provisioned
 stand-ins (tests/support/bedrock.py); the functions are the real handlers run in-process.
 
 Each deployment mode Bedrock offers runs: on demand for Llama 3.3 70B (the default model) and Provisioned
-Throughput for Llama 3.1 8B (modelsmith/catalogue.py, with the sources of both).
+Throughput for Llama 3.1 8B (modelsmith_core/catalogue.py, with the sources of both).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 from aws_cdk import App, Duration
 from moto import mock_aws
 
-from modelsmith.config import load_config
+from modelsmith_core.config import load_config
 from stacks.foundation_stack import FoundationStack
 from stacks.llm_customization_stack import LlmCustomizationStack
 from tests.support.bedrock import (

@@ -18,7 +18,7 @@ from moto import mock_aws
 from moto.ec2.models.instances import Instance
 from moto.ssm.models import Command
 
-from modelsmith.config import load_config
+from modelsmith_core.config import load_config
 from stacks.foundation_stack import FoundationStack
 from stacks.network_stack import NetworkStack
 from stacks.training_instance_stack import TrainingInstanceStack
@@ -189,7 +189,7 @@ def test_successful_run_trains_archives_publishes_and_stops(world: World, synthe
         "fine_tune_command_id": world.commands()[0]["CommandId"],
         "archive_command_id": world.commands()[1]["CommandId"],
     }
-    # The estimate the run carries is modelsmith/cost.py's for this input (the same as `modelsmith cost estimate`).
+    # The estimate the run carries is modelsmith_core/cost.py's for this input (the same as `modelsmith cost estimate`).
     assert estimate["currency"] == "USD" and estimate["run_total"] > 0
     assert any("g6.2xlarge" in item["description"] for item in estimate["items"])
     names = synthesized_workflow["names"]

@@ -25,7 +25,7 @@ import boto3
 import pytest
 from aws_cdk import App, Duration
 
-from modelsmith.config import load_config
+from modelsmith_core.config import load_config
 from stacks.foundation_stack import FoundationStack
 from stacks.retrieval_pipeline_stack import RetrievalPipelineStack
 from tests.support.bedrock import FakeBedrockBatch, FakeBedrockRuntime, install_bedrock_service

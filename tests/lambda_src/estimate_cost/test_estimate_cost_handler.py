@@ -1,4 +1,4 @@
-"""The cost-estimate function: modelsmith/cost.py's estimate, compacted for a workflow's output; never fails a run."""
+"""The cost-estimate function: modelsmith_core/cost.py's estimate, compacted for a workflow's output; never fails a run."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from modelsmith.config import load_config
-from modelsmith.cost import cost_config, estimate_for_workflow
+from modelsmith_core.config import load_config
+from modelsmith_core.cost import cost_config, estimate_for_workflow
 from tests.support.lambdas import FakeLambdaContext, lambda_environment, load_handler  # noqa: F401
 
 CONTEXT = json.loads((Path(__file__).resolve().parents[3] / "cdk.json").read_text())["context"]

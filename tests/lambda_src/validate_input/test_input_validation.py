@@ -307,7 +307,7 @@ def test_several_bad_pipeline_fields_are_reported_together(validation) -> None:
 
 
 def test_pipeline_schema_knows_every_catalogue_model() -> None:
-    from modelsmith import catalogue
+    from modelsmith_core import catalogue
 
     rules = {
         rule["if"]["properties"]["base_model_id"]["const"]: rule["then"]["properties"]["embedding_dimension"]["const"]

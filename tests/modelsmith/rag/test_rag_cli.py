@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelsmith.cli_support import AppState
-from modelsmith.config import DEFAULT_AGENT_MODEL
 from modelsmith.rag.store import MANIFEST_FILE
+from modelsmith_core.config import DEFAULT_AGENT_MODEL
 from tests.support.bedrock import FakeBedrockRuntime
 
 from .conftest import DOCUMENTS, invoke

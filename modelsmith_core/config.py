@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from modelsmith import catalogue
-from modelsmith.limits import LEGACY_OR_END_OF_LIFE_MODELS, MODEL_LIFECYCLE_SOURCE
+from modelsmith_core import catalogue
+from modelsmith_core.limits import LEGACY_OR_END_OF_LIFE_MODELS, MODEL_LIFECYCLE_SOURCE
 
 ENV_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,11}$")
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -187,7 +187,7 @@ class RetrievalPipelineConfig(_Section):
     embedding_dimension: int = Field(default=768, ge=32, le=8192)
     training_instance_type: str = "ml.g5.xlarge"
     endpoint_instance_type: str = "ml.g5.xlarge"
-    # Images: the Hugging Face PyTorch Deep Learning Containers of the region (modelsmith/catalogue.py)
+    # Images: the Hugging Face PyTorch Deep Learning Containers of the region (modelsmith_core/catalogue.py)
     # unless set, e.g. to the project's own image from the TrainingInstance stack's ECR repository.
     training_image_uri: str | None = Field(default=None, pattern=_ECR_IMAGE_PATTERN)
     inference_image_uri: str | None = Field(default=None, pattern=_ECR_IMAGE_PATTERN)

@@ -1,6 +1,6 @@
 """What a workflow run costs, estimated from its execution input, the environment's config and one price table.
 
-    from modelsmith.cost import estimate_retrieval_run, cost_config
+    from modelsmith_core.cost import estimate_retrieval_run, cost_config
     estimate = estimate_retrieval_run(execution_input, config)          # config: an EnvironmentConfig
     print(estimate.total, [item.description for item in estimate.items])
 
@@ -8,7 +8,7 @@
     estimate_for_workflow("retrieval-pipeline", event["input"], json.loads(os.environ["COST_CONFIG"]),
                           measurements={"documents": 4210})
 
-Prices come from ``modelsmith/prices.json`` (versioned, dated, USD, per region); :func:`load_prices` checks it.
+Prices come from ``modelsmith_core/prices.json`` (versioned, dated, USD, per region); :func:`load_prices` checks it.
 Each estimate is a list of line items (quantity, unit, unit price, amount, the assumption behind the quantity),
 split into what the run costs once and what keeps billing after it (an endpoint, a stored custom model).
 
@@ -55,26 +55,26 @@ PRICE_SECTIONS = (
 # The pipeline's own rules, mirrored here (tests compare them with lambda_src):
 # generate_queries/generation_plan.py: "auto" uses batch inference for 100..50,000 documents.
 BATCH_MINIMUM_DOCUMENTS, BATCH_MAXIMUM_DOCUMENTS = 100, 50_000
-# modelsmith/limits.py MAX_FINE_TUNE_HOURS (this module ships alone in a Lambda function; a test keeps them equal).
+# modelsmith_core/limits.py MAX_FINE_TUNE_HOURS (this module ships alone in a Lambda function; a test keeps them equal).
 MAX_FINE_TUNE_HOURS = 47
 # generate_queries/query_prompts.py cuts documents at 6,000 characters (~4 characters a token).
 MAX_DOCUMENT_TOKENS = 6000 // 4
 # build_pairs/pair_building.py holds out a fifth of the documents' queries for evaluation.
 EVAL_FRACTION = 0.2
 # Execution input defaults (statemachines/schemas/*.schema.json).
-RETRIEVAL_DEFAULTS = {
+RETRIEVAL_DEFAULTS: dict[str, Any] = {
     "max_documents": 5000,
     "queries_per_document": 3,
     "generation_mode": "auto",
     "epochs": 1,
     "bedrock_model_id": "meta.llama3-1-8b-instruct-v1:0",
 }
-CUSTOMIZATION_DEFAULTS = {
+CUSTOMIZATION_DEFAULTS: dict[str, Any] = {
     "epoch_count": 5,
     "metric": "exact_match",
     "judge_model_id": "meta.llama3-1-70b-instruct-v1:0",
 }
-LORA_DEFAULTS = {"timeout_hours": 24}
+LORA_DEFAULTS: dict[str, Any] = {"timeout_hours": 24}
 _PRICED_THINGS = {
     "ec2_instance_hour": "EC2 instance type",
     "sagemaker_training_instance_hour": "SageMaker training instance type",
@@ -142,7 +142,7 @@ def parse_prices(raw: Any, *, source: str = "price table") -> PriceTable:
     problems: list[str] = []
     if not isinstance(raw, Mapping):
         raise PriceTableError(f"{source}: expected a JSON object")
-    version = raw.get("version")
+    version: Any = raw.get("version")
     if not (isinstance(version, int) and not isinstance(version, bool) and version >= 1):
         problems.append(f"version = {version!r}: a whole number >= 1, raised with every change")
     as_of: date | None = None
@@ -152,7 +152,7 @@ def parse_prices(raw: Any, *, source: str = "price table") -> PriceTable:
         problems.append(f"as_of = {raw.get('as_of')!r}: the date the prices were read, YYYY-MM-DD")
     if raw.get("currency") != "USD":
         problems.append(f"currency = {raw.get('currency')!r}: only USD")
-    factor = raw.get("bedrock_batch_price_factor")
+    factor: Any = raw.get("bedrock_batch_price_factor")
     if not (_is_number(factor) and 0 < factor <= 1):
         problems.append(f"bedrock_batch_price_factor = {factor!r}: a number in (0, 1], e.g. 0.5")
     regions = raw.get("regions")
@@ -175,11 +175,12 @@ def parse_prices(raw: Any, *, source: str = "price table") -> PriceTable:
             problems.append(f"regions.{region}.{extra}: unknown section; known: {', '.join(PRICE_SECTIONS)}")
     if problems:
         raise PriceTableError(f"{source}:\n" + "\n".join(f"  - {problem}" for problem in problems))
+    assert as_of is not None  # a bad date is a problem above, and problems raise
     return PriceTable(
         version=version,
         as_of=as_of,
         currency="USD",
-        batch_factor=float(factor),  # type: ignore[arg-type]
+        batch_factor=float(factor),
         regions=regions,
         source=source,
     )

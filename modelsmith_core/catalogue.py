@@ -112,7 +112,7 @@ class CustomizableModel:
         }
 
 
-_LLAMA = dict(
+_LLAMA: dict[str, Any] = dict(
     regions=frozenset({"us-west-2"}),
     epoch_count=HyperparameterRange(1, 10, 5),
     batch_size=HyperparameterRange(1, 1, 1),
