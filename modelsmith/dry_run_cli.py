@@ -20,15 +20,8 @@ from typing import Any
 import typer
 
 from modelsmith.cli_support import AppState, app_state
+from sagemaker_src.retrieval.report import METRIC_LABELS, SET_LABELS
 
-METRIC_LABELS = {
-    "ndcg@10": "nDCG@10",
-    "mrr@10": "MRR@10",
-    "recall@1": "Recall@1",
-    "recall@10": "Recall@10",
-    "recall@100": "Recall@100",
-}
-SET_LABELS = {"human": "questions written by people", "synthetic": "held-out synthetic queries"}
 RUN_FOLDER_ENTRIES = (
     ("corpus/corpus.jsonl", "the extracted corpus (rejects.jsonl beside it)"),
     ("queries/", "generated queries"),

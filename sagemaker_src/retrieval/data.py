@@ -14,8 +14,10 @@ Problems are reported as ``file:line:field: what is wrong`` so the pipeline that
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PAIR_FIELDS = ("query", "passage", "doc_id")
 CORPUS_FIELDS = ("id", "text")
@@ -56,13 +58,8 @@ def resolve_file(location: str | Path, default_name: str) -> Path:
     return path / default_name if path.is_dir() else path
 
 
-def _read_objects(path: Path, fields: tuple[str, ...], problems: list[str]) -> list[tuple[int, dict[str, str]]]:
-    """(line number, object) for each valid non-blank line; problems for the others."""
-    if not path.is_file():
-        problems.append(f"{path}: file not found")
-        return []
-    found: list[tuple[int, dict[str, str]]] = []
-    file_problems: list[str] = []
+def _json_objects(path: Path, problems: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line that is a JSON object; a problem for each other line."""
     with path.open(encoding="utf-8") as stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
@@ -70,23 +67,34 @@ def _read_objects(path: Path, fields: tuple[str, ...], problems: list[str]) -> l
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as error:
-                file_problems.append(f"{path}:{number}: not valid JSON ({error.msg})")
+                problems.append(f"{path}:{number}: not valid JSON ({error.msg})")
                 continue
             if not isinstance(value, dict):
-                file_problems.append(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
+                problems.append(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
                 continue
-            line_problems = []
-            for name in fields:
-                if name not in value:
-                    line_problems.append(f"{path}:{number}:{name}: missing")
-                elif not isinstance(value[name], str):
-                    line_problems.append(f"{path}:{number}:{name}: expected a string, got {type(value[name]).__name__}")
-                elif not value[name].strip():
-                    line_problems.append(f"{path}:{number}:{name}: empty")
-            if line_problems:
-                file_problems.extend(line_problems)
-            else:
-                found.append((number, {name: value[name] for name in fields}))
+            yield number, value
+
+
+def _read_objects(path: Path, fields: tuple[str, ...], problems: list[str]) -> list[tuple[int, dict[str, str]]]:
+    """(line number, object) for each valid non-blank line; problems for the others."""
+    if not path.is_file():
+        problems.append(f"{path}: file not found")
+        return []
+    found: list[tuple[int, dict[str, str]]] = []
+    file_problems: list[str] = []
+    for number, value in _json_objects(path, file_problems):
+        line_problems = []
+        for name in fields:
+            if name not in value:
+                line_problems.append(f"{path}:{number}:{name}: missing")
+            elif not isinstance(value[name], str):
+                line_problems.append(f"{path}:{number}:{name}: expected a string, got {type(value[name]).__name__}")
+            elif not value[name].strip():
+                line_problems.append(f"{path}:{number}:{name}: empty")
+        if line_problems:
+            file_problems.extend(line_problems)
+        else:
+            found.append((number, {name: value[name] for name in fields}))
     if not found and not file_problems:
         file_problems.append(f"{path}: no records")
     if len(file_problems) > MAX_PROBLEMS_PER_FILE:
@@ -143,38 +151,27 @@ def read_questions(path: Path, corpus: dict[str, str]) -> HumanQuestions:
     relevant_docs: dict[str, set[str]] = {}
     unknown: list[dict[str, object]] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                problems.append(f"{path}:{number}: not valid JSON ({error.msg})")
-                continue
-            if not isinstance(value, dict):
-                problems.append(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
-                continue
-            question, ids = value.get("question"), value.get("relevant_ids")
-            if not isinstance(question, str) or not question.strip():
-                problems.append(f"{path}:{number}:question: expected a non-empty string, got {question!r}")
-                continue
-            if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-                problems.append(f"{path}:{number}:relevant_ids: expected a non-empty list of ids, got {ids!r}")
-                continue
-            key = " ".join(question.casefold().split())
-            if key in seen:
-                problems.append(f"{path}:{number}:question: the same question as line {seen[key]}")
-                continue
-            seen[key] = number
-            missing = [doc_id for doc_id in ids if doc_id not in corpus]
-            known = {doc_id for doc_id in ids if doc_id in corpus}
-            if missing:
-                unknown.append({"line": number, "question": question, "missing_ids": missing, "scored": bool(known)})
-            if known:
-                query_id = str(value.get("id") or f"line-{number}")
-                queries[query_id] = question
-                relevant_docs[query_id] = known
+    for number, value in _json_objects(path, problems):
+        question, ids = value.get("question"), value.get("relevant_ids")
+        if not isinstance(question, str) or not question.strip():
+            problems.append(f"{path}:{number}:question: expected a non-empty string, got {question!r}")
+            continue
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            problems.append(f"{path}:{number}:relevant_ids: expected a non-empty list of ids, got {ids!r}")
+            continue
+        key = " ".join(question.casefold().split())
+        if key in seen:
+            problems.append(f"{path}:{number}:question: the same question as line {seen[key]}")
+            continue
+        seen[key] = number
+        missing = [doc_id for doc_id in ids if doc_id not in corpus]
+        known = {doc_id for doc_id in ids if doc_id in corpus}
+        if missing:
+            unknown.append({"line": number, "question": question, "missing_ids": missing, "scored": bool(known)})
+        if known:
+            query_id = str(value.get("id") or f"line-{number}")
+            queries[query_id] = question
+            relevant_docs[query_id] = known
     if not problems and not seen:
         problems.append(f"{path}: no questions")
     if problems:
