@@ -405,6 +405,14 @@ class DryRun:
                     f"{corpus_path}: no usable document ({error})",
                     'each line must be a JSON object with non-empty string "id" and "text"',
                 ) from None
+            except f.storage.InvalidEventError as error:
+                if not str(error).startswith("evaluation_questions_uri"):
+                    raise
+                where = str(settings.evaluation_questions)
+                raise InputError(
+                    str(error).replace(source["evaluation_questions_uri"], where),
+                    'one {"question": "...", "relevant_ids": ["<document id>", ...]} per line, ids from the corpus',
+                ) from None
             self.result.corpus = summary
             outcome["summary"] = (
                 f"{summary['documents']} documents (at most {settings.max_documents}); "

@@ -582,8 +582,8 @@ def test_a_bad_question_line_is_named_before_any_query_is_written(tmp_path: Path
     arguments = ["--run-id", "h4", "--evaluation-questions", str(questions)]
     result = invoke(["dry-run", str(corpus), "-o", str(tmp_path / "out"), *arguments])
 
-    assert result.exit_code != 0
-    assert "line 2: relevant_ids: expected a non-empty list of document ids" in result.output
+    assert result.exit_code == 2  # bad input, named with the file the user gave
+    assert f"{questions} line 2: relevant_ids: expected a non-empty list of document ids" in result.output
     assert (
         fakes["writer"].conversations == []
         and not (run_folder(tmp_path / "out", "h4") / "corpus" / "corpus.jsonl").exists()
