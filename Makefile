@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV := .venv
 CHECKOV_VENV := .venv-checkov
 ENV ?= dev
-PYTEST_ARGS ?= -n auto --durations=25
+PYTEST_ARGS ?= -n auto --dist worksteal --durations=25
 
 # Node 22 from npm (node_modules/.bin) runs jsii and the CDK CLI; the CLI is pinned to 2.x in package.json.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
