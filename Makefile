@@ -85,19 +85,13 @@ bundle: setup
 	$(VENV)/bin/python -m modelsmith.ops_bundle build --env $(ENV) --out $(BUNDLE_DIR)
 
 # The gates: formatting, lint rules (chosen in pyproject.toml) and types. mypy reads the infrastructure (app.py,
-# stacks/, constructs/, statemachines/) and the runtime code: the SageMaker scripts, and each Lambda function as
-# Lambda imports it (its folder and the shared layer on the path; every function has a handler.py, so one run
-# each). The command-line tools (modelsmith/) are not type-checked yet.
-LAMBDA_FUNCTIONS := $(filter-out shared,$(notdir $(wildcard lambda_src/*)))
+# stacks/, constructs/, statemachines/) and the runtime code: the SageMaker scripts and the Lambda functions'
+# package (lambda_src, imported by the names Lambda imports it by). The command-line tools (modelsmith/) are not
+# type-checked yet.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy app.py modelsmith_core stacks constructs statemachines sagemaker_src
-	MYPYPATH=lambda_src/shared/python $(VENV)/bin/mypy lambda_src/shared/python
-	for function in $(LAMBDA_FUNCTIONS); do \
-	  MYPYPATH=lambda_src/shared/python:lambda_src/$$function $(VENV)/bin/mypy --follow-imports=silent \
-	    $$(find lambda_src/$$function -name '*.py' -not -path '*/__pycache__/*'); \
-	done
+	$(VENV)/bin/mypy app.py modelsmith_core stacks constructs statemachines sagemaker_src lambda_src
 
 test: setup lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)

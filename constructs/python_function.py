@@ -1,9 +1,12 @@
 """A Python Lambda function from ``lambda_src/<source>/`` with Modelsmith's defaults; the one way to add one.
 
 Props:
-    source (str): folder under ``lambda_src/`` holding ``handler.py`` (``lambda_handler``) and its plain modules.
-        Its ``requirements.txt`` is vendored by ``make setup`` into ``build/lambda-deps/<source>/python`` and
-        shipped as the function's layer (synthesis stays offline). Required.
+    source (str): subpackage of ``lambda_src`` holding ``handler.py`` (``lambda_handler``) and its plain modules.
+        The code ships as the package itself (``lambda_src/__init__.py`` and ``lambda_src/<source>/``), so the
+        handler is ``lambda_src.<source>.handler.lambda_handler`` and the modules have the names they have in the
+        repository. Its ``requirements.txt`` is vendored by ``make setup`` into
+        ``build/lambda-deps/<source>/python`` and shipped as the function's layer (synthesis stays offline).
+        Required.
     description (str): what the function does. Required.
     encryption_key (kms.IKey): encrypts the log group and the environment variables. Required.
     log_retention (logs.RetentionDays): log group retention. Required.
@@ -11,12 +14,14 @@ Props:
     timeout (Duration): default 30 seconds. memory_size (int): default 256 MB.
     reserved_concurrent_executions (int): default 5; bounds cost and protects downstream APIs.
     retain_logs (bool): keep the log group on stack deletion. Default false.
-    shared_code (bool): also ship ``lambda_src/shared/python/`` (modules several functions use, such as
-        ``run_storage``) as a layer. Default false.
+    shared_code (bool): also ship ``lambda_src/shared/`` (modules several functions use, such as
+        ``lambda_src.shared.run_storage``) in the function's code. Default false.
     dead_letter_queue (sqs.IQueue | None): for asynchronously invoked functions (EventBridge targets): failed
         events land there. Default none (synchronous callers see errors themselves).
-    bundled_directories (Mapping[str, Path]): more folders copied into the function's code, by the name they
+    bundled_directories (Mapping[str, Path]): more folders copied beside the function's modules, by the name they
         get there (e.g. ``{"schemas": statemachines/schemas}``), so one source of truth ships with it. Default none.
+    bundled_packages (Sequence[Path]): project packages the function imports, shipped at the top of its code
+        under their own names (e.g. ``modelsmith_core``). Default none.
 
 Always: the current Python runtime, x86-64, active X-Ray tracing, a log group of its own, and a role with no
 managed policy (logs limited to its own log group). Callers grant everything else on ``function.role``.
@@ -25,8 +30,9 @@ Invoked synchronously (by Step Functions or Bedrock), so no DLQ; outside a VPC u
 
 from __future__ import annotations
 
+import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,29 +58,55 @@ _CODE_EXCLUDES = ("requirements.txt", "__pycache__", "*.pyc", "tests")
 
 
 @jsii.implements(ILocalBundling)
-class _CopyFolders:
-    """Local "bundling" that only copies folders into the asset: no Docker, no network."""
+class _CopyFiles:
+    """Local "bundling" that only copies files and folders into the asset, by their path there: no Docker, no
+    network."""
 
-    def __init__(self, folders: Mapping[str, Path]) -> None:
-        self._folders = dict(folders)
+    def __init__(self, layout: Mapping[str, Path]) -> None:
+        self._layout = dict(layout)
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_options: Any) -> bool:
-        for name, folder in self._folders.items():
-            target = Path(output_dir) / name if name else Path(output_dir)
-            shutil.copytree(folder, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_CODE_EXCLUDES))
+        for name, path in self._layout.items():
+            target = Path(output_dir) / name
+            if path.is_dir():
+                shutil.copytree(path, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*_CODE_EXCLUDES))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
         return True
 
 
-def _code(source_dir: Path, bundled_directories: Mapping[str, Path]) -> lambda_.Code:
-    if not bundled_directories:
-        return lambda_.Code.from_asset(str(source_dir), exclude=list(_CODE_EXCLUDES))
+def code_layout(
+    source: str,
+    *,
+    shared_code: bool = False,
+    bundled_directories: Mapping[str, Path] | None = None,
+    bundled_packages: Sequence[Path] = (),
+) -> dict[str, Path]:
+    """Where each file or folder of the function's code comes from, by its path in the code."""
+    package = LAMBDA_SOURCE_ROOT.name
+    layout = {
+        f"{package}/__init__.py": LAMBDA_SOURCE_ROOT / "__init__.py",
+        f"{package}/{source}": LAMBDA_SOURCE_ROOT / source,
+    }
+    layout.update({f"{package}/{source}/{name}": folder for name, folder in (bundled_directories or {}).items()})
+    if shared_code:
+        layout[f"{package}/{SHARED_CODE_DIR.name}"] = SHARED_CODE_DIR
+    layout.update({folder.name: folder for folder in bundled_packages})
+    return layout
+
+
+def _code(source_dir: Path, layout: Mapping[str, Path]) -> lambda_.Code:
     return lambda_.Code.from_asset(
         str(source_dir),
-        exclude=list(_CODE_EXCLUDES),
-        asset_hash_type=AssetHashType.OUTPUT,  # the copied folders change the code too
+        asset_hash_type=AssetHashType.OUTPUT,  # the code is what is copied, so its hash is the output's
         bundling=BundlingOptions(
             image=DockerImage.from_registry("unused-local-bundling-only"),
-            local=_CopyFolders({"": source_dir, **bundled_directories}),
+            # CDK reuses a bundle within one synthesis when the source path and the bundling options are the
+            # same (asset-staging calculateCacheKey), and cannot see inside the local bundler: the layout is in
+            # the options too, so that two layouts of one source never share a bundle. Docker never runs.
+            environment={"MODELSMITH_CODE_LAYOUT": json.dumps({k: str(v) for k, v in layout.items()}, sort_keys=True)},
+            local=_CopyFiles(layout),
         ),
     )
 
@@ -106,12 +138,15 @@ class PythonFunction(Construct):
         retain_logs: bool = False,
         shared_code: bool = False,
         bundled_directories: Mapping[str, Path] | None = None,
+        bundled_packages: Sequence[Path] = (),
         dead_letter_queue: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         source_dir = LAMBDA_SOURCE_ROOT / source
         if not (source_dir / "handler.py").exists():
             raise ValueError(f"source = {source!r}: {source_dir} has no handler.py")
+        if shared_code and not (SHARED_CODE_DIR / "__init__.py").exists():
+            raise ValueError(f"shared_code: {SHARED_CODE_DIR} is not a package")
 
         layers = []
         if has_requirements(source):
@@ -128,20 +163,6 @@ class PythonFunction(Construct):
                     compatible_runtimes=[RUNTIME],
                     compatible_architectures=[lambda_.Architecture.X86_64],
                     description=f"Third-party dependencies of lambda_src/{source}",
-                )
-            )
-
-        if shared_code:
-            if not (SHARED_CODE_DIR / "python").is_dir():
-                raise ValueError(f"shared_code: {SHARED_CODE_DIR / 'python'} does not exist")
-            layers.append(
-                lambda_.LayerVersion(
-                    self,
-                    "SharedCode",
-                    code=lambda_.Code.from_asset(str(SHARED_CODE_DIR), exclude=["__pycache__", "*.pyc"]),
-                    compatible_runtimes=[RUNTIME],
-                    compatible_architectures=[lambda_.Architecture.X86_64],
-                    description="Modules shared by Modelsmith functions (lambda_src/shared)",
                 )
             )
 
@@ -169,8 +190,18 @@ class PythonFunction(Construct):
             "Function",
             runtime=RUNTIME,
             architecture=lambda_.Architecture.X86_64,
-            handler="handler.lambda_handler",
-            code=_code(source_dir, bundled_directories or {}),
+            # The runtime imports "lambda_src.<source>.handler" from the code's root (awslambdaric's
+            # bootstrap._get_handler: importlib.import_module(modname.replace("/", "."))).
+            handler=f"{LAMBDA_SOURCE_ROOT.name}.{source}.handler.lambda_handler",
+            code=_code(
+                source_dir,
+                code_layout(
+                    source,
+                    shared_code=shared_code,
+                    bundled_directories=bundled_directories,
+                    bundled_packages=bundled_packages,
+                ),
+            ),
             layers=layers,
             description=description,
             environment={"POWERTOOLS_SERVICE_NAME": source, "POWERTOOLS_LOG_LEVEL": "INFO", **(environment or {})},

@@ -27,16 +27,7 @@ ToolInvoker = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 def lambda_invoker(target_name: str = "astronomy-tools") -> ToolInvoker:
     """Call the agent-tools handler as an AgentCore Gateway Lambda target does (``<target>___<tool>``)."""
-    import importlib.util
-
-    from modelsmith.lambda_code import lambda_module
-
-    lambda_module("agent_tools", "astro_tools")  # the function's folder on the path, as Lambda puts it
-    # Every function's entry point is called handler.py: load this one by its file, not by its module name.
-    spec = importlib.util.spec_from_file_location("agent_tools_handler", TOOLS_DIR / "handler.py")
-    assert spec and spec.loader
-    handler = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(handler)
+    from lambda_src.agent_tools import handler
 
     def invoke(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
         context = SimpleNamespace(

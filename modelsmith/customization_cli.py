@@ -10,7 +10,7 @@
         --custom arn:aws:bedrock:... --metric exact_match [--report out/]
 
 ``prepare`` and ``benchmark`` run the same modules as the pipeline's Lambda functions
-(``lambda_src/shared/python/customization_data.py`` and ``lambda_src/evaluate_customization/``), so a file that
+(``lambda_src/shared/customization_data.py`` and ``lambda_src/evaluate_customization/``), so a file that
 passes here passes there. ``train`` reads the state machine's ARN from SSM
 (``/modelsmith/<env>/workflows/llm-customization-state-machine-arn``). Uses the shell's AWS credentials and
 region. Errors print one line and exit with status 2 (``--debug`` shows the traceback).
@@ -30,8 +30,6 @@ from typing import Any, TextIO
 from modelsmith_core import catalogue
 
 Session = Any  # a boto3.Session, or any object with .client(name) (tests pass fakes)
-LAMBDA_SRC = Path(__file__).resolve().parents[1] / "lambda_src"
-RUNTIME_FOLDERS = (LAMBDA_SRC / "shared" / "python", LAMBDA_SRC / "evaluate_customization")
 STATE_MACHINE_PARAMETER = ("workflows", "llm-customization-state-machine-arn")
 RUNNING_STATUSES = ("RUNNING", "PENDING_REDRIVE")
 SHOWN_HISTORY_EVENTS = {
@@ -60,13 +58,9 @@ class CommandError(Exception):
 
 
 def runtime_modules() -> tuple[ModuleType, ModuleType]:
-    """``(customization_data, customization_evaluation)``: the Lambda functions' own modules, importable here
-    because their names are unique in the project (Lambda puts these folders on the path the same way)."""
-    for folder in RUNTIME_FOLDERS:
-        if str(folder) not in sys.path:
-            sys.path.append(str(folder))
-    import customization_data
-    import customization_evaluation
+    """``(customization_data, customization_evaluation)``: the Lambda functions' own modules."""
+    from lambda_src.evaluate_customization import customization_evaluation
+    from lambda_src.shared import customization_data
 
     return customization_data, customization_evaluation
 
@@ -111,7 +105,7 @@ def prepare(args: argparse.Namespace, session: Session | None, out: TextIO) -> i
     for path in data.write_result(Path(args.out), result).values():
         print(f"wrote {path}", file=out)
     if args.upload:
-        from run_storage import parse_s3_uri
+        from lambda_src.shared.run_storage import parse_s3_uri
 
         bucket, key = parse_s3_uri(args.upload.rstrip("/") + "/", "--upload")
         for uri in data.store_result(_session(session).client("s3"), bucket, key, result).values():

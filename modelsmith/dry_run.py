@@ -49,7 +49,6 @@ from types import SimpleNamespace
 from typing import Any, Protocol
 
 from modelsmith.cli_support import CliError, InputError
-from modelsmith.lambda_code import lambda_module
 from modelsmith.local_generation import DEFAULT_BATCH_SIZE as DEFAULT_GENERATION_BATCH_SIZE
 from modelsmith.local_generation import DEFAULT_MAX_NEW_TOKENS
 from modelsmith.local_s3 import LocalS3Client
@@ -229,15 +228,21 @@ class BadCorpusLinesError(InputError):
 
 
 def pipeline_functions() -> SimpleNamespace:
-    """The workflow's step modules, imported as Lambda imports them (see :mod:`modelsmith.lambda_code`)."""
+    """The workflow's step modules: the very modules the Lambda handlers run."""
+    from lambda_src.build_pairs import pair_building
+    from lambda_src.extract_corpus import corpus_extraction
+    from lambda_src.generate_queries import batch_records, generation_plan, query_generation
+    from lambda_src.publish_training_report import training_report
+    from lambda_src.shared import run_storage
+
     return SimpleNamespace(
-        storage=lambda_module("shared", "run_storage"),
-        extraction=lambda_module("extract_corpus", "corpus_extraction"),
-        plan=lambda_module("generate_queries", "generation_plan"),
-        generation=lambda_module("generate_queries", "query_generation"),
-        batch=lambda_module("generate_queries", "batch_records"),
-        pairs=lambda_module("build_pairs", "pair_building"),
-        report=lambda_module("publish_training_report", "training_report"),
+        storage=run_storage,
+        extraction=corpus_extraction,
+        plan=generation_plan,
+        generation=query_generation,
+        batch=batch_records,
+        pairs=pair_building,
+        report=training_report,
     )
 
 
@@ -270,7 +275,8 @@ def load_embedder(model_dir: Path) -> Any:
 @contextlib.contextmanager
 def artifacts_bucket_environment(bucket: str) -> Iterator[None]:
     """``ARTIFACTS_BUCKET`` as Lambda sets it for the functions, restored afterwards."""
-    name = lambda_module("shared", "run_storage").ARTIFACTS_BUCKET_ENV
+    from lambda_src.shared.run_storage import ARTIFACTS_BUCKET_ENV as name
+
     previous = os.environ.get(name)
     os.environ[name] = bucket
     try:

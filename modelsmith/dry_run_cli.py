@@ -60,9 +60,8 @@ def _max_steps(value: int) -> int:
 
 
 def _run_id(value: str | None) -> str | None:
-    from modelsmith.lambda_code import lambda_module
+    from lambda_src.shared.run_storage import RUN_ID_PATTERN as pattern
 
-    pattern = lambda_module("shared", "run_storage").RUN_ID_PATTERN
     if value is not None and not pattern.match(value):
         raise typer.BadParameter(f"{value!r} does not match {pattern.pattern} (an execution name)")
     return value

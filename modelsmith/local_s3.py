@@ -1,7 +1,7 @@
 """A filesystem stand-in for the few S3 calls the pipeline's functions make, so their own code runs locally.
 
 ``LocalS3Client({"bucket": Path("dir")})`` serves ``s3://bucket/some/key`` from ``dir/some/key``. It answers
-exactly the calls that ``lambda_src/shared/python/run_storage.py``, ``extract_corpus``, ``generate_queries``,
+exactly the calls that ``lambda_src/shared/run_storage.py``, ``extract_corpus``, ``generate_queries``,
 ``build_pairs`` and ``publish_training_report`` make, in boto3's request and response shapes:
 
 - ``get_object(Bucket, Key)`` -> ``{"Body": <readable binary stream>, "ContentLength"}``;

@@ -27,7 +27,6 @@ from typing import Any
 import typer
 
 from modelsmith.cli_support import REPO_ROOT, AppState, CliError, InputError, app_state
-from modelsmith.lambda_code import lambda_module
 
 EXAMPLES_DIR = REPO_ROOT / "statemachines" / "examples"
 SCHEMAS_DIR = REPO_ROOT / "statemachines" / "schemas"
@@ -97,13 +96,15 @@ def read_execution_input(path: Path) -> dict[str, Any]:
 
 def input_problems(document: dict[str, Any], workflow: Workflow) -> list[str]:
     """Every problem of ``document`` against the workflow's schema, one line per field (empty when valid)."""
-    validation = lambda_module("validate_input", "input_validation")
+    from lambda_src.validate_input import input_validation as validation
+
     return validation.describe_problems(document, validation.load_schema(workflow.schema_name))
 
 
 def check_execution_name(name: str) -> str:
     """An execution name is the run ID and the S3 prefix: the pattern the workflow's functions enforce."""
-    pattern = lambda_module("shared", "run_storage").RUN_ID_PATTERN
+    from lambda_src.shared.run_storage import RUN_ID_PATTERN as pattern
+
     if not pattern.match(name):
         raise InputError(
             f"--name {name!r} does not match {pattern.pattern}",

@@ -28,7 +28,6 @@ from typing import Any, BinaryIO
 import typer
 
 from modelsmith.cli_support import AppState, InputError, app_state
-from modelsmith.lambda_code import lambda_module
 from modelsmith_core import catalogue
 
 app = typer.Typer(
@@ -72,8 +71,9 @@ def corpus(
 ) -> None:
     """A retrieval-pipeline corpus, line by line as the Extract corpus state reads it."""
     state = app_state(ctx)
-    extraction = lambda_module("extract_corpus", "corpus_extraction")
-    run_storage = lambda_module("shared", "run_storage")
+    from lambda_src.extract_corpus import corpus_extraction as extraction
+    from lambda_src.shared import run_storage
+
     problems: list[str] = []
     warnings: list[str] = []  # a repeated id: the workflow keeps the first line and goes on
     documents = 0
@@ -164,8 +164,8 @@ def training_data(
         )
     settings = catalogue.BEDROCK_CUSTOMIZATION_MODELS[base_model].preparation_settings()
     target_format = settings.pop("target_format")
-    customization_data = lambda_module("shared", "customization_data")
-    run_storage = lambda_module("shared", "run_storage")
+    from lambda_src.shared import customization_data, run_storage
+
     limits = customization_data.Limits(**settings)
     with reading_with_progress(state, file) as stream:
         result = customization_data.convert_and_validate(

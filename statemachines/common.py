@@ -76,7 +76,7 @@ def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schem
     (``statemachines/schemas/<schema_name>.schema.json``, bundled with the function: see ``validator_function``).
 
     On success the state's output is the input with defaults filled in and ``run_names`` (what the run's resources
-    are called in services whose names the run ID may not fit, ``lambda_src/shared/python/run_names.py``); on failure
+    are called in services whose names the run ID may not fit, ``lambda_src/shared/run_names.py``); on failure
     the execution's error is ``InputValidationError`` and its cause names every bad field.
     """
     task = tasks.LambdaInvoke(
@@ -120,7 +120,7 @@ def cost_estimator_function(scope: Construct, construct_id: str, *, config: Any,
         scope,
         construct_id,
         source="estimate_cost",
-        bundled_directories={CORE_PACKAGE: CORE_DIR},
+        bundled_packages=[CORE_DIR],
         environment={"COST_CONFIG": json.dumps(settings, sort_keys=True)},
         **props,
     )

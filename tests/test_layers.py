@@ -1,8 +1,9 @@
 """The project's layers import one way: tools (``modelsmith``) -> infrastructure (``stacks``, ``statemachines``,
 ``constructs``) -> core (``modelsmith_core``), and the runtime code (``lambda_src``, ``sagemaker_src``) uses
-nothing above the core. import-linter checks the packages it can see (pyproject.toml's contracts); ``constructs/``
-joins the constructs library's namespace, which import-linter does not follow, and ``lambda_src/`` is folders of
-modules, so both are checked here from their source. The cost function's asset holds the core and no tool."""
+nothing above the core; each Lambda function imports only its own subpackage and ``lambda_src.shared``.
+import-linter checks the packages it can see (pyproject.toml's contracts); ``constructs/`` joins the constructs
+library's namespace, which import-linter does not follow, so it is checked here from its source. The cost
+function's asset holds the core and no tool."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ import ast
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
-import pytest
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PROJECT_PACKAGES = {"modelsmith", "modelsmith_core", "stacks", "statemachines", "constructs", "sagemaker_src", "tests"}
+PROJECT_PACKAGES = {
+    "modelsmith",
+    "modelsmith_core",
+    "stacks",
+    "statemachines",
+    "constructs",
+    "sagemaker_src",
+    "lambda_src",
+    "tests",
+}
 
 
 def project_imports(source: str) -> set[str]:
@@ -46,14 +55,20 @@ def test_import_linter_contracts_are_kept() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 3 kept, 0 broken." in result.stdout
+    assert "Contracts: 5 kept, 0 broken." in result.stdout
 
 
-@pytest.mark.parametrize(
-    ("folder", "allowed"),
-    [("constructs", {"constructs", "modelsmith_core"}), ("lambda_src", {"modelsmith_core"})],
-)
-def test_constructs_and_lambda_code_import_only_the_core(folder: str, allowed: set[str]) -> None:
+def test_the_lambda_contract_names_every_function() -> None:
+    """A function left out of the contract's top layer could import another's modules unchecked."""
+    contracts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (contract,) = [c for c in contracts if c.get("containers") == ["lambda_src"]]
+    functions = {name.strip() for name in contract["layers"][0].split("|")}
+    folders = {path.parent.name for path in (REPO_ROOT / "lambda_src").glob("*/handler.py")}
+    assert functions == folders and contract["layers"][1:] == ["shared"]
+
+
+def test_constructs_import_only_the_core() -> None:
+    folder, allowed = "constructs", {"constructs", "modelsmith_core"}
     wrong = {}
     for path in sorted((REPO_ROOT / folder).rglob("*.py")):
         imported = project_imports(path.read_text(encoding="utf-8")) - allowed
@@ -93,5 +108,5 @@ def test_the_cost_functions_asset_holds_the_core_and_no_tool(tmp_path: Path) -> 
     ]
     asset = tmp_path / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
-    assert {"handler.py", "modelsmith_core/cost.py", "modelsmith_core/prices.json"} <= files
+    assert {"lambda_src/estimate_cost/handler.py", "modelsmith_core/cost.py", "modelsmith_core/prices.json"} <= files
     assert not [name for name in files if name.startswith("modelsmith/")], sorted(files)

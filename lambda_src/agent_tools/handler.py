@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from astro_tools import gateway
-from astro_tools.api import app, logger
 from aws_lambda_powertools import Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambda_src.agent_tools.astro_tools import gateway
+from lambda_src.agent_tools.astro_tools.api import app, logger
 
 tracer = Tracer(service="agent-tools")
 

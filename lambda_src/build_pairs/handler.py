@@ -12,12 +12,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pair_building import NoTrainingPairsError, build_pairs
-from run_storage import InvalidEventError, MalformedLineError
+
+from lambda_src.build_pairs.pair_building import NoTrainingPairsError, build_pairs
+from lambda_src.shared.run_storage import InvalidEventError, MalformedLineError
 
 logger = Logger()
 tracer = Tracer()
-copy_config_to_registered_loggers(source_logger=logger, include={"pair_building"})
+# The plain modules log to logging.getLogger(__name__), all under "lambda_src"; Powertools configures only
+# top-level loggers (aws_lambda_powertools/logging/utils.py: names without a dot), whose children inherit.
+copy_config_to_registered_loggers(source_logger=logger, include={"lambda_src"})
 
 
 @logger.inject_lambda_context

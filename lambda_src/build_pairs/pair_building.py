@@ -25,8 +25,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
-from query_filters import problem as query_problem
-from run_storage import (
+
+from lambda_src.build_pairs.query_filters import problem as query_problem
+from lambda_src.shared.run_storage import (
     InvalidEventError,
     JsonLinesUpload,
     MalformedLineError,

@@ -12,7 +12,8 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from run_cleanup import clean_up, notify
+
+from lambda_src.cleanup_aborted_run.run_cleanup import clean_up, notify
 
 WORKFLOW_ENV, TOPIC_ARN_ENV, INSTANCE_ID_ENV = "WORKFLOW", "TOPIC_ARN", "INSTANCE_ID"
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
-from run_names import bedrock_name
+
+from lambda_src.shared.run_names import bedrock_name
 
 WORKFLOWS = ("lora-training", "retrieval-pipeline", "llm-customization")
 CLEANED_STATUSES = ("ABORTED", "TIMED_OUT")

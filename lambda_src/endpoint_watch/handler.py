@@ -11,7 +11,8 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from endpoint_watch import watch
+
+from lambda_src.endpoint_watch.endpoint_watch import watch
 
 ENVIRONMENT_ENV, ENDPOINT_PREFIX_ENV, IDLE_DAYS_ENV = "ENVIRONMENT", "ENDPOINT_PREFIX", "IDLE_DAYS"
 

@@ -30,9 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
 from botocore.exceptions import BotoCoreError, ClientError
-from run_storage import (
+
+from lambda_src.shared.bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
+from lambda_src.shared.run_storage import (
     InvalidEventError,
     artifacts_bucket,
     iter_lines,

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import evaluation_questions
-import opensearch_source
 from botocore.exceptions import ClientError
-from corpus_records import CorpusDocument, CorpusLineError, SourceOutcome, json_type
-from run_storage import (
+
+from lambda_src.extract_corpus import evaluation_questions, opensearch_source
+from lambda_src.extract_corpus.corpus_records import CorpusDocument, CorpusLineError, SourceOutcome, json_type
+from lambda_src.shared.run_storage import (
     InvalidEventError,
     JsonLinesUpload,
     artifacts_bucket,

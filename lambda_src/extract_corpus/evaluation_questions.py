@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from run_storage import InvalidEventError, JsonLinesUpload, iter_lines, open_object
+from lambda_src.shared.run_storage import InvalidEventError, JsonLinesUpload, iter_lines, open_object
 
 FIELD = "evaluation_questions_uri"
 MAX_QUESTIONS = 10_000  # a hand-written set is tens to hundreds; more is not a question file

@@ -24,14 +24,15 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from corpus_records import CorpusDocument, CorpusLineError, SourceOutcome
-from opensearch_client import open_client
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import AuthenticationException, AuthorizationException, NotFoundError, TransportError
-from run_storage import InvalidEventError, JsonLinesUpload
+
+from lambda_src.extract_corpus.corpus_records import CorpusDocument, CorpusLineError, SourceOutcome
+from lambda_src.shared.opensearch_client import open_client
+from lambda_src.shared.run_storage import InvalidEventError, JsonLinesUpload
 
 if TYPE_CHECKING:
-    from corpus_extraction import ExtractionSettings
+    from lambda_src.extract_corpus.corpus_extraction import ExtractionSettings
 
 logger = logging.getLogger(__name__)
 

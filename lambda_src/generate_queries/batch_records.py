@@ -34,12 +34,22 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
-from generation_plan import BATCH_INFERENCE_MAXIMUM_RECORDS_PER_FILE, BATCH_INFERENCE_MINIMUM_RECORDS
-from query_events import fraction, prompt_template, queries_per_document, require_mapping, text
-from query_generation import QueryGenerationError
-from query_parsing import parse_queries
-from query_prompts import MAX_OUTPUT_TOKENS, TEMPERATURE, render_prompt
-from run_storage import (
+
+from lambda_src.generate_queries.generation_plan import (
+    BATCH_INFERENCE_MAXIMUM_RECORDS_PER_FILE,
+    BATCH_INFERENCE_MINIMUM_RECORDS,
+)
+from lambda_src.generate_queries.query_events import (
+    fraction,
+    prompt_template,
+    queries_per_document,
+    require_mapping,
+    text,
+)
+from lambda_src.generate_queries.query_generation import QueryGenerationError
+from lambda_src.generate_queries.query_parsing import parse_queries
+from lambda_src.generate_queries.query_prompts import MAX_OUTPUT_TOKENS, TEMPERATURE, render_prompt
+from lambda_src.shared.run_storage import (
     InvalidEventError,
     JsonLinesUpload,
     artifacts_bucket,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from query_events import integer, require_mapping
-from run_storage import InvalidEventError, run_prefix
+from lambda_src.generate_queries.query_events import integer, require_mapping
+from lambda_src.shared.run_storage import InvalidEventError, run_prefix
 
 # Amazon Bedrock service quota "Minimum number of records per batch inference job" (default 100, per
 # model): a batch job with fewer records fails validation, so smaller corpora use on-demand calls.

@@ -16,14 +16,17 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from batch_records import collect_batch, prepare_batch
-from generation_plan import plan
-from query_generation import QueryGenerationError, generate
-from run_storage import InvalidEventError, MalformedLineError
+
+from lambda_src.generate_queries.batch_records import collect_batch, prepare_batch
+from lambda_src.generate_queries.generation_plan import plan
+from lambda_src.generate_queries.query_generation import QueryGenerationError, generate
+from lambda_src.shared.run_storage import InvalidEventError, MalformedLineError
 
 logger = Logger()
 tracer = Tracer()
-copy_config_to_registered_loggers(source_logger=logger, include={"query_generation", "batch_records"})
+# The plain modules log to logging.getLogger(__name__), all under "lambda_src"; Powertools configures only
+# top-level loggers (aws_lambda_powertools/logging/utils.py: names without a dot), whose children inherit.
+copy_config_to_registered_loggers(source_logger=logger, include={"lambda_src"})
 
 ACTIONS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "plan": plan,

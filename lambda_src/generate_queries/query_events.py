@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from query_prompts import DEFAULT_PROMPT_TEMPLATE, PLACEHOLDERS
-from run_storage import InvalidEventError
+from lambda_src.generate_queries.query_prompts import DEFAULT_PROMPT_TEMPLATE, PLACEHOLDERS
+from lambda_src.shared.run_storage import InvalidEventError
 
 MAX_QUERIES_PER_DOCUMENT = 10
 

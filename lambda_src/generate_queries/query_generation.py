@@ -24,12 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
 from botocore.exceptions import BotoCoreError, ClientError
-from query_events import integer, prompt_template, queries_per_document, require_mapping, text
-from query_parsing import parse_queries
-from query_prompts import MAX_OUTPUT_TOKENS, TEMPERATURE, render_prompt
-from run_storage import (
+
+from lambda_src.generate_queries.query_events import (
+    integer,
+    prompt_template,
+    queries_per_document,
+    require_mapping,
+    text,
+)
+from lambda_src.generate_queries.query_parsing import parse_queries
+from lambda_src.generate_queries.query_prompts import MAX_OUTPUT_TOKENS, TEMPERATURE, render_prompt
+from lambda_src.shared.bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
+from lambda_src.shared.run_storage import (
     InvalidEventError,
     JsonLinesUpload,
     artifacts_bucket,

@@ -26,7 +26,8 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from customization_data import (
+
+from lambda_src.shared.customization_data import (
     DEFAULT_SEED,
     DEFAULT_VALIDATION_FRACTION,
     TARGET_FORMATS,
@@ -37,7 +38,7 @@ from customization_data import (
     store_problems,
     store_result,
 )
-from run_storage import (
+from lambda_src.shared.run_storage import (
     InvalidEventError,
     artifacts_bucket,
     iter_lines,

@@ -14,13 +14,16 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from customization_data import CustomizationDataError
-from customization_preparation import prepare_customization_data
-from run_storage import InvalidEventError
+
+from lambda_src.prepare_customization_data.customization_preparation import prepare_customization_data
+from lambda_src.shared.customization_data import CustomizationDataError
+from lambda_src.shared.run_storage import InvalidEventError
 
 logger = Logger()
 tracer = Tracer()
-copy_config_to_registered_loggers(source_logger=logger, include={"customization_preparation"})
+# The plain modules log to logging.getLogger(__name__), all under "lambda_src"; Powertools configures only
+# top-level loggers (aws_lambda_powertools/logging/utils.py: names without a dot), whose children inherit.
+copy_config_to_registered_loggers(source_logger=logger, include={"lambda_src"})
 
 
 @logger.inject_lambda_context

@@ -25,8 +25,9 @@ import tarfile
 from typing import Any
 
 import boto3
-from quality_gate import DEFAULT_GATE, GateInputError, decide, report_section
-from run_storage import InvalidEventError, parse_s3_uri, run_prefix
+
+from lambda_src.publish_training_report.quality_gate import DEFAULT_GATE, GateInputError, decide, report_section
+from lambda_src.shared.run_storage import InvalidEventError, parse_s3_uri, run_prefix
 
 logger = logging.getLogger(__name__)
 

@@ -24,17 +24,18 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from endpoint_embeddings import EndpointError
-from ml_commons_registration import MlCommonsError, OpenSearchAccessError
-from model_registration import register_model
-from pinecone_registration import PineconeIndexMismatchError, PineconeRegistrationError
-from run_storage import InvalidEventError, MalformedLineError
+
+from lambda_src.register_model.endpoint_embeddings import EndpointError
+from lambda_src.register_model.ml_commons_registration import MlCommonsError, OpenSearchAccessError
+from lambda_src.register_model.model_registration import register_model
+from lambda_src.register_model.pinecone_registration import PineconeIndexMismatchError, PineconeRegistrationError
+from lambda_src.shared.run_storage import InvalidEventError, MalformedLineError
 
 logger = Logger()
 tracer = Tracer()
-copy_config_to_registered_loggers(
-    source_logger=logger, include={"model_registration", "ml_commons_registration", "pinecone_registration"}
-)
+# The plain modules log to logging.getLogger(__name__), all under "lambda_src"; Powertools configures only
+# top-level loggers (aws_lambda_powertools/logging/utils.py: names without a dot), whose children inherit.
+copy_config_to_registered_loggers(source_logger=logger, include={"lambda_src"})
 EXPECTED_ERRORS = (
     InvalidEventError,
     MalformedLineError,

@@ -37,7 +37,8 @@ from typing import Any
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import AuthenticationException, AuthorizationException, NotFoundError, TransportError
-from registration_events import OpenSearchRegistration
+
+from lambda_src.register_model.registration_events import OpenSearchRegistration
 
 logger = logging.getLogger(__name__)
 

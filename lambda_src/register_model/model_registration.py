@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import boto3
-import ml_commons_registration
-import opensearch_connection
-import pinecone_registration
 from botocore.config import Config
-from registration_events import OpenSearchRegistration, PineconeRegistration, parse_event
+
+from lambda_src.register_model import ml_commons_registration, opensearch_connection, pinecone_registration
+from lambda_src.register_model.registration_events import OpenSearchRegistration, PineconeRegistration, parse_event
 
 # Standard retry mode: backoff with jitter on throttling and transient errors of SageMaker and S3.
 AWS_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})

@@ -1,5 +1,5 @@
 """An opensearch-py client for the registration's cluster, authenticated the way extract_corpus does it
-(``lambda_src/shared/python/opensearch_client.py``).
+(``lambda_src/shared/opensearch_client.py``).
 
 - ``opensearch_auth = "sigv4"``: requests signed with the function's AWS credentials for service ``es``, in the
   region named by the domain's host name (``search-x.us-east-1.es.amazonaws.com``), else the event's region.
@@ -14,9 +14,10 @@ self-managed cluster.
 from __future__ import annotations
 
 import boto3
-from opensearch_client import open_client, read_json_secret
 from opensearchpy import OpenSearch
-from registration_events import OpenSearchRegistration
+
+from lambda_src.register_model.registration_events import OpenSearchRegistration
+from lambda_src.shared.opensearch_client import open_client, read_json_secret
 
 REQUEST_TIMEOUT_SECONDS = 60
 

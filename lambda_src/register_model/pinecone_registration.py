@@ -30,9 +30,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from endpoint_embeddings import EndpointEmbedder
-from registration_events import PineconeRegistration
-from run_storage import InvalidEventError, iter_corpus
+from lambda_src.register_model.endpoint_embeddings import EndpointEmbedder
+from lambda_src.register_model.registration_events import PineconeRegistration
+from lambda_src.shared.run_storage import InvalidEventError, iter_corpus
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from run_storage import InvalidEventError, parse_s3_uri, run_prefix
+from lambda_src.shared.run_storage import InvalidEventError, parse_s3_uri, run_prefix
 
 ACTIONS = ("opensearch", "pinecone")
 OPENSEARCH_AUTH_MODES = ("sigv4", "basic")

@@ -12,8 +12,9 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from input_validation import InputValidationError, load_schema, validate
-from run_names import run_names
+
+from lambda_src.shared.run_names import run_names
+from lambda_src.validate_input.input_validation import InputValidationError, load_schema, validate
 
 logger = Logger()
 tracer = Tracer()

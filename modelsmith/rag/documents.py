@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelsmith.cli_support import InputError
-from modelsmith.lambda_code import lambda_module
 
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".rst"})
 CORPUS_SUFFIXES = frozenset({".jsonl"})
@@ -75,8 +74,9 @@ def read_file(path: Path, problems: list[str]) -> list[SourceDocument]:
 
 
 def _read_corpus(path: Path, raw: bytes, problems: list[str]) -> list[SourceDocument]:
-    extraction = lambda_module("extract_corpus", "corpus_extraction")
-    run_storage = lambda_module("shared", "run_storage")
+    from lambda_src.extract_corpus import corpus_extraction as extraction
+    from lambda_src.shared import run_storage
+
     documents: list[SourceDocument] = []
     for line in extraction.read_corpus_lines(run_storage.iter_lines(io.BytesIO(raw))):
         if line.document is None:

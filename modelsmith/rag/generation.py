@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from modelsmith.cli_support import CliError
-from modelsmith.lambda_code import lambda_module
 from modelsmith.rag.precision import Placement, Precision, placement
 from modelsmith.rag.prompts import as_single_prompt
 
@@ -129,7 +128,8 @@ class BedrockGenerator:
     """A Bedrock model through Converse, retried with backoff and full jitter on throttling."""
 
     def __init__(self, model_id: str, client: Any, *, sleep: Any = None) -> None:
-        evaluation = lambda_module("evaluate_customization", "customization_evaluation")
+        from lambda_src.evaluate_customization import customization_evaluation as evaluation
+
         self.name = model_id
         self.caller = evaluation.ConverseCaller(client, sleep=sleep)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
-from constructs import agent_tools_function as module
 from constructs.agent_tools_function import AgentToolsFunction
 from constructs.python_function import RUNTIME
 
@@ -47,7 +45,7 @@ def test_function_settings(built) -> None:
         "AWS::Lambda::Function",
         {
             "Runtime": RUNTIME.name,
-            "Handler": "handler.lambda_handler",
+            "Handler": "lambda_src.agent_tools.handler.lambda_handler",
             "MemorySize": 1536,
             "Timeout": 120,
             "ReservedConcurrentExecutions": 5,
@@ -60,11 +58,8 @@ def test_function_settings(built) -> None:
 
 
 def test_environment_matches_what_the_function_reads(built) -> None:
-    sys.path.insert(0, str(module.FUNCTION_DIR))
-    try:
-        from astro_tools import settings
-    finally:
-        sys.path.remove(str(module.FUNCTION_DIR))
+    from lambda_src.agent_tools.astro_tools import settings
+
     _, _, template = built
     function = next(iter(template.find_resources("AWS::Lambda::Function").values()))
     variables = function["Properties"]["Environment"]["Variables"]

@@ -11,7 +11,6 @@ from typing import Any
 from tests.support import asl
 from tests.support.api_shapes import operation_model
 from tests.support.deployed_app import DeployedApp
-from tests.support.lambdas import load_handler
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "statemachines" / "examples"
@@ -40,8 +39,7 @@ class Workflow:
 
     def examples(self) -> list[tuple[str, dict[str, Any]]]:
         """(example file name, the input as the validation step returns it: schema defaults filled in)."""
-        load_handler("validate_input")  # input_validation on the import path, as in the Lambda runtime
-        import input_validation
+        from lambda_src.validate_input import input_validation
 
         schema = json.loads((SCHEMAS / f"{self.schema}.schema.json").read_text())
         return [
@@ -61,8 +59,7 @@ def workflows(app: DeployedApp) -> Iterator[Workflow]:
 def rendered_tasks(workflow: Workflow) -> Iterator[tuple[str, asl.TaskState, tuple[str, str] | None, Any]]:
     """(example, task, (service, operation), parameters rendered with that example and the longest run ID)."""
     run_id = longest_run_id()
-    load_handler("validate_input")  # puts lambda_src/shared/python on the path, as the Lambda runtime has it
-    import run_names
+    from lambda_src.shared import run_names
 
     for example, execution_input in workflow.examples():
         # what the validation state returns: the input with defaults and the run's names in other services

@@ -417,7 +417,14 @@ def test_a_broken_price_table_is_refused_naming_every_entry(tmp_path) -> None:
 def test_mirrored_rules_match_the_pipeline(lambda_environment) -> None:  # noqa: F811
     load_handler("generate_queries")
     load_handler("build_pairs")
-    plan, prompts, pairs = (sys.modules[name] for name in ("generation_plan", "query_prompts", "pair_building"))
+    plan, prompts, pairs = (
+        sys.modules[name]
+        for name in (
+            "lambda_src.generate_queries.generation_plan",
+            "lambda_src.generate_queries.query_prompts",
+            "lambda_src.build_pairs.pair_building",
+        )
+    )
     assert (cost.BATCH_MINIMUM_DOCUMENTS, cost.BATCH_MAXIMUM_DOCUMENTS) == (
         plan.BATCH_INFERENCE_MINIMUM_RECORDS,
         plan.BATCH_INFERENCE_MAXIMUM_RECORDS_PER_FILE,

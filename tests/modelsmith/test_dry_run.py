@@ -25,7 +25,6 @@ from typer.testing import CliRunner
 from modelsmith import dry_run
 from modelsmith.cli import app
 from modelsmith.cli_support import AppState
-from modelsmith.lambda_code import lambda_module
 from tests.support.lambdas import FakeLambdaContext, lambda_environment, load_handler  # noqa: F401
 from tests.support.pipeline_artifacts import SOURCE_BUCKET, artifacts  # noqa: F401
 
@@ -217,7 +216,12 @@ def spies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for module, name in targets:
         original = getattr(module, name)
 
-        def spy(*args: Any, _original: Any = original, _name: str = f"{module.__name__}.{name}", **kwargs: Any) -> Any:
+        def spy(
+            *args: Any,
+            _original: Any = original,
+            _name: str = f"{module.__name__.rpartition('.')[2]}.{name}",
+            **kwargs: Any,
+        ) -> Any:
             called.append(_name)
             return _original(*args, **kwargs)
 
@@ -244,7 +248,7 @@ def test_the_dry_run_imports_the_modules_the_lambda_handlers_run(lambda_environm
         (functions.batch, "generate_queries"),
         (functions.pairs, "build_pairs"),
         (functions.report, "publish_training_report"),
-        (functions.storage, "shared/python"),
+        (functions.storage, "shared"),
     ):
         assert Path(module.__file__).parent == lambda_src / folder
 
@@ -378,7 +382,8 @@ def test_the_real_handlers_write_the_same_artifacts(
     local = run_folder(tmp_path / "out", "same-1")
 
     # The same run through the Lambda handlers on moto S3, Converse answered by the same fake model.
-    query_generation = lambda_module("generate_queries", "query_generation")
+    from lambda_src.generate_queries import query_generation
+
     monkeypatch.setattr(query_generation, "bedrock_runtime_client", lambda: LocalConverseClient(FakeQueryWriter()))
     context = FakeLambdaContext()
     artifacts.put_bytes(f"s3://{SOURCE_BUCKET}/notes.jsonl", corpus.read_bytes())

@@ -15,7 +15,6 @@ from botocore.exceptions import ClientError
 
 from modelsmith import local_generation
 from modelsmith.demo_corpus import docstring_documents, quiet_imports
-from modelsmith.lambda_code import lambda_module
 from modelsmith.local_s3 import LocalS3Client
 
 
@@ -56,7 +55,8 @@ def test_missing_objects_and_buckets_fail_with_s3s_codes(s3: LocalS3Client) -> N
 
 
 def test_the_pipelines_storage_helpers_work_on_it(s3: LocalS3Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    storage = lambda_module("shared", "run_storage")
+    from lambda_src.shared import run_storage as storage
+
     monkeypatch.setenv("ARTIFACTS_BUCKET", "artifacts")
     upload = storage.JsonLinesUpload(s3, "artifacts", "runs/r1/corpus/corpus.jsonl")
     upload.write({"id": "a", "text": "alpha"})
@@ -108,7 +108,8 @@ def test_clean_answer_keeps_queries_and_drops_what_a_small_model_adds() -> None:
 
 
 def test_converse_answers_in_bedrocks_shape_and_batches_concurrent_calls() -> None:
-    bedrock_runtime = lambda_module("shared", "bedrock_runtime")
+    from lambda_src.shared import bedrock_runtime
+
     model = EchoModel(delay=0.05)
     client = local_generation.LocalConverseClient(model)
     results: list[dict[str, Any]] = []
@@ -136,7 +137,8 @@ def test_converse_answers_in_bedrocks_shape_and_batches_concurrent_calls() -> No
 
 
 def test_batch_records_of_both_families_become_chat_messages() -> None:
-    batch = lambda_module("generate_queries", "batch_records")
+    from lambda_src.generate_queries import batch_records as batch
+
     messages, limit, family = local_generation.batch_record_messages(batch.llama_input("Document: x\n\nWrite 1 query."))
     assert (messages, family) == (
         [{"role": "user", "content": "Document: x\n\nWrite 1 query."}],
@@ -154,7 +156,8 @@ def test_the_local_batch_job_writes_what_collect_batch_reads(
     s3: LocalS3Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ARTIFACTS_BUCKET", "artifacts")
-    batch = lambda_module("generate_queries", "batch_records")
+    from lambda_src.generate_queries import batch_records as batch
+
     corpus = "".join(json.dumps({"id": f"d{n}", "text": f"Tool {n} converts light curves."}) + "\n" for n in range(120))
     s3.put_object(Bucket="artifacts", Key="runs/r1/corpus/corpus.jsonl", Body=corpus)
     prepared = batch.prepare_batch(

@@ -414,7 +414,7 @@ def test_watch_constants_match_the_function(lambda_environment) -> None:  # noqa
     import sys
 
     load_handler("endpoint_watch")
-    function = sys.modules["endpoint_watch"]
+    function = sys.modules["lambda_src.endpoint_watch.endpoint_watch"]
     for name in ("NAMESPACE", "ENVIRONMENT_DIMENSION", "IN_SERVICE_METRIC", "IDLE_METRIC", "ERRORS_METRIC"):
         assert getattr(operations_endpoint_watch, name) == getattr(function, name), name
 

@@ -109,7 +109,11 @@ class World:
             return expected if custom == custom_is_better else "I am not sure."
 
         self.runtime = FakeBedrockRuntime(answer, by_model=True)
-        monkeypatch.setattr(sys.modules["customization_evaluation"], "bedrock_runtime_client", lambda: self.runtime)
+        monkeypatch.setattr(
+            sys.modules["lambda_src.evaluate_customization.customization_evaluation"],
+            "bedrock_runtime_client",
+            lambda: self.runtime,
+        )
         self.jobs = MotoCustomizationJobs(final=job)
         self.deployments = FakeCustomModelDeployments()
         self.throughputs = FakeProvisionedThroughput()

@@ -78,7 +78,7 @@ def _connect(
 ) -> None:
     """The network edge of the registration function: the domain's and Pinecone's host names resolve to the
     local servers, and the SageMaker runtime is the world's in-process endpoint."""
-    connection = sys.modules["opensearch_connection"]
+    connection = sys.modules["lambda_src.register_model.opensearch_connection"]
     original_connect = connection.connect
     monkeypatch.setattr(
         connection,
@@ -87,7 +87,7 @@ def _connect(
             dataclasses.replace(settings, opensearch_endpoint=opensearch.url), **kw
         ),
     )
-    registration = sys.modules["pinecone_registration"]
+    registration = sys.modules["lambda_src.register_model.pinecone_registration"]
     original_pinecone = registration.connect
     monkeypatch.setattr(
         registration,

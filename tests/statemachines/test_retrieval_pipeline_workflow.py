@@ -113,7 +113,7 @@ def test_bedrock_throttling_recovers(world_factory) -> None:
 
 def test_opensearch_corpus(world_factory, monkeypatch) -> None:
     world = world_factory()
-    opensearch_source = sys.modules["opensearch_source"]
+    opensearch_source = sys.modules["lambda_src.extract_corpus.opensearch_source"]
     original_connect = opensearch_source.connect
     with OpenSearchServer() as server:
         server.add_index(

@@ -225,15 +225,15 @@ _S3_TRANSFER = {
 def _function_sources(function: str) -> list[Path]:
     directory = REPO_ROOT / "lambda_src" / function
     files = sorted(directory.rglob("*.py"))
-    shared = REPO_ROOT / "lambda_src" / "shared" / "python"
+    shared = REPO_ROOT / "lambda_src" / "shared"
     imported = {
-        alias.name.split(".")[0]
+        module
         for path in files
         for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-        for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
+        if isinstance(node, ast.ImportFrom) and node.module
+        for module in [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
     }
-    return files + [path for path in sorted(shared.glob("*.py")) if path.stem in imported]
+    return files + [path for path in sorted(shared.glob("*.py")) if f"lambda_src.shared.{path.stem}" in imported]
 
 
 def lambda_operations(function: str) -> dict[str, set[str]]:

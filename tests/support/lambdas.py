@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -29,27 +26,10 @@ class FakeLambdaContext:
         return 30_000
 
 
-SHARED_CODE = LAMBDA_SRC / "shared" / "python"
-
-
 def load_handler(source: str) -> Handler:
-    """Import ``lambda_src/<source>/handler.py`` as Lambda does, with its folder first on the path and the
-    shared-code layer (``lambda_src/shared/python``) available.
-
-    Plain modules beside handlers have project-unique names, so importing several functions cannot clash.
-    """
-    folder = LAMBDA_SRC / source
-    if SHARED_CODE.is_dir() and str(SHARED_CODE) not in sys.path:
-        sys.path.append(str(SHARED_CODE))
-    sys.path.insert(0, str(folder))
-    try:
-        spec = importlib.util.spec_from_file_location(f"lambda_src_{source}_handler", folder / "handler.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(folder))
-    return module.lambda_handler
+    """``lambda_src.<source>.handler.lambda_handler``, the function's handler as Lambda imports it, with the
+    handler module imported afresh (module-level objects such as Powertools' logger start anew each test)."""
+    return importlib.reload(importlib.import_module(f"lambda_src.{source}.handler")).lambda_handler
 
 
 @pytest.fixture

@@ -203,7 +203,9 @@ class RetrievalWorld:
         self.lambdas = lambdas
 
         self.runtime = FakeBedrockRuntime(query_writer, throttle=throttle)
-        monkeypatch.setattr(sys.modules["query_generation"], "bedrock_runtime_client", lambda: self.runtime)
+        monkeypatch.setattr(
+            sys.modules["lambda_src.generate_queries.query_generation"], "bedrock_runtime_client", lambda: self.runtime
+        )
         self.batch = FakeBedrockBatch(query_writer, statuses=batch_statuses, failed_every=batch_failed_every)
         install_bedrock_service(monkeypatch, self.batch)
         programs = {} if training_program is None else {"program": training_program}

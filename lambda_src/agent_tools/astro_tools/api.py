@@ -19,9 +19,9 @@ from aws_lambda_powertools.event_handler import BedrockAgentResolver, Response, 
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from astro_tools import gaia_search, knowledge, literature, selection, simbad_lookup
-from astro_tools.errors import ToolError
-from astro_tools.models import (
+from lambda_src.agent_tools.astro_tools import gaia_search, knowledge, literature, selection, simbad_lookup
+from lambda_src.agent_tools.astro_tools.errors import ToolError
+from lambda_src.agent_tools.astro_tools.models import (
     ConeSearchResult,
     ErrorBody,
     KnowledgeBaseResult,
@@ -30,8 +30,8 @@ from astro_tools.models import (
     ResolvedObject,
     SelectionResult,
 )
-from astro_tools.settings import Settings
-from astro_tools.storage import ResultStore, validate_result_id
+from lambda_src.agent_tools.astro_tools.settings import Settings
+from lambda_src.agent_tools.astro_tools.storage import ResultStore, validate_result_id
 
 TITLE = "Modelsmith astronomy research tools"
 VERSION = "1.0.0"
@@ -240,7 +240,7 @@ def plot_colour_magnitude(
     g_min: Annotated[float | None, _G_MIN] = None,
     g_max: Annotated[float | None, _G_MAX] = None,
 ) -> PlotResult:
-    from astro_tools import plots  # matplotlib loads only for plots
+    from lambda_src.agent_tools.astro_tools import plots  # matplotlib loads only for plots
 
     bounds = (bp_rp_min, bp_rp_max, g_min, g_max)
     highlight = None if all(b is None for b in bounds) else selection.ColourMagnitudeCut(*bounds)
@@ -274,7 +274,7 @@ def plot_sky_positions(
     result_id: Annotated[str, _RESULT_ID],
     title: Annotated[str, Query(description="Plot title, e.g. 'M13'", max_length=80)] = "Gaia DR3",
 ) -> PlotResult:
-    from astro_tools import plots
+    from lambda_src.agent_tools.astro_tools import plots
 
     result_id = validate_result_id(result_id)
     store = result_store()

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from astro_tools.errors import ArchiveTimeout, ArchiveUnavailable, ToolError
+from lambda_src.agent_tools.astro_tools.errors import ArchiveTimeout, ArchiveUnavailable, ToolError
 
 
 class _BoundedAdapter(HTTPAdapter):

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from astro_tools import simbad_lookup
-from astro_tools.archives import TimeoutConnectionHandler, archive_errors
-from astro_tools.errors import BadArgument
-from astro_tools.models import ConeSearchResult, GaiaSource
-from astro_tools.positions import SkyPosition, parse_position
-from astro_tools.storage import ResultStore
+from lambda_src.agent_tools.astro_tools import simbad_lookup
+from lambda_src.agent_tools.astro_tools.archives import TimeoutConnectionHandler, archive_errors
+from lambda_src.agent_tools.astro_tools.errors import BadArgument
+from lambda_src.agent_tools.astro_tools.models import ConeSearchResult, GaiaSource
+from lambda_src.agent_tools.astro_tools.positions import SkyPosition, parse_position
+from lambda_src.agent_tools.astro_tools.storage import ResultStore
 
 ARCHIVE = "The Gaia archive"
 MAX_RADIUS_ARCMIN = 30.0

@@ -75,7 +75,7 @@ def _described(parameter: dict[str, Any], schema: dict[str, Any]) -> str:
 
 def generate() -> str:
     """``gateway_tools.json`` as committed: from the routes' own OpenAPI schema, sorted, with a final newline."""
-    from astro_tools.openapi import generate as openapi_document
+    from lambda_src.agent_tools.astro_tools.openapi import generate as openapi_document
 
     return json.dumps(tool_definitions(json.loads(openapi_document())), indent=2, sort_keys=True) + "\n"
 
@@ -91,7 +91,7 @@ def tool_name(context: Any) -> str:
 
 def handle(event: Any, context: Any) -> dict[str, Any]:
     """Answer one Gateway tool call through the routes' resolver (validation, errors and logic included)."""
-    from astro_tools.api import app
+    from lambda_src.agent_tools.astro_tools.api import app
 
     name = tool_name(context)
     known = operations(json.loads(OPENAPI_PATH.read_text()))
@@ -140,9 +140,11 @@ def _text(value: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from astro_tools.openapi import write_or_check
+    from lambda_src.agent_tools.astro_tools.openapi import write_or_check
 
-    return write_or_check(argv, TOOLS_PATH, generate, "astro_tools.gateway", (__doc__ or "").splitlines()[0])
+    return write_or_check(
+        argv, TOOLS_PATH, generate, "lambda_src.agent_tools.astro_tools.gateway", (__doc__ or "").splitlines()[0]
+    )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from astro_tools.errors import ArchiveUnavailable, NotConfigured
-from astro_tools.models import KnowledgeBaseResult, Passage
+from lambda_src.agent_tools.astro_tools.errors import ArchiveUnavailable, NotConfigured
+from lambda_src.agent_tools.astro_tools.models import KnowledgeBaseResult, Passage
 
 MAX_QUERY_LENGTH = 1000
 MAX_RESULTS = 10

@@ -14,9 +14,9 @@ from typing import Any
 import requests
 from astroquery.nasa_ads import ADSClass
 
-from astro_tools.archives import archive_errors, bounded_session
-from astro_tools.errors import BadArgument, NotConfigured
-from astro_tools.models import LiteratureResult, Paper
+from lambda_src.agent_tools.astro_tools.archives import archive_errors, bounded_session
+from lambda_src.agent_tools.astro_tools.errors import BadArgument, NotConfigured
+from lambda_src.agent_tools.astro_tools.models import LiteratureResult, Paper
 
 ARCHIVE = "NASA ADS"
 MAX_QUERY_LENGTH = 300

@@ -23,7 +23,7 @@ OPENAPI_VERSION = "3.0.0"
 
 def generate() -> str:
     """The schema as committed: pretty-printed JSON with sorted keys and a final newline."""
-    from astro_tools.api import DESCRIPTION, TITLE, VERSION, app
+    from lambda_src.agent_tools.astro_tools.api import DESCRIPTION, TITLE, VERSION, app
 
     schema = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION, description=DESCRIPTION))
     # Bedrock agents: "openapi – (Required) The version of OpenAPI that's being used. This value must be "3.0.0"
@@ -74,7 +74,9 @@ def write_or_check(
 
 
 def main(argv: list[str] | None = None) -> int:
-    return write_or_check(argv, SCHEMA_PATH, generate, "astro_tools.openapi", (__doc__ or "").splitlines()[0])
+    return write_or_check(
+        argv, SCHEMA_PATH, generate, "lambda_src.agent_tools.astro_tools.openapi", (__doc__ or "").splitlines()[0]
+    )
 
 
 if __name__ == "__main__":

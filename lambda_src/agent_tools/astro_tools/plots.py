@@ -15,8 +15,8 @@ matplotlib.use("Agg")  # no display in Lambda; must precede pyplot
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from astro_tools.models import GaiaSource  # noqa: E402
-from astro_tools.selection import ColourMagnitudeCut  # noqa: E402
+from lambda_src.agent_tools.astro_tools.models import GaiaSource  # noqa: E402
+from lambda_src.agent_tools.astro_tools.selection import ColourMagnitudeCut  # noqa: E402
 
 _DPI = 110
 _SIZE_INCHES = (6.4, 6.4)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from astro_tools.errors import BadArgument
+from lambda_src.agent_tools.astro_tools.errors import BadArgument
 
 _DECIMAL_PAIR = re.compile(
     r"^\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:d|deg)?\s*[, ]\s*([+-]?\d+(?:\.\d*)?|[+-]?\.\d+)\s*(?:d|deg)?\s*$"

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from astro_tools.errors import BadArgument
-from astro_tools.models import GaiaSource, SelectionResult, Statistics
+from lambda_src.agent_tools.astro_tools.errors import BadArgument
+from lambda_src.agent_tools.astro_tools.models import GaiaSource, SelectionResult, Statistics
 
 SAMPLE_ROWS = 10
 

@@ -15,9 +15,9 @@ import numpy as np
 from astroquery.simbad import SimbadClass
 from pyvo.dal import TAPService
 
-from astro_tools.archives import archive_errors, bounded_session
-from astro_tools.errors import BadArgument, NotFound
-from astro_tools.positions import SkyPosition, from_degrees
+from lambda_src.agent_tools.astro_tools.archives import archive_errors, bounded_session
+from lambda_src.agent_tools.astro_tools.errors import BadArgument, NotFound
+from lambda_src.agent_tools.astro_tools.positions import SkyPosition, from_degrees
 
 ARCHIVE = "SIMBAD"
 MAX_NAME_LENGTH = 100

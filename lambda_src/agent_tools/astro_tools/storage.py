@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from astro_tools.errors import BadArgument, NotFound
+from lambda_src.agent_tools.astro_tools.errors import BadArgument, NotFound
 
 _RESULT_ID = re.compile(r"^[0-9a-f]{32}$")
 

@@ -15,7 +15,6 @@ import io
 import json
 import re
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,15 +27,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
+from astropy.io.votable import from_table
+from astropy.table import MaskedColumn, Table
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 FUNCTION_DIR = REPO_ROOT / "lambda_src" / "agent_tools"
 DATA_DIR = Path(__file__).resolve().parent / "data"
-if str(FUNCTION_DIR) not in sys.path:
-    sys.path.insert(0, str(FUNCTION_DIR))  # the function's root, as in Lambda: `import astro_tools`
-
-from astropy.io.votable import from_table  # noqa: E402
-from astropy.table import MaskedColumn, Table  # noqa: E402
 
 BUCKET = "modelsmith-dev-artifacts"
 PREFIX = "agent-tools/"
@@ -283,11 +279,8 @@ class LambdaContext:
 
 
 def _load_handler() -> ModuleType:
-    """handler.py under a name of its own (every function has a handler.py)."""
-    spec = importlib.util.spec_from_file_location("agent_tools_handler", FUNCTION_DIR / "handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The function's handler module, imported afresh (it reads its settings when imported)."""
+    return importlib.reload(importlib.import_module("lambda_src.agent_tools.handler"))
 
 
 @dataclass
@@ -367,7 +360,7 @@ def tools(aws_environment: None, archives: ArchiveServer, monkeypatch: pytest.Mo
         secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name="modelsmith/dev/nasa-ads-token", SecretString=ADS_TOKEN
         )
-        from astro_tools import settings as names
+        from lambda_src.agent_tools.astro_tools import settings as names
 
         for key, value in {
             names.OUTPUT_BUCKET: BUCKET,
@@ -380,7 +373,7 @@ def tools(aws_environment: None, archives: ArchiveServer, monkeypatch: pytest.Mo
             names.ADS_API_URL: archives.base_url,
         }.items():
             monkeypatch.setenv(key, value)
-        from astro_tools import api, gaia_search, simbad_lookup
+        from lambda_src.agent_tools.astro_tools import api, gaia_search, simbad_lookup
 
         api.reset()
         simbad_lookup._client.cache_clear()

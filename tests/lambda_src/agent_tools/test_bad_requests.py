@@ -8,7 +8,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from astro_tools import settings as names
+
+from lambda_src.agent_tools.astro_tools import settings as names
 
 
 def _assert_clean(body: dict) -> None:
@@ -101,7 +102,7 @@ def test_no_archive_is_asked_when_arguments_are_bad(tools) -> None:
 def test_archive_timeouts_answer_504_once(tools, monkeypatch, api_path, parameters, archive) -> None:
     # GIVEN an archive that answers only after 3 s, and a 0.5 s limit
     monkeypatch.setenv(names.ARCHIVE_TIMEOUT_SECONDS, "0.5")
-    from astro_tools import api
+    from lambda_src.agent_tools.astro_tools import api
 
     api.reset()
     tools.archives.stall_seconds = 3.0
@@ -137,7 +138,7 @@ def test_archive_errors_answer_502(tools, api_path, parameters, archive) -> None
 
 def test_unreachable_archive_answers_502(tools, monkeypatch) -> None:
     monkeypatch.setenv(names.ADS_API_URL, "http://127.0.0.1:9")  # discard port: nothing listens
-    from astro_tools import api
+    from lambda_src.agent_tools.astro_tools import api
 
     api.reset()
     status, body = tools.invoke("/literature/search", query="JWST")
@@ -146,7 +147,8 @@ def test_unreachable_archive_answers_502(tools, monkeypatch) -> None:
 
 def test_rejected_ads_token_is_an_operator_problem(tools) -> None:
     import boto3
-    from astro_tools import api
+
+    from lambda_src.agent_tools.astro_tools import api
 
     boto3.client("secretsmanager").put_secret_value(SecretId=api.settings().ads_token_secret_arn, SecretString="wrong")
     status, body = tools.invoke("/literature/search", query="JWST exoplanet atmospheres")
@@ -158,7 +160,7 @@ def test_unreadable_ads_secret_is_an_operator_problem(tools, monkeypatch) -> Non
     monkeypatch.setenv(
         names.ADS_TOKEN_SECRET_ARN, "arn:aws:secretsmanager:us-west-2:123456789012:secret:missing-AbCdEf"
     )
-    from astro_tools import api
+    from lambda_src.agent_tools.astro_tools import api
 
     api.reset()
     status, body = tools.invoke("/literature/search", query="JWST")
@@ -167,7 +169,7 @@ def test_unreadable_ads_secret_is_an_operator_problem(tools, monkeypatch) -> Non
 
 
 def test_an_unexpected_failure_is_a_500_without_details(tools, monkeypatch) -> None:
-    from astro_tools import simbad_lookup
+    from lambda_src.agent_tools.astro_tools import simbad_lookup
 
     def broken(*args, **kwargs):
         raise KeyError("internal detail")

@@ -1,6 +1,6 @@
 """The AgentCore Gateway's view of the tools: one definition (the routes) behind both runtimes' schemas.
 
-- ``gateway_tools.json`` is what ``python -m astro_tools.gateway`` generates from the routes' own OpenAPI schema (the
+- ``gateway_tools.json`` is what ``python -m lambda_src.agent_tools.astro_tools.gateway`` generates from the routes' own OpenAPI schema (the
   one Agents Classic reads), so the two cannot drift apart;
 - every tool validates against botocore's ``bedrock-agentcore-control`` ``CreateGatewayTarget`` input shape (an
   MCP Lambda target with an inline tool schema);
@@ -21,9 +21,11 @@ from tests.lambda_src.agent_tools.conftest import FUNCTION_DIR
 
 
 def test_the_committed_tool_list_is_generated_from_the_routes() -> None:
-    from astro_tools import gateway
+    from lambda_src.agent_tools.astro_tools import gateway
 
-    assert (FUNCTION_DIR / "gateway_tools.json").read_text() == gateway.generate(), "run: python -m astro_tools.gateway"
+    assert (FUNCTION_DIR / "gateway_tools.json").read_text() == gateway.generate(), (
+        "run: python -m lambda_src.agent_tools.astro_tools.gateway"
+    )
     assert gateway.main(["--check"]) == 0
 
 

@@ -12,7 +12,7 @@ KB_ID = "KB12345678"
 
 @pytest.fixture
 def knowledge(tools, monkeypatch):
-    from astro_tools import api, knowledge
+    from lambda_src.agent_tools.astro_tools import api, knowledge
 
     client = boto3.client(
         "bedrock-agent-runtime", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="x"
@@ -70,7 +70,7 @@ def test_out_of_range_arguments_are_named(tools, knowledge) -> None:
 
 
 def test_without_a_knowledge_base_the_tool_says_so(tools, monkeypatch) -> None:
-    from astro_tools import api
+    from lambda_src.agent_tools.astro_tools import api
 
     monkeypatch.delenv("KNOWLEDGE_BASE_ID", raising=False)
     api.reset()

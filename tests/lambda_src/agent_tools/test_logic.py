@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import requests
-from astro_tools import archives, literature, positions, selection
-from astro_tools.errors import ArchiveTimeout, ArchiveUnavailable, BadArgument, NotFound
-from astro_tools.models import GaiaSource
-from astro_tools.settings import Settings
+
+from lambda_src.agent_tools.astro_tools import archives, literature, positions, selection
+from lambda_src.agent_tools.astro_tools.errors import ArchiveTimeout, ArchiveUnavailable, BadArgument, NotFound
+from lambda_src.agent_tools.astro_tools.models import GaiaSource
+from lambda_src.agent_tools.astro_tools.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 
-from astro_tools import openapi
 from openapi_spec_validator import validate
 from openapi_spec_validator.validation.validators import OpenAPIV30SpecValidator
+
+from lambda_src.agent_tools.astro_tools import openapi
 
 
 def test_committed_schema_matches_the_routes() -> None:
     assert openapi.SCHEMA_PATH.read_text() == openapi.generate(), (
-        "lambda_src/agent_tools/openapi.json is out of date: cd lambda_src/agent_tools && python -m astro_tools.openapi"
+        "lambda_src/agent_tools/openapi.json is out of date: python -m lambda_src.agent_tools.astro_tools.openapi"
     )
     assert openapi.main(["--check"]) == 0
 

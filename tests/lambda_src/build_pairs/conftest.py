@@ -14,7 +14,7 @@ from tests.support.pipeline_artifacts import artifacts  # noqa: F401
 def pairs(lambda_environment) -> SimpleNamespace:  # noqa: F811
     """The function's handler and plain modules, imported the way the Lambda runtime imports them."""
     handler = load_handler("build_pairs")
-    import pair_building
-    import run_storage
+    from lambda_src.build_pairs import pair_building
+    from lambda_src.shared import run_storage
 
     return SimpleNamespace(handler=handler, building=pair_building, storage=run_storage)

@@ -28,7 +28,7 @@ def status_change(name: str, status: str = "ABORTED") -> dict[str, Any]:
 @pytest.fixture
 def cleanup(lambda_environment):  # noqa: F811
     load_handler("cleanup_aborted_run")
-    return sys.modules["run_cleanup"]
+    return sys.modules["lambda_src.cleanup_aborted_run.run_cleanup"]
 
 
 @mock_aws

@@ -21,7 +21,7 @@ PREFIX = "ms-dev-"
 @pytest.fixture
 def watcher(lambda_environment):  # noqa: F811
     handler = load_handler("endpoint_watch")
-    return handler, sys.modules["endpoint_watch"]
+    return handler, sys.modules["lambda_src.endpoint_watch.endpoint_watch"]
 
 
 @pytest.fixture

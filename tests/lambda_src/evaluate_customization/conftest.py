@@ -14,7 +14,7 @@ from tests.support.pipeline_artifacts import artifacts  # noqa: F401
 def evaluator(lambda_environment, monkeypatch) -> SimpleNamespace:  # noqa: F811
     """The function's handler and module; sleeping between retries is a no-op that records the delays."""
     handler = load_handler("evaluate_customization")
-    import customization_evaluation
+    from lambda_src.evaluate_customization import customization_evaluation
 
     delays: list[float] = []
     monkeypatch.setattr(customization_evaluation.time, "sleep", delays.append)

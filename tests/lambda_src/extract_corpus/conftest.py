@@ -16,9 +16,8 @@ from tests.support.pipeline_artifacts import artifacts  # noqa: F401
 def extractor(lambda_environment) -> SimpleNamespace:  # noqa: F811
     """The function's handler and plain modules, imported the way the Lambda runtime imports them."""
     handler = load_handler("extract_corpus")
-    import corpus_extraction
-    import opensearch_source
-    import run_storage
+    from lambda_src.extract_corpus import corpus_extraction, opensearch_source
+    from lambda_src.shared import run_storage
 
     return SimpleNamespace(
         handler=handler, extraction=corpus_extraction, storage=run_storage, opensearch=opensearch_source

@@ -17,12 +17,14 @@ from tests.support.pipeline_artifacts import REGION, artifacts  # noqa: F401
 def generator(lambda_environment) -> SimpleNamespace:  # noqa: F811
     """The function's handler and plain modules, imported the way the Lambda runtime imports them."""
     handler = load_handler("generate_queries")
-    import batch_records
-    import generation_plan
-    import query_generation
-    import query_parsing
-    import query_prompts
-    import run_storage
+    from lambda_src.generate_queries import (
+        batch_records,
+        generation_plan,
+        query_generation,
+        query_parsing,
+        query_prompts,
+    )
+    from lambda_src.shared import run_storage
 
     return SimpleNamespace(
         handler=handler,

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.lambdas import lambda_environment, load_handler  # noqa: F401
+from lambda_src.publish_training_report import quality_gate
 
 
 @pytest.fixture
-def gate(lambda_environment):  # noqa: F811
-    load_handler("publish_training_report")  # the function's folder on the path, as the Lambda runtime has it
-    import quality_gate
-
+def gate():
     return quality_gate
 
 

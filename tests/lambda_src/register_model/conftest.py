@@ -25,13 +25,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def registration(lambda_environment) -> SimpleNamespace:  # noqa: F811
     """The function's handler and plain modules, imported the way the Lambda runtime imports them."""
     handler = load_handler("register_model")
-    import endpoint_embeddings
-    import ml_commons_registration
-    import model_registration
-    import opensearch_connection
-    import pinecone_registration
-    import registration_events
-    import run_storage
+    from lambda_src.register_model import (
+        endpoint_embeddings,
+        ml_commons_registration,
+        model_registration,
+        opensearch_connection,
+        pinecone_registration,
+        registration_events,
+    )
+    from lambda_src.shared import run_storage
 
     return SimpleNamespace(
         handler=handler,

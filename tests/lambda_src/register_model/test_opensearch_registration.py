@@ -111,7 +111,7 @@ def test_the_request_body_template_yields_what_inference_py_accepts(registration
 
 def test_a_rerun_reuses_the_connector_group_and_model(registration, artifacts, opensearch, caplog) -> None:
     # GIVEN a first registration (logged at INFO, as in Lambda)
-    caplog.set_level(logging.INFO, logger="ml_commons_registration")
+    caplog.set_level(logging.INFO, logger="lambda_src.register_model.ml_commons_registration")
     first = register(registration, opensearch)
     assert "registered handbook-minilm in OpenSearch ML Commons" in caplog.messages
     requests_before = len(opensearch.requests)

@@ -169,7 +169,7 @@ def test_the_handler_reads_a_json_api_key_and_uses_the_lambda_clients(
 def test_upserts_respect_pinecone_vector_and_size_limits(
     registration, artifacts, pinecone_server, api_key_secret, caplog
 ) -> None:
-    caplog.set_level(logging.INFO, logger="pinecone_registration")
+    caplog.set_level(logging.INFO, logger="lambda_src.register_model.pinecone_registration")
     # GIVEN 2,300 short documents for a narrow model (the 1,000-vector limit binds) ...
     narrow = artifacts.put_jsonl(
         artifacts.run_uri(RUN_ID, "corpus/narrow.jsonl"),

@@ -22,7 +22,7 @@ def handler(lambda_environment):  # noqa: F811
 @pytest.fixture
 def validation():
     load_handler("validate_input")  # puts input_validation on the import path like the Lambda runtime
-    import input_validation
+    from lambda_src.validate_input import input_validation
 
     return input_validation
 

@@ -9,11 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lambda_src.shared import run_names
 from tests.support import api_shapes
 from tests.support.lambdas import lambda_environment, load_handler  # noqa: F401
-
-load_handler("validate_input")  # lambda_src/shared/python on the path, as in the Lambda runtime
-import run_names  # noqa: E402
 
 RUN_IDS = st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=80)
 

@@ -444,7 +444,9 @@ def convert_and_validate(
 def store_result(s3_client: Any, bucket: str, prefix: str, result: Result) -> dict[str, str]:
     """Upload ``train.jsonl`` (last: its presence means the others are there), ``validation.jsonl`` and
     ``metadata.json`` under ``prefix`` (ending in ``/``); returns their URIs by name."""
-    from run_storage import JsonLinesUpload  # the CLI imports this module without the AWS SDK for local runs
+    from lambda_src.shared.run_storage import (
+        JsonLinesUpload,  # the CLI imports this module without the AWS SDK for local runs
+    )
 
     validation = JsonLinesUpload(s3_client, bucket, f"{prefix}validation.jsonl")
     train = JsonLinesUpload(s3_client, bucket, f"{prefix}train.jsonl")
@@ -469,7 +471,7 @@ def store_result(s3_client: Any, bucket: str, prefix: str, result: Result) -> di
 
 
 def store_problems(s3_client: Any, bucket: str, key: str, problems: list[Problem]) -> str:
-    from run_storage import JsonLinesUpload
+    from lambda_src.shared.run_storage import JsonLinesUpload
 
     upload = JsonLinesUpload(s3_client, bucket, key)
     try:

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.exceptions import ClientError
 from opensearchpy import OpenSearch, Urllib3AWSV4SignerAuth, Urllib3HttpConnection
-from run_storage import InvalidEventError
+
+from lambda_src.shared.run_storage import InvalidEventError
 
 MAX_RETRIES = 3
 _AWS_HOST = re.compile(r"\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.(?P<service>es|aoss)\.amazonaws\.com$")

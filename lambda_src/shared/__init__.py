@@ -1,0 +1,1 @@
+"""Modules several functions use (run storage, run names, Bedrock and OpenSearch clients, customization data)."""
