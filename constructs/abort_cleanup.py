@@ -5,7 +5,8 @@ Props:
     workflow (str): ``lora-training``, ``retrieval-pipeline`` or ``llm-customization`` (what to clean). Required.
     encryption_key (kms.IKey), log_retention (logs.RetentionDays): for the function and its dead-letter queue.
     topic (sns.ITopic): told what was cleaned up. Required.
-    permissions (Sequence[iam.PolicyStatement]): what the clean-up may do for this workflow. Required.
+    permissions (Sequence[Permission]): what the clean-up may do for this workflow, each wildcard with its
+        reason. Required.
     environment (Mapping[str, str]): extra settings (e.g. ``INSTANCE_ID``). Default none.
 
 An EventBridge rule matches the workflow's ``Step Functions Execution Status Change`` events with status
@@ -20,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -28,6 +28,7 @@ from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import Construct
 from constructs.compliance import acknowledge
+from constructs.permissions import Permission, grant
 from constructs.python_function import PythonFunction, dead_letter_queue
 
 
@@ -44,7 +45,7 @@ class AbortCleanup(Construct):
         encryption_key: kms.IKey,
         log_retention: logs.RetentionDays,
         topic: sns.ITopic,
-        permissions: Sequence[iam.PolicyStatement],
+        permissions: Sequence[Permission],
         environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -65,8 +66,7 @@ class AbortCleanup(Construct):
         )
         self.function = cleanup.function
         self.role = cleanup.role
-        for statement in permissions:
-            cleanup.role.add_to_policy(statement)
+        grant(cleanup.role, *permissions)
         topic.grant_publish(cleanup.role)
         acknowledge(
             cleanup.role.node.find_child("DefaultPolicy"),

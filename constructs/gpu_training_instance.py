@@ -38,6 +38,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
+from constructs.permissions import Permission, grant
+from constructs.service_access import decrypt_through
 from constructs.training_image_repository import MOVING_TAG
 from modelsmith_core.config import TrainingInstanceConfig
 
@@ -70,6 +72,7 @@ class GpuTrainingInstance(Construct):
         ami_parameter: str = DEEP_LEARNING_AMI_PARAMETER,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._encryption_key = encryption_key
         subnet = vpc.select_subnets(
             subnet_type=subnets.subnet_type, subnet_group_name=subnets.subnet_group_name
         ).subnets[0]
@@ -301,6 +304,28 @@ class GpuTrainingInstance(Construct):
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
+
+    @property
+    def instance_arn(self) -> str:
+        return f"arn:{Aws.PARTITION}:ec2:{Aws.REGION}:{Aws.ACCOUNT_ID}:instance/{self.instance.instance_id}"
+
+    def grant_drive(self, role: iam.IRole) -> None:
+        """What a caller that starts the instance and runs its SSM commands needs beyond those calls: writing the
+        commands' output to the instance's log group (SSM writes it with the caller's rights), and the project key
+        for the encrypted volumes: EC2 creates a grant on the key for the caller and decrypts through it
+        (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html)."""
+        self.log_group.grant_write(role)
+        key = self._encryption_key
+        through_ec2 = {"kms:ViaService": f"ec2.{Aws.REGION}.amazonaws.com"}
+        grant(
+            role,
+            Permission(
+                ["kms:CreateGrant"],
+                [key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}, "StringEquals": through_ec2},
+            ),
+            decrypt_through(key, "ec2", "kms:Decrypt", "kms:DescribeKey"),
+        )
 
 
 # cloud-init's scripts-user module runs once per instance by default (cc_scripts_user: PER_INSTANCE); this

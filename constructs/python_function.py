@@ -24,7 +24,8 @@ Props:
         under their own names (e.g. ``modelsmith_core``). Default none.
 
 Always: the current Python runtime, x86-64, active X-Ray tracing, a log group of its own, and a role with no
-managed policy (logs limited to its own log group). Callers grant everything else on ``function.role``.
+managed policy (logs limited to its own log group). Callers grant everything else with ``grant(Permission(...))``
+(constructs/permissions.py), each wildcard with its reason.
 Invoked synchronously (by Step Functions or Bedrock), so no DLQ; outside a VPC unless a later prop adds one.
 """
 
@@ -46,6 +47,7 @@ from aws_cdk import aws_sqs as sqs
 
 from constructs import Construct
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
+from constructs.permissions import Permission, grant
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_SOURCE_ROOT = REPO_ROOT / "lambda_src"
@@ -224,6 +226,10 @@ class PythonFunction(Construct):
         )
 
         self._acknowledge_standard_findings(asynchronous=dead_letter_queue is not None)
+
+    def grant(self, *permissions: Permission) -> None:
+        """Add ``permissions`` to the function's role, each wildcard acknowledged with its reason."""
+        grant(self.role, *permissions)
 
     def _acknowledge_standard_findings(self, *, asynchronous: bool) -> None:
         acknowledge(

@@ -11,28 +11,30 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
+from constructs.permissions import Permission, grant
+
 RUNS_PREFIX = "runs/*"
 
 
-def run_prefix_statements(artifacts_bucket: s3.IBucket, encryption_key: kms.IKey) -> list[iam.PolicyStatement]:
+RUNS_REASON = "Each run reads and writes runs/<execution-name>/, a name chosen when the execution starts."
+
+
+def run_prefix_permissions(artifacts_bucket: s3.IBucket, encryption_key: kms.IKey) -> list[Permission]:
     """Read and write objects under ``runs/*``, list that prefix, use the project key through S3."""
     return [
-        iam.PolicyStatement(
-            actions=["s3:GetObject", "s3:PutObject"], resources=[artifacts_bucket.arn_for_objects(RUNS_PREFIX)]
-        ),
-        iam.PolicyStatement(
-            actions=["s3:ListBucket"],
-            resources=[artifacts_bucket.bucket_arn],
+        Permission(["s3:GetObject", "s3:PutObject"], [artifacts_bucket.arn_for_objects(RUNS_PREFIX)], why=RUNS_REASON),
+        Permission(
+            ["s3:ListBucket"],
+            [artifacts_bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [RUNS_PREFIX]}},
         ),
-        iam.PolicyStatement(
-            actions=["kms:Decrypt", "kms:GenerateDataKey"],
-            resources=[encryption_key.key_arn],
+        Permission(
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [encryption_key.key_arn],
             conditions={"StringEquals": {"kms:ViaService": f"s3.{Aws.REGION}.amazonaws.com"}},
         ),
     ]
 
 
 def grant_run_prefix(role: iam.IRole, artifacts_bucket: s3.IBucket, encryption_key: kms.IKey) -> None:
-    for statement in run_prefix_statements(artifacts_bucket, encryption_key):
-        role.add_to_principal_policy(statement)
+    grant(role, *run_prefix_permissions(artifacts_bucket, encryption_key))

@@ -136,13 +136,10 @@ class AgentStack(Stack):
                 memory_max_recent_sessions=agent.memory_max_recent_sessions,
                 guardrail=agent.guardrail_enabled,
             )
-            publish("agent", "agent-id", self.assistant.agent.agent_id, description="ID of the astronomy agent")
-            publish(
-                "agent",
-                "agent-alias-id",
-                self.assistant.alias.alias_id,
-                description="ID of the agent alias clients call",
-            )
+            published = [
+                ("agent-id", self.assistant.agent.agent_id, "ID of the astronomy agent"),
+                ("agent-alias-id", self.assistant.alias.alias_id, "ID of the agent alias clients call"),
+            ]
         else:
             self.agentcore = AgentCoreAssistant(
                 self,
@@ -156,39 +153,15 @@ class AgentStack(Stack):
                 instruction=INSTRUCTION,
                 memory_days=agent.memory_duration_days if agent.memory_enabled else None,
             )
-            publish(
-                "agent",
-                "harness-arn",
-                self.agentcore.harness.attr_arn,
-                description="ARN of the agent's AgentCore harness",
-            )
-            publish(
-                "agent",
-                "gateway-id",
-                self.agentcore.gateway.attr_gateway_identifier,
-                description="ID of the tools' AgentCore Gateway",
-            )
-            publish(
-                "agent",
-                "gateway-url",
-                self.agentcore.gateway.attr_gateway_url,
-                description="MCP URL of the tools' AgentCore Gateway",
-            )
-        publish(
-            "agent",
-            "knowledge-base-id",
-            self.knowledge_base.knowledge_base_id,
-            description="ID of the agent's knowledge base",
-        )
-        publish(
-            "agent",
-            "data-source-id",
-            self.knowledge_base.data_source_id,
-            description="ID of the knowledge base's S3 data source",
-        )
-        publish(
-            "agent",
-            "tools-function-name",
-            self.tools.function.function_name,
-            description="Name of the action-group function",
-        )
+            published = [
+                ("harness-arn", self.agentcore.harness.attr_arn, "ARN of the agent's AgentCore harness"),
+                ("gateway-id", self.agentcore.gateway.attr_gateway_identifier, "ID of the tools' AgentCore Gateway"),
+                ("gateway-url", self.agentcore.gateway.attr_gateway_url, "MCP URL of the tools' AgentCore Gateway"),
+            ]
+        published += [
+            ("knowledge-base-id", self.knowledge_base.knowledge_base_id, "ID of the agent's knowledge base"),
+            ("data-source-id", self.knowledge_base.data_source_id, "ID of the knowledge base's S3 data source"),
+            ("tools-function-name", self.tools.function.function_name, "Name of the action-group function"),
+        ]
+        for parameter, value, description in published:
+            publish("agent", parameter, value, description=description)

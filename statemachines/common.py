@@ -7,13 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from constructs.python_function import PythonFunction
 from modelsmith_core.naming import TAG_RUN_ID
 
 RUN_ID = sfn.JsonPath.string_at("$$.Execution.Name")  # a run's ID is its execution's name
@@ -21,12 +20,6 @@ SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 
 # Errors worth retrying for any AWS SDK integration: throttling and service-side faults.
-# Foundation models in every Region: a cross-Region inference profile (us.*, eu.*, global.*) routes a request to
-# its model in any destination Region, and the caller needs the inference action there too ("Prerequisites for
-# inference profiles", https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html, and
-# https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html). Foundation model ARNs
-# have no account, so this grants models only, never another account's resources.
-FOUNDATION_MODELS_ANY_REGION = f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/*"
 TRANSIENT_SDK_ERRORS = ["ThrottlingException", "ServiceUnavailable", "InternalServerError", "States.Timeout"]
 BEDROCK_TRANSIENT_ERRORS = [
     *TRANSIENT_SDK_ERRORS,
@@ -73,7 +66,7 @@ def retry_transient(task: TaskT, errors: list[str], *, max_attempts: int = 4) ->
 
 def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schema_name: str) -> tasks.LambdaInvoke:
     """First state: the validator function checks the execution input against the workflow's schema
-    (``statemachines/schemas/<schema_name>.schema.json``, bundled with the function: see ``validator_function``).
+    (``statemachines/schemas/<schema_name>.schema.json``, bundled with the function: see ``constructs/workflow_state_machine.py``).
 
     On success the state's output is the input with defaults filled in and ``run_names`` (what the run's resources
     are called in services whose names the run ID may not fit, ``lambda_src/shared/run_names.py``); on failure
@@ -91,39 +84,6 @@ def validate_input_task(scope: Construct, *, validator: lambda_.IFunction, schem
     )
     retry_transient(task, TRANSIENT_LAMBDA_ERRORS)
     return task
-
-
-def validator_function(scope: Construct, construct_id: str, **props: Any) -> PythonFunction:
-    """The input validator of a workflow: ``lambda_src/validate_input`` with ``statemachines/schemas`` bundled."""
-    return PythonFunction(
-        scope,
-        construct_id,
-        source="validate_input",
-        bundled_directories={"schemas": SCHEMA_DIR},
-        shared_code=True,
-        **props,
-    )
-
-
-CORE_PACKAGE = "modelsmith_core"
-CORE_DIR = Path(__file__).resolve().parents[1] / CORE_PACKAGE
-
-
-def cost_estimator_function(scope: Construct, construct_id: str, *, config: Any, **props: Any) -> PythonFunction:
-    """The cost estimator of a workflow: ``lambda_src/estimate_cost`` with the core package (``modelsmith_core``:
-    the estimator, its price table and what it imports; none of the tools) bundled, and the environment's settings
-    it reads in ``COST_CONFIG``."""
-    from modelsmith_core.cost import cost_config
-
-    settings = {**cost_config(config), "region": Aws.REGION}  # the deployed region, not a literal in the template
-    return PythonFunction(
-        scope,
-        construct_id,
-        source="estimate_cost",
-        bundled_packages=[CORE_DIR],
-        environment={"COST_CONFIG": json.dumps(settings, sort_keys=True)},
-        **props,
-    )
 
 
 def cost_estimate_task(

@@ -30,6 +30,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
+from constructs.permissions import Permission
+from constructs.service_access import arn
 from modelsmith_core.catalogue import ON_DEMAND, PROVISIONED_MODEL_UNITS, PROVISIONED_THROUGHPUT, CustomizableModel
 from statemachines.common import (
     BEDROCK_TRANSIENT_ERRORS,
@@ -458,3 +460,33 @@ class _Builder:
 def build_definition(scope: Construct, resources: LlmCustomizationResources) -> sfn.IChainable:
     """The workflow's definition (its first state), for a ``StateMachine`` in ``scope``."""
     return _Builder(scope, resources).build()
+
+
+def abort_cleanup_permissions() -> list[Permission]:
+    """What the clean-up of an aborted run stops or deletes: its job, its deployment or its Provisioned Throughput."""
+    return [
+        Permission(
+            ["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
+            [arn("bedrock", "model-customization-job/*")],
+            why="The run's job is named after the execution.",
+        ),
+        Permission(
+            ["bedrock:DeleteCustomModelDeployment"],
+            [arn("bedrock", "custom-model-deployment/*")],
+            why="The run's deployment is named after the execution.",
+        ),
+        Permission(
+            ["bedrock:DeleteProvisionedModelThroughput"],
+            [arn("bedrock", "provisioned-model/*")],
+            why="The run's Provisioned Throughput is named after the execution.",
+        ),
+    ]
+
+
+def task_resource_reasons(model: CustomizableModel) -> dict[str, str]:
+    """Why the workflow's own tasks (CDK's service integrations) name wildcard resources, by resource."""
+    kinds = ("model-customization-job", "custom-model", SERVINGS[model.deployment].resource)
+    return {
+        arn("bedrock", f"{kind}/*"): "Jobs, custom models and deployments are named after the execution at run time."
+        for kind in kinds
+    }

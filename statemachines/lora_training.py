@@ -19,6 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
+from constructs.permissions import Permission
 from statemachines.common import RUN_ID, TRANSIENT_SDK_ERRORS, cost_estimate_task, retry_transient, validate_input_task
 
 SCHEMA_NAME = "lora_training"
@@ -418,3 +419,17 @@ class _Builder:
 def build_definition(scope: Construct, resources: LoraTrainingResources) -> sfn.IChainable:
     """The workflow's definition (its first state), for a ``StateMachine`` in ``scope``."""
     return _Builder(scope, resources).build()
+
+
+def abort_cleanup_permissions(instance_arn: str) -> list[Permission]:
+    """The clean-up of an aborted run cancels the run's commands, then stops the instance."""
+    return [
+        Permission(["ec2:StopInstances"], [instance_arn]),
+        # Neither ssm:ListCommands nor ssm:CancelCommand supports resource-level permissions (Service Authorization
+        # Reference).
+        Permission(
+            ["ssm:ListCommands", "ssm:CancelCommand"],
+            ["*"],
+            why="ssm:ListCommands and ssm:CancelCommand have no resource-level permissions.",
+        ),
+    ]

@@ -33,10 +33,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
+from constructs.permissions import Permission
+from constructs.service_access import FOUNDATION_MODELS_ANY_REGION, arn, invoke_bedrock_models, invoke_endpoints
+from modelsmith_core import catalogue, naming
+from modelsmith_core.config import EnvironmentConfig
 from modelsmith_core.naming import TAG_RUN_ID
 from statemachines.common import (
     BEDROCK_TRANSIENT_ERRORS,
-    FOUNDATION_MODELS_ANY_REGION,
     RUN_ID,
     TRANSIENT_LAMBDA_ERRORS,
     TRANSIENT_SDK_ERRORS,
@@ -85,6 +88,55 @@ class SageMakerSettings:
     serverless_memory_mib: int = 6144
     serverless_max_concurrency: int = 5
     training_volume_gib: int = 50
+
+    @staticmethod
+    def image_uris(config: EnvironmentConfig) -> tuple[str, str]:
+        """(training, inference) image URIs: the config's, else the Hugging Face DLCs of the config's Region (the
+        inference image for GPU or CPU by the endpoint's instance family)."""
+        settings = config.retrieval_pipeline
+        on_gpu = _endpoint_family(config) in catalogue.SAGEMAKER_GPU_FAMILIES
+        inference = catalogue.HF_INFERENCE_IMAGE_GPU if on_gpu else catalogue.HF_INFERENCE_IMAGE_CPU
+        return (
+            settings.training_image_uri
+            or catalogue.dlc_image_uri(config.region, catalogue.HF_TRAINING_IMAGE, region_in_uri=Aws.REGION),
+            settings.inference_image_uri or catalogue.dlc_image_uri(config.region, inference, region_in_uri=Aws.REGION),
+        )
+
+    @classmethod
+    def from_config(
+        cls, config: EnvironmentConfig, *, training_role_arn: str, inference_role_arn: str, code_uri: str, key_arn: str
+    ) -> SageMakerSettings:
+        """The environment's settings, with the roles, the code archive and the project key."""
+        settings = config.retrieval_pipeline
+        endpoint_family = _endpoint_family(config)
+        training_image_uri, inference_image_uri = cls.image_uris(config)
+        return cls(
+            training_role_arn=training_role_arn,
+            inference_role_arn=inference_role_arn,
+            training_image_uri=training_image_uri,
+            inference_image_uri=inference_image_uri,
+            training_instance_type=settings.training_instance_type,
+            code_uri=code_uri,
+            endpoint_instance_type=settings.endpoint_instance_type,
+            endpoint_name_prefix=naming.endpoint_name_prefix(config.name),
+            endpoint_kms_key_arn=None
+            if endpoint_family in (None, *catalogue.SAGEMAKER_INSTANCE_STORAGE_FAMILIES)
+            else key_arn,
+            training_volume_kms_key_arn=None
+            if settings.training_instance_type.split(".")[1] in catalogue.SAGEMAKER_INSTANCE_STORAGE_FAMILIES
+            else key_arn,
+            tags=naming.resource_tags(config.name, naming.RETRIEVAL_COMPONENT, config.tags),
+            spot_training=settings.spot_training,
+            max_training_hours=settings.max_training_hours,
+            serverless_memory_mib=settings.serverless_memory_mib,
+            serverless_max_concurrency=settings.serverless_max_concurrency,
+        )
+
+
+def _endpoint_family(config: EnvironmentConfig) -> str | None:
+    """The endpoint's instance family (``g5``), or None for a serverless endpoint."""
+    instance_type = config.retrieval_pipeline.endpoint_instance_type
+    return instance_type.split(".")[1] if instance_type != "serverless" else None
 
 
 @dataclass(frozen=True)
@@ -977,3 +1029,37 @@ def build_definition(
     role needs beyond what CDK generates (the .sync training task)."""
     builder = _Builder(scope, resources)
     return builder.build(), builder.training_statements()
+
+
+def abort_cleanup_permissions() -> list[Permission]:
+    """What the clean-up of an aborted run stops: its batch inference job and its training job."""
+    return [
+        Permission(
+            ["bedrock:StopModelInvocationJob"],
+            [arn("bedrock", "model-invocation-job/*")],
+            why="The run's batch job is named after the execution.",
+        ),
+        Permission(
+            ["bedrock:ListModelInvocationJobs", "sagemaker:ListTrainingJobs"],
+            ["*"],
+            why="bedrock:ListModelInvocationJobs and sagemaker:ListTrainingJobs have no resource-level permissions.",
+        ),
+        Permission(
+            ["sagemaker:ListTags", "sagemaker:StopTrainingJob"],
+            [arn("sagemaker", "training-job/*")],
+            why="The run's training job is named at run time and found by its modelsmith:run-id tag.",
+        ),
+    ]
+
+
+def task_resource_reasons(endpoint_prefix: str) -> dict[str, str]:
+    """Why the workflow's own tasks (CDK's service integrations) name wildcard resources, by resource."""
+    jobs_reason = "Training jobs, models and endpoint configs are named <model_name>-<id> at run time; tagged per run."
+    models = invoke_bedrock_models()
+    endpoints = invoke_endpoints(endpoint_prefix)
+    return {
+        arn("bedrock", "model-invocation-job/*"): "Batch job names are made from the execution name at run time.",
+        **{resource: models.why for resource in models.resources},
+        endpoints.resources[0]: endpoints.why,
+        **{arn("sagemaker", f"{kind}/*"): jobs_reason for kind in ("training-job", "model", "endpoint-config")},
+    }

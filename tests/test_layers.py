@@ -110,3 +110,34 @@ def test_the_cost_functions_asset_holds_the_core_and_no_tool(tmp_path: Path) -> 
     files = {path.relative_to(asset).as_posix() for path in asset.rglob("*") if path.is_file()}
     assert {"lambda_src/estimate_cost/handler.py", "modelsmith_core/cost.py", "modelsmith_core/prices.json"} <= files
     assert not [name for name in files if name.startswith("modelsmith/")], sorted(files)
+
+
+IAM_WRITING = {"PolicyStatement", "PolicyDocument", "add_to_policy", "add_to_principal_policy", "add_to_role_policy"}
+
+
+def iam_writing(source: str) -> set[str]:
+    """The IAM-writing names a module's source uses (statements, documents, adding them to a principal)."""
+    return {
+        node.attr if isinstance(node, ast.Attribute) else node.id
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.Attribute, ast.Name))
+        and (node.attr if isinstance(node, ast.Attribute) else node.id) in IAM_WRITING
+    }
+
+
+def test_stacks_only_assemble_they_write_no_iam_statement() -> None:
+    """Statements live in constructs beside their acknowledgments (constructs/permissions.py); stacks say who acts."""
+    found = {
+        path.name: sorted(iam_writing(path.read_text()))
+        for path in sorted((REPO_ROOT / "stacks").glob("*.py"))
+        if iam_writing(path.read_text())
+    }
+    assert found == {}
+
+
+def test_negative_control_the_stack_check_sees_a_statement() -> None:
+    assert iam_writing("role.add_to_policy(iam.PolicyStatement(actions=['s3:GetObject']))\n") == {
+        "add_to_policy",
+        "PolicyStatement",
+    }
+    assert iam_writing("grant(role, read_objects(bucket, why='named per run'))\n") == set()
