@@ -20,10 +20,13 @@ import io
 import tarfile
 from pathlib import Path
 
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 
 from constructs import Construct
+from constructs.permissions import grant
+from constructs.service_access import read_object
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE_PACKAGE = REPO_ROOT / "sagemaker_src"
@@ -80,5 +83,7 @@ class SageMakerTrainingCode(Construct):
         self.asset = s3_assets.Asset(self, "Archive", path=str(path))
         self.s3_uri = self.asset.s3_object_url
 
-    def grant_read(self, principal: iam.IGrantable) -> None:
-        self.asset.grant_read(principal)
+    def grant_read(self, role: iam.IRole) -> None:
+        """Read the code archive: that one object, not the whole assets bucket (CDK's ``Asset.grant_read`` grants
+        the bucket's listing and every object)."""
+        grant(role, read_object(f"arn:{Aws.PARTITION}:s3:::{self.asset.s3_bucket_name}/{self.asset.s3_object_key}"))

@@ -9,8 +9,7 @@ Props:
     artifacts_bucket (s3.IBucket), encryption_key (kms.IKey): Required.
 
 Always: trusted by SageMaker for this account only; its own logs and metrics (``/aws/sagemaker/TrainingJobs`` or
-``/aws/sagemaker/Endpoints/*``, metric namespaces of SageMaker); ``grant_read_object`` adds an object it reads (the
-training code archive).
+``/aws/sagemaker/Endpoints/*``, metric namespaces of SageMaker).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.permissions import Permission, grant
 from constructs.run_access import RUNS_PREFIX, RUNS_REASON, run_prefix_permissions
-from constructs.service_access import arn, decrypt_through, read_object
+from constructs.service_access import arn, decrypt_through
 
 NO_RESOURCE_LEVEL = (
     "cloudwatch:PutMetricData (limited to SageMaker namespaces by condition) and ecr:GetAuthorizationToken have no "
@@ -94,9 +93,6 @@ class SageMakerExecutionRole(iam.Role):
                 [f"arn:{Aws.PARTITION}:ecr:{region}:{account}:repository/{repository}"],
             ),
         )
-
-    def grant_read_object(self, object_arn: str) -> None:
-        grant(self, read_object(object_arn))
 
 
 def ecr_repository(image_uri: str) -> tuple[str, str, str]:

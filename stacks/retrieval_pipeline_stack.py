@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aws, Duration, Stack
+from aws_cdk import Duration, Stack
 
 from constructs import Construct
 from constructs.log_retention import retention_days
@@ -39,11 +39,8 @@ TRAINING_REQUIREMENTS = Path(__file__).resolve().parents[1] / "sagemaker_src" / 
 class RetrievalPipelineStack(Stack):
     """Props: config, foundation (FoundationStack). ``poll_interval`` (default 2 minutes) sets how often a batch
     inference job is checked, ``endpoint_poll_interval`` (default 1 minute) how often a deploying endpoint is;
-    tests shorten both. Exposes ``state_machine``, ``functions`` (name -> Function) and ``roles``.
-
-    IAM: every function reads and writes only ``runs/*`` of the artifacts bucket (the run ID is chosen at run
-    time, so ``runs/<execution-name>/`` cannot be named in a policy); extraction reads the data bucket and the
-    OpenSearch domains of this account; generation invokes Bedrock foundation models and inference profiles.
+    tests shorten both. Exposes ``state_machine``, ``functions`` (name -> Function) and ``roles``. What each
+    function and role may do: constructs/retrieval_access.py and constructs/sagemaker_roles.py.
     """
 
     def __init__(
@@ -90,10 +87,7 @@ class RetrievalPipelineStack(Stack):
             artifacts_bucket=artifacts,
             encryption_key=key,
         )
-        # The training job reads its code archive: that one object, not the whole assets bucket.
-        training_role.grant_read_object(
-            f"arn:{Aws.PARTITION}:s3:::{code.asset.s3_bucket_name}/{code.asset.s3_object_key}"
-        )
+        code.grant_read(training_role)
         endpoint_prefix = naming.endpoint_name_prefix(config.name)
         connector_role = ml_commons_connector_role(self, "MlCommonsConnectorRole", endpoint_prefix=endpoint_prefix)
         grant_model_registration(
