@@ -30,9 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from lambda_src.shared.bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
+from lambda_src.shared.bedrock_runtime import RetryPolicy, answer_text, bedrock_runtime_client, with_retries
 from lambda_src.shared.run_storage import (
     InvalidEventError,
     artifacts_bucket,
@@ -195,19 +193,16 @@ class ConverseCaller:
             "messages": [{"role": "user", "content": [{"text": prompt}]}],
             "inferenceConfig": {"maxTokens": max_tokens, "temperature": 0.0},
         }
-        for attempt in range(1, self.policy.max_attempts + 1):
-            try:
-                return answer_text(self.client.converse(**request))
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code not in RETRYABLE_ERROR_CODES or attempt == self.policy.max_attempts:
-                    raise
-                logger.info("converse retried", extra={"code": code, "attempt": attempt, "model_id": model_id})
-            except BotoCoreError:  # connection reset, read timeout: transient by nature
-                if attempt == self.policy.max_attempts:
-                    raise
-            (self.sleep or time.sleep)(self.policy.delay(attempt - 1, self.random_fraction()))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        response = with_retries(
+            lambda: self.client.converse(**request),
+            policy=self.policy,
+            sleep=self.sleep or time.sleep,
+            random_fraction=self.random_fraction,
+            on_retry=lambda code, attempt: logger.info(
+                "converse retried", extra={"code": code, "attempt": attempt, "model_id": model_id}
+            ),
+        )
+        return answer_text(response)
 
 
 @dataclass(frozen=True)

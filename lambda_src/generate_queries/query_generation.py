@@ -35,7 +35,7 @@ from lambda_src.generate_queries.query_events import (
 )
 from lambda_src.generate_queries.query_parsing import parse_queries
 from lambda_src.generate_queries.query_prompts import MAX_OUTPUT_TOKENS, TEMPERATURE, render_prompt
-from lambda_src.shared.bedrock_runtime import RETRYABLE_ERROR_CODES, RetryPolicy, answer_text, bedrock_runtime_client
+from lambda_src.shared.bedrock_runtime import RetryPolicy, answer_text, bedrock_runtime_client, with_retries
 from lambda_src.shared.run_storage import (
     InvalidEventError,
     JsonLinesUpload,
@@ -82,22 +82,19 @@ class QueryGenerator:
 
     def generate(self, document_text: str) -> list[str]:
         request = self.request(document_text)
-        for attempt in range(1, self.policy.max_attempts + 1):
-            try:
-                response = self.client.converse(**request)
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code in FATAL_ERROR_CODES:
-                    raise ModelUnavailableError(f"{code}: {error.response['Error'].get('Message', '')}") from error
-                if code not in RETRYABLE_ERROR_CODES or attempt == self.policy.max_attempts:
-                    raise
-            except BotoCoreError:  # connection reset, read timeout: transient by nature
-                if attempt == self.policy.max_attempts:
-                    raise
-            else:
-                return parse_queries(answer_text(response), self.count)
-            self.sleep(self.policy.delay(attempt - 1, self.random_fraction()))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        try:
+            response = with_retries(
+                lambda: self.client.converse(**request),
+                policy=self.policy,
+                sleep=self.sleep,
+                random_fraction=self.random_fraction,
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in FATAL_ERROR_CODES:
+                raise ModelUnavailableError(f"{code}: {error.response['Error'].get('Message', '')}") from error
+            raise
+        return parse_queries(answer_text(response), self.count)
 
 
 def generate(
