@@ -16,9 +16,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.permissions import grant, service_role
+from constructs.permissions import grant
 from constructs.python_function import PythonFunction
-from constructs.run_access import grant_run_prefix
+from constructs.run_access import bedrock_job_role, grant_run_prefix
 from constructs.service_access import MODELS_REASON, arn, decrypt_through, invoke_bedrock_models, read_objects
 
 
@@ -71,15 +71,14 @@ def customization_role(
     scope: Construct, construct_id: str, *, artifacts_bucket: s3.IBucket, encryption_key: kms.IKey
 ) -> iam.Role:
     """The role Bedrock's model customization jobs of this account read the run's data and write its outputs with."""
-    role = service_role(
+    return bedrock_job_role(
         scope,
         construct_id,
-        service="bedrock.amazonaws.com",
+        job="model-customization-job",
         description="Bedrock model customization jobs of Modelsmith runs",
-        source_arn=arn("bedrock", "model-customization-job/*"),
+        artifacts_bucket=artifacts_bucket,
+        encryption_key=encryption_key,
     )
-    grant_run_prefix(role, artifacts_bucket, encryption_key)
-    return role
 
 
 def grant_custom_model_encryption(role: iam.IRole, encryption_key: kms.IKey) -> None:

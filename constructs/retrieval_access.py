@@ -16,9 +16,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.permissions import grant, service_role
 from constructs.python_function import PythonFunction
-from constructs.run_access import grant_run_prefix
+from constructs.run_access import bedrock_job_role, grant_run_prefix
 from constructs.service_access import (
-    arn,
     decrypt_through,
     invoke_bedrock_models,
     invoke_endpoints,
@@ -148,14 +147,14 @@ def batch_inference_role(
     scope: Construct, construct_id: str, *, artifacts_bucket: s3.IBucket, encryption_key: kms.IKey
 ) -> iam.Role:
     """The role Bedrock batch inference reads the run's records and writes its outputs with."""
-    role = service_role(
+    role = bedrock_job_role(
         scope,
         construct_id,
-        service="bedrock.amazonaws.com",
+        job="model-invocation-job",
         description="Bedrock batch inference of the retrieval pipeline",
-        source_arn=arn("bedrock", "model-invocation-job/*"),
+        artifacts_bucket=artifacts_bucket,
+        encryption_key=encryption_key,
     )
-    grant_run_prefix(role, artifacts_bucket, encryption_key)
     grant(role, invoke_bedrock_models())
     return role
 

@@ -11,7 +11,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from constructs.permissions import Permission, grant
+from constructs import Construct
+from constructs.permissions import Permission, grant, service_role
 
 RUNS_PREFIX = "runs/*"
 
@@ -38,3 +39,25 @@ def run_prefix_permissions(artifacts_bucket: s3.IBucket, encryption_key: kms.IKe
 
 def grant_run_prefix(role: iam.IRole, artifacts_bucket: s3.IBucket, encryption_key: kms.IKey) -> None:
     grant(role, *run_prefix_permissions(artifacts_bucket, encryption_key))
+
+
+def bedrock_job_role(
+    scope: Construct,
+    construct_id: str,
+    *,
+    job: str,
+    description: str,
+    artifacts_bucket: s3.IBucket,
+    encryption_key: kms.IKey,
+) -> iam.Role:
+    """A role Bedrock assumes for this account's ``job`` jobs (``model-invocation-job``,
+    ``model-customization-job``) to read a run's inputs and write its outputs under ``runs/*``."""
+    role = service_role(
+        scope,
+        construct_id,
+        service="bedrock.amazonaws.com",
+        description=description,
+        source_arn=f"arn:{Aws.PARTITION}:bedrock:{Aws.REGION}:{Aws.ACCOUNT_ID}:{job}/*",
+    )
+    grant_run_prefix(role, artifacts_bucket, encryption_key)
+    return role

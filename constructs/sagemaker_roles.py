@@ -113,23 +113,20 @@ def sagemaker_execution_roles(
 ) -> tuple[SageMakerExecutionRole, SageMakerExecutionRole]:
     """(``TrainingJobRole``, ``EndpointRole``) in ``scope``: the roles of ``purpose``'s training jobs and endpoints,
     which run the (training, inference) ``images``."""
-    return (
-        SageMakerExecutionRole(
-            scope,
-            "TrainingJobRole",
-            kind="training",
-            description=f"SageMaker training jobs of the {purpose}",
-            image_uri=images[0],
-            artifacts_bucket=artifacts_bucket,
-            encryption_key=encryption_key,
-        ),
-        SageMakerExecutionRole(
-            scope,
-            "EndpointRole",
-            kind="inference",
-            description=f"SageMaker endpoints of the {purpose}",
-            image_uri=images[1],
-            artifacts_bucket=artifacts_bucket,
-            encryption_key=encryption_key,
-        ),
+    roles: tuple[tuple[str, Literal["training", "inference"], str, str], ...] = (
+        ("TrainingJobRole", "training", "training jobs", images[0]),
+        ("EndpointRole", "inference", "endpoints", images[1]),
     )
+    training, inference = (
+        SageMakerExecutionRole(
+            scope,
+            construct_id,
+            kind=kind,
+            description=f"SageMaker {what} of the {purpose}",
+            image_uri=image,
+            artifacts_bucket=artifacts_bucket,
+            encryption_key=encryption_key,
+        )
+        for construct_id, kind, what, image in roles
+    )
+    return training, inference
