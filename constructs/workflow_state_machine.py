@@ -48,7 +48,7 @@ from constructs import Construct
 from constructs.abort_cleanup import AbortCleanup
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
 from constructs.parameter_tree import ParameterTree
-from constructs.permissions import Permission, grant
+from constructs.permissions import Permission
 from constructs.python_function import REPO_ROOT, PythonFunction
 from modelsmith_core.config import EnvironmentConfig
 from modelsmith_core.cost import cost_config
@@ -175,10 +175,6 @@ class WorkflowStateMachine(Construct):
         self.parameters.publish(
             "workflows", f"{workflow}-state-machine-arn", self.state_machine.state_machine_arn, description=title
         )
-
-    def grant(self, *permissions: Permission) -> None:
-        """Permissions of the state machine's role beyond what its tasks grant themselves."""
-        grant(self.role, *permissions)
 
     def invokes(self, *functions: lambda_.IFunction) -> None:
         """Acknowledge the ``<function>:*`` resource CDK's LambdaInvoke grants beside each function's ARN."""
