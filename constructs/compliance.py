@@ -56,6 +56,8 @@ def acknowledge(construct: IConstruct, rules: Mapping[str, str]) -> None:
             raise ValueError(f"acknowledgment of {rule_id} on {construct.node.path}: give a specific reason")
         if _NAG.match(rule_id):
             pack = rule_id.split("-", 1)[0]  # the ID the validation report prints: "<pack>::<rule>"
+            if _acknowledged(construct).get(f"{pack}::{rule_id}") == reason:
+                continue  # the same acknowledgment twice (grants on one policy) is written once
             Validations.of(construct).acknowledge(Acknowledgment(id=f"{pack}::{rule_id}", reason=reason))
         elif _CHECKOV.match(rule_id):
             resource = _cfn_resource(construct, rule_id)
@@ -78,6 +80,16 @@ def acknowledge(construct: IConstruct, rules: Mapping[str, str]) -> None:
             resource.add_metadata("cfn-lint", {**cfn_lint, "config": config})
         else:
             raise ValueError(f"acknowledgment on {construct.node.path}: unknown rule ID format {rule_id!r}")
+
+
+def _acknowledged(construct: IConstruct) -> dict[str, str]:
+    """The rule acknowledgments already on ``construct`` (CDK's ``aws:cdk:acknowledged-rules`` metadata)."""
+    return {
+        rule: reason
+        for entry in construct.node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules" and isinstance(entry.data, dict)
+        for rule, reason in entry.data.items()
+    }
 
 
 def _cfn_resource(construct: IConstruct, rule_id: str) -> CfnResource:

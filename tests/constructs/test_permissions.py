@@ -52,3 +52,20 @@ def test_service_roles_trust_the_service_for_this_account_and_its_resources(stac
     assert statement["Condition"]["ArnLike"] == {
         "aws:SourceArn": "arn:aws:bedrock:us-west-2:123456789012:model-invocation-job/*"
     }
+
+
+def test_each_acknowledgment_is_written_once_however_many_grants_share_the_policy(stack: Stack) -> None:
+    role = _role(stack)
+    grant(role, Permission(["s3:GetObject"], ["arn:aws:s3:::bucket/a"]))
+    grant(role, Permission(["s3:GetObject"], ["arn:aws:s3:::bucket/*"], why="Objects are named per run."))
+    grant(role, Permission(["s3:PutObject"], ["arn:aws:s3:::bucket/*"], why="Objects are named per run."))
+    entries = [
+        rule
+        for entry in role.node.find_child("DefaultPolicy").node.metadata
+        if entry.type == "aws:cdk:acknowledged-rules"
+        for rule in entry.data
+    ]
+    assert sorted(entries) == [
+        "AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::bucket/*]",
+        "HIPAA.Security::HIPAA.Security-IAMNoInlinePolicy",
+    ]
