@@ -38,6 +38,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from constructs import Construct
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge, nag_resource
+from constructs.parameter_tree import ParameterTree
 from constructs.permissions import Permission, grant
 from constructs.service_access import decrypt_through
 from constructs.training_image_repository import MOVING_TAG
@@ -304,6 +305,15 @@ class GpuTrainingInstance(Construct):
         ]
         for statement in statements:
             self.role.add_to_policy(statement)
+
+    def publish(self, parameters: ParameterTree) -> None:
+        """The instance's, its checkpoint volume's and its log group's IDs, under ``training-instance/``."""
+        for name, value, description in (
+            ("instance-id", self.instance.instance_id, "GPU training instance ID"),
+            ("checkpoint-volume-id", self.checkpoint_volume.volume_id, "Checkpoint EBS volume ID"),
+            ("log-group", self.log_group.log_group_name, "Log group of the instance and its commands"),
+        ):
+            parameters.publish("training-instance", name, value, description=description)
 
     @property
     def instance_arn(self) -> str:

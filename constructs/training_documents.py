@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aws_cdk import aws_ssm as ssm
 
 from constructs import Construct
+from constructs.parameter_tree import ParameterTree
 from modelsmith_core.limits import LIMITS, MAX_FINE_TUNE_HOURS
 
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"
@@ -121,3 +122,12 @@ class TrainingDocuments(Construct):
             )
             for name, content in contents.items()
         }
+
+    def publish(self, parameters: ParameterTree) -> None:
+        """The three documents' names, under ``training-instance/``."""
+        for name, value, description in (
+            ("run-fine-tune-document", self.names.run_fine_tune, "SSM document: run a fine-tune"),
+            ("archive-run-document", self.names.archive_run, "SSM document: archive a run"),
+            ("publish-to-hub-document", self.names.publish_to_hub, "SSM document: publish to the Hub"),
+        ):
+            parameters.publish("training-instance", name, value, description=description)

@@ -22,6 +22,7 @@ from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 from constructs.compliance import INLINE_POLICY_REASON, acknowledge
+from constructs.parameter_tree import ParameterTree
 
 MOVING_TAG = "latest"
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -99,4 +100,22 @@ class TrainingImageRepository(Construct):
                     "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource-level permissions.",
                     "HIPAA.Security-IAMNoInlinePolicy": INLINE_POLICY_REASON,
                 },
+            )
+
+    def publish(self, parameters: ParameterTree) -> None:
+        """The repository's URI and, with a publisher, its role's ARN, under ``training-instance/``; the image CI
+        (.github/workflows/training-image.yml) finds the repository through that parameter, so the role may read it."""
+        uri = parameters.publish(
+            "training-instance",
+            "image-repository-uri",
+            self.repository.repository_uri,
+            description="ECR repository of the training image",
+        )
+        if self.publisher_role is not None:
+            uri.grant_read(self.publisher_role)
+            parameters.publish(
+                "training-instance",
+                "image-publisher-role-arn",
+                self.publisher_role.role_arn,
+                description="Role GitHub Actions assumes to push the training image",
             )

@@ -95,7 +95,8 @@ class TrainingInstanceStack(Stack):
         )
         self.instance = gpu.instance
         self.instance_log_group = gpu.log_group
-        self.documents = TrainingDocuments(self, "Documents", name_prefix=prefix).names
+        documents = TrainingDocuments(self, "Documents", name_prefix=prefix)
+        self.documents = documents.names
         IdleStop(
             self,
             "IdleStop",
@@ -147,30 +148,5 @@ class TrainingInstanceStack(Stack):
         self.validator = workflow.validator.function
         self.estimator = workflow.estimator.function
 
-        published = [
-            ("instance-id", gpu.instance.instance_id, "GPU training instance ID"),
-            ("checkpoint-volume-id", gpu.checkpoint_volume.volume_id, "Checkpoint EBS volume ID"),
-            ("log-group", gpu.log_group.log_group_name, "Log group of the instance and its commands"),
-            ("run-fine-tune-document", self.documents.run_fine_tune, "SSM document: run a fine-tune"),
-            ("archive-run-document", self.documents.archive_run, "SSM document: archive a run"),
-            ("publish-to-hub-document", self.documents.publish_to_hub, "SSM document: publish to the Hub"),
-        ]
-        if image.publisher_role is not None:
-            published.append(
-                (
-                    "image-publisher-role-arn",
-                    image.publisher_role.role_arn,
-                    "Role GitHub Actions assumes to push the training image",
-                )
-            )
-        for name, value, description in published:
-            workflow.parameters.publish("training-instance", name, value, description=description)
-        repository_uri = workflow.parameters.publish(
-            "training-instance",
-            "image-repository-uri",
-            self.repository.repository_uri,
-            description="ECR repository of the training image",
-        )
-        if image.publisher_role is not None:
-            # The image CI (.github/workflows/training-image.yml) finds the repository through this parameter.
-            repository_uri.grant_read(image.publisher_role)
+        for publisher in (gpu, documents, image):
+            publisher.publish(workflow.parameters)
