@@ -9,7 +9,6 @@ prepared data and writes its outputs.
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -18,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.permissions import grant
 from constructs.python_function import PythonFunction
-from constructs.run_access import bedrock_job_role, grant_run_prefix
+from constructs.run_access import bedrock_job_role, run_function
 from constructs.service_access import MODELS_REASON, arn, decrypt_through, invoke_bedrock_models, read_objects
 
 
@@ -37,19 +36,17 @@ def customization_functions(
         ("PrepareData", "prepare_customization_data", "Converts and validates fine-tuning data", 10, 1024),
         ("Evaluate", "evaluate_customization", "Runs the test suite on base and custom models", 15, 512),
     ):
-        function = PythonFunction(
+        function = run_function(
             scope,
             construct_id,
             source=source,
             description=description,
+            minutes=minutes,
+            memory=memory,
+            artifacts_bucket=artifacts_bucket,
             encryption_key=encryption_key,
             log_retention=log_retention,
-            shared_code=True,
-            environment={"ARTIFACTS_BUCKET": artifacts_bucket.bucket_name},
-            timeout=Duration.minutes(minutes),
-            memory_size=memory,
         )
-        grant_run_prefix(function.role, artifacts_bucket, encryption_key)
         function.grant(
             read_objects(data_bucket, why="The training file and test suite are named per run in the execution input.")
         )

@@ -7,7 +7,6 @@ its basic-auth secrets; generation invokes Bedrock models; registration calls th
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -16,7 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 from constructs.permissions import grant, service_role
 from constructs.python_function import PythonFunction
-from constructs.run_access import bedrock_job_role, grant_run_prefix
+from constructs.run_access import bedrock_job_role, run_function
 from constructs.service_access import (
     decrypt_through,
     invoke_bedrock_models,
@@ -74,22 +73,21 @@ def pipeline_functions(
 ) -> dict[str, PythonFunction]:
     """The functions of ``FUNCTIONS`` in ``scope``, by their ``lambda_src`` package, with the run prefix, and
     extraction's and generation's access. Registration's needs the connector role: ``grant_model_registration``."""
-    workers = {}
-    for construct_id, source, description, minutes, memory, concurrency in FUNCTIONS:
-        workers[source] = PythonFunction(
+    workers = {
+        source: run_function(
             scope,
             construct_id,
             source=source,
             description=description,
+            minutes=minutes,
+            memory=memory,
+            artifacts_bucket=artifacts_bucket,
             encryption_key=encryption_key,
             log_retention=log_retention,
-            environment={"ARTIFACTS_BUCKET": artifacts_bucket.bucket_name},
-            shared_code=True,
-            timeout=Duration.minutes(minutes),
-            memory_size=memory,
-            reserved_concurrent_executions=concurrency,
+            reserved_concurrency=concurrency,
         )
-        grant_run_prefix(workers[source].role, artifacts_bucket, encryption_key)
+        for construct_id, source, description, minutes, memory, concurrency in FUNCTIONS
+    }
     grant_corpus_extraction(workers["extract_corpus"], data_bucket=data_bucket, environment_name=environment_name)
     workers["generate_queries"].grant(invoke_bedrock_models())  # bedrock_model_id may name a cross-Region profile
     return workers

@@ -6,13 +6,15 @@ name ``runs/*``: objects there, listing under that prefix, and the project key t
 
 from __future__ import annotations
 
-from aws_cdk import Aws
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
 from constructs.permissions import Permission, grant, service_role
+from constructs.python_function import PythonFunction
 
 RUNS_PREFIX = "runs/*"
 
@@ -61,3 +63,35 @@ def bedrock_job_role(
     )
     grant_run_prefix(role, artifacts_bucket, encryption_key)
     return role
+
+
+def run_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    source: str,
+    description: str,
+    minutes: int,
+    memory: int,
+    artifacts_bucket: s3.IBucket,
+    encryption_key: kms.IKey,
+    log_retention: logs.RetentionDays,
+    reserved_concurrency: int = 5,
+) -> PythonFunction:
+    """A workflow step's function: ``lambda_src/<source>`` with the shared modules, the artifacts bucket in
+    ``ARTIFACTS_BUCKET``, and the run prefix granted."""
+    function = PythonFunction(
+        scope,
+        construct_id,
+        source=source,
+        description=description,
+        encryption_key=encryption_key,
+        log_retention=log_retention,
+        environment={"ARTIFACTS_BUCKET": artifacts_bucket.bucket_name},
+        shared_code=True,
+        timeout=Duration.minutes(minutes),
+        memory_size=memory,
+        reserved_concurrent_executions=reserved_concurrency,
+    )
+    grant_run_prefix(function.role, artifacts_bucket, encryption_key)
+    return function
