@@ -62,7 +62,6 @@ def service_role(
     service: str,
     description: str,
     source_arn: str | None = None,
-    conditions: Mapping[str, Any] | None = None,
 ) -> iam.Role:
     """A role an AWS service assumes for this account only (``aws:SourceAccount``; and ``aws:SourceArn`` when the
     service names what acts: the confused-deputy guard of https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
@@ -70,10 +69,6 @@ def service_role(
     trust: dict[str, Any] = {"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
     if source_arn is not None:
         trust["ArnLike"] = {"aws:SourceArn": source_arn}
-    role = iam.Role(
-        scope,
-        construct_id,
-        description=description,
-        assumed_by=iam.ServicePrincipal(service, conditions={**trust, **(conditions or {})}),
+    return iam.Role(
+        scope, construct_id, description=description, assumed_by=iam.ServicePrincipal(service, conditions=trust)
     )
-    return role
